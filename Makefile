@@ -1,0 +1,40 @@
+# Two commands a new user needs: `make demo` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEVSTAMP := $(VENV)/.installed-dev
+
+.PHONY: demo test lint bench soak clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(DEVSTAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@ $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/chatdesk demo
+
+test: $(DEVSTAMP)
+	$(BIN)/ruff check chatdesk tests bench
+	$(BIN)/python -m pytest
+
+soak: $(DEVSTAMP)
+	$(BIN)/python -m pytest -m slow
+
+bench: $(DEVSTAMP)
+	$(BIN)/python -m bench
+
+lint: $(DEVSTAMP)
+	$(BIN)/ruff check chatdesk tests bench
+	$(BIN)/ruff format --check chatdesk tests bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache
