@@ -1,0 +1,299 @@
+"""The contract every marketplace connector implements, and the normalized data it returns.
+
+Connectors know HTTP and their marketplace's wire format, nothing else: no SQL, no
+scheduling, no retries beyond one request. They turn wire objects into the frozen
+dataclasses below, and raise the typed errors below so ``sync`` can decide what to do
+(back off, mark a stream unavailable, fail an outbox row, settle an ambiguous send).
+
+Incremental polling is expressed as an async iterator of :class:`Page` objects. ``sync``
+commits each page in one transaction together with the page's ``cursor`` and the chats'
+``version`` values, so a cursor never runs ahead of the data it covers.
+"""
+
+from __future__ import annotations
+
+import abc
+import base64
+import json
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import ClassVar, Literal
+
+import httpx
+
+from chatdesk.ratelimit import RateLimiter
+from chatdesk.sanitize import safe_text
+
+Author = Literal["buyer", "seller", "marketplace"]
+Kind = Literal["chat", "question"]
+
+
+# ----------------------------------------------------------------------------- data
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file attached to a message. ``download_id`` or ``url`` is what ``download`` needs."""
+
+    name: str
+    size: int | None = None
+    content_type: str | None = None
+    download_id: str | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class ChatInfo:
+    """One conversation as the marketplace describes it.
+
+    ``version`` is the marketplace's marker of the newest activity (Ozon ``last_message_id``,
+    YM ``updatedAt``); a connector emits it only in the page that completes the chat's
+    history, so storing it means "everything up to here is in the store". ``None`` leaves
+    the stored value alone. ``reply_token`` is what sending needs besides the chat id
+    (WB ``replySign``). ``context`` holds display-only facts (WB goodCard nmID/size/price,
+    YM return id) as plain strings.
+    """
+
+    external_id: str
+    kind: Kind = "chat"
+    customer: str | None = None
+    order_id: str | None = None
+    product_id: str | None = None
+    status: str | None = None
+    reply_token: str | None = None
+    context: Mapping[str, str] = field(default_factory=dict)
+    unread: int | None = None
+    version: str | None = None
+    last_message_at: datetime | None = None
+    preview: str | None = None
+
+
+@dataclass(frozen=True)
+class MessageInfo:
+    """One message. ``created_at`` is timezone-aware UTC; ``external_id`` is the dedupe key."""
+
+    chat_external_id: str
+    external_id: str
+    author: Author
+    text: str
+    created_at: datetime
+    attachments: tuple[Attachment, ...] = ()
+
+
+@dataclass(frozen=True)
+class Page:
+    """A unit of progress: upsert these chats and messages, then persist ``cursor``.
+
+    ``cursor`` ``None`` means "leave the stream cursor as it is".
+    """
+
+    chats: tuple[ChatInfo, ...] = ()
+    messages: tuple[MessageInfo, ...] = ()
+    cursor: str | None = None
+
+
+@dataclass(frozen=True)
+class KnownChat:
+    """What the store knows about a chat, for connectors that poll per chat (Ozon, YM)."""
+
+    external_id: str
+    version: str | None
+    last_message_id: str | None
+    status: str | None = None
+
+
+@dataclass(frozen=True)
+class ChatRef:
+    """What a connector needs to address a chat when sending or downloading."""
+
+    external_id: str
+    kind: Kind = "chat"
+    reply_token: str | None = None
+    status: str | None = None
+    last_buyer_message_id: str | None = None
+
+
+@dataclass(frozen=True)
+class OutgoingFile:
+    name: str
+    content: bytes
+    content_type: str
+
+
+@dataclass(frozen=True)
+class Download:
+    """A downloaded attachment, or ``retry_after`` seconds when it is still being moderated."""
+
+    content: bytes | None = None
+    content_type: str | None = None
+    retry_after: float | None = None
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Hard limits checked before any request is made."""
+
+    max_text: int
+    min_text: int = 1
+    file_types: frozenset[str] | None = None  # MIME types; None: any
+    max_file_size: int | None = None
+    max_total_size: int | None = None
+    max_files: int | None = None
+    text_with_files: bool = True  # can text and files go in one request
+
+
+# ----------------------------------------------------------------------------- errors
+
+
+class ConnectorError(Exception):
+    """Base: ``message`` is plain words for the user, already free of secrets."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(safe_text(message, single_line=True, max_len=500))
+        self.message = str(self)
+        self.status = status
+
+
+class TransientError(ConnectorError):
+    """Worth retrying later: 5xx, connection refused, malformed body.
+
+    ``reached_server`` says whether the request may have been processed (read timeout,
+    connection dropped after the body went out): for a send that is an ambiguous outcome.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, reached_server: bool = True) -> None:
+        super().__init__(message, status=status)
+        self.reached_server = reached_server
+
+
+class RateLimited(TransientError):
+    """429/420: wait ``retry_after`` seconds. The server refused, so nothing was processed."""
+
+    def __init__(self, message: str, *, retry_after: float, status: int | None = None) -> None:
+        super().__init__(message, status=status, reached_server=False)
+        self.retry_after = retry_after
+
+
+class AuthError(ConnectorError):
+    """401/403: the token is wrong, expired or lacks a category. Stops only this stream."""
+
+
+class Rejected(ConnectorError):
+    """A definite 4xx refusal with the marketplace's reason: the message is ``failed``."""
+
+
+class StreamUnavailable(ConnectorError):
+    """This stream cannot work with this account (e.g. WB token without questions category)."""
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def utc_from_ms(value: int | float | str) -> datetime:
+    return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
+
+
+def parse_iso(value: str) -> datetime:
+    """Parse an ISO 8601 timestamp (``Z`` or offset) to aware UTC."""
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    dt = datetime.fromisoformat(text)
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC)
+
+
+def exact_id(value: object) -> str:
+    """A 64-bit id as an exact decimal string, whether it arrived as JSON string or int.
+
+    Bodies must be parsed with :func:`loads_exact` so large numbers never pass through float.
+    """
+    if isinstance(value, bool) or value is None:
+        raise ValueError(f"not an id: {value!r}")
+    if isinstance(value, float):
+        raise ValueError("64-bit id arrived as float: parse the body with loads_exact")
+    return str(value).strip()
+
+
+def loads_exact(data: bytes | str) -> object:
+    """``json.loads`` that keeps every number exact: ints as int, decimals as str."""
+    return json.loads(data, parse_float=str)
+
+
+def jwt_expiry(token: str) -> datetime | None:
+    """The ``exp`` claim of a JWT (WB tokens are JWTs), without verifying it; None if absent."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+        return datetime.fromtimestamp(int(payload["exp"]), tz=UTC)
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def redact(text: str, *secrets: str) -> str:
+    """Remove secrets from text that may reach a user, a log or the store."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return text
+
+
+# ----------------------------------------------------------------------------- contract
+
+
+@dataclass(frozen=True)
+class AccountConfig:
+    """What a connector gets: identity and settings (never from the DB alone: the secret
+    comes from the keyring)."""
+
+    name: str
+    marketplace: str
+    secret: str
+    base_url: str | None = None
+    settings: Mapping[str, str] = field(default_factory=dict)  # client_id, business_id, auth_scheme...
+
+
+class Connector(abc.ABC):
+    """One marketplace account. Create with an ``httpx.AsyncClient`` (the sandbox passes a
+    client bound to its transport) and a :class:`RateLimiter` shared per account."""
+
+    marketplace: ClassVar[str]
+    label: ClassVar[str]  # short badge: WB / Ozon / YM
+    streams: ClassVar[tuple[str, ...]] = ("chats",)
+    limits: ClassVar[Mapping[str, Limits]]  # by chat kind
+    can_mark_read: ClassVar[bool] = False
+
+    def __init__(self, account: AccountConfig, client: httpx.AsyncClient, limiter: RateLimiter | None = None):
+        self.account = account
+        self.client = client
+        self.limiter = limiter or RateLimiter()
+
+    @abc.abstractmethod
+    def poll(
+        self, stream: str, cursor: str | None, known: Mapping[str, KnownChat]
+    ) -> AsyncIterator[Page]:
+        """Yield pages of new data since ``cursor``. An idle poll must cost the minimum the
+        marketplace allows (WB chats: one events request)."""
+
+    @abc.abstractmethod
+    async def send(self, chat: ChatRef, text: str, files: tuple[OutgoingFile, ...] = ()) -> None:
+        """Send; return only once the marketplace accepted. Raise Rejected/TransientError."""
+
+    @abc.abstractmethod
+    async def download(self, chat: ChatRef, attachment: Attachment) -> Download: ...
+
+    async def mark_read(self, chat: ChatRef, message_external_id: str) -> None:
+        """Set the marketplace's own read marker (explicit user action only)."""
+        raise Rejected(f"{self.label} has no read marker in its API")
+
+    @abc.abstractmethod
+    async def test(self) -> str:
+        """One cheap authenticated request; return a short description of what worked."""
+
+    def secret_headers(self) -> dict[str, str]:
+        """Headers that carry the secret (used by redaction and tests)."""
+        return {}

@@ -1,0 +1,63 @@
+"""A simulated Wildberries, Ozon and Yandex Market speaking their official wire formats.
+
+``build_sandbox()`` gives one :class:`Sandbox` with all three mounted (``/wb``, ``/ozon``,
+``/ym``), seeded with realistic Russian conversations; use ``.transport()`` in-process or
+``.serve()`` for a loopback HTTP server (``chatdesk sandbox serve``).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from chatdesk.sandbox.core import Fault, MarketplaceSim, Sandbox, SimRequest, SimResponse
+from chatdesk.sandbox.seed import conversations
+
+PREFIXES = {"wildberries": "wb", "ozon": "ozon", "yandex": "ym"}
+SANDBOX_TOKEN = "sandbox-token"
+
+
+def _sim_classes() -> dict[str, type[MarketplaceSim]]:
+    out: dict[str, type[MarketplaceSim]] = {}
+    from chatdesk.sandbox.wildberries import WildberriesSim
+
+    out["wildberries"] = WildberriesSim
+    try:
+        from chatdesk.sandbox.ozon import OzonSim
+
+        out["ozon"] = OzonSim
+    except ImportError:
+        pass
+    try:
+        from chatdesk.sandbox.yandex import YandexSim
+
+        out["yandex"] = YandexSim
+    except ImportError:
+        pass
+    return out
+
+
+def build_sandbox(
+    *,
+    seed: int = 7,
+    chats: int = 12,
+    marketplaces: tuple[str, ...] | None = None,
+    now: Callable[[], datetime] | None = None,
+    **options: object,
+) -> Sandbox:
+    """A sandbox with ``chats`` seeded conversations per marketplace. ``options`` go to each
+    sim (e.g. ``page_size`` for small pages in pagination tests)."""
+    clock = now or (lambda: datetime.now(UTC))
+    sims: list[MarketplaceSim] = []
+    for i, (name, cls) in enumerate(_sim_classes().items()):
+        if marketplaces is not None and name not in marketplaces:
+            continue
+        rng = random.Random(seed * 1000 + i)
+        sim = cls(rng, clock, **options)  # type: ignore[call-arg]
+        sim.seed(conversations(rng, chats, clock()))
+        sims.append(sim)
+    return Sandbox(sims, rng=random.Random(seed))
+
+
+__all__ = ["PREFIXES", "SANDBOX_TOKEN", "Fault", "Sandbox", "SimRequest", "SimResponse", "build_sandbox"]

@@ -1,0 +1,65 @@
+"""Full-text search over messages: the one SQLite-specific part of the store.
+
+An external-content FTS5 table indexes ``message.text`` and triggers keep it in step with
+every insert, update and delete, so no code path can forget to index. The ``unicode61``
+tokenizer folds case for Cyrillic (and ё/е with ``remove_diacritics 2``), which is what
+Russian buyers' text needs. Another engine would implement :func:`search_ids` its own way.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from sqlalchemy import text
+
+if TYPE_CHECKING:
+    from chatdesk.store.db import Database
+
+_DDL = [
+    """CREATE VIRTUAL TABLE IF NOT EXISTS message_fts USING fts5(
+        text, content='message', content_rowid='id',
+        tokenize="unicode61 remove_diacritics 2")""",
+    """CREATE TRIGGER IF NOT EXISTS message_fts_ai AFTER INSERT ON message BEGIN
+        INSERT INTO message_fts(rowid, text) VALUES (new.id, new.text); END""",
+    """CREATE TRIGGER IF NOT EXISTS message_fts_ad AFTER DELETE ON message BEGIN
+        INSERT INTO message_fts(message_fts, rowid, text) VALUES ('delete', old.id, old.text); END""",
+    """CREATE TRIGGER IF NOT EXISTS message_fts_au AFTER UPDATE OF text ON message BEGIN
+        INSERT INTO message_fts(message_fts, rowid, text) VALUES ('delete', old.id, old.text);
+        INSERT INTO message_fts(rowid, text) VALUES (new.id, new.text); END""",
+]
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def install(db: Database) -> None:
+    with db.write() as s:
+        exists = s.execute(text("SELECT 1 FROM sqlite_master WHERE name='message_fts'")).first()
+        for ddl in _DDL:
+            s.execute(text(ddl))
+        if not exists:
+            s.execute(text("INSERT INTO message_fts(message_fts) VALUES ('rebuild')"))
+
+
+def to_match(query: str) -> str | None:
+    """Turn what a user typed into a safe FTS5 MATCH expression: every word must occur,
+    the last one as a prefix (search-as-you-type). No FTS syntax from the user survives."""
+    words = _WORD.findall(query)
+    if not words:
+        return None
+    parts = [f'"{w}"' for w in words[:-1]] + [f'"{words[-1]}"*']
+    return " AND ".join(parts)
+
+
+def search_ids(db: Database, query: str, limit: int = 50) -> list[tuple[int, int]]:
+    """(message id, chat id) of the matches, newest stored first (rowid order is cheap in FTS5)."""
+    match = to_match(query)
+    if match is None:
+        return []
+    sql = text(
+        "SELECT m.id, m.chat_id FROM "
+        "(SELECT rowid FROM message_fts WHERE message_fts MATCH :q ORDER BY rowid DESC LIMIT :n) f "
+        "JOIN message m ON m.id = f.rowid ORDER BY m.id DESC"
+    )
+    with db.read() as s:
+        return [(int(r[0]), int(r[1])) for r in s.execute(sql, {"q": match, "n": limit})]

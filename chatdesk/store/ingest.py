@@ -1,0 +1,373 @@
+"""Writing what the marketplaces say: chats, messages, stream cursors.
+
+:func:`apply_page` is the only way sync data enters the store. One page is one transaction:
+chats upserted, new messages inserted (duplicates by (chat, external id) ignored), echoes of
+messages chatdesk sent matched to their outbox rows instead of inserted, chat aggregates
+(last activity, preview, unread, waiting) updated, and the stream cursor written last — so
+a crash anywhere leaves a store whose cursor never runs ahead of its data.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session
+
+from chatdesk.connectors.base import ChatInfo, KnownChat, MessageInfo, Page
+from chatdesk.store.db import Database, to_db, utcnow
+from chatdesk.store.schema import Chat, FollowUp, Message, SyncState
+
+PREVIEW_LEN = 200
+
+
+@dataclass
+class IngestResult:
+    new_messages: int = 0
+    new_buyer_messages: int = 0
+    reconciled: int = 0
+    chat_ids: set[int] = field(default_factory=set)
+    buyer_chat_ids: set[int] = field(default_factory=set)
+    buyer_previews: list[tuple[int, str]] = field(default_factory=list)  # (chat id, text)
+
+    def merge(self, other: IngestResult) -> None:
+        self.new_messages += other.new_messages
+        self.new_buyer_messages += other.new_buyer_messages
+        self.reconciled += other.reconciled
+        self.chat_ids |= other.chat_ids
+        self.buyer_chat_ids |= other.buyer_chat_ids
+        self.buyer_previews.extend(other.buyer_previews)
+
+
+def _insert(session: Session, table):  # type: ignore[no-untyped-def]
+    """An INSERT that ignores unique-key conflicts, for the engine in use."""
+    dialect = session.get_bind().dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    return module.insert(table).on_conflict_do_nothing()
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _id_key(value: str | None) -> tuple[int, int | str]:
+    """Sort key for marketplace ids: numeric ids compare as numbers (exactly), others as text."""
+    if value is None:
+        return (0, 0)
+    return (1, int(value)) if value.isdigit() else (2, value)
+
+
+def known_chats(db: Database, account_id: int) -> dict[str, KnownChat]:
+    with db.read() as s:
+        rows = s.execute(
+            select(Chat.external_id, Chat.version, Chat.last_message_id, Chat.status).where(
+                Chat.account_id == account_id
+            )
+        ).all()
+    return {r[0]: KnownChat(external_id=r[0], version=r[1], last_message_id=r[2], status=r[3]) for r in rows}
+
+
+def _chat_values(info: ChatInfo) -> dict[str, object]:
+    values: dict[str, object] = {}
+    for name in ("kind", "customer", "order_id", "product_id", "status", "reply_token", "version"):
+        value = getattr(info, name)
+        if value is not None:
+            values[name] = value
+    if info.context:
+        values["context"] = json.dumps(dict(info.context), ensure_ascii=False, sort_keys=True)
+    if info.unread is not None:
+        values["marketplace_unread"] = info.unread
+    return values
+
+
+def _upsert_chats(session: Session, account_id: int, infos: Iterable[ChatInfo]) -> dict[str, int]:
+    infos = list({i.external_id: i for i in infos}.values())
+    if not infos:
+        return {}
+    now = utcnow()
+    session.execute(
+        _insert(session, Chat.__table__),
+        [
+            {"account_id": account_id, "external_id": i.external_id, "created_at": now, "unread": 0}
+            for i in infos
+        ],
+    )
+    ids = _chat_ids(session, account_id, [i.external_id for i in infos])
+    for info in infos:
+        values = _chat_values(info)
+        if values:
+            session.execute(update(Chat).where(Chat.id == ids[info.external_id]).values(**values))
+        if info.last_message_at is not None:
+            # The list's "last message" only fills a chat whose messages we have not seen yet;
+            # once messages arrive they alone decide activity, preview and who spoke last.
+            session.execute(
+                update(Chat)
+                .where(Chat.id == ids[info.external_id], Chat.last_message_at.is_(None))  # type: ignore[union-attr]
+                .values(
+                    last_message_at=to_db(info.last_message_at),
+                    preview=(info.preview or "")[:PREVIEW_LEN] or None,
+                )
+            )
+    return ids
+
+
+def _chat_ids(session: Session, account_id: int, external_ids: list[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for start in range(0, len(external_ids), 500):
+        chunk = external_ids[start : start + 500]
+        rows = session.execute(
+            select(Chat.external_id, Chat.id).where(Chat.account_id == account_id, Chat.external_id.in_(chunk))  # type: ignore[attr-defined]
+        ).all()
+        out.update({r[0]: r[1] for r in rows})
+    return out
+
+
+def _attachments_json(msg: MessageInfo) -> str:
+    return json.dumps([asdict(a) for a in msg.attachments], ensure_ascii=False)
+
+
+def apply_page(db: Database, account_id: int, stream: str, page: Page) -> IngestResult:
+    """Commit one page and then its cursor, atomically."""
+    result = IngestResult()
+    with db.write() as session:
+        chat_ids = _upsert_chats(session, account_id, page.chats)
+        msgs = list({(m.chat_external_id, m.external_id): m for m in page.messages}.values())
+        missing = sorted({m.chat_external_id for m in msgs} - set(chat_ids))
+        if missing:
+            chat_ids.update(_upsert_chats(session, account_id, [ChatInfo(external_id=x) for x in missing]))
+        if msgs:
+            _insert_messages(session, chat_ids, msgs, result)
+        if page.cursor is not None:
+            _set_cursor(session, account_id, stream, page.cursor)
+    return result
+
+
+def _insert_messages(
+    session: Session, chat_ids: dict[str, int], msgs: list[MessageInfo], result: IngestResult
+) -> None:
+    by_chat: dict[int, list[MessageInfo]] = {}
+    for m in msgs:
+        by_chat.setdefault(chat_ids[m.chat_external_id], []).append(m)
+    # Which of these do we have already?
+    existing: set[tuple[int, str]] = set()
+    for chat_id, items in by_chat.items():
+        ext = [m.external_id for m in items]
+        for start in range(0, len(ext), 500):
+            rows = session.execute(
+                select(Message.external_id).where(
+                    Message.chat_id == chat_id,
+                    Message.external_id.in_(ext[start : start + 500]),  # type: ignore[union-attr]
+                )
+            ).all()
+            existing.update((chat_id, r[0]) for r in rows)
+
+    rows: list[dict[str, object]] = []
+    for chat_id, items in by_chat.items():
+        fresh = sorted(
+            (m for m in items if (chat_id, m.external_id) not in existing),
+            key=lambda m: (m.created_at, _id_key(m.external_id)),
+        )
+        if not fresh:
+            continue
+        pending = _pending_outgoing(session, chat_id) if any(m.author == "seller" for m in fresh) else []
+        inserted: list[MessageInfo] = []
+        for m in fresh:
+            match = _match_outgoing(pending, m) if m.author == "seller" else None
+            if match is not None:
+                session.execute(
+                    update(Message)
+                    .where(Message.id == match)
+                    .values(external_id=m.external_id, state="sent", error=None, created_at=to_db(m.created_at))
+                )
+                result.reconciled += 1
+            else:
+                rows.append(
+                    {
+                        "chat_id": chat_id,
+                        "external_id": m.external_id,
+                        "author": m.author,
+                        "text": m.text,
+                        "created_at": to_db(m.created_at),
+                        "attachments": _attachments_json(m),
+                        "state": "received",
+                    }
+                )
+                result.new_messages += 1
+                if m.author == "buyer":
+                    result.new_buyer_messages += 1
+                    result.buyer_chat_ids.add(chat_id)
+                    result.buyer_previews.append((chat_id, m.text))
+            inserted.append(m)
+        result.chat_ids.add(chat_id)
+        _update_aggregates(session, chat_id, inserted)
+    if rows:
+        session.execute(_insert(session, Message.__table__), rows)
+    if result.buyer_chat_ids:
+        _cancel_followups_on_buyer_reply(session, result.buyer_chat_ids)
+
+
+def _pending_outgoing(session: Session, chat_id: int) -> list[tuple[int, str]]:
+    rows = session.execute(
+        select(Message.id, Message.text)
+        .where(
+            Message.chat_id == chat_id,
+            Message.external_id.is_(None),  # type: ignore[union-attr]
+            Message.author == "seller",
+            Message.state.in_(("sending", "sent", "unknown")),  # type: ignore[attr-defined]
+        )
+        .order_by(Message.id)
+    ).all()
+    return [(r[0], _norm(r[1])) for r in rows]
+
+
+def _match_outgoing(pending: list[tuple[int, str]], msg: MessageInfo) -> int | None:
+    text = _norm(msg.text)
+    for i, (mid, ptext) in enumerate(pending):
+        if ptext == text:
+            del pending[i]
+            return mid
+    return None
+
+
+def _update_aggregates(session: Session, chat_id: int, new: list[MessageInfo]) -> None:
+    chat = session.get(Chat, chat_id)
+    assert chat is not None
+    last_at = chat.last_message_at
+    unread = chat.unread
+    for m in new:  # chronological
+        at = to_db(m.created_at)
+        assert at is not None
+        if m.author == "buyer":
+            chat.last_buyer_at = max(chat.last_buyer_at or at, at)
+            if chat.last_buyer_message_id is None or _id_key(m.external_id) > _id_key(chat.last_buyer_message_id):
+                chat.last_buyer_message_id = m.external_id
+        newest = last_at is None or at >= last_at
+        if newest:
+            last_at = at
+            chat.last_author = m.author
+            chat.preview = (m.text or _attachment_label(m))[:PREVIEW_LEN]
+            if m.author == "seller":
+                unread = 0
+            elif m.author == "buyer":
+                unread += 1
+        if chat.last_message_id is None or _id_key(m.external_id) > _id_key(chat.last_message_id):
+            chat.last_message_id = m.external_id
+    chat.last_message_at = last_at
+    chat.unread = unread
+    session.add(chat)
+
+
+def _attachment_label(m: MessageInfo) -> str:
+    return ", ".join(f"[{a.name}]" for a in m.attachments)
+
+
+def _cancel_followups_on_buyer_reply(session: Session, chat_ids: set[int]) -> None:
+    """A buyer who writes again is no longer waiting for our scheduled nudge."""
+    for chat_id in chat_ids:
+        last_buyer = session.execute(select(Chat.last_buyer_at).where(Chat.id == chat_id)).scalar()
+        if last_buyer is None:
+            continue
+        session.execute(
+            update(FollowUp)
+            .where(
+                FollowUp.chat_id == chat_id,
+                FollowUp.state == "pending",
+                FollowUp.cancel_if_buyer_writes.is_(True),  # type: ignore[attr-defined]
+                FollowUp.created_at < last_buyer,
+            )
+            .values(state="cancelled", reason="the buyer wrote after it was scheduled", updated_at=utcnow())
+        )
+
+
+# ----------------------------------------------------------------------------- stream state
+
+
+def _state(session: Session, account_id: int, stream: str) -> SyncState:
+    row = session.execute(
+        select(SyncState).where(SyncState.account_id == account_id, SyncState.stream == stream)
+    ).scalar_one_or_none()
+    if row is None:
+        session.execute(
+            _insert(session, SyncState.__table__), [{"account_id": account_id, "stream": stream, "failures": 0}]
+        )
+        row = session.execute(
+            select(SyncState).where(SyncState.account_id == account_id, SyncState.stream == stream)
+        ).scalar_one()
+    return row
+
+
+def _set_cursor(session: Session, account_id: int, stream: str, cursor: str) -> None:
+    state = _state(session, account_id, stream)
+    state.cursor = cursor
+    session.add(state)
+
+
+def get_cursor(db: Database, account_id: int, stream: str) -> str | None:
+    with db.read() as s:
+        return s.execute(
+            select(SyncState.cursor).where(SyncState.account_id == account_id, SyncState.stream == stream)
+        ).scalar()
+
+
+def stream_state(db: Database, account_id: int, stream: str) -> SyncState:
+    with db.write() as s:
+        return _state(s, account_id, stream)
+
+
+def record_attempt(
+    db: Database,
+    account_id: int,
+    stream: str,
+    *,
+    ok: bool,
+    error: str | None = None,
+    error_kind: str | None = None,
+    backoff_until: datetime | None = None,
+    unavailable: str | None = None,
+    next_poll_at: datetime | None = None,
+) -> None:
+    now = utcnow()
+    with db.write() as s:
+        state = _state(s, account_id, stream)
+        state.last_attempt_at = now
+        state.next_poll_at = to_db(next_poll_at)
+        if ok:
+            state.last_success_at = now
+            state.last_error = None
+            state.error_kind = None
+            state.backoff_until = None
+            state.failures = 0
+            state.unavailable = None
+        else:
+            state.last_error = error
+            state.error_kind = error_kind
+            state.backoff_until = to_db(backoff_until)
+            state.failures = (state.failures or 0) + 1
+            state.unavailable = unavailable
+        s.add(state)
+
+
+def message_count(db: Database) -> int:
+    with db.read() as s:
+        return int(s.execute(select(func.count()).select_from(Message)).scalar() or 0)
+
+
+def chats_with_ids(db: Database, account_id: int, ids: Iterable[str]) -> dict[str, int]:
+    with db.read() as s:
+        return _chat_ids(s, account_id, list(ids))
+
+
+__all__ = [
+    "IngestResult",
+    "apply_page",
+    "chats_with_ids",
+    "get_cursor",
+    "known_chats",
+    "message_count",
+    "record_attempt",
+    "stream_state",
+]

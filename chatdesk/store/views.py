@@ -1,0 +1,304 @@
+"""Read queries for the CLI and the TUI: small functions returning frozen rows.
+
+Lists are paged with LIMIT/OFFSET over indexed orderings and every aggregate the list shows
+(unread, preview, last activity, waiting) is a column kept by ingestion, so listing 10,000
+chats reads one page of rows, never the messages.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func, or_, select
+
+from chatdesk.connectors.base import Attachment
+from chatdesk.store.db import Database, from_db, to_db
+from chatdesk.store.schema import Account, Chat, Draft, FollowUp, Message
+
+
+@dataclass(frozen=True)
+class ChatFilter:
+    marketplace: str | None = None
+    account: str | None = None
+    unread: bool = False
+    waiting: bool = False
+    status: str | None = None  # "open" | "closed"
+    text: str | None = None
+    stable_order: bool = False
+
+
+@dataclass(frozen=True)
+class ChatRow:
+    id: int
+    account_id: int
+    account: str
+    marketplace: str
+    kind: str
+    external_id: str
+    customer: str | None
+    order_id: str | None
+    product_id: str | None
+    status: str | None
+    unread: int
+    waiting: bool
+    last_message_at: datetime | None
+    last_buyer_at: datetime | None
+    preview: str | None
+    context: dict[str, str] = field(default_factory=dict)
+    has_followup: bool = False
+    reply_token: str | None = None
+    resolved_at: datetime | None = None
+    last_buyer_message_id: str | None = None
+
+    @property
+    def closed(self) -> bool:
+        return (self.status or "").upper() in CLOSED_STATUSES
+
+
+CLOSED_STATUSES = {"FINISHED", "CLOSED", "ANSWERED"}
+
+
+@dataclass(frozen=True)
+class MessageRow:
+    id: int
+    chat_id: int
+    external_id: str | None
+    author: str
+    text: str
+    created_at: datetime
+    attachments: tuple[Attachment, ...]
+    state: str
+    error: str | None
+
+
+def _chat_query(flt: ChatFilter):  # type: ignore[no-untyped-def]
+    has_followup = (
+        select(func.count())
+        .where(FollowUp.chat_id == Chat.id, FollowUp.state == "pending")
+        .correlate(Chat)
+        .scalar_subquery()
+    )
+    q = select(Chat, Account.name, Account.marketplace, has_followup).join(
+        Account, Account.id == Chat.account_id  # type: ignore[arg-type]
+    )
+    if flt.marketplace:
+        q = q.where(Account.marketplace == flt.marketplace)
+    if flt.account:
+        q = q.where(Account.name == flt.account)
+    if flt.unread:
+        q = q.where(Chat.unread > 0)
+    if flt.waiting:
+        q = q.where(Chat.last_author == "buyer")
+    if flt.status == "open":
+        q = q.where(or_(Chat.status.is_(None), func.upper(Chat.status).not_in(CLOSED_STATUSES)))  # type: ignore[union-attr]
+    elif flt.status == "closed":
+        q = q.where(func.upper(Chat.status).in_(CLOSED_STATUSES))
+    if flt.text:
+        like = f"%{flt.text.lower()}%"
+        q = q.where(
+            or_(
+                func.lower(Chat.customer).like(like),
+                func.lower(Chat.preview).like(like),
+                func.lower(Chat.order_id).like(like),
+                func.lower(Chat.product_id).like(like),
+            )
+        )
+    return q
+
+
+def _chat_row(chat: Chat, account: str, marketplace: str, followups: int) -> ChatRow:
+    assert chat.id is not None
+    return ChatRow(
+        id=chat.id,
+        account_id=chat.account_id,
+        account=account,
+        marketplace=marketplace,
+        kind=chat.kind,
+        external_id=chat.external_id,
+        customer=chat.customer,
+        order_id=chat.order_id,
+        product_id=chat.product_id,
+        status=chat.status,
+        unread=chat.unread,
+        waiting=chat.last_author == "buyer",
+        last_message_at=from_db(chat.last_message_at),
+        last_buyer_at=from_db(chat.last_buyer_at),
+        preview=chat.preview,
+        context=json.loads(chat.context or "{}"),
+        has_followup=bool(followups),
+        reply_token=chat.reply_token,
+        resolved_at=from_db(chat.resolved_at),
+        last_buyer_message_id=chat.last_buyer_message_id,
+    )
+
+
+def list_chats(db: Database, flt: ChatFilter = ChatFilter(), *, offset: int = 0, limit: int | None = None) -> list[ChatRow]:
+    q = _chat_query(flt)
+    if flt.stable_order:
+        q = q.order_by(Chat.id)
+    else:
+        q = q.order_by(Chat.last_message_at.desc().nulls_last(), Chat.id.desc())  # type: ignore[union-attr]
+    q = q.offset(offset)
+    if limit is not None:
+        q = q.limit(limit)
+    with db.read() as s:
+        return [_chat_row(*r) for r in s.execute(q).all()]
+
+
+def count_chats(db: Database, flt: ChatFilter = ChatFilter()) -> int:
+    q = _chat_query(flt).subquery()
+    with db.read() as s:
+        return int(s.execute(select(func.count()).select_from(q)).scalar() or 0)
+
+
+def get_chat(db: Database, chat_id: int) -> ChatRow | None:
+    rows = list_chats_by_ids(db, [chat_id])
+    return rows[0] if rows else None
+
+
+def list_chats_by_ids(db: Database, ids: list[int]) -> list[ChatRow]:
+    if not ids:
+        return []
+    q = _chat_query(ChatFilter()).where(Chat.id.in_(ids))  # type: ignore[union-attr]
+    with db.read() as s:
+        return [_chat_row(*r) for r in s.execute(q).all()]
+
+
+def _message_row(m: Message) -> MessageRow:
+    assert m.id is not None
+    return MessageRow(
+        id=m.id,
+        chat_id=m.chat_id,
+        external_id=m.external_id,
+        author=m.author,
+        text=m.text,
+        created_at=from_db(m.created_at),  # type: ignore[arg-type]
+        attachments=tuple(Attachment(**a) for a in json.loads(m.attachments or "[]")),
+        state=m.state,
+        error=m.error,
+    )
+
+
+def list_messages(
+    db: Database, chat_id: int, *, before: tuple[datetime, int] | None = None, limit: int | None = None
+) -> list[MessageRow]:
+    """Messages of a chat in chronological order; with ``limit`` the newest ``limit`` ones
+    (before ``before``), so a long chat opens on its last page without reading the rest."""
+    q = select(Message).where(Message.chat_id == chat_id)
+    if before is not None:
+        at, mid = before
+        at = to_db(at)
+        q = q.where(or_(Message.created_at < at, (Message.created_at == at) & (Message.id < mid)))
+    q = q.order_by(Message.created_at.desc(), Message.id.desc())  # type: ignore[attr-defined,union-attr]
+    if limit is not None:
+        q = q.limit(limit)
+    with db.read() as s:
+        rows = [_message_row(m) for m in s.execute(q).scalars()]
+    rows.reverse()
+    return rows
+
+
+def get_message(db: Database, message_id: int) -> MessageRow | None:
+    with db.read() as s:
+        m = s.get(Message, message_id)
+    return _message_row(m) if m else None
+
+
+def messages_by_ids(db: Database, ids: list[int]) -> list[MessageRow]:
+    if not ids:
+        return []
+    with db.read() as s:
+        rows = s.execute(select(Message).where(Message.id.in_(ids))).scalars().all()  # type: ignore[union-attr]
+    return [_message_row(m) for m in rows]
+
+
+def total_unread(db: Database) -> int:
+    with db.read() as s:
+        return int(s.execute(select(func.coalesce(func.sum(Chat.unread), 0))).scalar() or 0)
+
+
+def get_draft(db: Database, chat_id: int) -> str:
+    with db.read() as s:
+        d = s.get(Draft, chat_id)
+    return d.text if d else ""
+
+
+def save_draft(db: Database, chat_id: int, text: str) -> None:
+    from chatdesk.store.db import utcnow
+
+    with db.write() as s:
+        d = s.get(Draft, chat_id)
+        if not text:
+            if d is not None:
+                s.delete(d)
+            return
+        if d is None:
+            s.add(Draft(chat_id=chat_id, text=text, updated_at=utcnow()))
+        else:
+            d.text = text
+            d.updated_at = utcnow()
+            s.add(d)
+
+
+def set_unread(db: Database, chat_id: int, unread: int) -> None:
+    from sqlalchemy import update
+
+    with db.write() as s:
+        s.execute(update(Chat).where(Chat.id == chat_id).values(unread=max(0, unread)))
+
+
+@dataclass(frozen=True)
+class StreamStatus:
+    """One account stream's sync health, for the status line and ``account list``."""
+
+    account_id: int
+    account: str
+    marketplace: str
+    stream: str
+    last_success_at: datetime | None
+    last_attempt_at: datetime | None
+    next_poll_at: datetime | None
+    backoff_until: datetime | None
+    last_error: str | None
+    error_kind: str | None
+    unavailable: str | None
+    poller: str | None  # lease owner while some process polls this account
+
+
+def sync_status(db: Database) -> list[StreamStatus]:
+    from chatdesk.store.db import utcnow
+    from chatdesk.store.schema import Lease, SyncState
+
+    lease = (
+        select(Lease.owner)
+        .where(Lease.account_id == Account.id, Lease.expires_at >= utcnow())
+        .correlate(Account)
+        .scalar_subquery()
+    )
+    q = (
+        select(Account, SyncState, lease)
+        .join(SyncState, SyncState.account_id == Account.id, isouter=True)  # type: ignore[arg-type]
+        .order_by(Account.name, SyncState.stream)
+    )
+    out: list[StreamStatus] = []
+    with db.read() as s:
+        for acc, st, owner in s.execute(q).all():
+            out.append(
+                StreamStatus(
+                    account_id=acc.id,
+                    account=acc.name,
+                    marketplace=acc.marketplace,
+                    stream=st.stream if st else "chats",
+                    last_success_at=from_db(st.last_success_at) if st else None,
+                    last_attempt_at=from_db(st.last_attempt_at) if st else None,
+                    next_poll_at=from_db(st.next_poll_at) if st else None,
+                    backoff_until=from_db(st.backoff_until) if st else None,
+                    last_error=st.last_error if st else None,
+                    error_kind=st.error_kind if st else None,
+                    unavailable=st.unavailable if st else None,
+                    poller=owner,
+                )
+            )
+    return out
