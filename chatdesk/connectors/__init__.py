@@ -23,7 +23,5 @@ def connector_class(marketplace: str) -> type[Connector]:
     try:
         module_name, cls = MARKETPLACES[marketplace]
     except KeyError:
-        raise UsageError(
-            f"unknown marketplace {marketplace!r}; choose one of: {', '.join(MARKETPLACES)}"
-        ) from None
+        raise UsageError(f"unknown marketplace {marketplace!r}; choose one of: {', '.join(MARKETPLACES)}") from None
     return getattr(importlib.import_module(module_name), cls)

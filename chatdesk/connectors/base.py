@@ -273,9 +273,7 @@ class Connector(abc.ABC):
         self.limiter = limiter or RateLimiter()
 
     @abc.abstractmethod
-    def poll(
-        self, stream: str, cursor: str | None, known: Mapping[str, KnownChat]
-    ) -> AsyncIterator[Page]:
+    def poll(self, stream: str, cursor: str | None, known: Mapping[str, KnownChat]) -> AsyncIterator[Page]:
         """Yield pages of new data since ``cursor``. An idle poll must cost the minimum the
         marketplace allows (WB chats: one events request)."""
 

@@ -186,7 +186,9 @@ class Sandbox:
                 return f
         return None
 
-    def handle(self, method: str, raw_path: str, query: dict[str, list[str]], headers: dict[str, str], body: bytes) -> SimResponse:
+    def handle(
+        self, method: str, raw_path: str, query: dict[str, list[str]], headers: dict[str, str], body: bytes
+    ) -> SimResponse:
         parts = raw_path.lstrip("/").split("/", 1)
         if parts[0] == "_sandbox":
             return self._control(method, "/" + (parts[1] if len(parts) > 1 else ""), query, body)
@@ -287,7 +289,11 @@ class Sandbox:
                 body = self.rfile.read(length) if length else b""
                 try:
                     resp = sandbox.handle(
-                        self.command, split.path, parse_qs(split.query, keep_blank_values=True), dict(self.headers), body
+                        self.command,
+                        split.path,
+                        parse_qs(split.query, keep_blank_values=True),
+                        dict(self.headers),
+                        body,
                     )
                 except SandboxTimeout:
                     time.sleep(stall_seconds)

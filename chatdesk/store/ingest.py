@@ -91,10 +91,7 @@ def _upsert_chats(session: Session, account_id: int, infos: Iterable[ChatInfo]) 
     now = utcnow()
     session.execute(
         _insert(session, Chat.__table__),
-        [
-            {"account_id": account_id, "external_id": i.external_id, "created_at": now, "unread": 0}
-            for i in infos
-        ],
+        [{"account_id": account_id, "external_id": i.external_id, "created_at": now, "unread": 0} for i in infos],
     )
     ids = _chat_ids(session, account_id, [i.external_id for i in infos])
     for info in infos:
@@ -146,9 +143,7 @@ def apply_page(db: Database, account_id: int, stream: str, page: Page) -> Ingest
     return result
 
 
-def _insert_messages(
-    session: Session, chat_ids: dict[str, int], msgs: list[MessageInfo], result: IngestResult
-) -> None:
+def _insert_messages(session: Session, chat_ids: dict[str, int], msgs: list[MessageInfo], result: IngestResult) -> None:
     by_chat: dict[int, list[MessageInfo]] = {}
     for m in msgs:
         by_chat.setdefault(chat_ids[m.chat_external_id], []).append(m)

@@ -107,8 +107,11 @@ def settle_interrupted(db: Database, account_id: int | None = None) -> int:
         return len(rows)
 
 
-def claim_due(db: Database, account_id: int, owner: str, limit: int = 20) -> list[OutboxJob]:
-    """Atomically take queued rows that are due; no other process can take them after this."""
+def claim_due(
+    db: Database, account_id: int, owner: str, limit: int = 20, *, message_id: int | None = None
+) -> list[OutboxJob]:
+    """Atomically take queued rows that are due (or just ``message_id``); no other process can
+    take them after this."""
     now = utcnow()
     jobs: list[OutboxJob] = []
     with db.write() as s:
@@ -123,6 +126,7 @@ def claim_due(db: Database, account_id: int, owner: str, limit: int = 20) -> lis
                 (Outbox.next_attempt_at.is_(None)) | (Outbox.next_attempt_at <= now),  # type: ignore[union-attr,operator]
                 (Outbox.claimed_until.is_(None)) | (Outbox.claimed_until < now),  # type: ignore[union-attr,operator]
             )
+            .where(Outbox.message_id == message_id if message_id is not None else True)
             .order_by(Outbox.id)
             .limit(limit)
         ).all()
@@ -230,9 +234,7 @@ def confirm_sent(db: Database, message_id: int) -> None:
     """The user checked the marketplace: the unconfirmed message did arrive."""
     with db.write() as s:
         s.execute(
-            update(Message)
-            .where(Message.id == message_id, Message.state == "unknown")
-            .values(state="sent", error=None)
+            update(Message).where(Message.id == message_id, Message.state == "unknown").values(state="sent", error=None)
         )
 
 

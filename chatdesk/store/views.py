@@ -81,7 +81,8 @@ def _chat_query(flt: ChatFilter):  # type: ignore[no-untyped-def]
         .scalar_subquery()
     )
     q = select(Chat, Account.name, Account.marketplace, has_followup).join(
-        Account, Account.id == Chat.account_id  # type: ignore[arg-type]
+        Account,
+        Account.id == Chat.account_id,  # type: ignore[arg-type]
     )
     if flt.marketplace:
         q = q.where(Account.marketplace == flt.marketplace)
@@ -134,7 +135,9 @@ def _chat_row(chat: Chat, account: str, marketplace: str, followups: int) -> Cha
     )
 
 
-def list_chats(db: Database, flt: ChatFilter = ChatFilter(), *, offset: int = 0, limit: int | None = None) -> list[ChatRow]:
+def list_chats(
+    db: Database, flt: ChatFilter = ChatFilter(), *, offset: int = 0, limit: int | None = None
+) -> list[ChatRow]:
     q = _chat_query(flt)
     if flt.stable_order:
         q = q.order_by(Chat.id)

@@ -1,0 +1,535 @@
+"""The ``chatdesk`` command line: a contract that scripts and tests depend on.
+
+Every failure is one line on stderr with a non-zero exit code (2 for bad input) and no
+traceback; unexpected errors are logged with their traceback to ``<data dir>/chatdesk.log``.
+Untrusted text reaches the terminal only through :mod:`chatdesk.sanitize`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import json
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from chatdesk.errors import ChatdeskError, UsageError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=False,
+    invoke_without_command=True,
+    help="A keyboard-driven terminal inbox for Wildberries, Ozon and Yandex Market buyer chats.",
+    pretty_exceptions_enable=False,
+)
+account_app = typer.Typer(help="Add, list, test and remove marketplace accounts.", no_args_is_help=True)
+sandbox_app = typer.Typer(help="The built-in marketplace simulator.", no_args_is_help=True)
+app.add_typer(account_app, name="account")
+app.add_typer(sandbox_app, name="sandbox")
+
+
+@dataclass
+class Ctx:
+    home: str | None
+    db_arg: str | None
+    _db: object = None
+
+    @property
+    def data_dir(self) -> Path:
+        from chatdesk.paths import data_dir
+
+        return data_dir(self.home)
+
+    def db(self):  # type: ignore[no-untyped-def]
+        if self._db is None:
+            from chatdesk.paths import db_url
+            from chatdesk.store.db import Database
+
+            self._db = Database(db_url(self.home, self.db_arg))
+        return self._db
+
+    def secrets(self):  # type: ignore[no-untyped-def]
+        from chatdesk.secrets import KeyringSecrets
+
+        return KeyringSecrets(self.data_dir)
+
+    def config(self):  # type: ignore[no-untyped-def]
+        from chatdesk.config import load_config
+        from chatdesk.paths import config_file
+
+        return load_config(config_file(self.home))
+
+
+def _ctx(ctx: typer.Context) -> Ctx:
+    return ctx.obj  # type: ignore[no-any-return]
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    home: Annotated[
+        str | None, typer.Option("--home", help="Data directory (default: CHATDESK_HOME or the user data dir).")
+    ] = None,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help="Database path or SQLAlchemy URL (default: CHATDESK_DB or <home>/chatdesk.db)."),
+    ] = None,
+) -> None:
+    """With no command: open the inbox."""
+    ctx.obj = Ctx(home, db)
+    if ctx.invoked_subcommand is None:
+        c = _ctx(ctx)
+        from chatdesk.app import run_app
+        from chatdesk.sync import SyncEngine
+
+        database = c.db()
+        config = c.config()
+        secrets = c.secrets()
+        engine = SyncEngine(database, secrets=secrets, config=config)
+        run_app(database, config=config, engine=engine, secrets=secrets, home=c.data_dir)
+
+
+# ----------------------------------------------------------------------------- output helpers
+
+
+def _console():  # type: ignore[no-untyped-def]
+    from rich.console import Console
+
+    return Console(markup=False, highlight=False, emoji=False, soft_wrap=False)
+
+
+_JSON_UNSAFE = {c: f"\\u{c:04x}" for c in [*range(0x7F, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x206A)]}
+
+
+def print_json(data: object) -> None:
+    """JSON that keeps text exact yet is safe on a terminal: C1 and bidi controls escaped."""
+    text = json.dumps(data, ensure_ascii=False, indent=2)
+    sys.stdout.write(text.translate({k: v for k, v in _JSON_UNSAFE.items()}) + "\n")
+
+
+def _iso(dt) -> str | None:  # type: ignore[no-untyped-def]
+    return dt.isoformat(timespec="seconds") if dt else None
+
+
+def _table(columns: list[str], rows: list[list[object]]) -> None:
+    from rich.table import Table
+
+    from chatdesk.sanitize import safe_rich
+
+    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
+    for col in columns:
+        table.add_column(col, overflow="ellipsis", no_wrap=True, max_width=60)
+    for row in rows:
+        table.add_row(*[safe_rich("" if v is None else v, single_line=True) for v in row])
+    _console().print(table)
+
+
+def _local(dt) -> str:  # type: ignore[no-untyped-def]
+    return dt.astimezone().strftime("%Y-%m-%d %H:%M") if dt else ""
+
+
+# ----------------------------------------------------------------------------- accounts
+
+
+def _read_secret(label: str) -> str:
+    if sys.stdin.isatty():
+        return getpass.getpass(f"{label}: ")
+    line = sys.stdin.readline()
+    return line.strip()
+
+
+@account_app.command("add")
+def account_add(
+    ctx: typer.Context,
+    marketplace: Annotated[str, typer.Argument(help="wildberries | ozon | yandex")],
+    name: Annotated[str, typer.Argument(help="Your name for this account, e.g. 'wb-main'.")],
+    base_url: Annotated[str | None, typer.Option(help="Replace the marketplace's hosts (sandbox, proxy).")] = None,
+    client_id: Annotated[str | None, typer.Option(help="Ozon Client-Id.")] = None,
+    business_id: Annotated[str | None, typer.Option(help="Yandex Market business id.")] = None,
+    allow_http: Annotated[bool, typer.Option(help="Allow plain http to a non-loopback base URL.")] = False,
+    poll_interval: Annotated[int | None, typer.Option(help="Seconds between polls (default from config).")] = None,
+    auth_scheme: Annotated[str | None, typer.Option(help="WB only: 'bearer' to send 'Bearer <token>'.")] = None,
+) -> None:
+    """Add an account; the secret is prompted without echo, or read from stdin."""
+    from chatdesk import actions
+    from chatdesk.connectors import connector_class
+
+    c = _ctx(ctx)
+    connector_class(marketplace)
+    if business_id is not None and not business_id.isdigit():
+        raise UsageError("--business-id must be a number")
+    label = "API key" if marketplace != "wildberries" else "API token"
+    secret = _read_secret(f"{marketplace} {label} for {name}")
+    settings = {"client_id": client_id or "", "business_id": business_id or "", "auth_scheme": auth_scheme or ""}
+    row = actions.add_account(
+        c.db(),
+        c.secrets(),
+        marketplace,
+        name,
+        secret,
+        base_url=base_url,
+        settings=settings,
+        allow_http=allow_http,
+        poll_interval=poll_interval,
+    )
+    typer.echo(f"added {row.marketplace} account {row.name}; secret stored in the keyring")
+
+
+@account_app.command("list")
+def account_list(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Accounts and their sync state."""
+    from chatdesk.store import accounts, views
+
+    c = _ctx(ctx)
+    db = c.db()
+    status = views.sync_status(db)
+    rows = accounts.list_accounts(db)
+    if as_json:
+        print_json(
+            [
+                {
+                    "name": a.name,
+                    "marketplace": a.marketplace,
+                    "base_url": a.base_url,
+                    "settings": {k: v for k, v in a.settings.items()},
+                    "streams": [
+                        {
+                            "stream": s.stream,
+                            "last_success_at": _iso(s.last_success_at),
+                            "last_error": s.last_error,
+                            "backoff_until": _iso(s.backoff_until),
+                            "unavailable": s.unavailable,
+                        }
+                        for s in status
+                        if s.account_id == a.id and s.last_attempt_at
+                    ],
+                }
+                for a in rows
+            ]
+        )
+        return
+    table = []
+    for a in rows:
+        streams = [s for s in status if s.account_id == a.id]
+        last_ok = max((s.last_success_at for s in streams if s.last_success_at), default=None)
+        errors = "; ".join(f"{s.stream}: {s.last_error}" for s in streams if s.last_error)
+        table.append([a.name, a.marketplace, a.base_url or "official", _local(last_ok) or "never", errors])
+    _table(["NAME", "MARKETPLACE", "BASE URL", "LAST SYNC", "ERRORS"], table)
+
+
+@account_app.command("remove")
+def account_remove(ctx: typer.Context, name: str) -> None:
+    """Remove an account, its secret, and its local data (the marketplace keeps everything)."""
+    from chatdesk import actions
+
+    c = _ctx(ctx)
+    actions.remove_account(c.db(), c.secrets(), name)
+    typer.echo(f"removed account {name}")
+
+
+@account_app.command("test")
+def account_test(ctx: typer.Context, name: str) -> None:
+    """Make one cheap authenticated request to check the token."""
+    from chatdesk import actions
+    from chatdesk.sanitize import safe_text
+
+    c = _ctx(ctx)
+    result = actions.test_account(c.db(), c.secrets(), name)
+    typer.echo(f"{name}: ok — {safe_text(result, single_line=True)}")
+
+
+# ----------------------------------------------------------------------------- sync
+
+
+@app.command()
+def sync(
+    ctx: typer.Context,
+    once: Annotated[
+        bool, typer.Option("--once", help="One round, then exit (non-zero if any account failed).")
+    ] = False,
+    account: Annotated[list[str] | None, typer.Option("--account", help="Only this account (repeatable).")] = None,
+) -> None:
+    """Poll the marketplaces headlessly; without --once run the scheduler until Ctrl-C."""
+    from chatdesk.sanitize import safe_text
+    from chatdesk.store import accounts as store_accounts
+    from chatdesk.sync import SyncEngine
+
+    c = _ctx(ctx)
+    db = c.db()
+    for name in account or []:
+        store_accounts.get_account(db, name)
+    engine = SyncEngine(db, secrets=c.secrets(), config=c.config())
+    if once:
+        results = asyncio.run(_once(engine, account))
+        failed = False
+        for r in results:
+            if r.errors:
+                failed = True
+                typer.echo(f"{r.account}: FAILED: " + safe_text("; ".join(r.errors), single_line=True), err=True)
+            elif not r.polled:
+                typer.echo(f"{r.account}: skipped, {safe_text(r.note, single_line=True)}")
+            else:
+                typer.echo(f"{r.account}: ok, {r.new_messages} new messages")
+        raise typer.Exit(1 if failed else 0)
+    typer.echo("chatdesk sync: polling; Ctrl-C to stop")
+    try:
+        asyncio.run(engine.run_forever())
+    except KeyboardInterrupt:
+        typer.echo("stopped")
+
+
+async def _once(engine, names):  # type: ignore[no-untyped-def]
+    try:
+        return await engine.run_once(names)
+    finally:
+        await engine.aclose()
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def _chat_json(ch) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    return {
+        "id": ch.id,
+        "marketplace": ch.marketplace,
+        "account": ch.account,
+        "kind": ch.kind,
+        "external_id": ch.external_id,
+        "customer": ch.customer,
+        "order_id": ch.order_id,
+        "product_id": ch.product_id,
+        "status": ch.status,
+        "unread": ch.unread,
+        "waiting": ch.waiting,
+        "last_message_at": _iso(ch.last_message_at),
+        "preview": ch.preview,
+        "has_followup": ch.has_followup,
+    }
+
+
+@app.command()
+def chats(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    marketplace: Annotated[str | None, typer.Option(help="wildberries | ozon | yandex")] = None,
+    unread: Annotated[bool, typer.Option("--unread")] = False,
+    waiting: Annotated[bool, typer.Option("--waiting", help="Last message is the buyer's.")] = False,
+) -> None:
+    """List conversations, newest activity first."""
+    from chatdesk.connectors import LABELS, connector_class
+    from chatdesk.store import views
+
+    if marketplace:
+        connector_class(marketplace)
+    rows = views.list_chats(_ctx(ctx).db(), views.ChatFilter(marketplace=marketplace, unread=unread, waiting=waiting))
+    if as_json:
+        print_json([_chat_json(r) for r in rows])
+        return
+    _table(
+        ["ID", "MP", "ACCOUNT", "CUSTOMER", "UNREAD", "WAIT", "LAST", "PREVIEW"],
+        [
+            [
+                r.id,
+                LABELS.get(r.marketplace, r.marketplace),
+                r.account,
+                r.customer or r.order_id or r.product_id or r.external_id,
+                r.unread or "",
+                "●" if r.waiting else "",
+                _local(r.last_message_at),
+                r.preview or "",
+            ]
+            for r in rows
+        ],
+    )
+
+
+def _chat_id(db, value: str) -> int:  # type: ignore[no-untyped-def]
+    from chatdesk.store import views
+
+    if not value.isdigit() or views.get_chat(db, int(value)) is None:
+        raise UsageError(f"no chat with id {value!r} (ids are printed by: chatdesk chats)")
+    return int(value)
+
+
+def _message_json(m) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    return {
+        "id": m.id,
+        "external_id": m.external_id,
+        "author": m.author,
+        "text": m.text,
+        "created_at": _iso(m.created_at),
+        "attachments": [
+            {"name": a.name, "size": a.size, "content_type": a.content_type, "download_id": a.download_id, "url": a.url}
+            for a in m.attachments
+        ],
+        "state": m.state,
+        "error": m.error,
+    }
+
+
+@app.command()
+def messages(ctx: typer.Context, chat: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """A conversation's messages, oldest first."""
+    from chatdesk.sanitize import safe_text
+    from chatdesk.store import views
+
+    db = _ctx(ctx).db()
+    rows = views.list_messages(db, _chat_id(db, chat))
+    if as_json:
+        print_json([_message_json(m) for m in rows])
+        return
+    out = _console()
+    for m in rows:
+        state = "" if m.state in ("received", "sent") else f" [{m.state}{': ' + m.error if m.error else ''}]"
+        files = "".join(f" [file: {a.name}]" for a in m.attachments)
+        out.print(safe_text(f"{_local(m.created_at)} {m.author}{state}: {m.text}{files}"))
+
+
+@app.command()
+def search(
+    ctx: typer.Context,
+    query: str,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
+) -> None:
+    """Full-text search over every message (case-insensitive, Russian included)."""
+    from chatdesk.store import fts, views
+
+    db = _ctx(ctx).db()
+    if not db.is_sqlite:
+        raise ChatdeskError("full-text search needs the SQLite store")
+    hits = fts.search_ids(db, query, limit)
+    msgs = {m.id: m for m in views.messages_by_ids(db, [h[0] for h in hits])}
+    chats_by_id = {c.id: c for c in views.list_chats_by_ids(db, sorted({h[1] for h in hits}))}
+    rows = [(msgs[mid], chats_by_id[cid]) for mid, cid in hits if mid in msgs and cid in chats_by_id]
+    if as_json:
+        print_json([{"chat_id": c.id, "customer": c.customer, "message": _message_json(m)} for m, c in rows])
+        return
+    _table(
+        ["CHAT", "CUSTOMER", "WHEN", "AUTHOR", "TEXT"],
+        [[c.id, c.customer or c.external_id, _local(m.created_at), m.author, m.text] for m, c in rows],
+    )
+
+
+# ----------------------------------------------------------------------------- sending
+
+
+@app.command()
+def send(
+    ctx: typer.Context,
+    chat: str,
+    text: Annotated[str | None, typer.Argument(help="The message (or use --stdin / --template).")] = None,
+    stdin: Annotated[bool, typer.Option("--stdin", help="Read the message from standard input.")] = False,
+    attach: Annotated[list[Path] | None, typer.Option("--attach", help="A file to attach (repeatable).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Send despite content warnings (recorded).")] = False,
+) -> None:
+    """Send a reply; exits 0 only once the marketplace accepted it."""
+    from chatdesk import sending
+
+    c = _ctx(ctx)
+    if stdin:
+        if text is not None:
+            raise UsageError("give the text as an argument or --stdin, not both")
+        text = sys.stdin.read()
+    if text is None:
+        raise UsageError("no message: give TEXT or --stdin")
+    db = c.db()
+    chat_id = _chat_id(db, chat)
+    outcome = sending.send_now(db, c.secrets(), c.config(), chat_id, text, list(attach or []), force=force)
+    typer.echo(outcome.line)
+    raise typer.Exit(outcome.exit_code)
+
+
+# ----------------------------------------------------------------------------- demo and sandbox
+
+
+@app.command()
+def demo(
+    ctx: typer.Context,
+    headless: Annotated[
+        bool, typer.Option("--headless", help="Sync once and print the inbox instead of the TUI.")
+    ] = False,
+) -> None:
+    """The app on the built-in sandbox, with its own temporary store."""
+    from chatdesk import demo as demo_mod
+
+    demo_mod.run(headless=headless)
+
+
+@sandbox_app.command("serve")
+def sandbox_serve(
+    port: Annotated[int, typer.Option(help="TCP port (0: any free port).")] = 8765,
+    host: Annotated[str, typer.Option(help="Loopback address to listen on.")] = "127.0.0.1",
+    chats: Annotated[int, typer.Option(help="Seeded conversations per marketplace.")] = 12,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
+    page_size: Annotated[int | None, typer.Option(help="Force small pages.")] = None,
+) -> None:
+    """Serve the simulated marketplaces over HTTP on loopback."""
+    import ipaddress
+    import time
+
+    from chatdesk.sandbox import build_sandbox
+
+    if host != "localhost" and not ipaddress.ip_address(host).is_loopback:
+        raise UsageError("the sandbox only listens on loopback")
+    options = {"page_size": page_size} if page_size else {}
+    sandbox = build_sandbox(seed=seed, chats=chats, **options)
+    server = sandbox.serve(host, port)
+    base = f"http://{host}:{server.server_port}"
+    for prefix, sim in sandbox.sims.items():
+        typer.echo(f"{sim.marketplace}: {base}/{prefix}")
+    typer.echo(f"control: {base}/_sandbox/ ; serving until Ctrl-C", err=False)
+    sys.stdout.flush()
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.shutdown()
+
+
+# ----------------------------------------------------------------------------- entry point
+
+
+def main() -> None:
+    """Console entry: one line per error, exit 2 for bad input, no tracebacks."""
+    import click
+
+    try:
+        app(standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        sys.stderr.write("aborted\n")
+        sys.exit(130)
+    except click.ClickException as exc:
+        sys.stderr.write(f"chatdesk: {exc.format_message()}\n")
+        sys.exit(2)
+    except ChatdeskError as exc:
+        from chatdesk.sanitize import safe_text
+
+        sys.stderr.write(f"chatdesk: {safe_text(str(exc), single_line=True)}\n")
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:
+        _log_crash()
+        from chatdesk.sanitize import safe_text
+
+        sys.stderr.write(f"chatdesk: unexpected error: {safe_text(type(exc).__name__)} (details in chatdesk.log)\n")
+        sys.exit(1)
+
+
+def _log_crash() -> None:
+    try:
+        from chatdesk.paths import data_dir, ensure_private_dir
+
+        path = ensure_private_dir(data_dir()) / "chatdesk.log"
+        logging.basicConfig(filename=path, level=logging.ERROR)
+        logging.getLogger("chatdesk").exception("unexpected error")
+    except Exception:
+        pass

@@ -1,0 +1,124 @@
+"""``chatdesk demo``: the real app, engine and connectors on the built-in sandbox.
+
+Nothing leaves the machine: connectors talk to the sandbox through an in-process transport,
+the store is a fresh temporary directory, and the fake sandbox tokens live in memory only
+(never in the keyring). A ticker makes buyers write now and then so the inbox is live.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+
+import httpx
+
+from chatdesk.actions import add_account
+from chatdesk.config import Config
+from chatdesk.sandbox import PREFIXES, SANDBOX_TOKEN, Sandbox, build_sandbox
+from chatdesk.secrets import MemorySecrets
+from chatdesk.store.db import Database
+from chatdesk.sync import SyncEngine
+
+DEMO_BASE = "http://127.0.0.1"  # never dialled: the sandbox transport answers in-process
+DEMO_SETTINGS = {"ozon": {"client_id": "123456"}, "yandex": {"business_id": "12345678"}}
+
+
+def setup(home: Path, sandbox: Sandbox) -> tuple[Database, MemorySecrets, SyncEngine]:
+    db = Database(f"sqlite:///{home / 'chatdesk.db'}")
+    secrets = MemorySecrets()
+    for sim in sandbox.sims.values():
+        name = f"demo-{PREFIXES[sim.marketplace]}"
+        add_account(
+            db,
+            secrets,
+            sim.marketplace,
+            name,
+            SANDBOX_TOKEN,
+            base_url=f"{DEMO_BASE}/{sim.prefix}",
+            settings=DEMO_SETTINGS.get(sim.marketplace, {}),
+        )
+    transport = sandbox.transport()
+    config = Config(poll_interval=15, mark_read_delay=2.0, seller_name="Магазин «Уют»")
+    engine = SyncEngine(
+        db,
+        secrets=secrets,
+        config=config,
+        client_factory=lambda _a: httpx.AsyncClient(transport=transport, timeout=10.0),
+        outbox_interval=2.0,
+    )
+    return db, secrets, engine
+
+
+def _ticker(sandbox: Sandbox, stop: threading.Event, rng: random.Random) -> None:
+    """Buyers keep writing while the demo runs."""
+    while not stop.wait(rng.uniform(20, 45)):
+        sim = rng.choice(list(sandbox.sims.values()))
+        with sandbox.lock:
+            truth = sim.truth()
+            chats = [c["external_id"] for c in truth["chats"] if c.get("kind", "chat") == "chat"]
+            target = rng.choice(chats) if chats and rng.random() < 0.7 else None
+            sim.buyer_writes(target, None)
+
+
+def run(*, headless: bool = False) -> None:
+    home = Path(tempfile.mkdtemp(prefix="chatdesk-demo-"))
+    sandbox = build_sandbox()
+    try:
+        db, secrets, engine = setup(home, sandbox)
+        if headless:
+            from chatdesk.store import views
+
+            results = asyncio.run(_once(engine))
+            for r in results:
+                print(f"{r.account}: {'ok' if r.ok else 'FAILED ' + '; '.join(r.errors)}, {r.new_messages} messages")
+            _print_inbox(views.list_chats(db))
+            return
+        from chatdesk.app import run_app
+
+        stop = threading.Event()
+        threading.Thread(target=_ticker, args=(sandbox, stop, random.Random(3)), daemon=True).start()
+        try:
+            run_app(
+                db,
+                config=engine.config,
+                engine=engine,
+                secrets=secrets,
+                home=home,
+                demo_hint="Demo: a simulated WB, Ozon and Yandex Market. Press ? for keys, Enter to open a chat.",
+            )
+        finally:
+            stop.set()
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+async def _once(engine: SyncEngine):  # type: ignore[no-untyped-def]
+    try:
+        return await engine.run_once()
+    finally:
+        await engine.aclose()
+
+
+def _print_inbox(rows) -> None:  # type: ignore[no-untyped-def]
+    from chatdesk.cli import _local, _table
+    from chatdesk.connectors import LABELS
+
+    _table(
+        ["ID", "MP", "CUSTOMER", "UNREAD", "WAIT", "LAST", "PREVIEW"],
+        [
+            [
+                r.id,
+                LABELS.get(r.marketplace, r.marketplace),
+                r.customer or r.order_id or r.external_id,
+                r.unread or "",
+                "●" if r.waiting else "",
+                _local(r.last_message_at),
+                r.preview or "",
+            ]
+            for r in rows
+        ],
+    )
