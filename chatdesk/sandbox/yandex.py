@@ -1,0 +1,479 @@
+"""Simulated Yandex Market Partner API chats, mounted at ``/ym``.
+
+Speaks the official wire format (``/v2/businesses/{businessId}/chats…``, ``Api-Key`` header,
+``{"status":"OK","result":…}`` / ``{"status":"ERROR","errors":[…]}`` envelopes, HTTP 420
+for rate limits). Any numeric ``businessId`` is accepted; the demo uses :data:`BUSINESS_ID`.
+
+Deliberately awkward where the spec allows it, so the connector cannot lean on luck:
+
+* chat ids and message ids cross 2^53 (a float would corrupt them);
+* ``messageIdFrom`` is inclusive, so a client asking "from my last id" gets it again;
+* chats are listed newest-``updatedAt`` first with opaque page tokens;
+* a ``duplicate`` fault replays the previous page (or one older message).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from email.parser import BytesParser
+from email.policy import HTTP
+from typing import Any
+
+from chatdesk.sandbox.core import BAD_TOKEN, Fault, MarketplaceSim, SimRequest, SimResponse, iso
+from chatdesk.sandbox.seed import Conversation, new_buyer_line
+
+BUSINESS_ID = 12345678  # the business id the demo account uses
+BIG_CHAT_ID = 2**53 + 1  # 9007199254740993: not representable as a float
+FIRST_MESSAGE_ID = 2**53 - 4  # seeded message ids run across 2^53
+LIST_MAX, LIST_DEFAULT = 20, 10
+HISTORY_MAX, HISTORY_DEFAULT = 100, 50
+MAX_TEXT = 4096
+MAX_FILE = 5 * 1024 * 1024
+MSK = timezone(timedelta(hours=3))  # YM writes times with the Moscow offset
+SENDERS = {"buyer": "CUSTOMER", "seller": "PARTNER", "marketplace": "MARKET"}
+AUTHORS = {"CUSTOMER": "buyer", "PARTNER": "seller", "MARKET": "marketplace", "SUPPORT": "marketplace"}
+_PATH = re.compile(r"^/v2/businesses/(\d+)(/.*)$")
+
+
+@dataclass
+class _File:
+    name: str
+    content_type: str
+    content: bytes
+
+
+@dataclass
+class _Message:
+    id: int
+    sender: str
+    text: str | None
+    at: datetime
+    files: list[_File] = field(default_factory=list)
+
+
+@dataclass
+class _Chat:
+    id: int
+    context_type: str  # ORDER | RETURN | DIRECT
+    customer: str
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    order_id: int | None = None
+    return_id: int | None = None
+    messages: list[_Message] = field(default_factory=list)
+
+
+def _time(dt: datetime) -> str:
+    return dt.astimezone(MSK).isoformat(timespec="seconds")
+
+
+def _envelope(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> SimResponse:
+    body = {"status": "ERROR", "errors": [{"code": code, "message": message}]}
+    return SimResponse.json(body, status, headers)
+
+
+def _token(data: dict[str, int]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode()
+
+
+def _untoken(token: str) -> dict[str, int] | None:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token.encode()))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _content(name: str, size: int) -> bytes:
+    """Deterministic bytes of exactly ``size`` for a seeded attachment."""
+    seed = f"sandbox file {name}\n".encode()
+    return (seed * (size // len(seed) + 1))[:size]
+
+
+def rate_limit_fault(path: str | None = None, seconds: int = 1) -> Fault:
+    """A 420 "Enhance Your Calm" exactly as YM answers a spent method budget."""
+    until = (datetime.now(MSK) + timedelta(seconds=seconds)).isoformat(timespec="seconds")
+    return Fault(
+        kind="status",
+        path=path,
+        prefix="ym",
+        status=420,
+        headers={"X-RateLimit-Resource-Until": until},
+        body={"status": "ERROR", "errors": [{"code": "LIMIT_EXCEEDED", "message": "Too many requests"}]},
+    )
+
+
+class YandexSim(MarketplaceSim):
+    marketplace = "yandex"
+    prefix = "ym"
+
+    def __init__(self, rng: random.Random, now: Callable[[], datetime], page_size: int | None = None) -> None:
+        super().__init__(rng, now)
+        self.page_size = page_size
+        self.chats: dict[int, _Chat] = {}
+        self._next_message = FIRST_MESSAGE_ID
+
+    # ------------------------------------------------------------------------- state
+
+    def _stamp(self, chat: _Chat | None = None) -> datetime:
+        """Now, to the second, strictly after the chat's last activity, so ``updatedAt``
+        always moves when a message is added (even under a frozen test clock)."""
+        at = self.now().replace(microsecond=0)
+        if chat is not None and at <= chat.updated_at:
+            at = chat.updated_at + timedelta(seconds=1)
+        return at
+
+    def _add(
+        self, chat: _Chat, sender: str, text: str | None, at: datetime, files: tuple[_File, ...] = ()
+    ) -> _Message:
+        self._next_message += self.rng.randint(1, 3)
+        message = _Message(self._next_message, sender, text, at, list(files))
+        chat.messages.append(message)
+        chat.updated_at = max(chat.updated_at, at)
+        return message
+
+    def seed(self, conversations: list[Conversation]) -> None:
+        """ORDER chats by default, RETURN when the buyer asks about a return, every fourth
+        DIRECT (no order); the first chat gets an id above 2^53 and one answered chat is
+        FINISHED. Message ids follow global time order, as a real id sequence would."""
+        pending: list[tuple[datetime, int, Any]] = []
+        finished_done = False
+        for i, conv in enumerate(conversations):
+            first = conv.messages[0]
+            if "возврат" in first.text.lower():
+                kind = "RETURN"
+            elif i % 4 == 3:
+                kind = "DIRECT"
+            else:
+                kind = "ORDER"
+            chat_id = BIG_CHAT_ID if i == 0 else self.rng.randint(10**9, 10**11)
+            while chat_id in self.chats:
+                chat_id += 1
+            chat = _Chat(
+                id=chat_id,
+                context_type=kind,
+                customer=conv.customer,
+                status="WAITING_FOR_PARTNER",
+                created_at=first.at.replace(microsecond=0),
+                updated_at=first.at.replace(microsecond=0),
+                order_id=int(conv.order_number.split("-")[0]) if kind != "DIRECT" else None,
+                return_id=self.rng.randint(1_000_000, 9_999_999) if kind == "RETURN" else None,
+            )
+            self.chats[chat_id] = chat
+            for m in conv.messages:
+                pending.append((m.at, chat_id, m))
+            last = conv.messages[-1].author
+            if last == "seller" and not finished_done and i >= 2:
+                chat.status, finished_done = "FINISHED", True
+            elif last == "seller":
+                chat.status = "WAITING_FOR_CUSTOMER"
+        for at, chat_id, m in sorted(pending, key=lambda p: (p[0], p[1])):
+            files = [_File(f.name, f.content_type, _content(f.name, f.size)) for f in m.files]
+            self._add(self.chats[chat_id], SENDERS[m.author], m.text, at.replace(microsecond=0), tuple(files))
+
+    def buyer_writes(self, chat_external_id: str | None = None, text: str | None = None) -> str:
+        """A buyer writes; a new chat is a DIRECT one (only buyers start those). Writing to a
+        finished chat reopens it, as a buyer's new question does on the portal."""
+        line = text or new_buyer_line(self.rng)
+        if chat_external_id is None:
+            chat_id = self.rng.randint(10**9, 10**11)
+            while chat_id in self.chats:
+                chat_id += 1
+            at = self._stamp()
+            names = ["Вероника", "Глеб", "Полина", "Тимур"]
+            chat = _Chat(chat_id, "DIRECT", self.rng.choice(names), "NEW", at, at)
+            self.chats[chat_id] = chat
+        else:
+            chat = self.chats[int(chat_external_id)]
+        self._add(chat, "CUSTOMER", line, self._stamp(chat))
+        chat.status = "WAITING_FOR_PARTNER"
+        return str(chat.id)
+
+    def seller_portal_writes(self, chat_external_id: str, text: str) -> None:
+        chat = self.chats[int(chat_external_id)]
+        self._add(chat, "PARTNER", text, self._stamp(chat))
+        chat.status = "WAITING_FOR_CUSTOMER"
+
+    def truth(self) -> dict[str, Any]:
+        chats = sorted(self.chats.values(), key=lambda c: c.id)
+        return {
+            "chats": [
+                {
+                    "external_id": str(c.id),
+                    "kind": "chat",
+                    "customer": c.customer,
+                    "order_id": str(c.order_id) if c.order_id is not None else None,
+                    "product_id": None,
+                    "status": c.status,
+                }
+                for c in chats
+            ],
+            "messages": {
+                str(c.id): [
+                    {
+                        "external_id": str(m.id),
+                        "author": AUTHORS[m.sender],
+                        "text": m.text or "",
+                        "created_at": iso(m.at),
+                        "attachments": [f.name for f in m.files],
+                    }
+                    for m in sorted(c.messages, key=lambda m: (m.at, m.id))
+                ]
+                for c in chats
+            },
+        }
+
+    # ------------------------------------------------------------------------- wire
+
+    def check_auth(self, req: SimRequest) -> SimResponse | None:
+        if req.path.startswith("/files/"):
+            return None  # file links are pre-signed, like a storage URL
+        key = req.headers.get("api-key") or ""
+        bearer = req.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        if (key or bearer) and BAD_TOKEN not in (key, bearer):
+            return None
+        return _envelope(401, "UNAUTHORIZED", "Api-Key token is invalid")
+
+    def handle(self, req: SimRequest) -> SimResponse:
+        if req.method == "GET" and req.path.startswith("/files/"):
+            return self._file(req)
+        match = _PATH.match(req.path)
+        if match is None or int(match.group(1)) < 1:
+            return _envelope(404, "NOT_FOUND", f"Unknown path: {req.path}")
+        route = (req.method, match.group(2))
+        handlers = {
+            ("POST", "/chats"): self._list,
+            ("GET", "/chat"): self._get_chat,
+            ("POST", "/chats/history"): self._history,
+            ("POST", "/chats/message"): self._send,
+            ("GET", "/chats/message"): self._get_message,
+            ("POST", "/chats/file/send"): self._send_file,
+        }
+        handler = handlers.get(route)
+        if handler is None:
+            return _envelope(404, "NOT_FOUND", f"Unknown method: {req.method} {req.path}")
+        return handler(req)
+
+    # -- helpers
+
+    def _host(self, req: SimRequest) -> str:
+        host = req.headers.get("host")
+        return f"http://{host}/{self.prefix}" if host else f"/{self.prefix}"
+
+    def _limit(self, req: SimRequest, default: int, maximum: int) -> int | SimResponse:
+        raw = req.param("limit")
+        if raw is None:
+            limit = default
+        elif not raw.isdigit() or not 1 <= int(raw) <= maximum:
+            return _envelope(400, "BAD_REQUEST", f"limit must be between 1 and {maximum}")
+        else:
+            limit = int(raw)
+        return min(limit, self.page_size) if self.page_size else limit
+
+    def _json_body(self, req: SimRequest) -> dict[str, Any] | SimResponse:
+        try:
+            body = req.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return _envelope(400, "BAD_REQUEST", "Request body is required and must be a JSON object")
+        return body
+
+    def _chat(self, req: SimRequest) -> _Chat | SimResponse:
+        raw = req.param("chatId") or ""
+        if not raw.isdigit() or int(raw) < 1:
+            return _envelope(400, "BAD_REQUEST", "chatId must be a positive integer")
+        chat = self.chats.get(int(raw))
+        if chat is None:
+            return _envelope(404, "NOT_FOUND", f"Can't find chat by id: '{raw}'")
+        return chat
+
+    def _replay(self) -> bool:
+        """Consume one pending ``duplicate`` fault."""
+        if self.duplicate_next > 0:
+            self.duplicate_next -= 1
+            return True
+        return False
+
+    def _context(self, chat: _Chat) -> dict[str, Any]:
+        context: dict[str, Any] = {
+            "type": chat.context_type,
+            "customer": {"name": chat.customer, "publicId": f"c{chat.id % 10**8}"},
+        }
+        if chat.context_type != "DIRECT":
+            context["campaignId"] = 2 * BUSINESS_ID + 1
+            context["orderId"] = chat.order_id
+        if chat.return_id is not None:
+            context["returnId"] = chat.return_id
+        return context
+
+    def _chat_dto(self, chat: _Chat) -> dict[str, Any]:
+        return {
+            "chatId": chat.id,
+            "context": self._context(chat),
+            "type": "CHAT",
+            "status": chat.status,
+            "createdAt": _time(chat.created_at),
+            "updatedAt": _time(chat.updated_at),
+        }
+
+    def _message_dto(self, req: SimRequest, chat: _Chat, m: _Message) -> dict[str, Any]:
+        dto: dict[str, Any] = {"messageId": m.id, "createdAt": _time(m.at), "sender": m.sender}
+        if m.text:
+            dto["message"] = m.text
+        if m.files:
+            base = self._host(req)
+            dto["payload"] = [
+                {"name": f.name, "url": f"{base}/files/{chat.id}/{m.id}/{n}", "size": len(f.content)}
+                for n, f in enumerate(m.files)
+            ]
+        return dto
+
+    # -- methods
+
+    def _list(self, req: SimRequest) -> SimResponse:
+        limit = self._limit(req, LIST_DEFAULT, LIST_MAX)
+        if isinstance(limit, SimResponse):
+            return limit
+        body = self._json_body(req)
+        if isinstance(body, SimResponse):
+            return body
+        chats = sorted(self.chats.values(), key=lambda c: (c.updated_at, c.id), reverse=True)
+        for name, attr in (("statuses", "status"), ("contextTypes", "context_type")):
+            wanted = body.get(name)
+            if wanted:
+                chats = [c for c in chats if getattr(c, attr) in wanted]
+        offset = 0
+        if req.param("pageToken") or req.param("page_token"):
+            data = _untoken(req.param("pageToken") or req.param("page_token") or "")
+            if data is None or "o" not in data:
+                return _envelope(400, "BAD_REQUEST", "Bad page token")
+            offset = data["o"]
+            if self._replay():
+                offset = max(0, offset - limit)
+        page = chats[offset : offset + limit]
+        result: dict[str, Any] = {"chats": [self._chat_dto(c) for c in page]}
+        if offset + limit < len(chats):
+            result["paging"] = {"nextPageToken": _token({"o": offset + limit})}
+        return SimResponse.json({"status": "OK", "result": result})
+
+    def _get_chat(self, req: SimRequest) -> SimResponse:
+        chat = self._chat(req)
+        if isinstance(chat, SimResponse):
+            return chat
+        return SimResponse.json({"status": "OK", "result": self._chat_dto(chat)})
+
+    def _history(self, req: SimRequest) -> SimResponse:
+        chat = self._chat(req)
+        if isinstance(chat, SimResponse):
+            return chat
+        limit = self._limit(req, HISTORY_DEFAULT, HISTORY_MAX)
+        if isinstance(limit, SimResponse):
+            return limit
+        body = self._json_body(req)
+        if isinstance(body, SimResponse):
+            return body
+        since = body.get("messageIdFrom")
+        if since is not None and (not isinstance(since, int) or since < 1):
+            return _envelope(400, "BAD_REQUEST", "messageIdFrom must be a positive integer")
+        messages = sorted(chat.messages, key=lambda m: m.id)
+        start = 0
+        if since is not None:
+            start = next((i for i, m in enumerate(messages) if m.id >= since), len(messages))
+        token = req.param("pageToken") or req.param("page_token")
+        if token:
+            data = _untoken(token)
+            if data is None or data.get("c") != chat.id or "o" not in data:
+                return _envelope(400, "BAD_REQUEST", "Bad page token")
+            start = data["o"]
+            if self._replay():
+                start = max(0, start - limit)
+        elif since is not None and start > 0 and self._replay():
+            start -= 1  # an older message again: overlap the client must dedupe
+        page = messages[start : start + limit]
+        result: dict[str, Any] = {
+            "context": self._context(chat),
+            "messages": [self._message_dto(req, chat, m) for m in page],
+        }
+        if start + limit < len(messages):
+            result["paging"] = {"nextPageToken": _token({"c": chat.id, "o": start + limit})}
+        return SimResponse.json({"status": "OK", "result": result})
+
+    def _get_message(self, req: SimRequest) -> SimResponse:
+        chat = self._chat(req)
+        if isinstance(chat, SimResponse):
+            return chat
+        raw = req.param("messageId") or ""
+        found = next((m for m in chat.messages if raw.isdigit() and m.id == int(raw)), None)
+        if found is None:
+            return _envelope(404, "NOT_FOUND", f"Can't find message by id: '{raw}' for chat '{chat.id}'")
+        return SimResponse.json({"status": "OK", "result": self._message_dto(req, chat, found)})
+
+    def _writable(self, chat: _Chat) -> SimResponse | None:
+        if chat.status == "FINISHED":
+            return _envelope(400, "BAD_REQUEST", f"Chat {chat.id} is finished: new messages are not accepted")
+        return None
+
+    def _send(self, req: SimRequest) -> SimResponse:
+        chat = self._chat(req)
+        if isinstance(chat, SimResponse):
+            return chat
+        body = self._json_body(req)
+        if isinstance(body, SimResponse):
+            return body
+        text = body.get("message")
+        if not isinstance(text, str) or not 1 <= len(text) <= MAX_TEXT:
+            return _envelope(400, "BAD_REQUEST", f"message must be 1 to {MAX_TEXT} characters long")
+        refused = self._writable(chat)
+        if refused is not None:
+            return refused
+        self._add(chat, "PARTNER", text, self._stamp(chat))
+        chat.status = "WAITING_FOR_CUSTOMER"
+        return SimResponse.json({"status": "OK"})
+
+    def _send_file(self, req: SimRequest) -> SimResponse:
+        chat = self._chat(req)
+        if isinstance(chat, SimResponse):
+            return chat
+        upload = self._multipart_file(req)
+        if upload is None:
+            return _envelope(400, "BAD_REQUEST", "multipart/form-data field 'file' is required")
+        if len(upload.content) > MAX_FILE:
+            return _envelope(400, "BAD_REQUEST", "File size must not exceed 5 MB")
+        refused = self._writable(chat)
+        if refused is not None:
+            return refused
+        self._add(chat, "PARTNER", None, self._stamp(chat), (upload,))
+        chat.status = "WAITING_FOR_CUSTOMER"
+        return SimResponse.json({"status": "OK"})
+
+    @staticmethod
+    def _multipart_file(req: SimRequest) -> _File | None:
+        if not req.content_type.lower().startswith("multipart/form-data"):
+            return None
+        head = f"Content-Type: {req.content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
+        message = BytesParser(policy=HTTP).parsebytes(head + req.body)
+        for part in message.iter_parts():
+            if part.get_param("name", header="content-disposition") == "file":
+                content = part.get_payload(decode=True) or b""
+                name = part.get_filename() or "file"
+                return _File(name, part.get_content_type(), content)
+        return None
+
+    def _file(self, req: SimRequest) -> SimResponse:
+        parts = req.path.strip("/").split("/")
+        try:
+            _, chat_id, message_id, index = parts
+            chat = self.chats[int(chat_id)]
+            message = next(m for m in chat.messages if m.id == int(message_id))
+            f = message.files[int(index)]
+        except (ValueError, KeyError, StopIteration, IndexError):
+            return SimResponse(404, b"not found", {"content-type": "text/plain"})
+        return SimResponse(200, f.content, {"content-type": f.content_type})
