@@ -16,17 +16,22 @@ from sqlalchemy import text
 if TYPE_CHECKING:
     from chatdesk.store.db import Database
 
+# ё/Ё are precomposed Cyrillic letters that unicode61 does not fold; Russian writers use
+# ё and е interchangeably, so both the index and the query fold ё -> е.
+_FOLD = "replace(replace({col}, 'ё', 'е'), 'Ё', 'Е')"
+_NEW, _OLD = _FOLD.format(col="new.text"), _FOLD.format(col="old.text")
+
 _DDL = [
     """CREATE VIRTUAL TABLE IF NOT EXISTS message_fts USING fts5(
         text, content='message', content_rowid='id',
         tokenize="unicode61 remove_diacritics 2")""",
-    """CREATE TRIGGER IF NOT EXISTS message_fts_ai AFTER INSERT ON message BEGIN
-        INSERT INTO message_fts(rowid, text) VALUES (new.id, new.text); END""",
-    """CREATE TRIGGER IF NOT EXISTS message_fts_ad AFTER DELETE ON message BEGIN
-        INSERT INTO message_fts(message_fts, rowid, text) VALUES ('delete', old.id, old.text); END""",
-    """CREATE TRIGGER IF NOT EXISTS message_fts_au AFTER UPDATE OF text ON message BEGIN
-        INSERT INTO message_fts(message_fts, rowid, text) VALUES ('delete', old.id, old.text);
-        INSERT INTO message_fts(rowid, text) VALUES (new.id, new.text); END""",
+    f"""CREATE TRIGGER IF NOT EXISTS message_fts_ai AFTER INSERT ON message BEGIN
+        INSERT INTO message_fts(rowid, text) VALUES (new.id, {_NEW}); END""",
+    f"""CREATE TRIGGER IF NOT EXISTS message_fts_ad AFTER DELETE ON message BEGIN
+        INSERT INTO message_fts(message_fts, rowid, text) VALUES ('delete', old.id, {_OLD}); END""",
+    f"""CREATE TRIGGER IF NOT EXISTS message_fts_au AFTER UPDATE OF text ON message BEGIN
+        INSERT INTO message_fts(message_fts, rowid, text) VALUES ('delete', old.id, {_OLD});
+        INSERT INTO message_fts(rowid, text) VALUES (new.id, {_NEW}); END""",
 ]
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -38,13 +43,14 @@ def install(db: Database) -> None:
         for ddl in _DDL:
             s.execute(text(ddl))
         if not exists:
-            s.execute(text("INSERT INTO message_fts(message_fts) VALUES ('rebuild')"))
+            col = _FOLD.format(col="text")
+            s.execute(text(f"INSERT INTO message_fts(rowid, text) SELECT id, {col} FROM message"))
 
 
 def to_match(query: str) -> str | None:
     """Turn what a user typed into a safe FTS5 MATCH expression: every word must occur,
     the last one as a prefix (search-as-you-type). No FTS syntax from the user survives."""
-    words = _WORD.findall(query)
+    words = _WORD.findall(query.replace("ё", "е").replace("Ё", "Е"))
     if not words:
         return None
     parts = [f'"{w}"' for w in words[:-1]] + [f'"{words[-1]}"*']

@@ -1,0 +1,240 @@
+"""The sync engine with a scripted connector: cursors, errors per stream, lease, outbox."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from chatdesk import sync as sync_mod
+from chatdesk.connectors.base import (
+    AuthError,
+    ChatRef,
+    Connector,
+    Download,
+    KnownChat,
+    Limits,
+    MessageInfo,
+    OutgoingFile,
+    Page,
+    RateLimited,
+    Rejected,
+    StreamUnavailable,
+    TransientError,
+)
+from chatdesk.secrets import MemorySecrets
+from chatdesk.store import accounts, ingest, outbox, views
+from chatdesk.store.db import Database
+from chatdesk.sync import SyncEngine
+
+T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+
+
+class Script:
+    """What the fake marketplace does next."""
+
+    def __init__(self) -> None:
+        self.feed: list[MessageInfo] = []
+        self.poll_errors: dict[str, list[Exception]] = {"chats": [], "extra": []}
+        self.send_errors: list[Exception] = []
+        self.sent: list[str] = []
+        self.polls = 0
+
+
+SCRIPT = Script()
+
+
+class FakeConnector(Connector):
+    marketplace = "fake"
+    label = "Fake"
+    streams = ("chats", "extra")
+    limits: Mapping[str, Limits] = {"chat": Limits(max_text=100)}
+
+    async def poll(self, stream: str, cursor: str | None, known: Mapping[str, KnownChat]) -> AsyncIterator[Page]:
+        SCRIPT.polls += 1
+        if SCRIPT.poll_errors[stream]:
+            raise SCRIPT.poll_errors[stream].pop(0)
+        if stream == "extra":
+            return
+        start = int(cursor or 0)
+        for i in range(start, len(SCRIPT.feed), 2):
+            yield Page(messages=tuple(SCRIPT.feed[i : i + 2]), cursor=str(min(i + 2, len(SCRIPT.feed))))
+
+    async def send(self, chat: ChatRef, text: str, files: tuple[OutgoingFile, ...] = ()) -> None:
+        if SCRIPT.send_errors:
+            raise SCRIPT.send_errors.pop(0)
+        SCRIPT.sent.append(text)
+        SCRIPT.feed.append(MessageInfo(chat.external_id, f"s{len(SCRIPT.feed)}", "seller", text, T0))
+
+    async def download(self, chat: ChatRef, attachment) -> Download:  # type: ignore[no-untyped-def]
+        return Download(content=b"x")
+
+    async def test(self) -> str:
+        return "ok"
+
+
+@pytest.fixture(autouse=True)
+def fake(monkeypatch: pytest.MonkeyPatch):
+    global SCRIPT
+    SCRIPT = Script()
+    monkeypatch.setattr(sync_mod, "connector_class", lambda _m: FakeConnector)
+    monkeypatch.setattr(sync_mod, "INLINE_RETRIES", 1)
+    return SCRIPT
+
+
+def engine(db: Database, owner: str = "me") -> SyncEngine:
+    return SyncEngine(
+        db,
+        secrets=MemorySecrets({"a": "tok", "b": "tok2"}),
+        owner=owner,
+        client_factory=lambda _a: httpx.AsyncClient(),
+    )
+
+
+def add(db: Database, name: str = "a"):  # type: ignore[no-untyped-def]
+    return accounts.add_account(db, name, "wildberries")
+
+
+def buyer(i: int, chat: str = "c1") -> MessageInfo:
+    return MessageInfo(chat, f"b{i}", "buyer", f"вопрос {i}", T0)
+
+
+async def test_poll_ingests_everything_and_idle_poll_adds_nothing(db: Database) -> None:
+    acc = add(db)
+    SCRIPT.feed = [buyer(i) for i in range(5)]
+    eng = engine(db)
+    res = await eng.poll_account(acc.id)
+    assert res.ok and res.new_messages == 5
+    assert ingest.get_cursor(db, acc.id, "chats") == "5"
+    res = await eng.poll_account(acc.id)
+    assert res.ok and res.new_messages == 0
+    await eng.aclose()
+
+
+async def test_error_in_one_stream_keeps_the_other_and_is_recorded(db: Database) -> None:
+    acc = add(db)
+    SCRIPT.feed = [buyer(1)]
+    SCRIPT.poll_errors["extra"] = [StreamUnavailable("token lacks the questions category")]
+    eng = engine(db)
+    res = await eng.poll_account(acc.id)
+    assert res.new_messages == 1
+    assert res.errors == ["extra: token lacks the questions category"]
+    status = {s.stream: s for s in views.sync_status(db)}
+    assert status["extra"].unavailable and status["chats"].last_error is None
+    await eng.aclose()
+
+
+async def test_auth_error_backs_off_without_touching_other_accounts(db: Database) -> None:
+    a, b = add(db, "a"), add(db, "b")
+    SCRIPT.feed = [buyer(1)]
+    eng = engine(db)
+    SCRIPT.poll_errors["chats"] = [AuthError("WB says: token expired")]
+    res_a = await eng.poll_account(a.id)
+    res_b = await eng.poll_account(b.id)
+    assert res_a.errors and "token expired" in res_a.errors[0]
+    assert res_b.ok and res_b.new_messages == 1
+    polls = SCRIPT.polls
+    await eng.poll_account(a.id)  # backing off: the chats stream is not polled
+    assert SCRIPT.polls == polls + 1  # only the "extra" stream ran
+    await eng.aclose()
+
+
+async def test_short_rate_limit_is_waited_out_within_the_poll(db: Database) -> None:
+    acc = add(db)
+    SCRIPT.feed = [buyer(i) for i in range(3)]
+    SCRIPT.poll_errors["chats"] = [RateLimited("slow down", retry_after=0.01)]
+    eng = engine(db)
+    res = await eng.poll_account(acc.id)
+    assert res.ok and res.new_messages == 3
+    await eng.aclose()
+
+
+async def test_lease_keeps_a_second_process_from_polling(db: Database) -> None:
+    acc = add(db)
+    first, second = engine(db, "p1"), engine(db, "p2")
+    assert (await first.poll_account(acc.id)).polled
+    res = await second.poll_account(acc.id)
+    assert not res.polled and "another chatdesk process" in (res.note or "")
+    await first.aclose()  # releases the lease
+    assert (await second.poll_account(acc.id)).polled
+    await second.aclose()
+
+
+async def _queue(db: Database, acc, text: str) -> int:  # type: ignore[no-untyped-def]
+    SCRIPT.feed = [buyer(1)]
+    eng = engine(db)
+    await eng.poll_account(acc.id)
+    await eng.aclose()
+    chat = views.list_chats(db)[0]
+    return outbox.enqueue(db, chat.id, text)
+
+
+async def test_send_then_echo_shows_once_as_sent(db: Database) -> None:
+    acc = add(db)
+    mid = await _queue(db, acc, "Ответ продавца")
+    eng = engine(db)
+    await eng.deliver_account(acc.id)
+    assert outbox.message_state(db, mid)[0] == "sent"
+    await eng.poll_account(acc.id)
+    chat = views.list_chats(db)[0]
+    texts = [(m.text, m.state) for m in views.list_messages(db, chat.id)]
+    assert texts.count(("Ответ продавца", "sent")) == 1 and len(texts) == 2
+    await eng.aclose()
+
+
+async def test_ambiguous_send_is_unknown_and_never_resent(db: Database) -> None:
+    acc = add(db)
+    mid = await _queue(db, acc, "hello")
+    SCRIPT.send_errors = [TransientError("read timeout", reached_server=True)]
+    eng = engine(db)
+    await eng.deliver_account(acc.id)
+    assert outbox.message_state(db, mid)[0] == "unknown"
+    await eng.deliver_account(acc.id)
+    assert SCRIPT.sent == []  # not re-sent
+    # the marketplace did get it: the echo settles it
+    SCRIPT.feed.append(MessageInfo("c1", "echo", "seller", "hello", T0))
+    await eng.poll_account(acc.id)
+    assert outbox.message_state(db, mid)[0] == "sent"
+    await eng.aclose()
+
+
+async def test_unreached_send_is_retried_later_and_rejection_fails(db: Database) -> None:
+    acc = add(db)
+    mid = await _queue(db, acc, "one")
+    SCRIPT.send_errors = [TransientError("connection refused", reached_server=False)]
+    eng = engine(db)
+    await eng.deliver_account(acc.id)
+    state, error = outbox.message_state(db, mid)
+    assert state == "queued" and "connection refused" in (error or "")
+    mid2 = outbox.enqueue(db, views.list_chats(db)[0].id, "two")
+    SCRIPT.send_errors = [Rejected("Ozon: the 48-hour reply window has passed")]
+    await eng.deliver_account(acc.id)
+    assert outbox.message_state(db, mid2) == ("failed", "Ozon: the 48-hour reply window has passed")
+    await eng.aclose()
+
+
+async def test_missing_secret_is_reported_not_raised(db: Database) -> None:
+    acc = accounts.add_account(db, "nosecret", "wildberries")
+    eng = engine(db)
+    res = await eng.poll_account(acc.id)
+    assert res.errors and "no secret" in res.errors[0]
+    await eng.aclose()
+
+
+def test_background_engine_starts_polls_and_stops(db: Database) -> None:
+    import threading
+
+    acc = add(db)
+    SCRIPT.feed = [buyer(1)]
+    eng = engine(db)
+    seen = threading.Event()
+    eng.add_listener(lambda ev: seen.set() if ev.kind == "synced" else None)
+    eng.start()
+    try:
+        assert seen.wait(10)
+        assert eng.is_polling(acc.id)
+    finally:
+        eng.shutdown()
+    assert views.list_chats(db)[0].unread == 1
