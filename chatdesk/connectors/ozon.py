@@ -1,0 +1,470 @@
+"""Ozon Seller API chats: ``/v3/chat/list``, ``/v3/chat/history``, send, send file, read.
+
+Every method is ``POST`` with a JSON body and the ``Client-Id`` + ``Api-Key`` headers.
+
+Polling (stream ``chats``, no stream cursor: Ozon has no event feed, so the per-chat
+``version`` = ``last_message_id`` from the list does the job):
+
+1. Page through ``/v3/chat/list`` (``limit`` 100, ``cursor``/``has_next``) and keep only buyer
+   chats (``BUYER_SELLER``, ``BUYER_SELLER_SELECT``); support and notification chats never
+   reach the inbox.
+2. For each buyer chat whose ``last_message_id`` differs from the stored ``version``:
+   * known messages: ``/v3/chat/history`` ``direction=Forward`` from the stored last
+     ``message_id`` (the spec requires ``from_message_id`` for Forward), ``limit`` 1000,
+     continuing from the last id received while ``has_next``;
+   * no stored messages (first sync): ``direction=Backward`` without ``from_message_id``
+     (the spec's default: "the last visible message"), continuing from the oldest id received
+     while ``has_next``. Nothing is yielded until the whole history is in hand, because a
+     partial newest-first history would make the next Forward poll skip the older part.
+   The chat's ``ChatInfo`` (``version``, status, unread) goes only into the page that
+   completes its history. The spec does not say whether ``from_message_id`` is inclusive, so
+   messages are deduplicated by ``message_id``.
+
+**Idle poll cost:** ``ceil(all chats / 100)`` list requests (the list has no buyer-only
+filter, so support/notification chats count too) and **zero** history requests.
+
+64-bit ids (``message_id``, ``last_message_id``) arrive as JSON strings or numbers: every body
+is parsed with :func:`loads_exact` and ids are kept as exact decimal strings; request bodies
+carry them as exact JSON integers (Python ints serialize exactly; nothing passes through float).
+
+Budget: the spec's only published limit is 50 requests/second per Client-Id across all
+methods; chatdesk keeps one shared bucket at 40/s so bursts from several chats stay under it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from chatdesk.connectors.base import (
+    AccountConfig,
+    Attachment,
+    AuthError,
+    ChatInfo,
+    ChatRef,
+    Connector,
+    Download,
+    KnownChat,
+    Limits,
+    MessageInfo,
+    OutgoingFile,
+    Page,
+    RateLimited,
+    Rejected,
+    TransientError,
+    exact_id,
+    loads_exact,
+    parse_iso,
+    redact,
+)
+from chatdesk.ratelimit import Budget, RateLimiter
+
+HOST = "https://api-seller.ozon.ru"
+BUDGET_KEY = "ozon"
+LIST_LIMIT = 100  # v3 maximum
+HISTORY_LIMIT = 1000  # v3 maximum
+MAX_PAGES = 10_000  # a server that never says has_next=false must not hang a poll
+MAX_STALLS = 3  # history pages in a row that bring nothing new (e.g. a repeated page)
+BUYER_CHAT_TYPES = {"BUYER_SELLER", "BUYER_SELLER_SELECT"}
+AUTHORS = {"customer": "buyer", "seller": "seller"}  # everyone else (crm, courier, support...) -> marketplace
+# The spec states no file type or size limit for /v1/chat/send/file; chatdesk allows what a
+# buyer chat shows inline (images) plus PDF, and caps the file at 10 MB because the whole file
+# travels base64-encoded inside one JSON body.
+FILE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp", "application/pdf"})
+MAX_FILE_SIZE = 10 * 1024 * 1024
+
+WINDOW_HINT = (
+    "Ozon allows replies only within 48 h of the buyer's last message (FBO); for FBS/rFBS you may "
+    "write until 72 h after delivery, then only reply within 48 h of the buyer's last message"
+)
+PREMIUM_HINT = "sending needs the Premium Plus or Premium Pro subscription"
+_WINDOW_WORDS = ("48", "72", "window", "expired", "time limit", "срок", "истек", "час", "окн")
+_PREMIUM_WORDS = ("premium", "подписк", "subscription")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # a message without created_at (never seen) sorts first
+_URL = re.compile(r"https?://[^\s)\]]+")
+
+
+def _flag(value: object) -> bool:
+    """``has_next`` is boolean in the schema but the string ``"true"`` in Ozon's own example."""
+    if isinstance(value, str):
+        return value.strip().lower() == "true"
+    return value is True
+
+
+def _uint(value: str) -> int:
+    """An id for a request body: an exact int, so JSON carries it as a bare number."""
+    text = exact_id(value)
+    if not text.isdigit():
+        raise ValueError(f"not an Ozon message id: {value!r}")
+    return int(text)
+
+
+def _body(obj: dict[str, Any]) -> bytes:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+@dataclass(frozen=True)
+class _ListedChat:
+    chat_id: str
+    status: str | None
+    last_message_id: str
+    unread: int | None
+
+
+class OzonConnector(Connector):
+    marketplace = "ozon"
+    label = "Ozon"
+    streams = ("chats",)
+    can_mark_read = True
+    limits = {
+        "chat": Limits(
+            max_text=1000,
+            min_text=1,
+            file_types=FILE_TYPES,
+            max_file_size=MAX_FILE_SIZE,
+            max_files=1,  # /v1/chat/send/file takes one file per request
+            text_with_files=False,  # text and files are separate methods
+        )
+    }
+
+    def __init__(self, account: AccountConfig, client: httpx.AsyncClient, limiter: RateLimiter | None = None):
+        super().__init__(account, client, limiter)
+        self.limiter.budgets.setdefault(BUDGET_KEY, Budget(40, 1.0, burst=10))
+        self.base = (account.base_url or HOST).rstrip("/")
+
+    # ------------------------------------------------------------------ http
+
+    def secret_headers(self) -> dict[str, str]:
+        return {"Api-Key": self.account.secret}
+
+    def _headers(self) -> dict[str, str]:
+        client_id = str(self.account.settings.get("client_id") or "").strip()
+        if not client_id:
+            raise AuthError(
+                "Ozon account has no Client-Id: add it with --client-id (Seller cabinet → API keys)"
+            )
+        return {"Client-Id": client_id, **self.secret_headers(), "Content-Type": "application/json"}
+
+    def _clean(self, text: str) -> str:
+        return redact(text, self.account.secret)
+
+    async def _call(self, path: str, payload: dict[str, Any], *, sending: bool = False) -> Any:
+        """One POST; map transport and HTTP failures to the typed errors."""
+        headers = self._headers()
+        await self.limiter.acquire(BUDGET_KEY)
+        response = await self._send(
+            lambda: self.client.post(self.base + path, content=_body(payload), headers=headers)
+        )
+        return self._decode(response, path, sending=sending)
+
+    async def _send(self, do: Callable[[], Awaitable[httpx.Response]]) -> httpx.Response:
+        try:
+            return await do()
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            raise TransientError(
+                self._clean(f"cannot reach Ozon: {exc.__class__.__name__}"), reached_server=False
+            ) from None
+        except httpx.TransportError as exc:  # read timeout, dropped connection: may have been processed
+            raise TransientError(
+                self._clean(f"no answer from Ozon: {exc.__class__.__name__}"), reached_server=True
+            ) from None
+
+    def _decode(self, response: httpx.Response, path: str, *, sending: bool) -> Any:
+        status = response.status_code
+        if status < 300:
+            try:
+                return loads_exact(response.content or b"{}")
+            except ValueError:
+                raise TransientError(f"Ozon sent an unreadable answer to {path}", status=status) from None
+        reason = self._reason(response)
+        if status == 429:
+            retry = _retry_after(response)
+            self.limiter.block(BUDGET_KEY, retry)
+            raise RateLimited(
+                f"Ozon rate limit reached; waiting {retry:g} s", retry_after=retry, status=status
+            )
+        if status == 401 or (status == 403 and not (sending and _mentions(reason, _PREMIUM_WORDS))):
+            raise AuthError(
+                f"Ozon refused the credentials ({status}{': ' + reason if reason else ''}). Check the "
+                "Client-Id and Api-Key in Seller cabinet → Settings → API keys (keys expire after 6 months)",
+                status=status,
+            )
+        if status >= 500:
+            raise TransientError(
+                f"Ozon server error {status}{': ' + reason if reason else ''}", status=status
+            )
+        raise Rejected(self._plain(reason, status), status=status)
+
+    def _reason(self, response: httpx.Response) -> str:
+        """Ozon's own words from an ``rpcStatus`` body (``message``), else the raw text."""
+        try:
+            data = loads_exact(response.content)
+        except ValueError:
+            data = None
+        if isinstance(data, dict) and isinstance(data.get("message"), str):
+            text = data["message"]
+        else:
+            text = response.text[:300]
+        return self._clean(text.strip())
+
+    @staticmethod
+    def _plain(reason: str, status: int) -> str:
+        """Known refusals in plain words, Ozon's own message kept after them."""
+        own = f"Ozon: {reason}" if reason else f"Ozon answered {status}"
+        if _mentions(reason, _PREMIUM_WORDS):
+            return f"Not sent: {PREMIUM_HINT} ({own})"
+        if _mentions(reason, _WINDOW_WORDS):
+            return f"Not sent: {WINDOW_HINT} ({own})"
+        return f"Not sent: {own}"
+
+    # ------------------------------------------------------------------ polling
+
+    async def poll(
+        self, stream: str, cursor: str | None, known: Mapping[str, KnownChat]
+    ) -> AsyncIterator[Page]:
+        if stream != "chats":
+            raise ValueError(f"Ozon has no stream {stream!r}")
+        listed = await self._list_buyer_chats()
+        for chat in listed:
+            prior = known.get(chat.chat_id)
+            status_changed = prior is not None and (prior.status or "").upper() != (chat.status or "")
+            if prior is not None and prior.version == chat.last_message_id:
+                if status_changed:
+                    yield Page(chats=(ChatInfo(external_id=chat.chat_id, status=chat.status),))
+                continue
+            if chat.last_message_id == "0":
+                yield Page(chats=(self._info(chat, {}),))
+                continue
+            last = prior.last_message_id if prior is not None else None
+            messages, context = await self._history(chat.chat_id, last)
+            yield Page(chats=(self._info(chat, context),), messages=tuple(messages))
+
+    async def _list_buyer_chats(self) -> list[_ListedChat]:
+        out: dict[str, _ListedChat] = {}
+        cursor: str | None = None
+        for _ in range(MAX_PAGES):
+            payload: dict[str, Any] = {"limit": LIST_LIMIT}
+            if cursor:
+                payload["cursor"] = cursor
+            data = self._obj(await self._call("/v3/chat/list", payload), "/v3/chat/list")
+            for item in data.get("chats") or ():
+                listed = self._listed(item)
+                if listed is not None:
+                    out.setdefault(listed.chat_id, listed)  # a repeated page lists a chat twice
+            cursor = str(data.get("cursor") or "") or None
+            if not _flag(data.get("has_next")) or cursor is None:
+                return list(out.values())
+        raise TransientError("Ozon chat list did not end: too many pages")
+
+    @staticmethod
+    def _listed(item: Any) -> _ListedChat | None:
+        if not isinstance(item, dict):
+            return None
+        chat = item.get("chat") if isinstance(item.get("chat"), dict) else item
+        chat_type = str(chat.get("chat_type") or "").upper()
+        chat_id = chat.get("chat_id")
+        if chat_type not in BUYER_CHAT_TYPES or not chat_id:
+            return None
+        raw_last = item.get("last_message_id")
+        status = str(chat.get("chat_status") or "").upper() or None
+        unread = item.get("unread_count")
+        return _ListedChat(
+            chat_id=str(chat_id),
+            status=status,
+            last_message_id=exact_id(raw_last) if raw_last not in (None, "") else "0",
+            unread=int(unread) if isinstance(unread, int | str) and str(unread).isdigit() else None,
+        )
+
+    @staticmethod
+    def _info(chat: _ListedChat, context: dict[str, str]) -> ChatInfo:
+        return ChatInfo(
+            external_id=chat.chat_id,
+            order_id=context.get("order_number") or None,
+            product_id=context.get("sku") or None,
+            status=chat.status,
+            unread=chat.unread,
+            version=chat.last_message_id,
+        )
+
+    async def _history(
+        self, chat_id: str, last_known: str | None
+    ) -> tuple[list[MessageInfo], dict[str, str]]:
+        """The chat's messages after ``last_known`` (all of them when None), oldest first."""
+        forward = last_known is not None and last_known.isdigit()
+        anchor: str | None = last_known if forward else None
+        seen: dict[str, MessageInfo] = {}
+        context: dict[str, str] = {}
+        stalls = 0
+        for _ in range(MAX_PAGES):
+            payload: dict[str, Any] = {"chat_id": chat_id, "direction": "Forward" if forward else "Backward"}
+            if anchor is not None:
+                payload["from_message_id"] = _uint(anchor)
+            payload["limit"] = HISTORY_LIMIT
+            data = self._obj(await self._call("/v3/chat/history", payload), "/v3/chat/history")
+            fresh = 0
+            ids: list[str] = []
+            for raw in data.get("messages") or ():
+                msg = self._message(chat_id, raw)
+                if msg is None:
+                    continue
+                ids.append(msg.external_id)
+                ctx = raw.get("context")
+                if isinstance(ctx, dict):
+                    for key in ("order_number", "sku"):
+                        if ctx.get(key) not in (None, ""):
+                            context[key] = str(ctx[key])
+                if msg.external_id not in seen and not (
+                    forward and int(msg.external_id) <= int(last_known or 0)
+                ):
+                    seen[msg.external_id] = msg
+                    fresh += 1
+            if not _flag(data.get("has_next")) or not ids:
+                break
+            stalls = stalls + 1 if fresh == 0 else 0
+            if stalls >= MAX_STALLS:
+                raise TransientError(f"Ozon history of chat {chat_id} does not advance")
+            numeric = [int(i) for i in ids]
+            anchor = str(max(numeric) if forward else min(numeric))
+        else:
+            raise TransientError(f"Ozon history of chat {chat_id} did not end: too many pages")
+        messages = sorted(seen.values(), key=lambda m: int(m.external_id))
+        return messages, context
+
+    def _message(self, chat_id: str, raw: Any) -> MessageInfo | None:
+        if not isinstance(raw, dict) or raw.get("message_id") in (None, ""):
+            return None
+        message_id = exact_id(raw["message_id"])
+        if not message_id.isdigit():
+            return None
+        user = raw.get("user") if isinstance(raw.get("user"), dict) else {}
+        author = AUTHORS.get(str(user.get("type") or "").strip().lower(), "marketplace")
+        data = [str(x) for x in raw.get("data") or () if x is not None]
+        attachments: list[Attachment] = []
+        if _flag(raw.get("is_image")):
+            urls: list[str] = []
+            rest: list[str] = []
+            for part in data:
+                found = _URL.findall(part)
+                # A part that is only a link (plain or Markdown) is the image itself.
+                if found and not _URL.sub("", part).strip(" !()[]"):
+                    urls.extend(found)
+                else:
+                    rest.append(part)
+            for n, url in enumerate(urls):
+                name = f"image-{message_id}" if len(urls) == 1 else f"image-{message_id}-{n + 1}"
+                attachments.append(Attachment(name=name, url=url))
+            data = rest
+        created = raw.get("created_at")
+        return MessageInfo(
+            chat_external_id=chat_id,
+            external_id=message_id,
+            author=author,  # type: ignore[arg-type]
+            text="\n".join(data),
+            created_at=parse_iso(created) if isinstance(created, str) and created else EPOCH,
+            attachments=tuple(attachments),
+        )
+
+    @staticmethod
+    def _obj(data: Any, path: str) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            raise TransientError(f"Ozon sent an unexpected answer to {path}")
+        return data
+
+    # ------------------------------------------------------------------ actions
+
+    async def send(self, chat: ChatRef, text: str, files: tuple[OutgoingFile, ...] = ()) -> None:
+        limits = self.limits["chat"]
+        if files and text:
+            raise Rejected("Ozon sends text and files as separate messages: send them one at a time")
+        if len(files) > 1:
+            raise Rejected("Ozon accepts one file per message")
+        for f in files:
+            if f.content_type not in FILE_TYPES:
+                raise Rejected(
+                    f"Ozon chat accepts images (JPEG, PNG, GIF, WebP) and PDF, not {f.content_type}"
+                )
+            if len(f.content) > MAX_FILE_SIZE:
+                raise Rejected("file is larger than 10 MB")
+            if not f.content:
+                raise Rejected("file is empty")
+        if not files:
+            if not text.strip() or len(text) < limits.min_text:
+                raise Rejected("message is empty")
+            if len(text) > limits.max_text:
+                raise Rejected(
+                    f"Ozon messages are limited to {limits.max_text} characters (this one has {len(text)})"
+                )
+            await self._call(
+                "/v1/chat/send/message", {"chat_id": chat.external_id, "text": text}, sending=True
+            )
+            return
+        f = files[0]
+        await self._call(
+            "/v1/chat/send/file",
+            {
+                "chat_id": chat.external_id,
+                "base64_content": base64.b64encode(f.content).decode(),
+                "name": f.name,
+            },
+            sending=True,
+        )
+
+    async def mark_read(self, chat: ChatRef, message_external_id: str) -> None:
+        await self._call(
+            "/v2/chat/read",
+            {"chat_id": chat.external_id, "from_message_id": _uint(message_external_id)},
+            sending=True,
+        )
+
+    async def download(self, chat: ChatRef, attachment: Attachment) -> Download:
+        """Ozon gives an image message's file only as a URL inside ``data``.
+
+        With ``base_url`` set, Ozon hosts are mapped onto it (sandbox); otherwise the secret
+        goes only to api-seller.ozon.ru, never to a CDN or a third-party host a message names.
+        """
+        url = attachment.url
+        if not url:
+            raise Rejected("this Ozon attachment has no link")
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        if parts.scheme not in ("http", "https") or not (
+            host.endswith(".ozon.ru") or host.endswith(".ozone.ru")
+        ):
+            raise Rejected(f"not an Ozon file link: {host or url[:60]}")
+        headers: dict[str, str] = {}
+        if self.account.base_url:
+            url = self.base + parts.path + (f"?{parts.query}" if parts.query else "")
+            headers = self._headers()
+        elif host == urlsplit(HOST).hostname:
+            headers = self._headers()
+        await self.limiter.acquire(BUDGET_KEY)
+        response = await self._send(lambda: self.client.get(url, headers=headers))
+        if response.status_code >= 300:
+            self._decode(response, "file download", sending=False)
+        return Download(content=response.content, content_type=response.headers.get("content-type"))
+
+    async def test(self) -> str:
+        data = self._obj(await self._call("/v3/chat/list", {"limit": 1}), "/v3/chat/list")
+        unread = data.get("total_unread_count")
+        suffix = f"; {unread} unread messages" if unread is not None else ""
+        return f"Ozon chat API works for Client-Id {self.account.settings.get('client_id')}{suffix}"
+
+
+def _mentions(text: str, words: tuple[str, ...]) -> bool:
+    low = text.lower()
+    return any(w in low for w in words)
+
+
+def _retry_after(response: httpx.Response) -> float:
+    try:
+        return max(0.0, float(response.headers.get("retry-after", "")))
+    except ValueError:
+        return 60.0
