@@ -1,0 +1,641 @@
+"""Wildberries: buyer chats (buyer-chat-api) and product questions (feedbacks-api).
+
+Wire format: WB OpenAPI ``09-communications`` (2026-07-22 snapshot). Summary of what this
+module relies on and why:
+
+* **Chats** have no per-chat history endpoint; ``GET /api/v1/seller/events`` is one global,
+  chronological feed. The spec's rule is followed literally: the first request goes
+  without ``next``, then ``next`` from each answer is sent back until ``totalEvents == 0``.
+  The stream cursor is the last ``result.next`` (a millisecond timestamp, kept as text); a
+  ``null`` ``next`` keeps the previous cursor. ``eventID`` is the message id; events without
+  ``message`` are skipped but still move the cursor.
+* ``replySign`` (needed to send) only comes from the chat list or from an ``isNewChat``
+  event, so ``GET /api/v1/seller/chats`` is requested on the first sync, and later only
+  when the feed mentions a chat that is neither in ``known`` nor introduced by its own
+  ``isNewChat`` event in this poll (at most once per poll).
+* **Questions** become conversations of kind ``question`` with external id ``q:<id>`` (the
+  ``q:`` prefix keeps them apart from chat ids such as ``1:<uuid>``); the buyer's question
+  is message ``<id>:q`` and the seller's answer ``<id>:a``. The cursor is JSON
+  ``{"from": <unix seconds>}``: the newest ``createdDate`` seen, minus a safety margin.
+
+Requests per **idle** poll (nothing new anywhere):
+
+* ``chats``: exactly **1** (one events request answering ``totalEvents: 0``).
+* ``questions``: **2** — the unanswered list (all open questions, one page of
+  ``questions_take``) and the answered list since the cursor (``dateFrom``). A question the
+  store knows as unanswered that left the unanswered list without showing up in the answered
+  window costs one ``GET /api/v1/question`` (it was answered on the WB portal).
+
+Rate budgets (client side, per account): each chat method 10 requests / 10 s with burst 10
+(``download`` the same); every questions method shares 3 requests / s with burst 6.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+
+import httpx
+
+from chatdesk.connectors.base import (
+    AccountConfig,
+    Attachment,
+    AuthError,
+    ChatInfo,
+    ChatRef,
+    Connector,
+    Download,
+    KnownChat,
+    Limits,
+    MessageInfo,
+    OutgoingFile,
+    Page,
+    RateLimited,
+    Rejected,
+    StreamUnavailable,
+    TransientError,
+    jwt_expiry,
+    loads_exact,
+    parse_iso,
+    redact,
+    utc_from_ms,
+)
+from chatdesk.ratelimit import Budget, RateLimiter
+
+CHAT_HOST = "https://buyer-chat-api.wildberries.ru"
+QUESTIONS_HOST = "https://feedbacks-api.wildberries.ru"
+
+MB = 1024 * 1024
+CHAT_LIMITS = Limits(
+    max_text=1000,
+    min_text=0,  # a message may be files only
+    file_types=frozenset({"image/jpeg", "image/png", "application/pdf"}),
+    max_file_size=5 * MB,
+    max_total_size=30 * MB,
+)
+# The spec states no maximum length for a question's answer; 5000 is chatdesk's own cap.
+QUESTION_LIMITS = Limits(max_text=5000, file_types=frozenset(), max_files=0)
+REPLY_SIGN_MAX = 255
+
+CHAT_BUDGET = Budget(limit=10, period=10.0, burst=10)
+QUESTIONS_BUDGET = Budget(limit=3, period=1.0, burst=6)
+BUDGETS = {
+    "wb.chats": CHAT_BUDGET,
+    "wb.events": CHAT_BUDGET,
+    "wb.message": CHAT_BUDGET,
+    "wb.download": CHAT_BUDGET,
+    "wb.questions": QUESTIONS_BUDGET,  # one budget for the whole "Вопросы и отзывы" category
+}
+
+SENDERS = {"client": "buyer", "seller": "seller", "wb": "marketplace"}
+QUESTIONS_CATEGORY_MISSING = (
+    "the token has no 'Вопросы и отзывы' category (or it was refused on feedbacks-api); "
+    "questions are unavailable for this account. Create a token with that category to read and answer them"
+)
+EDIT_ONCE_NOTE = "WB lets an answer be edited only once within 60 days of sending it"
+QUESTIONS_FIRST_WINDOW = timedelta(days=30)  # how far back the first sync reads answered questions
+QUESTIONS_MARGIN_S = 300  # re-read this many seconds before the newest question seen (indexing lag)
+MAX_PAGES_PER_POLL = 1000  # a safety stop; the cursor is persisted so the next poll continues
+
+
+def jwt_warning(token: str, now: datetime | None = None) -> str | None:
+    """A plain warning when a WB token (a JWT) has expired or expires within 7 days."""
+    expiry = jwt_expiry(token)
+    if expiry is None:
+        return None
+    current = now or datetime.now(UTC)
+    day = expiry.strftime("%Y-%m-%d")
+    if expiry <= current:
+        return f"The Wildberries token expired on {day}; create a new one in the WB seller portal."
+    if expiry - current <= timedelta(days=7):
+        days = max(0, (expiry - current).days)
+        return f"The Wildberries token expires on {day} (in {days} day(s)); create a new one soon."
+    return None
+
+
+class WildberriesConnector(Connector):
+    marketplace: ClassVar[str] = "wildberries"
+    label: ClassVar[str] = "WB"
+    streams: ClassVar[tuple[str, ...]] = ("chats", "questions")
+    limits: ClassVar[Mapping[str, Limits]] = {"chat": CHAT_LIMITS, "question": QUESTION_LIMITS}
+
+    questions_take: int = 100  # questions per list request (take); tests lower it to page
+
+    @staticmethod
+    def clock() -> datetime:
+        """Now, for the questions window; tests replace it to match a fixed sandbox clock."""
+        return datetime.now(UTC)
+
+    def __init__(self, account: AccountConfig, client: httpx.AsyncClient, limiter: RateLimiter | None = None):
+        super().__init__(account, client, limiter)
+        for key, budget in BUDGETS.items():
+            self.limiter.budgets.setdefault(key, budget)
+        base = (account.base_url or "").rstrip("/")
+        self.chat_host = base or CHAT_HOST
+        self.questions_host = base or QUESTIONS_HOST
+
+    # ------------------------------------------------------------------ http
+
+    def secret_headers(self) -> dict[str, str]:
+        token = self.account.secret
+        if str(self.account.settings.get("auth_scheme", "")).lower() == "bearer":
+            token = f"Bearer {token}"
+        return {"Authorization": token}
+
+    def _clean(self, text: str) -> str:
+        return redact(text, self.account.secret)
+
+    async def _request(self, key: str, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """One request with the budget, transport errors mapped, and 429/5xx/401 mapped.
+
+        Other 4xx answers are returned to the caller, which knows the endpoint's error shape.
+        """
+        await self.limiter.acquire(key)
+        try:
+            resp = await self.client.request(method, url, headers=self.secret_headers(), **kwargs)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            raise TransientError(
+                self._clean(f"cannot reach Wildberries: {type(exc).__name__}"), reached_server=False
+            ) from None
+        except httpx.TransportError as exc:
+            raise TransientError(
+                self._clean(f"Wildberries did not answer: {type(exc).__name__}"), reached_server=True
+            ) from None
+        status = resp.status_code
+        if status == 429:
+            seconds = _retry_seconds(resp.headers)
+            self.limiter.block(key, seconds)
+            message = f"Wildberries rate limit: retry in {seconds:g} s"
+            raise RateLimited(message, retry_after=seconds, status=status)
+        if status in (401, 403):
+            raise AuthError(
+                self._clean(
+                    f"Wildberries refused the token ({status}: {_problem_text(resp)}). "
+                    "Check that the token is valid, not expired and has the 'Чат с покупателями' category."
+                ),
+                status=status,
+            )
+        if status == 402:
+            detail = _problem_text(resp)
+            raise AuthError(self._clean(f"Wildberries requires payment (402): {detail}"), status=status)
+        if status >= 500:
+            raise TransientError(f"Wildberries server error {status}", status=status, reached_server=True)
+        return resp
+
+    def _json(self, resp: httpx.Response) -> dict[str, Any]:
+        try:
+            body = loads_exact(resp.content)
+        except ValueError:
+            raise TransientError(
+                f"Wildberries sent malformed JSON ({resp.status_code})", status=resp.status_code
+            ) from None
+        if not isinstance(body, dict):
+            raise TransientError("Wildberries sent an unexpected JSON body", status=resp.status_code)
+        return body
+
+    def _refused(self, resp: httpx.Response) -> Rejected:
+        return Rejected(self._clean(f"Wildberries refused: {_problem_text(resp)}"), status=resp.status_code)
+
+    def _ok_json(self, resp: httpx.Response) -> dict[str, Any]:
+        """The body of a 2xx answer; any other 4xx here is a definite refusal."""
+        if resp.status_code >= 400:
+            raise self._refused(resp)
+        return self._json(resp)
+
+    # ------------------------------------------------------------------ chats
+
+    async def _chat_list(self) -> list[dict[str, Any]]:
+        resp = await self._request("wb.chats", "GET", f"{self.chat_host}/api/v1/seller/chats")
+        body = self._ok_json(resp)
+        _raise_errors(body)
+        result = body.get("result") or []
+        if not isinstance(result, list):
+            raise TransientError("Wildberries sent an unexpected chat list")
+        return [c for c in result if isinstance(c, dict) and c.get("chatID")]
+
+    async def test(self) -> str:
+        chats = await self._chat_list()
+        return f"{len(chats)} chats"
+
+    def poll(self, stream: str, cursor: str | None, known: Mapping[str, KnownChat]) -> AsyncIterator[Page]:
+        if stream == "chats":
+            return self._poll_chats(cursor, known)
+        if stream == "questions":
+            return self._poll_questions(cursor, known)
+        raise ValueError(f"Wildberries has no stream {stream!r}")
+
+    async def _poll_chats(self, cursor: str | None, known: Mapping[str, KnownChat]) -> AsyncIterator[Page]:
+        listed: dict[str, dict[str, Any]] = {}
+        list_fetched = False
+        if cursor is None:
+            listed = {str(c["chatID"]): c for c in await self._chat_list()}
+            list_fetched = True
+            if listed:  # chats whose events WB no longer serves still belong in the inbox
+                yield Page(chats=tuple(_listed_chat(w) for w in listed.values()))
+        described: set[str] = set(known)  # chats whose replySign the store (or this poll) already has
+        seen_events: set[str] = set()
+        latest: dict[str, tuple[datetime, str]] = {}  # newest activity emitted per chat in this poll
+        current = cursor
+        for _ in range(MAX_PAGES_PER_POLL):
+            params = {"next": current} if current else None
+            url = f"{self.chat_host}/api/v1/seller/events"
+            resp = await self._request("wb.events", "GET", url, params=params)
+            body = self._ok_json(resp)
+            _raise_errors(body)
+            result = body.get("result")
+            if not isinstance(result, dict):
+                raise TransientError("Wildberries sent events without a result")
+            events = [e for e in (result.get("events") or []) if isinstance(e, dict) and e.get("chatID")]
+            if int(result.get("totalEvents") or 0) == 0 or not events:
+                return
+            for event in events:
+                if event.get("isNewChat") and event.get("replySign"):
+                    described.add(str(event["chatID"]))
+            if not list_fetched and any(str(e["chatID"]) not in described for e in events):
+                listed = {str(c["chatID"]): c for c in await self._chat_list()}
+                list_fetched = True
+            fresh = [e for e in events if str(e.get("eventID") or "") not in seen_events]
+            seen_events.update(str(e.get("eventID") or "") for e in events)
+            next_value = result.get("next")
+            new_cursor = str(next_value) if next_value not in (None, "", 0) else None
+            yield self._events_page(fresh, listed, latest, new_cursor)
+            if new_cursor is None or new_cursor == current:
+                return
+            current = new_cursor
+
+    def _events_page(
+        self,
+        events: list[dict[str, Any]],
+        listed: Mapping[str, dict[str, Any]],
+        latest: dict[str, tuple[datetime, str]],
+        cursor: str | None,
+    ) -> Page:
+        messages: list[MessageInfo] = []
+        facts: dict[str, dict[str, Any]] = {}
+        for event in events:
+            chat_id = str(event["chatID"])
+            fact = facts.setdefault(chat_id, {})
+            if event.get("replySign"):
+                fact["reply_token"] = str(event["replySign"])
+            if event.get("clientName") and _sender(event) == "buyer":
+                fact["customer"] = str(event["clientName"])
+            created = _event_time(event)
+            if created is not None:
+                fact["version"] = str(event.get("addTimestamp") or int(created.timestamp() * 1000))
+            message = event.get("message")
+            if not isinstance(message, dict) or not event.get("eventID") or created is None:
+                continue  # a non-message event: counted (the cursor moves past it), nothing to store
+            attachments_wire = _dict(message.get("attachments"))
+            if isinstance(attachments_wire.get("goodCard"), dict):
+                fact["good_card"] = attachments_wire["goodCard"]
+            info = MessageInfo(
+                chat_external_id=chat_id,
+                external_id=str(event["eventID"]),
+                author=_sender(event),
+                text=str(message.get("text") or ""),
+                created_at=created,
+                attachments=_attachments(attachments_wire),
+            )
+            messages.append(info)
+            preview = info.text or ", ".join(a.name for a in info.attachments)
+            if chat_id not in latest or latest[chat_id][0] <= created:
+                latest[chat_id] = (created, preview)
+        chats: list[ChatInfo] = []
+        for chat_id, fact in facts.items():
+            wire = listed.get(chat_id, {})
+            good_card = _dict(wire.get("goodCard")) or fact.get("good_card")
+            last = wire.get("lastMessage")
+            if isinstance(last, dict) and last.get("addTimestamp"):
+                at = utc_from_ms(last["addTimestamp"])
+                if chat_id not in latest or latest[chat_id][0] < at:
+                    latest[chat_id] = (at, str(last.get("text") or ""))
+            newest = latest.get(chat_id)
+            chats.append(
+                ChatInfo(
+                    external_id=chat_id,
+                    kind="chat",
+                    customer=_text(wire.get("clientName")) or fact.get("customer"),
+                    product_id=_nm_id(good_card),
+                    reply_token=_text(wire.get("replySign")) or fact.get("reply_token"),
+                    context=_card_context(good_card),
+                    version=fact.get("version"),
+                    last_message_at=newest[0] if newest else None,
+                    preview=newest[1] if newest else None,
+                )
+            )
+        return Page(chats=tuple(chats), messages=tuple(messages), cursor=cursor)
+
+    # ------------------------------------------------------------------ questions
+
+    async def _questions_request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        try:
+            resp = await self._request("wb.questions", method, f"{self.questions_host}{path}", **kwargs)
+        except AuthError as exc:
+            if exc.status in (401, 403):
+                raise StreamUnavailable(QUESTIONS_CATEGORY_MISSING, status=exc.status) from None
+            raise
+        if resp.status_code >= 400:
+            raise self._refused(resp)
+        body = self._json(resp)
+        if body.get("error") is True:
+            raise Rejected(self._clean(f"Wildberries refused: {body.get('errorText') or 'unknown error'}"))
+        return body
+
+    async def _question_list(self, answered: bool, date_from: int | None) -> list[dict[str, Any]]:
+        take = self.questions_take
+        out: list[dict[str, Any]] = []
+        skip = 0
+        while True:
+            params: dict[str, Any] = {
+                "isAnswered": "true" if answered else "false",
+                "take": take,
+                "skip": skip,
+                "order": "dateAsc",
+            }
+            if date_from is not None:
+                params["dateFrom"] = date_from
+            body = await self._questions_request("GET", "/api/v1/questions", params=params)
+            data = body.get("data") if isinstance(body.get("data"), dict) else {}
+            batch = [q for q in (data.get("questions") or []) if isinstance(q, dict) and q.get("id")]
+            out.extend(batch)
+            skip += take
+            if len(batch) < take or skip + take > 10_000:
+                return out
+
+    async def _poll_questions(
+        self, cursor: str | None, known: Mapping[str, KnownChat]
+    ) -> AsyncIterator[Page]:
+        now = int(self.clock().timestamp())
+        date_from = _questions_from(cursor)
+        if date_from is None:
+            date_from = now - int(QUESTIONS_FIRST_WINDOW.total_seconds())
+        open_questions = await self._question_list(False, None)
+        answered = await self._question_list(True, date_from)
+        seen = {str(q["id"]) for q in open_questions} | {str(q["id"]) for q in answered}
+        for ext, chat in known.items():
+            qid = ext[2:] if ext.startswith("q:") else None
+            if qid and qid not in seen and (chat.status or "") == "unanswered":
+                try:
+                    body = await self._questions_request("GET", "/api/v1/question", params={"id": qid})
+                except Rejected:
+                    continue  # WB no longer has it (422 "Невозможно получить вопрос по id")
+                if isinstance(body.get("data"), dict) and body["data"].get("id"):
+                    answered.append(body["data"])
+        changed: list[tuple[ChatInfo, list[MessageInfo]]] = []
+        newest = 0
+        for wire in [*open_questions, *answered]:
+            converted = _question(wire)
+            if converted is None:
+                continue
+            chat, messages, created = converted
+            newest = max(newest, int(created.timestamp()))
+            before = known.get(chat.external_id)
+            if before is None or (before.status or "") != chat.status:
+                changed.append((chat, messages))
+        next_from = max(date_from, newest - QUESTIONS_MARGIN_S) if newest else date_from
+        new_cursor = json.dumps({"from": next_from})
+        if changed or new_cursor != cursor:
+            yield Page(
+                chats=tuple(c for c, _ in changed),
+                messages=tuple(m for _, ms in changed for m in ms),
+                cursor=new_cursor,
+            )
+
+    # ------------------------------------------------------------------ send / download
+
+    async def send(self, chat: ChatRef, text: str, files: tuple[OutgoingFile, ...] = ()) -> None:
+        if chat.kind == "question":
+            await self._answer_question(chat, text, files)
+            return
+        _check_chat_message(text, files)
+        if not chat.reply_token:
+            raise Rejected("no reply signature yet; sync first")
+        if len(chat.reply_token) > REPLY_SIGN_MAX:
+            raise Rejected("the chat's reply signature is longer than WB allows; sync again")
+        # Always multipart (WB accepts nothing else): text fields go as nameless file parts.
+        parts: list[tuple[str, Any]] = [("replySign", (None, chat.reply_token))]
+        if text:
+            parts.append(("message", (None, text)))
+        parts.extend(("file", (f.name, f.content, f.content_type)) for f in files)
+        url = f"{self.chat_host}/api/v1/seller/message"
+        resp = await self._request("wb.message", "POST", url, files=parts)
+        body = self._ok_json(resp)
+        errors = body.get("errors")
+        if isinstance(errors, list) and errors:
+            raise Rejected(self._clean("Wildberries refused: " + "; ".join(str(e) for e in errors)))
+
+    async def _answer_question(self, chat: ChatRef, text: str, files: tuple[OutgoingFile, ...]) -> None:
+        if files:
+            raise Rejected("answers to WB questions cannot carry files")
+        stripped = text.strip()
+        if not stripped:
+            raise Rejected("the answer is empty")
+        if len(text) > QUESTION_LIMITS.max_text:
+            limit = QUESTION_LIMITS.max_text
+            raise Rejected(f"the answer is {len(text)} characters; chatdesk allows {limit}")
+        qid = chat.external_id[2:] if chat.external_id.startswith("q:") else chat.external_id
+        payload = {"id": qid, "answer": {"text": text}, "state": "wbRu"}
+        try:
+            await self._questions_request("PATCH", "/api/v1/questions", json=payload)
+        except StreamUnavailable as exc:
+            raise AuthError(exc.message, status=exc.status) from None
+        except Rejected as exc:
+            if exc.status == 422:
+                raise Rejected(f"{exc.message} ({EDIT_ONCE_NOTE})", status=422) from None
+            raise
+
+    async def download(self, chat: ChatRef, attachment: Attachment) -> Download:
+        if not attachment.download_id:
+            raise Rejected("this attachment has no WB download id")
+        url = f"{self.chat_host}/api/v1/seller/download/{attachment.download_id}"
+        resp = await self._request("wb.download", "GET", url)
+        if resp.status_code == 202:
+            body = self._json(resp)
+            return Download(retry_after=float(body.get("retrySeconds") or 30))
+        if resp.status_code == 451:
+            raise Rejected("the file was rejected by WB moderation", status=451)
+        if resp.status_code >= 400:
+            raise self._refused(resp)
+        content_type = resp.headers.get("content-type", "").split(";")[0].strip() or attachment.content_type
+        return Download(content=resp.content, content_type=content_type)
+
+
+# ---------------------------------------------------------------------- wire helpers
+
+
+def _retry_seconds(headers: httpx.Headers) -> float:
+    for name in ("X-Ratelimit-Retry", "Retry-After", "X-Ratelimit-Reset"):
+        value = headers.get(name)
+        if value:
+            try:
+                return max(0.0, float(value))
+            except ValueError:
+                continue
+    return 10.0
+
+
+def _problem_text(resp: httpx.Response) -> str:
+    """WB's own words from any of its error shapes (problem+json or the questions envelope)."""
+    try:
+        body = loads_exact(resp.content)
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        for key in ("detail", "errorText", "error", "title", "message"):
+            value = body.get(key)
+            if isinstance(value, str) and value.strip():
+                return value.strip()
+    return f"HTTP {resp.status_code}"
+
+
+def _raise_errors(body: Mapping[str, Any]) -> None:
+    errors = body.get("errors")
+    if isinstance(errors, list) and errors:
+        raise TransientError("Wildberries reported: " + "; ".join(str(e) for e in errors))
+
+
+def _sender(event: Mapping[str, Any]) -> Any:
+    return SENDERS.get(str(event.get("sender") or "").lower(), "marketplace")
+
+
+def _event_time(event: Mapping[str, Any]) -> datetime | None:
+    stamp = event.get("addTimestamp")
+    try:
+        if stamp not in (None, ""):
+            return utc_from_ms(stamp)  # type: ignore[arg-type]
+        if event.get("addTime"):
+            return parse_iso(str(event["addTime"]))
+    except (ValueError, TypeError, OverflowError):
+        return None
+    return None
+
+
+def _attachments(wire: Mapping[str, Any]) -> tuple[Attachment, ...]:
+    out: list[Attachment] = []
+    for f in wire.get("files") or []:
+        if isinstance(f, dict):
+            size = f.get("size")
+            out.append(
+                Attachment(
+                    name=str(f.get("name") or "file"),
+                    size=int(size) if isinstance(size, int) else None,
+                    content_type=str(f["contentType"]) if f.get("contentType") else None,
+                    download_id=str(f["downloadID"]) if f.get("downloadID") else None,
+                    url=str(f["url"]) if f.get("url") else None,
+                )
+            )
+    for n, img in enumerate([i for i in wire.get("images") or [] if isinstance(i, dict)], start=1):
+        url = str(img["url"]) if img.get("url") else None
+        ext = "png" if (url or "").lower().endswith(".png") else "jpg"
+        out.append(
+            Attachment(
+                name=str(img.get("name") or f"image-{n}.{ext}"),
+                content_type="image/png" if ext == "png" else "image/jpeg",
+                download_id=str(img["downloadID"]) if img.get("downloadID") else None,
+                url=url,
+            )
+        )
+    return tuple(out)
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value: Any) -> str | None:
+    return str(value) if value not in (None, "") else None
+
+
+def _listed_chat(wire: Mapping[str, Any]) -> ChatInfo:
+    """A chat as ``GET /api/v1/seller/chats`` describes it (no version: no messages here)."""
+    card = wire.get("goodCard")
+    last = wire.get("lastMessage") if isinstance(wire.get("lastMessage"), dict) else {}
+    at = utc_from_ms(last["addTimestamp"]) if last.get("addTimestamp") else None
+    return ChatInfo(
+        external_id=str(wire["chatID"]),
+        kind="chat",
+        customer=str(wire["clientName"]) if wire.get("clientName") else None,
+        product_id=_nm_id(card),
+        reply_token=str(wire["replySign"]) if wire.get("replySign") else None,
+        context=_card_context(card),
+        last_message_at=at,
+        preview=str(last.get("text") or "") if at else None,
+    )
+
+
+def _nm_id(card: Any) -> str | None:
+    if isinstance(card, dict) and card.get("nmID") not in (None, ""):
+        return str(card["nmID"])
+    return None
+
+
+def _card_context(card: Any) -> dict[str, str]:
+    if not isinstance(card, dict):
+        return {}
+    keys = {"nmID": "nmID", "size": "size", "price": "price", "priceCurrency": "currency"}
+    return {out: str(card[k]) for k, out in keys.items() if card.get(k) not in (None, "")}
+
+
+def _questions_from(cursor: str | None) -> int | None:
+    if not cursor:
+        return None
+    try:
+        value = json.loads(cursor).get("from")
+        return int(value) if value is not None else None
+    except (ValueError, AttributeError, TypeError):
+        return None
+
+
+def _question(wire: Mapping[str, Any]) -> tuple[ChatInfo, list[MessageInfo], datetime] | None:
+    """One WB question as a conversation: the buyer's question, then the seller's answer."""
+    qid = str(wire["id"])
+    try:
+        created = parse_iso(str(wire.get("createdDate")))
+    except ValueError:
+        return None
+    ext = f"q:{qid}"
+    messages = [MessageInfo(ext, f"{qid}:q", "buyer", str(wire.get("text") or ""), created)]
+    answer = wire.get("answer") if isinstance(wire.get("answer"), dict) else None
+    if answer is not None and str(answer.get("text") or "").strip():
+        try:
+            answered_at = parse_iso(str(answer["createDate"])) if answer.get("createDate") else created
+        except ValueError:
+            answered_at = created
+        messages.append(MessageInfo(ext, f"{qid}:a", "seller", str(answer["text"]), answered_at))
+    product = wire.get("productDetails") if isinstance(wire.get("productDetails"), dict) else {}
+    context = {
+        k: str(product[k])
+        for k in ("nmId", "productName", "brandName", "supplierArticle")
+        if product.get(k) not in (None, "")
+    }
+    chat = ChatInfo(
+        external_id=ext,
+        kind="question",
+        customer=str(wire["userName"]) if wire.get("userName") else None,
+        product_id=str(product["nmId"]) if product.get("nmId") not in (None, "") else None,
+        status="answered" if len(messages) > 1 else "unanswered",
+        context=context,
+        last_message_at=messages[-1].created_at,
+        preview=messages[-1].text,
+    )
+    return chat, messages, created
+
+
+def _check_chat_message(text: str, files: tuple[OutgoingFile, ...]) -> None:
+    """WB's documented limits, refused before any request is made."""
+    limits = CHAT_LIMITS
+    if not text.strip() and not files:
+        raise Rejected("the message is empty")
+    if len(text) > limits.max_text:
+        raise Rejected(f"the message is {len(text)} characters; Wildberries allows {limits.max_text}")
+    total = 0
+    for f in files:
+        if limits.file_types is not None and f.content_type.lower() not in limits.file_types:
+            raise Rejected(f"{f.name}: Wildberries accepts only JPEG, PNG and PDF files")
+        if limits.max_file_size is not None and len(f.content) > limits.max_file_size:
+            raise Rejected(f"{f.name}: larger than 5 MB, the Wildberries limit per file")
+        total += len(f.content)
+    if limits.max_total_size is not None and total > limits.max_total_size:
+        raise Rejected("the files together exceed 30 MB, the Wildberries limit per message")
