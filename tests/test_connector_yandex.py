@@ -283,3 +283,21 @@ def test_declares_limits_and_budgets(connector) -> None:
     assert connector.limiter.budgets["getChatHistory"].limit == 10_000
     assert connector.limiter.budgets["sendMessageToChat"].period == 3600
     assert connector.secret_headers() == {"Api-Key": TOKEN}
+
+
+@respx.mock
+async def test_replayed_page_token_is_followed_but_a_stuck_one_stops(connector) -> None:
+    row = chat_json("15", "2026-07-01T12:00:00Z")
+    known = {"15": KnownChat("15", "2026-07-01T12:00:00+00:00", "3", "WAITING_FOR_PARTNER")}
+    lst = respx.post(f"{API}/chats")
+    lst.side_effect = [
+        ok(f'{{"chats": [{row}], "paging": {{"nextPageToken": "p2"}}}}'),
+        ok(f'{{"chats": [{row}], "paging": {{"nextPageToken": "p2"}}}}'),  # the server replayed page 1
+        ok('{"chats": []}'),
+    ]
+    assert await collect(connector, known) == []
+    assert lst.call_count == 3
+    lst.side_effect = None
+    lst.mock(return_value=ok(f'{{"chats": [{row}], "paging": {{"nextPageToken": "same"}}}}'))
+    with pytest.raises(TransientError, match="not advancing"):
+        await collect(connector, known)

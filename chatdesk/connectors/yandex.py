@@ -22,6 +22,7 @@ FINISHED chats would hide a chat that finishes (or is created and finished) betw
 from __future__ import annotations
 
 import email.utils
+from collections import Counter
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -213,6 +214,7 @@ class YandexConnector(Connector):
         if stream != "chats":
             raise StreamUnavailable(f"Yandex Market has no {stream!r} stream")
         seen: set[str] = set()
+        tokens: Counter[str] = Counter()
         token: str | None = None
         while True:
             params: dict[str, Any] = {"limit": LIST_LIMIT}
@@ -234,10 +236,23 @@ class YandexConnector(Connector):
                 yield await self._history_page(info, prior)
             if status_only:
                 yield Page(chats=tuple(status_only))
-            next_token = (result.get("paging") or {}).get("nextPageToken")
-            if not next_token or next_token == token:
+            token = self._next_token(result, tokens)
+            if token is None:
                 return
-            token = str(next_token)
+
+    @staticmethod
+    def _next_token(result: Mapping[str, Any], tokens: Counter[str]) -> str | None:
+        """``paging.nextPageToken``, or None on the last page. A server that replays a page
+        hands out the same token again, which is fine once; a token that keeps coming back
+        means paging is stuck, and looping on it would burn the hourly budget."""
+        raw = (result.get("paging") or {}).get("nextPageToken")
+        if not raw:
+            return None
+        token = str(raw)
+        tokens[token] += 1
+        if tokens[token] > 3:
+            raise TransientError("Yandex Market paging is not advancing (the same page token keeps coming back)")
+        return token
 
     @staticmethod
     def _parsed(parse: Any, raw: Any, *args: Any) -> Any:
@@ -269,8 +284,12 @@ class YandexConnector(Connector):
     async def _history_page(self, info: ChatInfo, prior: KnownChat | None) -> Page:
         """All messages after the stored last one, deduped and sorted, plus the versioned chat."""
         since = prior.last_message_id if prior is not None else None
-        body: dict[str, int] = {"messageIdFrom": int(since)} if since and since.isdigit() else {}
+        floor = int(since) if since and since.isdigit() else None
+        # YM returns the messageIdFrom message itself (and may overlap more): everything up
+        # to it is stored already, because a chat's history is only ever committed whole.
+        body: dict[str, int] = {"messageIdFrom": floor} if floor is not None else {}
         found: dict[str, MessageInfo] = {}
+        tokens: Counter[str] = Counter()
         token: str | None = None
         while True:
             params: dict[str, Any] = {"chatId": info.external_id, "limit": HISTORY_LIMIT}
@@ -280,12 +299,11 @@ class YandexConnector(Connector):
             result = data.get("result") or {}
             for raw in result.get("messages") or []:
                 message = self._parsed(self._message, raw, info.external_id)
-                if message.external_id != since:
+                if floor is None or int(message.external_id) > floor:
                     found.setdefault(message.external_id, message)
-            next_token = (result.get("paging") or {}).get("nextPageToken")
-            if not next_token or next_token == token:
+            token = self._next_token(result, tokens)
+            if token is None:
                 break
-            token = str(next_token)
         messages = sorted(found.values(), key=lambda m: (int(m.external_id), m.created_at))
         preview = None
         if messages:

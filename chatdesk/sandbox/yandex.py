@@ -118,6 +118,7 @@ class YandexSim(MarketplaceSim):
         super().__init__(rng, now)
         self.page_size = page_size
         self.chats: dict[int, _Chat] = {}
+        self.replays = 0  # duplicate data actually served (tests check faults took effect)
         self._next_message = FIRST_MESSAGE_ID
 
     # ------------------------------------------------------------------------- state
@@ -295,12 +296,26 @@ class YandexSim(MarketplaceSim):
             return _envelope(404, "NOT_FOUND", f"Can't find chat by id: '{raw}'")
         return chat
 
-    def _replay(self) -> bool:
-        """Consume one pending ``duplicate`` fault."""
-        if self.duplicate_next > 0:
+    def _replay(self, possible: bool = True) -> bool:
+        """Consume one pending ``duplicate`` fault when this request can serve old data
+        again; otherwise it waits for a request that can."""
+        if possible and self.duplicate_next > 0:
             self.duplicate_next -= 1
+            self.replays += 1
             return True
         return False
+
+    def _page(self, total: int, offset: int, limit: int, token: dict[str, int]) -> tuple[int, str | None]:
+        """The page start and the next token. A pending duplicate replays the previous page
+        (token requests) or makes the next page overlap this one by an item (first pages)."""
+        step = limit
+        if token.get("o") is not None and self._replay(offset > 0):
+            offset = max(0, offset - limit)
+        elif token.get("o") is None and self._replay(limit > 1 and offset + limit < total):
+            step = limit - 1
+        if offset + step >= total:
+            return offset, None
+        return offset, _token({k: v for k, v in token.items() if k != "o"} | {"o": offset + step})
 
     def _context(self, chat: _Chat) -> dict[str, Any]:
         context: dict[str, Any] = {
@@ -350,18 +365,17 @@ class YandexSim(MarketplaceSim):
             wanted = body.get(name)
             if wanted:
                 chats = [c for c in chats if getattr(c, attr) in wanted]
-        offset = 0
-        if req.param("pageToken") or req.param("page_token"):
-            data = _untoken(req.param("pageToken") or req.param("page_token") or "")
-            if data is None or "o" not in data:
+        data: dict[str, Any] = {}
+        raw_token = req.param("pageToken") or req.param("page_token")
+        if raw_token:
+            data = _untoken(raw_token) or {}
+            if not isinstance(data.get("o"), int):
                 return _envelope(400, "BAD_REQUEST", "Bad page token")
-            offset = data["o"]
-            if self._replay():
-                offset = max(0, offset - limit)
+        offset, next_token = self._page(len(chats), data.get("o", 0), limit, {"o": data.get("o")})
         page = chats[offset : offset + limit]
         result: dict[str, Any] = {"chats": [self._chat_dto(c) for c in page]}
-        if offset + limit < len(chats):
-            result["paging"] = {"nextPageToken": _token({"o": offset + limit})}
+        if next_token:
+            result["paging"] = {"nextPageToken": next_token}
         return SimResponse.json({"status": "OK", "result": result})
 
     def _get_chat(self, req: SimRequest) -> SimResponse:
@@ -387,23 +401,23 @@ class YandexSim(MarketplaceSim):
         start = 0
         if since is not None:
             start = next((i for i, m in enumerate(messages) if m.id >= since), len(messages))
-        token = req.param("pageToken") or req.param("page_token")
-        if token:
-            data = _untoken(token)
-            if data is None or data.get("c") != chat.id or "o" not in data:
+        data: dict[str, Any] = {}
+        raw_token = req.param("pageToken") or req.param("page_token")
+        if raw_token:
+            data = _untoken(raw_token) or {}
+            if data.get("c") != chat.id or not isinstance(data.get("o"), int):
                 return _envelope(400, "BAD_REQUEST", "Bad page token")
             start = data["o"]
-            if self._replay():
-                start = max(0, start - limit)
-        elif since is not None and start > 0 and self._replay():
-            start -= 1  # an older message again: overlap the client must dedupe
+        elif start > 0 and self._replay():
+            start -= 1  # one message older than asked for: an overlap the client must dedupe
+        start, next_token = self._page(len(messages), start, limit, {"c": chat.id, "o": data.get("o")})
         page = messages[start : start + limit]
         result: dict[str, Any] = {
             "context": self._context(chat),
             "messages": [self._message_dto(req, chat, m) for m in page],
         }
-        if start + limit < len(messages):
-            result["paging"] = {"nextPageToken": _token({"c": chat.id, "o": start + limit})}
+        if next_token:
+            result["paging"] = {"nextPageToken": next_token}
         return SimResponse.json({"status": "OK", "result": result})
 
     def _get_message(self, req: SimRequest) -> SimResponse:
