@@ -248,7 +248,7 @@ class WildberriesConnector(Connector):
             if not isinstance(result, dict):
                 raise TransientError("Wildberries sent events without a result")
             events = [e for e in (result.get("events") or []) if isinstance(e, dict) and e.get("chatID")]
-            if int(result.get("totalEvents") or 0) == 0 or not events:
+            if _count(result.get("totalEvents")) == 0 or not events:
                 return
             for event in events:
                 if event.get("isNewChat") and event.get("replySign"):
@@ -538,6 +538,13 @@ def _attachments(wire: Mapping[str, Any]) -> tuple[Attachment, ...]:
             )
         )
     return tuple(out)
+
+
+def _count(value: Any) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        raise TransientError("Wildberries sent a malformed totalEvents") from None
 
 
 def _dict(value: Any) -> dict[str, Any]:
