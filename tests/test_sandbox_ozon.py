@@ -226,3 +226,20 @@ async def test_bad_token_and_rate_limit() -> None:
         await sync(conn, Store())
     assert limited.value.retry_after == 1
     assert "Ozon" in await conn.test()  # waits out the 1 s block, then works
+
+
+async def test_duplicates_and_rate_limit_after_activity_lose_nothing() -> None:
+    sandbox, sim = make()
+    conn, store = connector(sandbox), Store()
+    await sync(conn, store)
+    chat = next(c for c in sim.chats.values() if c.buyer and c.status == "OPENED" and not c.fbo_window_closed)
+    sim.seller_portal_writes(chat.id, "Ответ из личного кабинета")
+    for _ in range(4):
+        sim.buyer_writes(chat.id)
+    sim.buyer_writes()
+    sandbox.inject(Fault(kind="duplicate", prefix="ozon", times=2), rate_limit_fault(seconds=0))
+    with pytest.raises(RateLimited):
+        await sync(conn, store)
+    await sync(conn, store)  # one sync after the refusal brings everything, deduped
+    same(store, sim.truth())
+    assert sim.replayed >= 1  # an overlapping page really was served

@@ -8,7 +8,8 @@ What it reproduces, because real clients trip over it:
   responses and as bare numbers (as the schema says) in others; ``has_next`` sometimes as the
   string ``"true"`` (the official example); ``user.type`` in mixed casing.
 * ``/v3/chat/history`` ``Forward``/``Backward`` with ``from_message_id`` (exclusive here; the
-  spec does not say) and ``limit``; a ``duplicate`` fault replays the previous page.
+  spec does not say) and ``limit``; a ``duplicate`` fault serves the previous page again
+  (list and history), so clients must dedupe.
 * Send refusals as ``rpcStatus``: text outside 1..1000 characters, a chat whose FBO 48-hour
   window has closed, a seller without Premium Plus/Pro (``premium = False``).
 
@@ -120,8 +121,6 @@ class OzonSim(MarketplaceSim):
         self.files: dict[str, tuple[bytes, str]] = {}  # key -> (content, content type)
         self._next_id = FIRST_ID
         self._answers = 0  # alternates id serialization between responses
-        self._last_list: bytes | None = None
-        self._last_history: dict[str, bytes] = {}
         self.replayed = 0  # pages served again because of ``duplicate`` faults
 
     # ------------------------------------------------------------------ state
@@ -300,12 +299,19 @@ class OzonSim(MarketplaceSim):
             return "true"
         return value
 
-    def _replay(self, stored: bytes | None) -> SimResponse | None:
-        if self.duplicate_next > 0 and stored is not None:
+    def _overlap(self, position: int, limit: int) -> int:
+        """Where a page starts: one page earlier when a ``duplicate`` fault is pending.
+
+        The earlier page is computed from current data (a real server repeating a cursor's
+        result would not serve stale data), and its continuation points back at the
+        requested position, so the client sees overlap it must dedupe. On a first page
+        there is nothing to repeat yet: the fault waits for the next request.
+        """
+        if position > 0 and self.duplicate_next > 0:
             self.duplicate_next -= 1
             self.replayed += 1
-            return SimResponse(200, stored, {"content-type": "application/json"})
-        return None
+            return max(0, position - limit)
+        return position
 
     def _page(self, requested: Any, maximum: int, default: int) -> int | SimResponse:
         limit = default if requested is None else requested
@@ -319,12 +325,10 @@ class OzonSim(MarketplaceSim):
         limit = self._page(body["limit"], LIST_MAX, 30)
         if isinstance(limit, SimResponse):
             return limit
-        replay = self._replay(self._last_list)
-        if replay is not None:
-            return replay
         offset = _decode_cursor(body.get("cursor"))
         if offset is None:
             return rpc_status(400, 3, "invalid cursor")
+        offset = self._overlap(offset, limit)
         flt = body.get("filter") if isinstance(body.get("filter"), dict) else {}
         wanted = str(flt.get("chat_status") or "ALL").upper()
         chats = sorted(self.chats.values(), key=lambda c: (c.created_at, c.id), reverse=True)
@@ -353,9 +357,7 @@ class OzonSim(MarketplaceSim):
             "cursor": _encode_cursor(offset + limit if more else offset + len(page)),
             "has_next": self._has_next(more),
         }
-        resp = SimResponse.json(out)
-        self._last_list = resp.body
-        return resp
+        return SimResponse.json(out)
 
     def _unread_ids(self, chat: _Chat, strings: bool) -> dict[str, int | str]:
         out: dict[str, int | str] = {}
@@ -383,25 +385,23 @@ class OzonSim(MarketplaceSim):
         limit = self._page(body.get("limit"), HISTORY_MAX, 50)
         if isinstance(limit, SimResponse):
             return limit
-        replay = self._replay(self._last_history.get(chat.id))
-        if replay is not None:
-            return replay
         msgs = sorted(chat.messages, key=lambda m: m.id, reverse=direction == "backward")
-        if start is not None:
-            msgs = [m for m in msgs if (m.id > start if direction == "forward" else m.id < start)]
         flt = body.get("filter") if isinstance(body.get("filter"), dict) else {}
         if flt.get("message_ids"):
             wanted = {str(x) for x in flt["message_ids"]}
             msgs = [m for m in msgs if str(m.id) in wanted]
-        page = msgs[:limit]
+        # from_message_id is exclusive here: the page starts after it in the chosen direction.
+        position = 0
+        if start is not None:
+            position = sum(1 for m in msgs if (m.id <= start if direction == "forward" else m.id >= start))
+        position = self._overlap(position, limit)
+        page = msgs[position : position + limit]
         strings = self._ids_as_strings()
         out = {
-            "has_next": self._has_next(len(msgs) > limit),
+            "has_next": self._has_next(position + limit < len(msgs)),
             "messages": [self._wire_message(chat, m, strings) for m in page],
         }
-        resp = SimResponse.json(out)
-        self._last_history[chat.id] = resp.body
-        return resp
+        return SimResponse.json(out)
 
     def _wire_message(self, chat: _Chat, m: _Msg, strings: bool) -> dict[str, Any]:
         out: dict[str, Any] = {
