@@ -285,8 +285,9 @@ class YandexConnector(Connector):
         """All messages after the stored last one, deduped and sorted, plus the versioned chat."""
         since = prior.last_message_id if prior is not None else None
         floor = int(since) if since and since.isdigit() else None
-        # YM returns the messageIdFrom message itself (and may overlap more): everything up
-        # to it is stored already, because a chat's history is only ever committed whole.
+        # The spec leaves open whether messageIdFrom is inclusive (the sandbox makes it so) and
+        # answers may overlap: drop everything up to it, which is stored already because a
+        # chat's history is only ever committed whole.
         body: dict[str, int] = {"messageIdFrom": floor} if floor is not None else {}
         found: dict[str, MessageInfo] = {}
         tokens: Counter[str] = Counter()
