@@ -497,16 +497,18 @@ def sandbox_serve(
 
 def main() -> None:
     """Console entry: one line per error, exit 2 for bad input, no tracebacks."""
-    import click
+    from typer.exceptions import TyperException
 
     try:
-        app(standalone_mode=False)
-    except click.exceptions.Exit as exc:
+        result = app(standalone_mode=False)
+        if isinstance(result, int) and result:
+            sys.exit(result)
+    except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except typer.Abort:
         sys.stderr.write("aborted\n")
         sys.exit(130)
-    except click.ClickException as exc:
+    except TyperException as exc:  # bad flags or arguments
         sys.stderr.write(f"chatdesk: {exc.format_message()}\n")
         sys.exit(2)
     except ChatdeskError as exc:

@@ -178,6 +178,11 @@ def _insert_messages(session: Session, chat_ids: dict[str, int], msgs: list[Mess
                     .where(Message.id == match)
                     .values(external_id=m.external_id, state="sent", error=None, created_at=to_db(m.created_at))
                 )
+                session.execute(
+                    update(FollowUp)
+                    .where(FollowUp.message_id == match, FollowUp.state.in_(("sending", "failed")))  # type: ignore[attr-defined]
+                    .values(state="sent", reason=None, updated_at=utcnow())
+                )
                 result.reconciled += 1
             else:
                 rows.append(

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
+from sqlmodel import Session
 
 from chatdesk.errors import UsageError
 from chatdesk.store.db import Database, from_db, to_db, utcnow
@@ -45,45 +46,57 @@ def enqueue(
     *,
     files: list[dict[str, object]] | None = None,
     overrides: list[str] | None = None,
+) -> int:
+    """Queue a reply and clear the chat's draft in the same transaction; return its id."""
+    with db.write() as s:
+        return enqueue_in(s, chat_id, text, files=files, overrides=overrides)
+
+
+def enqueue_in(
+    s: Session,
+    chat_id: int,
+    text: str,
+    *,
+    files: list[dict[str, object]] | None = None,
+    overrides: list[str] | None = None,
     followup_id: int | None = None,
 ) -> int:
-    """Queue a message and clear the chat's draft in the same transaction; return its id."""
+    """:func:`enqueue` inside a caller's transaction (follow-ups claim and queue atomically)."""
     now = utcnow()
     files = files or []
-    with db.write() as s:
-        chat = s.get(Chat, chat_id)
-        if chat is None:
-            raise UsageError(f"no chat with id {chat_id}")
-        msg = Message(
-            chat_id=chat_id,
-            author="seller",
-            text=text,
+    chat = s.get(Chat, chat_id)
+    if chat is None:
+        raise UsageError(f"no chat with id {chat_id}")
+    msg = Message(
+        chat_id=chat_id,
+        author="seller",
+        text=text,
+        created_at=now,
+        attachments=json.dumps(
+            [{"name": f["name"], "size": f.get("size"), "content_type": f.get("content_type")} for f in files],
+            ensure_ascii=False,
+        ),
+        state="queued",
+    )
+    s.add(msg)
+    s.flush()
+    assert msg.id is not None
+    s.add(
+        Outbox(
+            message_id=msg.id,
+            account_id=chat.account_id,
+            files=json.dumps(files, ensure_ascii=False),
+            overrides=json.dumps(overrides or [], ensure_ascii=False),
+            followup_id=followup_id,
             created_at=now,
-            attachments=json.dumps(
-                [{"name": f["name"], "size": f.get("size"), "content_type": f.get("content_type")} for f in files],
-                ensure_ascii=False,
-            ),
-            state="queued",
         )
-        s.add(msg)
-        s.flush()
-        assert msg.id is not None
-        s.add(
-            Outbox(
-                message_id=msg.id,
-                account_id=chat.account_id,
-                files=json.dumps(files, ensure_ascii=False),
-                overrides=json.dumps(overrides or [], ensure_ascii=False),
-                followup_id=followup_id,
-                created_at=now,
-            )
-        )
-        if followup_id is None:
-            s.execute(delete(Draft).where(Draft.chat_id == chat_id))
-            # Replying is reading: the operator has seen the conversation.
-            chat.unread = 0
-            s.add(chat)
-        return msg.id
+    )
+    if followup_id is None:
+        s.execute(delete(Draft).where(Draft.chat_id == chat_id))
+        # Replying is reading: the operator has seen the conversation.
+        chat.unread = 0
+        s.add(chat)
+    return msg.id
 
 
 def settle_interrupted(db: Database, account_id: int | None = None) -> int:

@@ -46,9 +46,17 @@ def require_specs() -> Path:
 
 @functools.cache
 def openapi(marketplace: str):  # type: ignore[no-untyped-def]
-    from openapi_core import OpenAPI
+    """The spec as openapi-core objects. The derived files lack ``info.version`` (the
+    validator insists on it) and WB answers some errors as ``application/problem+json``."""
+    import json
 
-    return OpenAPI.from_file_path(str(require_specs() / SPEC_FILES[marketplace]))
+    import yaml
+    from openapi_core import Config, OpenAPI
+
+    data = yaml.safe_load((require_specs() / SPEC_FILES[marketplace]).read_text(encoding="utf-8"))
+    data.setdefault("info", {}).setdefault("version", "derived")
+    config = Config(extra_media_type_deserializers={"application/problem+json": json.loads})
+    return OpenAPI.from_dict(data, config=config)
 
 
 def _host(marketplace: str, path: str) -> str:
@@ -72,6 +80,9 @@ class _Params:
     header: dict[str, str]
     cookie: dict[str, str] = field(default_factory=dict)
     path: dict[str, object] = field(default_factory=dict)
+
+    def __getitem__(self, key: str) -> object:  # openapi-core reads parameters["query"]
+        return getattr(self, key)
 
 
 class SpecRequest:

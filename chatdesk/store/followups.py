@@ -1,0 +1,243 @@
+"""Scheduled follow-up messages and their delivery claim.
+
+A due follow-up is re-checked and, if still wanted, turned into an outbox message in the
+same transaction that moves it out of ``pending`` — so two processes can never both send it,
+and a crash between the two steps cannot lose it or duplicate it. Everything after that is
+the outbox's job (same states and reconciliation as a manual reply).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlmodel import Session
+
+from chatdesk.errors import UsageError
+from chatdesk.store.db import Database, from_db, to_db, utcnow
+from chatdesk.store.outbox import enqueue_in
+from chatdesk.store.schema import Account, Chat, FollowUp
+
+OPEN_STATES = ("pending",)
+
+
+@dataclass(frozen=True)
+class FollowUpRow:
+    id: int
+    chat_id: int
+    account: str
+    marketplace: str
+    customer: str | None
+    due_at: datetime
+    text: str
+    state: str
+    reason: str | None
+    rule: str | None
+    template: str | None
+    created_at: datetime
+    message_id: int | None
+
+
+@dataclass(frozen=True)
+class DueCheck:
+    """What the delivery job needs to know about a due follow-up's chat."""
+
+    followup_id: int
+    chat_id: int
+    marketplace: str
+    kind: str
+    text: str
+    status: str | None
+    last_buyer_at: datetime | None
+    created_at: datetime
+    cancel_if_buyer_writes: bool
+
+
+# verdict: ("send", None) | ("cancelled"|"expired"|"failed", reason) | ("later", new due time)
+Verdict = tuple[str, object]
+
+
+def add(
+    db: Database,
+    chat_id: int,
+    due_at: datetime,
+    text: str,
+    *,
+    template: str | None = None,
+    rule: str | None = None,
+    overrides: list[str] | None = None,
+    cancel_if_buyer_writes: bool = True,
+) -> int:
+    now = utcnow()
+    with db.write() as s:
+        if s.get(Chat, chat_id) is None:
+            raise UsageError(f"no chat with id {chat_id}")
+        row = FollowUp(
+            chat_id=chat_id,
+            due_at=to_db(due_at),  # type: ignore[arg-type]
+            text=text,
+            template=template,
+            rule=rule,
+            overrides=json.dumps(overrides or []),
+            cancel_if_buyer_writes=cancel_if_buyer_writes,
+            created_at=now,
+            updated_at=now,
+        )
+        s.add(row)
+        s.flush()
+        assert row.id is not None
+        return row.id
+
+
+def _rows(s: Session, q) -> list[FollowUpRow]:  # type: ignore[no-untyped-def]
+    out = []
+    for f, name, marketplace, customer in s.execute(q).all():
+        out.append(
+            FollowUpRow(
+                id=f.id,
+                chat_id=f.chat_id,
+                account=name,
+                marketplace=marketplace,
+                customer=customer,
+                due_at=from_db(f.due_at),  # type: ignore[arg-type]
+                text=f.text,
+                state=f.state,
+                reason=f.reason,
+                rule=f.rule,
+                template=f.template,
+                created_at=from_db(f.created_at),  # type: ignore[arg-type]
+                message_id=f.message_id,
+            )
+        )
+    return out
+
+
+def _base_query():  # type: ignore[no-untyped-def]
+    return (
+        select(FollowUp, Account.name, Account.marketplace, Chat.customer)
+        .join(Chat, Chat.id == FollowUp.chat_id)  # type: ignore[arg-type]
+        .join(Account, Account.id == Chat.account_id)  # type: ignore[arg-type]
+    )
+
+
+def list_followups(
+    db: Database, *, chat_id: int | None = None, states: tuple[str, ...] | None = None
+) -> list[FollowUpRow]:
+    q = _base_query()
+    if chat_id is not None:
+        q = q.where(FollowUp.chat_id == chat_id)
+    if states:
+        q = q.where(FollowUp.state.in_(states))  # type: ignore[attr-defined]
+    q = q.order_by(FollowUp.state != "pending", FollowUp.due_at, FollowUp.id)
+    with db.read() as s:
+        return _rows(s, q)
+
+
+def get(db: Database, followup_id: int) -> FollowUpRow:
+    with db.read() as s:
+        rows = _rows(s, _base_query().where(FollowUp.id == followup_id))
+    if not rows:
+        raise UsageError(f"no follow-up with id {followup_id}")
+    return rows[0]
+
+
+def _change_pending(db: Database, followup_id: int, **values: object) -> None:
+    get(db, followup_id)
+    with db.write() as s:
+        res = s.execute(
+            update(FollowUp)
+            .where(FollowUp.id == followup_id, FollowUp.state == "pending")
+            .values(updated_at=utcnow(), **values)
+        )
+        if not res.rowcount:  # type: ignore[attr-defined]
+            raise UsageError(f"follow-up {followup_id} is no longer pending")
+
+
+def cancel(db: Database, followup_id: int, reason: str = "cancelled by the user") -> None:
+    _change_pending(db, followup_id, state="cancelled", reason=reason)
+
+
+def edit(
+    db: Database,
+    followup_id: int,
+    *,
+    due_at: datetime | None = None,
+    text: str | None = None,
+    overrides: list[str] | None = None,
+) -> None:
+    values: dict[str, object] = {}
+    if due_at is not None:
+        values["due_at"] = to_db(due_at)
+    if text is not None:
+        values["text"] = text
+    if overrides is not None:
+        values["overrides"] = json.dumps(overrides)
+    if values:
+        _change_pending(db, followup_id, **values)
+
+
+def send_now(db: Database, followup_id: int) -> None:
+    _change_pending(db, followup_id, due_at=utcnow())
+
+
+def deliver_due(db: Database, decide: Callable[[DueCheck, datetime], Verdict], *, limit: int = 50) -> list[int]:
+    """Settle every due pending follow-up: ``decide`` says send, reschedule, cancel, expire or
+    fail. Sending queues the outbox message in the same transaction as the state change.
+    Returns the account ids that got new outbox rows."""
+    now = utcnow()
+    with db.read() as s:
+        due_ids = [
+            r[0]
+            for r in s.execute(
+                select(FollowUp.id)
+                .where(FollowUp.state == "pending", FollowUp.due_at <= now)  # type: ignore[operator]
+                .order_by(FollowUp.due_at)
+                .limit(limit)
+            ).all()
+        ]
+    touched: set[int] = set()
+    for fid in due_ids:
+        with db.write() as s:
+            row = s.execute(
+                select(FollowUp, Chat, Account.marketplace)
+                .join(Chat, Chat.id == FollowUp.chat_id)  # type: ignore[arg-type]
+                .join(Account, Account.id == Chat.account_id)  # type: ignore[arg-type]
+                .where(FollowUp.id == fid, FollowUp.state == "pending")
+            ).one_or_none()
+            if row is None:  # another process took it
+                continue
+            f, chat, marketplace = row
+            check = DueCheck(
+                followup_id=f.id,
+                chat_id=chat.id,
+                marketplace=marketplace,
+                kind=chat.kind,
+                text=f.text,
+                status=chat.status,
+                last_buyer_at=from_db(chat.last_buyer_at),
+                created_at=from_db(f.created_at),  # type: ignore[arg-type]
+                cancel_if_buyer_writes=f.cancel_if_buyer_writes,
+            )
+            verdict, detail = decide(check, now)
+            claim = update(FollowUp).where(FollowUp.id == fid, FollowUp.state == "pending")
+            if verdict == "later":
+                s.execute(claim.values(due_at=to_db(detail), updated_at=now))  # type: ignore[arg-type]
+                continue
+            if verdict != "send":
+                s.execute(claim.values(state=verdict, reason=str(detail), updated_at=now))
+                continue
+            res = s.execute(claim.values(state="sending", updated_at=now))
+            if not res.rowcount:  # type: ignore[attr-defined]
+                continue
+            mid = enqueue_in(s, chat.id, f.text, overrides=json.loads(f.overrides or "[]"), followup_id=fid)
+            s.execute(update(FollowUp).where(FollowUp.id == fid).values(message_id=mid))
+            touched.add(chat.account_id)
+    return sorted(touched)
+
+
+def mark_resolved(db: Database, chat_id: int, resolved: bool = True) -> None:
+    with db.write() as s:
+        s.execute(update(Chat).where(Chat.id == chat_id).values(resolved_at=utcnow() if resolved else None))
