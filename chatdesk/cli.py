@@ -427,22 +427,210 @@ def send(
     stdin: Annotated[bool, typer.Option("--stdin", help="Read the message from standard input.")] = False,
     attach: Annotated[list[Path] | None, typer.Option("--attach", help="A file to attach (repeatable).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Send despite content warnings (recorded).")] = False,
+    template: Annotated[str | None, typer.Option("--template", help="Fill and send a template.")] = None,
 ) -> None:
     """Send a reply; exits 0 only once the marketplace accepted it."""
     from chatdesk import sending
 
     c = _ctx(ctx)
-    if stdin:
-        if text is not None:
-            raise UsageError("give the text as an argument or --stdin, not both")
-        text = sys.stdin.read()
-    if text is None:
-        raise UsageError("no message: give TEXT or --stdin")
     db = c.db()
     chat_id = _chat_id(db, chat)
+    text = _text_or_template(c, chat_id, text, template, stdin=stdin)
     outcome = sending.send_now(db, c.secrets(), c.config(), chat_id, text, list(attach or []), force=force)
     typer.echo(outcome.line)
     raise typer.Exit(outcome.exit_code)
+
+
+def _text_or_template(c: Ctx, chat_id: int, text: str | None, template: str | None, *, stdin: bool = False) -> str:
+    """Exactly one source of text: the argument, stdin, or a filled template."""
+    sources = [x for x in (text is not None, stdin, template is not None) if x]
+    if len(sources) != 1:
+        raise UsageError("give exactly one of: TEXT, --stdin, --template NAME")
+    if stdin:
+        return sys.stdin.read()
+    if template is not None:
+        from chatdesk.followups import render_template
+        from chatdesk.store import views
+
+        chat_row = views.get_chat(c.db(), chat_id)
+        assert chat_row is not None
+        return render_template(template, chat_row, c.config(), c.home)
+    assert text is not None
+    return text
+
+
+# ----------------------------------------------------------------------------- follow-ups and templates
+
+followup_app = typer.Typer(help="Schedule, list, edit and cancel follow-up messages.", no_args_is_help=True)
+templates_app = typer.Typer(help="Reply templates (plain text files in <data dir>/templates).", no_args_is_help=True)
+app.add_typer(followup_app, name="followup")
+app.add_typer(templates_app, name="templates")
+
+
+def _when(c: Ctx, in_: str | None, at: str | None, *, required: bool = True):  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    from chatdesk.timeparse import parse_duration, parse_when
+
+    if in_ and at:
+        raise UsageError("give --in or --at, not both")
+    if not in_ and not at:
+        if required:
+            raise UsageError("say when: --in 3d or --at 2026-12-01T10:00")
+        return None
+    now = datetime.now(UTC)
+    try:
+        if in_:
+            return now + parse_duration(in_)
+        return parse_when(at or "", now=now, tz=c.config().tz)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _followup_json(f) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    return {
+        "id": f.id,
+        "chat_id": f.chat_id,
+        "account": f.account,
+        "marketplace": f.marketplace,
+        "customer": f.customer,
+        "due_at": _iso(f.due_at),
+        "text": f.text,
+        "state": f.state,
+        "reason": f.reason,
+        "rule": f.rule,
+        "template": f.template,
+        "message_id": f.message_id,
+    }
+
+
+@followup_app.command("add")
+def followup_add(
+    ctx: typer.Context,
+    chat: str,
+    text: Annotated[str | None, typer.Argument(help="The message (or --template).")] = None,
+    in_: Annotated[str | None, typer.Option("--in", help="Delay: 3d, 2h, 1w, '2d 4h'.")] = None,
+    at: Annotated[str | None, typer.Option("--at", help="Time: ISO date/time, 'tomorrow 10:00'.")] = None,
+    template: Annotated[str | None, typer.Option("--template")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Keep it despite content warnings (recorded).")] = False,
+) -> None:
+    """Schedule a follow-up into a chat."""
+    from chatdesk import followups
+
+    c = _ctx(ctx)
+    db = c.db()
+    chat_id = _chat_id(db, chat)
+    due = _when(c, in_, at)
+    body = _text_or_template(c, chat_id, text, template)
+    fid = followups.schedule(db, c.config(), chat_id, due, body, template=template, force=force)
+    typer.echo(f"follow-up {fid} scheduled for {_local(due)}")
+
+
+@followup_app.command("list")
+def followup_list(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    all_: Annotated[bool, typer.Option("--all", help="Include sent, cancelled, expired and failed.")] = False,
+) -> None:
+    """Scheduled follow-ups (and, with --all, their history)."""
+    from chatdesk.store import followups as store_followups
+
+    rows = store_followups.list_followups(_ctx(ctx).db(), states=None if all_ or as_json else ("pending",))
+    if as_json:
+        print_json([_followup_json(f) for f in rows])
+        return
+    _table(
+        ["ID", "CHAT", "CUSTOMER", "DUE", "STATE", "TEXT"],
+        [
+            [
+                f.id,
+                f.chat_id,
+                f.customer or "",
+                _local(f.due_at),
+                f.state + (f": {f.reason}" if f.reason else ""),
+                f.text,
+            ]
+            for f in rows
+        ],
+    )
+
+
+@followup_app.command("cancel")
+def followup_cancel(ctx: typer.Context, followup_id: int) -> None:
+    """Cancel a pending follow-up (kept in the history as cancelled)."""
+    from chatdesk.store import followups as store_followups
+
+    store_followups.cancel(_ctx(ctx).db(), followup_id)
+    typer.echo(f"follow-up {followup_id} cancelled")
+
+
+@followup_app.command("edit")
+def followup_edit(
+    ctx: typer.Context,
+    followup_id: int,
+    text: Annotated[str | None, typer.Option("--text")] = None,
+    template: Annotated[str | None, typer.Option("--template")] = None,
+    in_: Annotated[str | None, typer.Option("--in")] = None,
+    at: Annotated[str | None, typer.Option("--at")] = None,
+    force: Annotated[bool, typer.Option("--force")] = False,
+) -> None:
+    """Change the time and/or text of a pending follow-up."""
+    from chatdesk import followups
+    from chatdesk.store import followups as store_followups
+    from chatdesk.store import views
+
+    c = _ctx(ctx)
+    db = c.db()
+    row = store_followups.get(db, followup_id)
+    due = _when(c, in_, at, required=False)
+    body = None
+    overrides = None
+    if text is not None or template is not None:
+        body = _text_or_template(c, row.chat_id, text, template)
+        chat_row = views.get_chat(db, row.chat_id)
+        assert chat_row is not None
+        overrides = followups.check_text(chat_row, body, force=force)
+    if due is None and body is None:
+        raise UsageError("nothing to change: give --text/--template and/or --in/--at")
+    store_followups.edit(db, followup_id, due_at=due, text=body, overrides=overrides)
+    typer.echo(f"follow-up {followup_id} updated")
+
+
+@app.command()
+def resolve(ctx: typer.Context, chat: str) -> None:
+    """Mark a chat resolved and schedule the configured follow-ups (check-in, restock, cross-sell)."""
+    from datetime import UTC, datetime
+
+    from chatdesk import followups
+
+    c = _ctx(ctx)
+    db = c.db()
+    ids = followups.resolve(db, c.config(), _chat_id(db, chat), datetime.now(UTC), c.home)
+    typer.echo(f"resolved; {len(ids)} follow-up(s) scheduled" + (f": {', '.join(map(str, ids))}" if ids else ""))
+
+
+@templates_app.command("list")
+def templates_list(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Templates and any that are broken (with the reason)."""
+    from chatdesk import templates
+    from chatdesk.paths import templates_dir
+
+    folder = templates_dir(_ctx(ctx).home)
+    templates.install_default_templates(folder)
+    found, errors = templates.load_templates(folder)
+    if as_json:
+        print_json(
+            {
+                "folder": str(folder),
+                "templates": [{"name": t.name, "description": t.description, "text": t.text} for t in found],
+                "errors": [str(e) for e in errors],
+            }
+        )
+        return
+    typer.echo(f"templates in {folder}")
+    _table(["NAME", "DESCRIPTION", "TEXT"], [[t.name, t.description, t.text] for t in found])
+    for err in errors:
+        typer.echo(f"broken: {err}", err=True)
 
 
 # ----------------------------------------------------------------------------- demo and sandbox

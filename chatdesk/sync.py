@@ -131,6 +131,7 @@ class SyncEngine:
         client_factory: ClientFactory | None = None,
         owner: str | None = None,
         outbox_interval: float = 5.0,
+        followup_interval: float = 30.0,
     ) -> None:
         self.db = db
         self.secrets = secrets
@@ -138,6 +139,7 @@ class SyncEngine:
         self.client_factory = client_factory or default_client
         self.owner = owner or new_owner_id()
         self.outbox_interval = outbox_interval
+        self.followup_interval = followup_interval
         self._runtimes: dict[int, _Runtime] = {}
         self._listeners: list[Callable[[SyncEvent], None]] = []
         self._held: set[int] = set()
@@ -381,6 +383,19 @@ class SyncEngine:
             if account.enabled and await asyncio.to_thread(outbox.pending_count, self.db, account.id):
                 await self.deliver_account(account.id)
 
+    async def deliver_followups(self) -> None:
+        """Queue due follow-ups (re-checked at send time) and send them through the outbox."""
+        from chatdesk.followups import deliver_due
+
+        try:
+            touched = await asyncio.to_thread(deliver_due, self.db, self.config)
+        except ChatdeskError as exc:
+            self._emit(SyncEvent("error", message=f"follow-ups: {exc}"))
+            return
+        for account_id in touched:
+            await self.deliver_account(account_id)
+        self._emit(SyncEvent("followup"))
+
     # ------------------------------------------------------------------ one round (CLI)
     async def run_once(self, account_names: list[str] | None = None) -> list[AccountResult]:
         accounts = await asyncio.to_thread(store_accounts.list_accounts, self.db)
@@ -388,6 +403,7 @@ class SyncEngine:
             wanted = set(account_names)
             accounts = [a for a in accounts if a.name in wanted]
         results = await asyncio.gather(*(self.poll_account(a.id, force=True) for a in accounts if a.enabled))
+        await self.deliver_followups()
         return list(results)
 
     # ------------------------------------------------------------------ scheduler
@@ -417,6 +433,9 @@ class SyncEngine:
                 self._add_poll_job(account)
         self._scheduler.add_job(
             self.deliver_all, "interval", seconds=self.outbox_interval, id="outbox", max_instances=1, coalesce=True
+        )
+        self._scheduler.add_job(
+            self.deliver_followups, "interval", seconds=self.followup_interval, id="followups", max_instances=1
         )
         self._scheduler.add_job(self._refresh_jobs, "interval", seconds=30, id="accounts", max_instances=1)
         self._scheduler.start()

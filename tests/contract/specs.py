@@ -55,6 +55,10 @@ def openapi(marketplace: str):  # type: ignore[no-untyped-def]
 
     data = yaml.safe_load((require_specs() / SPEC_FILES[marketplace]).read_text(encoding="utf-8"))
     data.setdefault("info", {}).setdefault("version", "derived")
+    # Ozon declares a protocol-relative server ("//api-seller.ozon.ru"); the API is HTTPS-only.
+    for server in data.get("servers", []):
+        if server.get("url", "").startswith("//"):
+            server["url"] = "https:" + server["url"]
     config = Config(extra_media_type_deserializers={"application/problem+json": json.loads})
     return OpenAPI.from_dict(data, config=config)
 
