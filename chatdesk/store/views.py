@@ -305,3 +305,15 @@ def sync_status(db: Database) -> list[StreamStatus]:
                 )
             )
     return out
+
+
+def count_messages_from(db: Database, chat_id: int, at: datetime, message_id: int) -> int:
+    """How many messages of a chat are at or after the message (``at``, ``message_id``): the size of
+    the newest window that still shows it (a search hit opened in its chat)."""
+    at = to_db(at)  # type: ignore[assignment]
+    q = select(func.count()).where(
+        Message.chat_id == chat_id,
+        or_(Message.created_at > at, (Message.created_at == at) & (Message.id >= message_id)),
+    )
+    with db.read() as s:
+        return int(s.execute(q).scalar() or 0)

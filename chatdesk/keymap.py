@@ -1,0 +1,119 @@
+"""Every key binding of the TUI, each with a stable id, and the user's remapping.
+
+Users remap keys in the ``[keymap]`` table of ``config.toml`` in the chatdesk data directory
+(``CHATDESK_HOME`` or the platform's user data dir, e.g. ``~/.local/share/chatdesk/config.toml``;
+``CHATDESK_CONFIG`` names another file)::
+
+    [keymap]
+    reply = "r,i"          # binding id = comma-separated keys
+    next_unread = "n,ctrl+n"
+
+The ids are the first column of :data:`KEYS`; the help screen (``?``) lists them with the keys
+in effect. One table feeds the widgets' ``BINDINGS``, the help screen and the command palette,
+so none of them can drift from the others.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.binding import Binding
+
+
+@dataclass(frozen=True)
+class Key:
+    id: str
+    keys: str
+    action: str
+    description: str
+    scope: str  # "main" screen, "list", "conversation", "composer", "accounts"
+    show: bool = False  # shown in the footer
+
+
+KEYS: tuple[Key, ...] = (
+    # Main screen: work whichever pane has focus (except while typing in the composer).
+    Key("reply", "r,i", "reply", "Reply: focus the composer", "main", True),
+    Key("editor", "E", "editor", "Compose in $EDITOR, then review", "main"),
+    Key("next_unread", "n", "next_unread", "Next chat with unread messages", "main", True),
+    Key("toggle_unread", "u", "toggle_unread", "Mark chat unread / read (locally)", "main"),
+    Key("mark_read_remote", "M", "mark_read_remote", "Mark read on the marketplace too", "main"),
+    Key("filter_all", "1", "marketplace('')", "Show all marketplaces", "main"),
+    Key("filter_wb", "2", "marketplace('wildberries')", "Show Wildberries only", "main"),
+    Key("filter_ozon", "3", "marketplace('ozon')", "Show Ozon only", "main"),
+    Key("filter_ym", "4", "marketplace('yandex')", "Show Yandex Market only", "main"),
+    Key("filter_unread", "U", "filter_unread", "Unread only on/off", "main"),
+    Key("filter_waiting", "w", "filter_waiting", "Waiting for reply only on/off", "main"),
+    Key("filter_status", "o", "filter_status", "Cycle open / closed / any", "main"),
+    Key("filter_text", "slash", "filter_text", "Filter chats by text", "main", True),
+    Key("search", "ctrl+f,F", "search", "Search all messages", "main"),
+    Key("sync", "s", "sync", "Sync now", "main", True),
+    Key("accounts", "a", "accounts", "Accounts", "main", True),
+    Key("help", "question_mark", "help", "Help: all keys", "main", True),
+    Key("quit", "q", "quit", "Quit", "main", True),
+    Key("focus_next", "tab", "focus_pane(1)", "Next pane", "main"),
+    Key("focus_previous", "shift+tab", "focus_pane(-1)", "Previous pane", "main"),
+    # Chat list.
+    Key("list_down", "j,down", "cursor(1)", "Next chat", "list"),
+    Key("list_up", "k,up", "cursor(-1)", "Previous chat", "list"),
+    Key("list_page_down", "pagedown,ctrl+d", "page(1)", "Page down", "list"),
+    Key("list_page_up", "pageup,ctrl+u", "page(-1)", "Page up", "list"),
+    Key("list_first", "g,home", "first", "First chat", "list"),
+    Key("list_last", "G,end", "last", "Last chat", "list"),
+    Key("open", "enter,l,right", "open", "Open chat", "list", True),
+    # Conversation.
+    Key("msg_down", "j,down", "select(1)", "Next message", "conversation"),
+    Key("msg_up", "k,up", "select(-1)", "Previous message", "conversation"),
+    Key("msg_first", "g,home", "select_first", "Oldest loaded message", "conversation"),
+    Key("msg_last", "G,end", "select_last", "Newest message", "conversation"),
+    Key("back", "h,left,escape", "screen.back", "Back to the chat list", "conversation"),
+    Key("retry", "R", "screen.retry", "Send a failed message again", "conversation", True),
+    Key("edit_failed", "e", "screen.edit_failed", "Edit a failed message (back to the draft)", "conversation", True),
+    Key("confirm_arrived", "C", "screen.confirm_arrived", "An unconfirmed message did arrive", "conversation"),
+    Key("download", "d", "screen.download", "Download the attachment", "conversation"),
+    Key("open_attachment", "v", "screen.open_attachment", "Open the attachment", "conversation"),
+    Key("copy_link", "y", "screen.copy_link", "Copy the attachment link (OSC 52)", "conversation"),
+    # Composer (Enter inserts a newline; the send key is explicit).
+    Key("send", "ctrl+j", "screen.send", "Send", "composer", True),
+    Key("leave_composer", "escape", "screen.back", "Leave the composer (draft kept)", "composer", True),
+    # Accounts screen.
+    Key("account_add", "a", "add", "Add an account", "accounts", True),
+    Key("account_test", "t", "test", "Test the account", "accounts", True),
+    Key("account_remove", "d,delete", "remove", "Remove the account", "accounts", True),
+    Key("account_sync", "s", "sync", "Sync this account now", "accounts", True),
+    Key("account_close", "escape,q", "close", "Back", "accounts", True),
+)
+
+SCOPES = {
+    "main": "Everywhere (not while typing)",
+    "list": "Chat list",
+    "conversation": "Conversation",
+    "composer": "Composer",
+    "accounts": "Accounts screen",
+}
+
+
+def bindings(scope: str) -> list[Binding]:
+    return [
+        Binding(k.keys, k.action, k.description, show=k.show, id=k.id, key_display=_display(k.keys))
+        for k in KEYS
+        if k.scope == scope
+    ]
+
+
+def _display(keys: str) -> str:
+    first = keys.split(",")[0]
+    return {"slash": "/", "question_mark": "?", "ctrl+j": "^j"}.get(first, first)
+
+
+def validate(keymap: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+    """Split the user's keymap into known ids and the unknown ids to warn about."""
+    known = {k.id for k in KEYS}
+    good = {k: str(v) for k, v in keymap.items() if k in known}
+    return good, sorted(set(keymap) - known)
+
+
+def keys_in_effect(key: Key, keymap: dict[str, str]) -> str:
+    """Human-readable keys of a binding after the user's remapping."""
+    keys = keymap.get(key.id, key.keys)
+    names = {"slash": "/", "question_mark": "?"}
+    return ", ".join(names.get(k.strip(), k.strip()) for k in keys.split(","))

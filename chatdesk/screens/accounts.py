@@ -1,0 +1,241 @@
+"""Accounts (``a``): list with sync status, add (token straight to the keyring), test, remove.
+
+Every store, keyring and network call runs in a thread worker through ``chatdesk.actions``;
+the token typed into the password field is handed to ``actions.add_account`` and dropped.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar, cast
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.message import Message
+from textual.screen import ModalScreen, Screen
+from textual.widgets import DataTable, Footer, Input, Select, Static
+
+from chatdesk.connectors import LABELS, MARKETPLACES, REQUIRED_SETTINGS
+from chatdesk.keymap import bindings
+from chatdesk.sanitize import safe_text
+from chatdesk.screens.dialogs import DIALOG_CSS, ConfirmDialog
+from chatdesk.store.accounts import AccountRow
+from chatdesk.store.views import StreamStatus
+from chatdesk.widgets.status_line import account_state
+
+if TYPE_CHECKING:
+    from chatdesk.app import ChatdeskApp
+
+
+class AccountsLoaded(Message):
+    def __init__(self, accounts: list[AccountRow], streams: list[StreamStatus]) -> None:
+        super().__init__()
+        self.accounts = accounts
+        self.streams = streams
+
+
+SETTING_LABELS = {"client_id": "Ozon Client-Id", "business_id": "Yandex business id"}
+
+
+class AddAccountDialog(ModalScreen[dict[str, Any] | None]):
+    """The add form. The token field is a password Input; its value goes to the keyring only."""
+
+    DEFAULT_CSS = (
+        DIALOG_CSS.format(name="AddAccountDialog")
+        + """
+    AddAccountDialog Input, AddAccountDialog Select { margin-bottom: 0; }
+    AddAccountDialog .hint { color: $text-muted; }
+    """
+    )
+    BINDINGS: ClassVar = [
+        Binding("escape", "cancel", "Cancel", id="add_cancel"),
+        Binding("ctrl+s", "submit", "Add", id="add_submit"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(Text("Add a marketplace account"), classes="dialog-title")
+            yield Select(
+                [(LABELS[m], m) for m in MARKETPLACES], value="wildberries", allow_blank=False, id="add-marketplace"
+            )
+            yield Input(placeholder="account name (letters, digits, - _ .)", id="add-name")
+            yield Input(placeholder="API token (saved in the keyring, never shown)", password=True, id="add-secret")
+            yield Input(placeholder="Ozon Client-Id / Yandex business id", id="add-setting")
+            yield Input(placeholder="base URL (optional, for the sandbox)", id="add-base-url")
+            yield Static(
+                Text("Tab moves between fields · Enter on the last field or ctrl+s adds · Esc cancels"), classes="hint"
+            )
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "add-base-url":
+            self.action_submit()
+        else:
+            self.focus_next()
+
+    def action_submit(self) -> None:
+        marketplace = cast(str, self.query_one("#add-marketplace", Select).value)
+        setting = self.query_one("#add-setting", Input).value.strip()
+        settings = {key: setting for key in REQUIRED_SETTINGS.get(marketplace, ())} if setting else {}
+        self.dismiss(
+            {
+                "marketplace": marketplace,
+                "name": self.query_one("#add-name", Input).value.strip(),
+                "secret": self.query_one("#add-secret", Input).value,
+                "settings": settings,
+                "base_url": self.query_one("#add-base-url", Input).value.strip() or None,
+            }
+        )
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class AccountsScreen(Screen[None]):
+    BINDINGS: ClassVar = bindings("accounts")
+    DEFAULT_CSS = """
+    AccountsScreen DataTable { height: 1fr; }
+    AccountsScreen #accounts-title { height: 1; padding: 0 1; background: $boost; text-style: bold; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.accounts: list[AccountRow] = []
+
+    @property
+    def chatdesk(self) -> ChatdeskApp:
+        return cast("ChatdeskApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text("Accounts"), id="accounts-title")
+        table: DataTable[Text] = DataTable(cursor_type="row", zebra_stripes=True, id="accounts-table")
+        table.add_columns("Account", "Marketplace", "Sync", "Last success", "Polling")
+        yield table
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.reload()
+
+    def reload(self) -> None:
+        self._load()
+
+    @work(thread=True, exclusive=True, group="accounts-load", exit_on_error=False)
+    def _load(self) -> None:
+        from chatdesk.store import accounts, views
+
+        db = self.chatdesk.db
+        self.post_message(AccountsLoaded(accounts.list_accounts(db), views.sync_status(db)))
+
+    def on_accounts_loaded(self, message: AccountsLoaded) -> None:
+        now = self.chatdesk.clock()
+        table = self.query_one(DataTable)
+        cursor = table.cursor_row
+        table.clear()
+        self.accounts = message.accounts
+        for acc in message.accounts:
+            streams = [s for s in message.streams if s.account_id == acc.id]
+            words, _level = account_state(streams, now)
+            last = max((s.last_success_at for s in streams if s.last_success_at), default=None)
+            table.add_row(
+                Text(safe_text(acc.name, single_line=True)),
+                Text(LABELS.get(acc.marketplace, acc.marketplace)),
+                Text(words),
+                Text(_when(last, self.chatdesk)),
+                Text(self.chatdesk.poller_words(acc.id, streams)),
+            )
+        if not message.accounts:
+            table.add_row(Text("no accounts: press a to add one"), Text(""), Text(""), Text(""), Text(""))
+        if message.accounts:
+            table.move_cursor(row=min(cursor, len(message.accounts) - 1))
+
+    def _selected(self) -> AccountRow | None:
+        if not self.accounts:
+            return None
+        return self.accounts[min(self.query_one(DataTable).cursor_row, len(self.accounts) - 1)]
+
+    # ------------------------------------------------------------------ actions
+
+    def action_add(self) -> None:
+        def done(values: dict[str, Any] | None) -> None:
+            if values:
+                self._add(values)
+
+        self.app.push_screen(AddAccountDialog(), done)
+
+    @work(thread=True, group="accounts-write", exit_on_error=False)
+    def _add(self, values: dict[str, Any]) -> None:
+        from chatdesk import actions
+
+        app = self.chatdesk
+        ok, row = app.attempt(
+            lambda: actions.add_account(
+                app.db,
+                app.require_secrets(),
+                values["marketplace"],
+                values["name"],
+                values["secret"],
+                base_url=values["base_url"],
+                settings=values["settings"],
+            )
+        )
+        if ok:
+            app.say(f"account {row.name} added; the token is in the keyring")
+            app.sync_now(row.id)
+        app.call_from_thread(self.reload)
+
+    def action_test(self) -> None:
+        acc = self._selected()
+        if acc is not None:
+            self.chatdesk.say(f"testing {acc.name}…")
+            self._test(acc.name)
+
+    @work(thread=True, group="accounts-test", exit_on_error=False)
+    def _test(self, name: str) -> None:
+        from chatdesk import actions
+
+        app = self.chatdesk
+        ok, result = app.attempt(lambda: actions.test_account(app.db, app.require_secrets(), name))
+        if ok:
+            app.say(f"{name}: {result}")
+
+    def action_remove(self) -> None:
+        acc = self._selected()
+        if acc is None:
+            return
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                self._remove(acc.name)
+
+        body = (
+            "Its synced chats, drafts and queued messages are deleted from this computer and its token "
+            "from the keyring. The marketplace keeps everything."
+        )
+        self.app.push_screen(ConfirmDialog(f"Remove account {acc.name}?", body, yes="remove"), done)
+
+    @work(thread=True, group="accounts-write", exit_on_error=False)
+    def _remove(self, name: str) -> None:
+        from chatdesk import actions
+
+        app = self.chatdesk
+        ok, _ = app.attempt(lambda: actions.remove_account(app.db, app.require_secrets(), name))
+        if ok:
+            app.say(f"account {name} removed")
+        app.call_from_thread(self.reload)
+
+    def action_sync(self) -> None:
+        acc = self._selected()
+        if acc is not None:
+            self.chatdesk.sync_now(acc.id)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+def _when(at: datetime | None, app: ChatdeskApp) -> str:
+    if at is None:
+        return "never"
+    return at.astimezone(app.config.tz).strftime("%d.%m %H:%M")

@@ -1,0 +1,349 @@
+"""The chat list: a line-API ScrollView over paged store queries (toolong's pattern).
+
+Only the pages on screen are ever read (``PAGE`` chats per query, in a thread worker) and only
+the rows on screen are ever rendered (an LRU of strips), so 10,000 chats cost what 50 do.
+Each chat is two lines: badge, name, unread count, time / waiting indicator, preview.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import ClassVar
+
+from rich.style import Style
+from rich.text import Text
+from textual.cache import LRUCache
+from textual.geometry import Size
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from chatdesk.keymap import bindings
+from chatdesk.messages import ChatCountLoaded, ChatHighlighted, ChatOpened, ChatPageLoaded
+from chatdesk.sanitize import safe_text
+from chatdesk.store.views import ChatFilter, ChatRow
+
+PAGE = 100
+ROW_HEIGHT = 2
+BADGES = {"wildberries": "WB", "ozon": "OZ", "yandex": "YM"}
+
+Fetch = Callable[[ChatFilter, int, int], list[ChatRow]]
+Count = Callable[[ChatFilter], int]
+
+
+def chat_title(chat: ChatRow) -> str:
+    """Who the chat is with, in the best words the marketplace gave us."""
+    if chat.customer:
+        return safe_text(chat.customer, single_line=True)
+    if chat.order_id:
+        return f"order {safe_text(chat.order_id, single_line=True)}"
+    if chat.product_id:
+        return f"product {safe_text(chat.product_id, single_line=True)}"
+    return safe_text(chat.external_id, single_line=True)
+
+
+def relative_time(at: datetime | None, now: datetime) -> str:
+    if at is None:
+        return ""
+    delta = now - at
+    if delta < timedelta(minutes=1):
+        return "now"
+    if delta < timedelta(hours=1):
+        return f"{int(delta.total_seconds() // 60)}m"
+    if delta < timedelta(days=1):
+        return f"{int(delta.total_seconds() // 3600)}h"
+    if delta < timedelta(days=7):
+        return f"{delta.days}d"
+    return at.strftime("%d.%m")
+
+
+def waited(at: datetime | None, now: datetime) -> str:
+    if at is None:
+        return ""
+    minutes = max(0, int((now - at).total_seconds() // 60))
+    if minutes < 60:
+        return f"{minutes}m"
+    if minutes < 60 * 48:
+        return f"{minutes // 60}h"
+    return f"{minutes // 1440}d"
+
+
+class ChatList(ScrollView, can_focus=True):
+    """Chats of the current filter; the cursor is an index into the filtered ordering."""
+
+    BINDINGS: ClassVar = bindings("list")
+    COMPONENT_CLASSES: ClassVar = {
+        "chat-list--cursor",
+        "chat-list--cursor-blurred",
+        "chat-list--wildberries",
+        "chat-list--ozon",
+        "chat-list--yandex",
+        "chat-list--unread",
+        "chat-list--muted",
+        "chat-list--ok",
+        "chat-list--warn",
+        "chat-list--late",
+        "chat-list--followup",
+    }
+    DEFAULT_CSS = """
+    ChatList { background: $surface; }
+    ChatList > .chat-list--cursor { background: $block-cursor-background; color: $block-cursor-foreground; }
+    ChatList > .chat-list--cursor-blurred { background: $block-cursor-blurred-background; }
+    ChatList > .chat-list--wildberries { background: #a0128a; color: #ffffff; text-style: bold; }
+    ChatList > .chat-list--ozon { background: #005bff; color: #ffffff; text-style: bold; }
+    ChatList > .chat-list--yandex { background: #ffcc00; color: #000000; text-style: bold; }
+    ChatList > .chat-list--unread { color: $text-accent; text-style: bold; }
+    ChatList > .chat-list--muted { color: $text-muted; }
+    ChatList > .chat-list--ok { color: $text-success; }
+    ChatList > .chat-list--warn { color: $text-warning; text-style: bold; }
+    ChatList > .chat-list--late { color: $text-error; text-style: bold; }
+    ChatList > .chat-list--followup { color: $text-secondary; }
+    """
+
+    cursor: reactive[int] = reactive(0, init=False)
+
+    def __init__(
+        self,
+        fetch: Fetch,
+        count: Count,
+        *,
+        clock: Callable[[], datetime],
+        sla: tuple[int, int] = (30, 120),
+        id: str | None = None,
+    ) -> None:
+        super().__init__(id=id)
+        self._fetch = fetch
+        self._count = count
+        self._clock = clock
+        self._sla = sla
+        self.filter = ChatFilter()
+        self.total = 0
+        self.generation = 0
+        self._pages: dict[int, list[ChatRow]] = {}
+        self._pending: set[int] = set()
+        self._strips: LRUCache[tuple[object, ...], Strip] = LRUCache(1024)
+        self._follow_id: int | None = None  # keep the cursor on this chat across reloads
+        self._now = clock()
+
+    # ------------------------------------------------------------------ data
+
+    def set_filter(self, flt: ChatFilter) -> None:
+        self.filter = flt
+        self._pages.clear()
+        self._follow_id = None
+        self.reload(reset_cursor=True)
+
+    def reload(self, *, reset_cursor: bool = False) -> None:
+        """Re-read the count and the pages on screen; old rows stay visible until then."""
+        self.generation += 1
+        self._pending.clear()
+        self._now = self._clock()
+        if reset_cursor:
+            self.cursor = 0
+            self.scroll_to(y=0, animate=False)
+        gen, flt = self.generation, self.filter
+        self.run_worker(
+            lambda: self.post_message(ChatCountLoaded(gen, self._count(flt))),
+            thread=True,
+            group="chat-count",
+            exclusive=True,
+            exit_on_error=False,
+        )
+        for page in self._visible_pages():
+            self._request(page)
+
+    def _visible_pages(self) -> set[int]:
+        top = int(self.scroll_offset.y) // ROW_HEIGHT
+        bottom = top + max(1, self.size.height // ROW_HEIGHT + 1)
+        first, last = max(0, top - 10) // PAGE, (bottom + 10) // PAGE
+        return set(range(first, last + 1)) | {self.cursor // PAGE}
+
+    def _request(self, page: int) -> None:
+        if page in self._pending:
+            return
+        self._pending.add(page)
+        gen, flt = self.generation, self.filter
+
+        def load() -> None:
+            self.post_message(ChatPageLoaded(gen, page, self._fetch(flt, page * PAGE, PAGE)))
+
+        self.run_worker(load, thread=True, group=f"chat-page-{page}", exit_on_error=False)
+
+    def on_chat_count_loaded(self, message: ChatCountLoaded) -> None:
+        if message.generation != self.generation:
+            return
+        self.total = message.count
+        self.virtual_size = Size(self.size.width, self.total * ROW_HEIGHT)
+        if self.cursor >= self.total:
+            self.cursor = max(0, self.total - 1)
+        self.refresh()
+        self._announce()
+
+    def on_chat_page_loaded(self, message: ChatPageLoaded) -> None:
+        message.stop()
+        if message.generation != self.generation:
+            return
+        self._pending.discard(message.page)
+        old = self._pages.get(message.page)
+        self._pages[message.page] = message.rows
+        if old != message.rows:
+            self._strips.clear()
+            self.refresh()
+        if self._follow_id is not None and self.cursor // PAGE == message.page:
+            for i, row in enumerate(message.rows):
+                if row.id == self._follow_id and message.page * PAGE + i != self.cursor:
+                    self.cursor = message.page * PAGE + i
+                    return
+        self._announce()
+
+    def row(self, index: int) -> ChatRow | None:
+        page = self._pages.get(index // PAGE)
+        if page is None or index % PAGE >= len(page):
+            return None
+        return page[index % PAGE]
+
+    @property
+    def current(self) -> ChatRow | None:
+        return self.row(self.cursor)
+
+    def loaded_rows(self) -> list[tuple[int, ChatRow]]:
+        return [(p * PAGE + i, r) for p, rows in sorted(self._pages.items()) for i, r in enumerate(rows)]
+
+    # ------------------------------------------------------------------ cursor
+
+    def watch_cursor(self, old: int, new: int) -> None:
+        self._refresh_row(old)
+        self._refresh_row(new)
+        self._scroll_to_cursor()
+        if new // PAGE not in self._pages:
+            self._request(new // PAGE)
+        row = self.row(new)
+        self._follow_id = row.id if row else None
+        self._announce()
+
+    def _announce(self) -> None:
+        row = self.current
+        if row is not None:
+            self._follow_id = row.id
+            self.post_message(ChatHighlighted(row))
+
+    def _scroll_to_cursor(self) -> None:
+        top = self.cursor * ROW_HEIGHT
+        y = int(self.scroll_offset.y)
+        height = max(ROW_HEIGHT, self.size.height)
+        if top < y:
+            self.scroll_to(y=top, animate=False)
+        elif top + ROW_HEIGHT > y + height:
+            self.scroll_to(y=top + ROW_HEIGHT - height, animate=False)
+
+    def _refresh_row(self, index: int) -> None:
+        y = index * ROW_HEIGHT - int(self.scroll_offset.y)
+        self.refresh_lines(y, ROW_HEIGHT)
+
+    def move_to(self, index: int) -> None:
+        if self.total:
+            self.cursor = max(0, min(self.total - 1, index))
+
+    def action_cursor(self, delta: int) -> None:
+        self.move_to(self.cursor + delta)
+
+    def action_page(self, delta: int) -> None:
+        self.move_to(self.cursor + delta * max(1, self.size.height // ROW_HEIGHT - 1))
+
+    def action_first(self) -> None:
+        self.move_to(0)
+
+    def action_last(self) -> None:
+        self.move_to(self.total - 1)
+
+    def action_open(self) -> None:
+        row = self.current
+        if row is not None:
+            self.post_message(ChatOpened(row))
+
+    def on_focus(self) -> None:
+        self._strips.clear()
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self._strips.clear()
+        self.refresh()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._strips.clear()
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        for page in self._visible_pages():
+            if page not in self._pages:
+                self._request(page)
+
+    def on_resize(self) -> None:
+        self._strips.clear()
+        self.virtual_size = Size(self.size.width, self.total * ROW_HEIGHT)
+
+    # ------------------------------------------------------------------ rendering
+
+    def render_line(self, y: int) -> Strip:
+        line = int(self.scroll_offset.y) + y
+        index, part = divmod(line, ROW_HEIGHT)
+        width = self.size.width
+        base = self.rich_style
+        if index >= self.total:
+            return Strip.blank(width, base)
+        row = self.row(index)
+        selected = index == self.cursor
+        key = (index, part, width, selected, self.has_focus, row is None)
+        strip = self._strips.get(key)
+        if strip is None:
+            text = Text("…" if part == 0 else "", style="dim") if row is None else self._line(row, part, width)
+            text.stylize(base, 0)
+            text.truncate(width, overflow="ellipsis", pad=True)
+            strip = Strip(list(text.render(self.app.console)), width)
+            if selected:
+                name = "chat-list--cursor" if self.has_focus else "chat-list--cursor-blurred"
+                strip = strip.apply_style(self.get_component_rich_style(name))
+            strip = strip.adjust_cell_length(width, base)
+            self._strips[key] = strip
+        return strip.apply_offsets(0, line)
+
+    def _style(self, name: str) -> Style:
+        return self.get_component_rich_style(f"chat-list--{name}", partial=True)
+
+    def _line(self, row: ChatRow, part: int, width: int) -> Text:
+        now = self._now
+        if part == 0:
+            badge = BADGES.get(row.marketplace, row.marketplace[:2].upper())
+            right = Text()
+            if row.has_followup:
+                right.append("⚑ ", self._style("followup"))
+            if row.unread:
+                right.append(f"{row.unread} ", self._style("unread"))
+            right.append(relative_time(row.last_message_at, now), self._style("muted"))
+            left = Text()
+            left.append(f"{badge}", self._style(row.marketplace) if row.marketplace in BADGES else Style())
+            left.append(" ")
+            name_style = self._style("unread") if row.unread else Style()
+            room = max(1, width - left.cell_len - right.cell_len - 1)
+            name = Text(chat_title(row), style=name_style)
+            name.truncate(room, overflow="ellipsis")
+            left.append_text(name)
+            pad = max(1, width - left.cell_len - right.cell_len)
+            return Text.assemble(left, " " * pad, right)
+        text = Text("   ")
+        if row.waiting and not row.closed:
+            warn, late = self._sla
+            minutes = (now - row.last_buyer_at).total_seconds() / 60 if row.last_buyer_at else 0
+            level = "late" if minutes >= late else "warn" if minutes >= warn else "ok"
+            text = Text()
+            text.append(f"◷{waited(row.last_buyer_at, now):>3} ", self._style(level))
+        elif row.closed:
+            text = Text("✓  ", style=self._style("muted"))
+        text.append(safe_text(row.preview or "", single_line=True, max_len=300), self._style("muted"))
+        return text
+
+    def rendered_text(self) -> str:
+        """What the list shows, as plain text (tests and the no-ESC-bytes check)."""
+        return "\n".join(self.render_line(y).text for y in range(self.size.height))

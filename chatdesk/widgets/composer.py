@@ -1,0 +1,118 @@
+"""The reply composer: a multi-line TextArea, a used/limit counter and live rule findings.
+
+Enter inserts a newline (buyers get paragraphs); sending is an explicit key (ctrl+j, shown in
+the footer) because ctrl+enter is indistinguishable from enter in most terminals. Findings from
+``chatdesk.rules`` show as you type: hard ones block the send key, warnings need a second
+explicit confirmation (the override is recorded with the message).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Static, TextArea
+
+from chatdesk.keymap import bindings
+from chatdesk.store.views import ChatRow
+
+FALLBACK_LIMITS = {"wildberries": 1000, "ozon": 1000, "yandex": 4096}
+
+
+def text_limit(marketplace: str, kind: str) -> int:
+    """The marketplace's maximum message length, from the rule table when it is there."""
+    try:
+        from chatdesk.rules import limits_for
+
+        return limits_for(marketplace, kind).max_text
+    except (ImportError, ValueError, KeyError):
+        return FALLBACK_LIMITS.get(marketplace, 1000)
+
+
+def check_rules(text: str, chat: ChatRow) -> list[Any]:
+    """Findings for ``text`` in ``chat``; none while the rules module is not installed."""
+    try:
+        from chatdesk import rules
+    except ImportError:
+        return []
+    return rules.check(text, marketplace=chat.marketplace, kind=chat.kind, chat_status=chat.status)
+
+
+class ComposerInput(TextArea):
+    BINDINGS: ClassVar = bindings("composer")
+
+
+class Composer(Vertical):
+    """Holds the draft of the shown chat; the screen saves it (debounced) and sends it."""
+
+    DEFAULT_CSS = """
+    Composer { height: auto; }
+    Composer ComposerInput { height: auto; min-height: 3; max-height: 8; border: none; padding: 0 1; }
+    Composer #composer-status { height: 1; padding: 0 1; color: $text-muted; }
+    Composer #composer-status.-hard { color: $text-error; }
+    Composer #composer-status.-warn { color: $text-warning; }
+    """
+
+    def __init__(self, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.chat: ChatRow | None = None
+        self.findings: list[Any] = []
+        self._loaded: str | None = None  # text set by the program: its Changed is not an edit
+
+    def compose(self) -> ComposeResult:
+        yield ComposerInput(id="composer-input", soft_wrap=True, tab_behavior="focus", show_line_numbers=False)
+        yield Static(id="composer-status", markup=False)
+
+    @property
+    def input(self) -> ComposerInput:
+        return self.query_one(ComposerInput)
+
+    @property
+    def text(self) -> str:
+        return self.input.text
+
+    def set_chat(self, chat: ChatRow | None, draft: str | None) -> None:
+        self.chat = chat
+        if draft is not None:
+            self.set_text(draft)
+        self.input.disabled = chat is None
+        self.update_status()
+
+    def set_text(self, text: str) -> None:
+        self._loaded = text
+        self.input.load_text(text)
+        self.input.move_cursor(self.input.document.end)
+        self.update_status()
+
+    def update_status(self) -> None:
+        status = self.query_one("#composer-status", Static)
+        status.remove_class("-hard", "-warn")
+        if self.chat is None:
+            self.findings = []
+            status.update("open a chat to reply")
+            return
+        text = self.text
+        limit = text_limit(self.chat.marketplace, self.chat.kind)
+        self.findings = check_rules(text, self.chat) if text.strip() else []
+        line = Text(f"{len(text)}/{limit}")
+        hard = [f for f in self.findings if f.severity == "hard"]
+        warn = [f for f in self.findings if f.severity == "warn"]
+        if hard:
+            status.add_class("-hard")
+            line.append(f"  blocked: {hard[0].reason}")
+        elif warn:
+            status.add_class("-warn")
+            line.append(f"  warning: {warn[0].reason}" + (f" (+{len(warn) - 1})" if len(warn) > 1 else ""))
+        else:
+            line.append("  ^j send · Enter newline · Esc leave")
+        status.update(line)
+
+    def on_text_area_changed(self, event: TextArea.Changed) -> None:
+        if self._loaded is not None and self.text == self._loaded:
+            self._loaded = None
+            event.stop()
+            return
+        self._loaded = None
+        self.update_status()

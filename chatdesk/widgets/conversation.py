@@ -1,0 +1,296 @@
+"""The conversation: a line-API ScrollView over the loaded window of a chat's messages.
+
+A chat opens on its newest page (``views.list_messages(limit=N)``); scrolling to the top asks
+for the page before it. Each message is wrapped once per (message, state, width) and cached,
+so a 10,000-message chat opens as fast as a 10-message one and a live refresh re-wraps only
+what changed. Every piece of buyer text goes through ``safe_text`` into a Rich ``Text``:
+never markup, never an escape byte.
+"""
+
+from __future__ import annotations
+
+from datetime import tzinfo
+from typing import ClassVar
+
+from rich.style import Style
+from rich.text import Text
+from textual.cache import LRUCache
+from textual.geometry import Size
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from chatdesk.keymap import bindings
+from chatdesk.messages import NeedOlder
+from chatdesk.sanitize import safe_text
+from chatdesk.store.views import ChatRow, MessageRow
+
+STATE_LABELS = {
+    "queued": "queued",
+    "sending": "sending…",
+    "sent": "sent",
+    "failed": "FAILED",
+    "unknown": "not confirmed",
+}
+
+
+def human_size(size: int | None) -> str:
+    if not size:
+        return ""
+    for unit in ("B", "KB", "MB"):
+        if size < 1024:
+            return f" {size:.0f} {unit}"
+        size /= 1024  # type: ignore[assignment]
+    return f" {size:.0f} GB"
+
+
+class ConversationView(ScrollView, can_focus=True):
+    """Messages of one chat; ``selected`` is the message retry/edit/attachment keys act on."""
+
+    BINDINGS: ClassVar = bindings("conversation")
+    COMPONENT_CLASSES: ClassVar = {
+        "conversation--buyer",
+        "conversation--seller",
+        "conversation--marketplace",
+        "conversation--muted",
+        "conversation--failed",
+        "conversation--pending",
+        "conversation--attachment",
+        "conversation--selected",
+        "conversation--selected-blurred",
+    }
+    DEFAULT_CSS = """
+    ConversationView { background: $surface; }
+    ConversationView > .conversation--buyer { color: $text-accent; text-style: bold; }
+    ConversationView > .conversation--seller { color: $text-success; text-style: bold; }
+    ConversationView > .conversation--marketplace { color: $text-warning; text-style: bold; }
+    ConversationView > .conversation--muted { color: $text-muted; }
+    ConversationView > .conversation--failed { color: $text-error; text-style: bold; }
+    ConversationView > .conversation--pending { color: $text-warning; }
+    ConversationView > .conversation--attachment { color: $text-primary; text-style: underline; }
+    ConversationView > .conversation--selected { background: $block-cursor-blurred-background; }
+    ConversationView > .conversation--selected-blurred { background: $boost; }
+    """
+
+    selected: reactive[int | None] = reactive(None, init=False)
+
+    def __init__(self, *, tz: tzinfo, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.tz = tz
+        self.chat: ChatRow | None = None
+        self.messages: list[MessageRow] = []
+        self.has_more = False
+        self.loading_older = False
+        self._blocks: LRUCache[tuple[object, ...], list[Strip]] = LRUCache(4096)
+        self._lines: list[tuple[int, Strip]] = []  # (message index or -1, strip)
+        self._first_line: list[int] = []
+
+    # ------------------------------------------------------------------ data
+
+    def show(self, chat: ChatRow, messages: list[MessageRow], has_more: bool, *, keep_position: bool) -> None:
+        """Show ``messages`` (the newest window); a refresh of the same chat keeps the view."""
+        same = self.chat is not None and self.chat.id == chat.id
+        at_bottom = self.scroll_offset.y >= self.max_scroll_y - 1
+        selected_id = self.selected_message.id if (same and self.selected_message) else None
+        if same and keep_position and messages == self.messages and chat == self.chat:
+            return
+        if same and keep_position and self.messages and len(messages) < len(self.messages):
+            # A refresh reads the newest page only: keep the older history already loaded.
+            oldest_new = (messages[0].created_at, messages[0].id) if messages else None
+            older = [m for m in self.messages if oldest_new is None or (m.created_at, m.id) < oldest_new]
+            messages = older + messages
+            has_more = self.has_more
+        self.chat = chat
+        self.messages = messages
+        self.has_more = has_more
+        self.loading_older = False
+        self._relayout()
+        index = next((i for i, m in enumerate(messages) if m.id == selected_id), None)
+        self.set_reactive(ConversationView.selected, index)
+        if not same or not keep_position or at_bottom:
+            self.call_after_refresh(self.scroll_end, animate=False, immediate=True)
+
+    def clear(self) -> None:
+        self.chat = None
+        self.messages = []
+        self.has_more = False
+        self.set_reactive(ConversationView.selected, None)
+        self._relayout()
+
+    def prepend(self, messages: list[MessageRow], has_more: bool) -> None:
+        known = {m.id for m in self.messages}
+        fresh = [m for m in messages if m.id not in known]
+        before = len(self._lines)
+        selected_id = self.selected_message.id if self.selected_message else None
+        self.messages = fresh + self.messages
+        self.has_more = has_more
+        self.loading_older = False
+        self._relayout()
+        if selected_id is not None:
+            self.set_reactive(ConversationView.selected, self.index_of(selected_id))
+        self.scroll_to(y=self.scroll_offset.y + len(self._lines) - before, animate=False, immediate=True)
+
+    def index_of(self, message_id: int) -> int | None:
+        return next((i for i, m in enumerate(self.messages) if m.id == message_id), None)
+
+    @property
+    def selected_message(self) -> MessageRow | None:
+        if self.selected is None or not 0 <= self.selected < len(self.messages):
+            return None
+        return self.messages[self.selected]
+
+    # ------------------------------------------------------------------ layout
+
+    def _relayout(self) -> None:
+        width = max(10, self.size.width)
+        lines: list[tuple[int, Strip]] = []
+        first: list[int] = []
+        prev_day = None
+        if self.has_more:
+            lines.append((-1, self._center("↑ older messages load when you scroll up", width)))
+        for i, msg in enumerate(self.messages):
+            day = msg.created_at.astimezone(self.tz).date()
+            if day != prev_day:
+                lines.append((-1, self._center(f" {day.strftime('%a %d %b %Y')} ", width, fill="─")))
+                prev_day = day
+            first.append(len(lines))
+            key = (msg, width, self.chat.customer if self.chat else None)
+            block = self._blocks.get(key)
+            if block is None:
+                block = self._render_message(msg, width)
+                self._blocks[key] = block
+            lines.extend((i, strip) for strip in block)
+        self._lines = lines
+        self._first_line = first
+        self.virtual_size = Size(width, len(lines))
+        self.refresh()
+
+    def _style(self, name: str) -> Style:
+        return self.get_component_rich_style(f"conversation--{name}", partial=True)
+
+    def _center(self, label: str, width: int, fill: str = " ") -> Strip:
+        text = Text(label.center(width, fill)[:width], style=self._style("muted"))
+        return Strip(list(text.render(self.app.console)), width)
+
+    def _render_message(self, msg: MessageRow, width: int) -> list[Strip]:
+        console = self.app.console
+        head = Text()
+        if msg.author == "buyer":
+            name = safe_text(self.chat.customer, single_line=True, max_len=40) if self.chat else ""
+            head.append(name or "Buyer", self._style("buyer"))
+        elif msg.author == "seller":
+            head.append("You", self._style("seller"))
+        else:
+            head.append("Marketplace", self._style("marketplace"))
+        head.append(f"  {msg.created_at.astimezone(self.tz).strftime('%H:%M')}", self._style("muted"))
+        if msg.author == "seller" and msg.state != "received":
+            label = STATE_LABELS.get(msg.state, msg.state)
+            style = {"failed": "failed", "unknown": "failed", "sent": "muted"}.get(msg.state, "pending")
+            head.append(f"  {label}", self._style(style))
+            if msg.state == "failed":
+                head.append("  R retry · e edit", self._style("muted"))
+            elif msg.state == "unknown":
+                head.append("  R resend · C it arrived · e edit", self._style("muted"))
+        strips = [head]
+        body = Text(safe_text(msg.text), end="")
+        strips.extend(body.wrap(console, max(4, width - 2)))
+        for att in msg.attachments:
+            token = Text()
+            token.append(
+                f"[📎 {safe_text(att.name, single_line=True, max_len=60)}{human_size(att.size)}]",
+                self._style("attachment"),
+            )
+            strips.append(token)
+        if msg.error and msg.state in ("failed", "unknown", "queued"):
+            reason = Text(safe_text(msg.error, single_line=True, max_len=400), style=self._style("failed"))
+            strips.extend(reason.wrap(console, max(4, width - 2)))
+        out: list[Strip] = []
+        for n, line in enumerate(strips):
+            prefix = Text("" if n == 0 else "  ")
+            prefix.append_text(line)
+            prefix.truncate(width, overflow="ellipsis")
+            out.append(Strip(list(prefix.render(console)), prefix.cell_len))
+        out.append(Strip.blank(0))
+        return out
+
+    def on_resize(self) -> None:
+        at_bottom = self.scroll_offset.y >= self.max_scroll_y - 1
+        self._relayout()
+        if at_bottom:
+            self.call_after_refresh(self.scroll_end, animate=False, immediate=True)
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._blocks.clear()
+        if self.is_mounted:
+            self._relayout()
+
+    # ------------------------------------------------------------------ rendering
+
+    def render_line(self, y: int) -> Strip:
+        line = int(self.scroll_offset.y) + y
+        width = self.size.width
+        base = self.rich_style
+        if line >= len(self._lines):
+            return Strip.blank(width, base)
+        index, strip = self._lines[line]
+        strip = strip.adjust_cell_length(width).apply_style(base)
+        if index >= 0 and index == self.selected:
+            name = "conversation--selected" if self.has_focus else "conversation--selected-blurred"
+            strip = strip.apply_style(self.get_component_rich_style(name))
+        return strip.apply_offsets(0, line)
+
+    def rendered_text(self) -> str:
+        return "\n".join(strip.text for _i, strip in self._lines)
+
+    # ------------------------------------------------------------------ keys
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        if new <= 0 and self.has_more and not self.loading_older and self.messages:
+            self.loading_older = True
+            self.post_message(NeedOlder())
+
+    def watch_selected(self) -> None:
+        self.refresh()
+        msg = self.selected
+        if msg is None or msg >= len(self._first_line):
+            return
+        top = self._first_line[msg]
+        bottom = self._first_line[msg + 1] if msg + 1 < len(self._first_line) else len(self._lines)
+        y, height = int(self.scroll_offset.y), max(1, self.size.height)
+        if top < y:
+            self.scroll_to(y=top, animate=False)
+        elif bottom > y + height:
+            self.scroll_to(y=min(top, bottom - height), animate=False)
+
+    def action_select(self, delta: int) -> None:
+        if not self.messages:
+            return
+        if self.selected is None:
+            self.selected = len(self.messages) - 1
+        else:
+            self.selected = max(0, min(len(self.messages) - 1, self.selected + delta))
+        if self.selected == 0 and delta < 0:
+            self.scroll_home(animate=False)
+
+    def action_select_first(self) -> None:
+        if self.messages:
+            self.selected = 0
+            self.scroll_home(animate=False)
+
+    def action_select_last(self) -> None:
+        if self.messages:
+            self.selected = len(self.messages) - 1
+            self.scroll_end(animate=False)
+
+    def select_message(self, message_id: int) -> None:
+        index = self.index_of(message_id)
+        if index is not None:
+            self.selected = index
+
+    def on_focus(self) -> None:
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self.refresh()
