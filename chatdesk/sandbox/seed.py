@@ -152,9 +152,10 @@ NEW_BUYER_LINES = [
 def conversations(rng: random.Random, count: int, now: datetime) -> list[Conversation]:
     """``count`` conversations, oldest first, spread over the last two weeks."""
     out: list[Conversation] = []
+    story = rng.sample(range(len(SCRIPTS)), len(SCRIPTS))  # each marketplace tells its own story order
     for i in range(count):
         product = rng.choice(PRODUCTS)
-        opening, answer, follow = SCRIPTS[i % len(SCRIPTS)] if i < len(SCRIPTS) else rng.choice(SCRIPTS)
+        opening, answer, follow = SCRIPTS[story[i]] if i < len(SCRIPTS) else rng.choice(SCRIPTS)
         order = f"{rng.randint(10_000_000, 99_999_999)}-{rng.randint(1000, 9999)}-1"
         start = now - timedelta(days=14) + timedelta(minutes=int((i + 1) * 14 * 24 * 60 / (count + 1)))
         start += timedelta(seconds=rng.randint(0, 50))
