@@ -117,16 +117,27 @@ def _iso(dt) -> str | None:  # type: ignore[no-untyped-def]
 
 
 def _table(columns: list[str], rows: list[list[object]]) -> None:
-    from rich.table import Table
+    """A plain aligned table: short columns keep their width, the last (text) column gets what
+    is left of the terminal and is cut with an ellipsis. Widths count terminal cells, not code
+    points, so emoji and wide characters keep the columns straight."""
+    import shutil
 
-    from chatdesk.sanitize import safe_rich
+    from rich.cells import cell_len, set_cell_size
 
-    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
-    for col in columns:
-        table.add_column(col, overflow="ellipsis", no_wrap=True, max_width=60)
-    for row in rows:
-        table.add_row(*[safe_rich("" if v is None else v, single_line=True) for v in row])
-    _console().print(table)
+    from chatdesk.sanitize import safe_text
+
+    cells = [columns] + [[safe_text("" if v is None else v, single_line=True) for v in row] for row in rows]
+    widths = [min(28, max(cell_len(r[i]) for r in cells)) for i in range(len(columns) - 1)]
+    total = shutil.get_terminal_size((160, 24)).columns if sys.stdout.isatty() else 10_000
+    last = max(10, total - sum(widths) - 2 * len(widths))
+    out = []
+    for row in cells:
+        parts = [set_cell_size(row[i], w) for i, w in enumerate(widths)]
+        text = row[-1]
+        if cell_len(text) > last:
+            text = set_cell_size(text, last - 1) + "…"
+        out.append("  ".join([*parts, text]).rstrip())
+    sys.stdout.write("\n".join(out) + "\n")
 
 
 def _local(dt) -> str:  # type: ignore[no-untyped-def]
