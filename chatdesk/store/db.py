@@ -156,7 +156,10 @@ class Database:
             try:
                 if self._watch_conn is None:
                     self._watch_conn = self.engine.connect()
-                return int(self._watch_conn.exec_driver_sql("PRAGMA data_version").scalar() or 0)
+                value = int(self._watch_conn.exec_driver_sql("PRAGMA data_version").scalar() or 0)
+                # End the implicit transaction: inside one, the snapshot (and the value) never changes.
+                self._watch_conn.rollback()
+                return value
             except SQLAlchemyError:
                 return None
 
