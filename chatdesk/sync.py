@@ -507,6 +507,15 @@ class SyncEngine:
 
         self._call_soon(kick)
 
+    def followups_now(self) -> None:
+        """Re-check due follow-ups now, without waiting. Thread-safe."""
+
+        def kick() -> None:
+            assert self._scheduler is not None
+            self._scheduler.get_job("followups").modify(next_run_time=datetime.now().astimezone())
+
+        self._call_soon(kick)
+
     def deliver_now(self) -> None:
         """Send queued outbox rows now, without waiting. Thread-safe."""
 

@@ -1,0 +1,200 @@
+"""Every scheduled follow-up in one place: due time, chat, text, state — edit, cancel, send now.
+
+Past follow-ups (sent, cancelled, expired, failed) stay listed as history with their reason.
+Store calls run in thread workers; the list refreshes every few seconds while it is open.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from chatdesk.connectors import LABELS
+from chatdesk.sanitize import safe_text
+from chatdesk.screens.dialogs import ConfirmDialog
+from chatdesk.screens.schedule import open_schedule_dialog
+from chatdesk.store import followups as store_followups
+from chatdesk.store.followups import FollowUpRow
+from chatdesk.timeparse import format_relative
+
+if TYPE_CHECKING:
+    from chatdesk.app import ChatdeskApp
+
+STATE_STYLE = {
+    "pending": "bold",
+    "sending": "cyan",
+    "sent": "green",
+    "cancelled": "dim",
+    "expired": "yellow",
+    "failed": "red",
+}
+
+
+class FollowUpsLoaded(Message):
+    def __init__(self, rows: list[FollowUpRow]) -> None:
+        super().__init__()
+        self.rows = rows
+
+
+class FollowUpsScreen(Screen[int | None]):
+    """Dismisses with a chat id when the user asks to open that chat."""
+
+    DEFAULT_CSS = """
+    FollowUpsScreen DataTable { height: 1fr; }
+    FollowUpsScreen #fu-title { height: 1; padding: 0 1; text-style: bold; }
+    FollowUpsScreen #fu-detail { height: auto; max-height: 6; padding: 0 1; border-top: solid $panel; }
+    """
+    BINDINGS: ClassVar = [
+        Binding("escape,q", "close", "Back", id="followups_back"),
+        Binding("e", "edit", "Edit", id="followups_edit"),
+        Binding("c,x", "cancel_followup", "Cancel it", id="followups_cancel"),
+        Binding("S", "send_now", "Send now", id="followups_send_now"),
+        Binding("h", "toggle_history", "History", id="followups_history"),
+        Binding("enter", "open_chat", "Open chat", id="followups_open"),
+        Binding("j", "cursor_down", "Down", show=False, id="followups_down"),
+        Binding("k", "cursor_up", "Up", show=False, id="followups_up"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[FollowUpRow] = []
+        self.history = False
+
+    @property
+    def chatdesk(self) -> ChatdeskApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="fu-title")
+        yield DataTable(id="fu-table", cursor_type="row", zebra_stripes=True)
+        yield Static(id="fu-detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_columns("id", "due", "state", "chat", "text")
+        self.reload()
+        self.set_interval(5, self.reload)
+        table.focus()
+
+    def reload(self) -> None:
+        self._load(self.history)
+
+    @work(thread=True, exclusive=True, group="followups", exit_on_error=False)
+    def _load(self, history: bool) -> None:
+        app = self.chatdesk
+        states = None if history else ("pending", "sending")
+        ok, rows = app.attempt(lambda: store_followups.list_followups(app.db, states=states))
+        if ok and rows is not None:
+            self.post_message(FollowUpsLoaded(rows))
+
+    def on_follow_ups_loaded(self, message: FollowUpsLoaded) -> None:
+        table = self.query_one(DataTable)
+        keep = table.cursor_row
+        self.rows = message.rows
+        now = self.chatdesk.clock()
+        table.clear()
+        for f in self.rows:
+            when = f.due_at.astimezone(self.chatdesk.config.tz).strftime("%d %b %H:%M")
+            rel = format_relative(f.due_at, now) if f.state == "pending" else ""
+            who = safe_text(f.customer or f"chat {f.chat_id}", single_line=True, max_len=24)
+            table.add_row(
+                Text(str(f.id)),
+                Text(f"{when} {rel}".strip()),
+                Text(f.state, style=STATE_STYLE.get(f.state, "")),
+                Text(f"{LABELS.get(f.marketplace, f.marketplace)} {who}"),
+                Text(safe_text(f.text, single_line=True, max_len=80)),
+                key=str(f.id),
+            )
+        if self.rows:
+            table.move_cursor(row=min(keep, len(self.rows) - 1))
+        pending = sum(1 for f in self.rows if f.state == "pending")
+        scope = "all, with history" if self.history else "scheduled"
+        self.query_one("#fu-title", Static).update(Text(f"Follow-ups · {pending} pending · showing {scope}"))
+        self._show_detail()
+
+    def _current(self) -> FollowUpRow | None:
+        table = self.query_one(DataTable)
+        if not self.rows or table.cursor_row is None or table.cursor_row >= len(self.rows):
+            return None
+        return self.rows[table.cursor_row]
+
+    def _show_detail(self) -> None:
+        f = self._current()
+        detail = Text()
+        if f is not None:
+            detail.append(safe_text(f.text))
+            if f.reason:
+                detail.append(f"\n{f.state}: ", style="bold")
+                detail.append(safe_text(f.reason, single_line=True))
+            if f.rule:
+                detail.append(f"\nscheduled by the resolve rule “{f.rule}”", style="dim")
+        self.query_one("#fu-detail", Static).update(detail)
+
+    def on_data_table_row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
+        self._show_detail()
+
+    # -------------------------------------------------------------- actions
+    def action_cursor_down(self) -> None:
+        self.query_one(DataTable).action_cursor_down()
+
+    def action_cursor_up(self) -> None:
+        self.query_one(DataTable).action_cursor_up()
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    def action_open_chat(self) -> None:
+        f = self._current()
+        if f is not None:
+            self.dismiss(f.chat_id)
+
+    def action_toggle_history(self) -> None:
+        self.history = not self.history
+        self.reload()
+
+    def _pending(self) -> FollowUpRow | None:
+        f = self._current()
+        if f is None or f.state != "pending":
+            self.notify("choose a pending follow-up", severity="warning", markup=False)
+            return None
+        return f
+
+    def action_cancel_followup(self) -> None:
+        f = self._pending()
+        if f is None:
+            return
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                self._store_call(lambda db: store_followups.cancel(db, f.id), f"follow-up {f.id} cancelled")
+
+        self.app.push_screen(ConfirmDialog(f"Cancel follow-up {f.id}?", f.text, yes="cancel it"), done)
+
+    def action_send_now(self) -> None:
+        f = self._pending()
+        if f is not None:
+            self._store_call(lambda db: store_followups.send_now(db, f.id), f"follow-up {f.id} is due now")
+
+    def action_edit(self) -> None:
+        f = self._pending()
+        if f is None:
+            return
+        open_schedule_dialog(self.chatdesk, f.chat_id, followup=f, on_done=self.reload)
+
+    @work(thread=True, group="followup-change", exit_on_error=False)
+    def _store_call(self, fn: Any, done: str) -> None:
+        app = self.chatdesk
+        ok, _ = app.attempt(lambda: fn(app.db))
+        if ok:
+            app.say(done)
+            if app.engine is not None:
+                app.engine.followups_now()
+        self.app.call_from_thread(self.reload)
