@@ -13,6 +13,8 @@ from pathlib import Path
 
 from chatdesk import rules
 from chatdesk.config import Config
+from chatdesk.connectors import connector_class
+from chatdesk.connectors.base import Limits
 from chatdesk.errors import UsageError
 from chatdesk.sanitize import safe_text
 from chatdesk.secrets import SecretStore
@@ -75,16 +77,42 @@ def send_now(
     text = text.strip("\n")
     files = file_specs(attach)
     overrides = precheck(chat, text, files, force=force)
-    message_id = outbox.enqueue(db, chat_id, text, files=files, overrides=overrides)
+    limits = connector_class(chat.marketplace).limits.get(chat.kind)
+    message_ids = [
+        outbox.enqueue(db, chat_id, part_text, files=part_files, overrides=overrides)
+        for part_text, part_files in split_parts(limits, text, files)
+    ]
     engine = SyncEngine(db, secrets=secrets, config=config, client_factory=client_factory)
 
     async def deliver() -> None:
         try:
-            await engine.deliver_account(chat.account_id, message_id=message_id)
+            for message_id in message_ids:
+                await engine.deliver_account(chat.account_id, message_id=message_id)
         finally:
             await engine.aclose()
 
     asyncio.run(deliver())
+    outcomes = [_outcome(db, mid) for mid in message_ids]
+    worst = max(outcomes, key=lambda o: o.exit_code)
+    if len(outcomes) == 1 or worst.exit_code:
+        return worst
+    return Outcome(0, f"sent in {len(outcomes)} parts (messages {', '.join(map(str, message_ids))})")
+
+
+def split_parts(
+    limits: Limits | None, text: str, files: list[dict[str, object]]
+) -> list[tuple[str, list[dict[str, object]]]]:
+    """One message per request the marketplace can take: Ozon wants text and each file apart."""
+    if not files or limits is None:
+        return [(text, files)]
+    per = limits.max_files or len(files)
+    groups = [files[i : i + per] for i in range(0, len(files), per)]
+    if limits.text_with_files:
+        return [(text, groups[0])] + [("", g) for g in groups[1:]]
+    return ([(text, [])] if text.strip() else []) + [("", g) for g in groups]
+
+
+def _outcome(db: Database, message_id: int) -> Outcome:
     state, error = outbox.message_state(db, message_id)
     reason = safe_text(error or "", single_line=True)
     if state == "sent":
