@@ -137,6 +137,17 @@ class ChatdeskApp(App[None]):
             self.notify(safe_text(self.demo_hint), markup=False, timeout=20, title="demo")
         self.set_interval(WATCH_INTERVAL, self._watch_store)
 
+    async def action_quit(self) -> None:
+        """Quit (q, ctrl+q, the palette) only after the pending draft is on disk."""
+        from chatdesk.screens.main import MainScreen
+
+        for screen in self.screen_stack:
+            if isinstance(screen, MainScreen):
+                worker = screen.flush_draft()
+                if worker is not None:
+                    await worker.wait()
+        self.exit()
+
     # ------------------------------------------------------------------ helpers for screens and workers
 
     def say(self, text: str, *, severity: str = "information") -> None:

@@ -28,13 +28,15 @@ class Key:
     description: str
     scope: str  # "main" screen, "list", "conversation", "composer", "accounts"
     show: bool = False  # shown in the footer
+    short: str = ""  # the footer's word for it
 
 
 KEYS: tuple[Key, ...] = (
     # Main screen: work whichever pane has focus (except while typing in the composer).
-    Key("reply", "r,i", "reply", "Reply: focus the composer", "main", True),
+    Key("help", "question_mark", "help", "Help: all keys", "main", True, "help"),
+    Key("reply", "r,i", "reply", "Reply: focus the composer", "main", True, "reply"),
     Key("editor", "E", "editor", "Compose in $EDITOR, then review", "main"),
-    Key("next_unread", "n", "next_unread", "Next chat with unread messages", "main", True),
+    Key("next_unread", "n", "next_unread", "Next chat with unread messages", "main", True, "next unread"),
     Key("toggle_unread", "u", "toggle_unread", "Mark chat unread / read (locally)", "main"),
     Key("mark_read_remote", "M", "mark_read_remote", "Mark read on the marketplace too", "main"),
     Key("filter_all", "1", "marketplace('')", "Show all marketplaces", "main"),
@@ -44,12 +46,11 @@ KEYS: tuple[Key, ...] = (
     Key("filter_unread", "U", "filter_unread", "Unread only on/off", "main"),
     Key("filter_waiting", "w", "filter_waiting", "Waiting for reply only on/off", "main"),
     Key("filter_status", "o", "filter_status", "Cycle open / closed / any", "main"),
-    Key("filter_text", "slash", "filter_text", "Filter chats by text", "main", True),
+    Key("filter_text", "slash", "filter_text", "Filter chats by text", "main"),
     Key("search", "ctrl+f,F", "search", "Search all messages", "main"),
-    Key("sync", "s", "sync", "Sync now", "main", True),
-    Key("accounts", "a", "accounts", "Accounts", "main", True),
-    Key("help", "question_mark", "help", "Help: all keys", "main", True),
-    Key("quit", "q", "quit", "Quit", "main", True),
+    Key("sync", "s", "sync", "Sync now", "main", True, "sync"),
+    Key("accounts", "a", "accounts", "Accounts", "main", True, "accounts"),
+    Key("quit", "q", "quit", "Quit", "main", True, "quit"),
     Key("focus_next", "tab", "focus_pane(1)", "Next pane", "main"),
     Key("focus_previous", "shift+tab", "focus_pane(-1)", "Previous pane", "main"),
     # Chat list.
@@ -59,28 +60,36 @@ KEYS: tuple[Key, ...] = (
     Key("list_page_up", "pageup,ctrl+u", "page(-1)", "Page up", "list"),
     Key("list_first", "g,home", "first", "First chat", "list"),
     Key("list_last", "G,end", "last", "Last chat", "list"),
-    Key("open", "enter,l,right", "open", "Open chat", "list", True),
+    Key("open", "enter,l,right", "open", "Open chat", "list", True, "open"),
     # Conversation.
     Key("msg_down", "j,down", "select(1)", "Next message", "conversation"),
     Key("msg_up", "k,up", "select(-1)", "Previous message", "conversation"),
     Key("msg_first", "g,home", "select_first", "Oldest loaded message", "conversation"),
     Key("msg_last", "G,end", "select_last", "Newest message", "conversation"),
     Key("back", "h,left,escape", "screen.back", "Back to the chat list", "conversation"),
-    Key("retry", "R", "screen.retry", "Send a failed message again", "conversation", True),
-    Key("edit_failed", "e", "screen.edit_failed", "Edit a failed message (back to the draft)", "conversation", True),
+    Key("retry", "R", "screen.retry", "Send a failed message again", "conversation", True, "retry"),
+    Key(
+        "edit_failed",
+        "e",
+        "screen.edit_failed",
+        "Edit a failed message (back to the draft)",
+        "conversation",
+        True,
+        "edit",
+    ),
     Key("confirm_arrived", "C", "screen.confirm_arrived", "An unconfirmed message did arrive", "conversation"),
     Key("download", "d", "screen.download", "Download the attachment", "conversation"),
     Key("open_attachment", "v", "screen.open_attachment", "Open the attachment", "conversation"),
     Key("copy_link", "y", "screen.copy_link", "Copy the attachment link (OSC 52)", "conversation"),
     # Composer (Enter inserts a newline; the send key is explicit).
-    Key("send", "ctrl+j", "screen.send", "Send", "composer", True),
-    Key("leave_composer", "escape", "screen.back", "Leave the composer (draft kept)", "composer", True),
+    Key("send", "ctrl+j", "screen.send", "Send", "composer", True, "send"),
+    Key("leave_composer", "escape", "screen.back", "Leave the composer (draft kept)", "composer", True, "leave"),
     # Accounts screen.
-    Key("account_add", "a", "add", "Add an account", "accounts", True),
-    Key("account_test", "t", "test", "Test the account", "accounts", True),
-    Key("account_remove", "d,delete", "remove", "Remove the account", "accounts", True),
-    Key("account_sync", "s", "sync", "Sync this account now", "accounts", True),
-    Key("account_close", "escape,q", "close", "Back", "accounts", True),
+    Key("account_add", "a", "add", "Add an account", "accounts", True, "add"),
+    Key("account_test", "t", "test", "Test the account", "accounts", True, "test"),
+    Key("account_remove", "d,delete", "remove", "Remove the account", "accounts", True, "remove"),
+    Key("account_sync", "s", "sync", "Sync this account now", "accounts", True, "sync"),
+    Key("account_close", "escape,q", "close", "Back", "accounts", True, "back"),
 )
 
 SCOPES = {
@@ -94,7 +103,15 @@ SCOPES = {
 
 def bindings(scope: str) -> list[Binding]:
     return [
-        Binding(k.keys, k.action, k.description, show=k.show, id=k.id, key_display=_display(k.keys))
+        Binding(
+            k.keys,
+            k.action,
+            k.short or k.description,
+            show=k.show,
+            id=k.id,
+            key_display=_display(k.keys),
+            tooltip=k.description,
+        )
         for k in KEYS
         if k.scope == scope
     ]

@@ -28,7 +28,7 @@ def help_text(keymap: dict[str, str], config_path: str) -> Text:
     for scope, title in SCOPES.items():
         text.append(f"{title}\n", "bold underline")
         for key in (k for k in KEYS if k.scope == scope):
-            text.append(f"  {keys_in_effect(key, keymap):<22}", "bold")
+            text.append(f"  {keys_in_effect(key, keymap):<15}", "bold")
             text.append(f"{key.description}")
             text.append(f"  ({key.id})\n", "dim")
         text.append("\n")

@@ -770,7 +770,4 @@ class MainScreen(Screen[None]):
         self.app.push_screen(HelpScreen(app.keymap, str(app.config_path)))
 
     async def action_quit(self) -> None:
-        worker = self.flush_draft()
-        if worker is not None:
-            await worker.wait()
-        self.app.exit()
+        await self.app.action_quit()

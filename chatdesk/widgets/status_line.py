@@ -42,6 +42,8 @@ def account_state(streams: list[StreamStatus], now: datetime) -> tuple[str, str]
 
 
 class StatusLine(Static):
+    """One line; when the full words do not fit, each account shrinks to a mark and its age."""
+
     DEFAULT_CSS = """
     StatusLine { height: 1; background: $panel; color: $text; padding: 0 1; }
     """
@@ -49,9 +51,24 @@ class StatusLine(Static):
     def __init__(self, clock: Callable[[], datetime], id: str | None = None) -> None:
         super().__init__(id=id, markup=False)
         self._clock = clock
+        self._data: tuple[list[StreamStatus], int, dict[int, bool]] | None = None
         self.text = ""
 
     def show(self, streams: list[StreamStatus], unread: int, polling: dict[int, bool]) -> None:
+        self._data = (streams, unread, polling)
+        line = self._line(compact=False)
+        if line.cell_len > self.size.width - 2 > 0:
+            line = self._line(compact=True)
+        self.text = line.plain
+        self.update(line)
+
+    def on_resize(self) -> None:
+        if self._data is not None:
+            self.show(*self._data)
+
+    def _line(self, *, compact: bool) -> Text:
+        assert self._data is not None
+        streams, unread, polling = self._data
         now = self._clock()
         line = Text()
         line.append(f"{unread} unread", "bold" if unread else "")
@@ -60,17 +77,24 @@ class StatusLine(Static):
             by_account.setdefault(st.account_id, []).append(st)
         if not by_account:
             line.append(" │ no accounts yet: press a to add one")
-        here = any(polling.values())
-        elsewhere = any(s.poller for s in streams) and not here
         for group in by_account.values():
             first = group[0]
             words, level = account_state(group, now)
             style = {"error": "bold red", "ok": "", "idle": "dim"}.get(level, "")
             line.append(" │ ")
             line.append(f"{BADGES.get(first.marketplace, first.marketplace)} ", "bold")
+            if compact:
+                last = max((s.last_success_at for s in group if s.last_success_at), default=None)
+                mark = {"error": "✗ error", "ok": f"✓{relative_time(last, now)}", "idle": "…"}[level]
+                line.append(mark, style)
+                continue
             line.append(safe_text(first.account, single_line=True, max_len=24) + ": ")
             line.append(words, style)
+        here = any(polling.values())
+        elsewhere = any(s.poller for s in streams) and not here
         line.append(" │ ")
-        line.append("syncing here" if here else "another chatdesk syncs" if elsewhere else "not syncing", "italic")
-        self.text = line.plain
-        self.update(line)
+        if compact:
+            line.append("sync: here" if here else "sync: other" if elsewhere else "sync: off", "italic")
+        else:
+            line.append("syncing here" if here else "another chatdesk syncs" if elsewhere else "not syncing", "italic")
+        return line

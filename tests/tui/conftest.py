@@ -76,6 +76,16 @@ def seed(db: Database) -> dict[str, int]:
     return {"wb": wb, "ozon": oz, "yandex": ym}
 
 
+@pytest.fixture(autouse=True)
+def _fast_timers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Shorter debounce/watch periods: the behaviour is the same, the suite waits less."""
+    import chatdesk.app
+    import chatdesk.screens.main
+
+    monkeypatch.setattr(chatdesk.screens.main, "PREVIEW_DEBOUNCE", 0.01)
+    monkeypatch.setattr(chatdesk.app, "WATCH_INTERVAL", 0.3)
+
+
 @pytest.fixture
 def store(tmp_path: Path) -> Database:
     db = Database(f"sqlite:///{tmp_path / 'tui.db'}")
@@ -139,7 +149,7 @@ def make_app(db: Database, **kwargs: object) -> ChatdeskApp:
     return app
 
 
-async def settle(pilot, app: ChatdeskApp, delay: float = 0.15) -> None:  # type: ignore[no-untyped-def]
+async def settle(pilot, app: ChatdeskApp, delay: float = 0.05) -> None:  # type: ignore[no-untyped-def]
     """Let debounces fire and thread workers finish, then process the messages they posted."""
     await pilot.pause(delay)
     await app.workers.wait_for_complete()

@@ -77,7 +77,7 @@ async def test_reply_sent(store) -> None:  # type: ignore[no-untyped-def]
         await settle(pilot, app)
         scr = main(app)
         assert app.focused is scr.composer.input
-        await pilot.press(*"Добрый день")
+        scr.composer.input.insert("Добрый день")
         await pilot.press("enter")  # newline, not send
         await pilot.press(*"ok")
         assert scr.composer.text == "Добрый день\nok"
@@ -131,7 +131,9 @@ async def test_rules_warning_needs_confirmation(store) -> None:  # type: ignore[
     app = make_app(store, engine=engine)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot, app)
-        await pilot.press("r", *"пишите в telegram @shop", "ctrl+j")
+        await pilot.press("r")
+        main(app).composer.input.insert("пишите в telegram @shop")
+        await pilot.press("ctrl+j")
         await settle(pilot, app)
         assert isinstance(app.screen, ConfirmDialog)
         await pilot.press("n")
@@ -258,7 +260,7 @@ async def test_live_arrival_from_another_writer(store) -> None:  # type: ignore[
     app = make_app(store, config=Config(timezone="UTC", bell=True))
     app.bell = lambda: calls.append("bell")  # type: ignore[method-assign]
     async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot, app, 1.7)  # the watcher has its baseline
+        await settle(pilot, app, 0.5)  # the watcher has its baseline
 
         def write() -> None:
             acc = next(c.account_id for c in views.list_chats(store) if c.external_id == "oz1")
@@ -268,7 +270,7 @@ async def test_live_arrival_from_another_writer(store) -> None:  # type: ignore[
         t = threading.Thread(target=write)
         t.start()
         t.join()
-        await settle(pilot, app, 1.8)
+        await settle(pilot, app, 0.5)
         await settle(pilot, app)
         lst = main(app).chat_list
         assert lst.row(0).external_id == "oz1" and lst.row(0).unread == 2
@@ -403,6 +405,23 @@ async def test_attachment_copy_link(store) -> None:  # type: ignore[no-untyped-d
         assert copied == ["https://example.test/photo.jpg"]
 
 
+async def test_mark_read_on_marketplace_is_explicit(store, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from chatdesk import actions
+    from chatdesk.secrets import MemorySecrets
+
+    calls: list[int] = []
+    monkeypatch.setattr(actions, "mark_read_remote", lambda db, secrets, cid: calls.append(cid))
+    app = make_app(store, secrets=MemorySecrets())
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("j", "enter")
+        await settle(pilot, app, 0.5)
+        assert calls == []  # opening and reading never touch the marketplace
+        await pilot.press("M")
+        await settle(pilot, app)
+        assert calls == [chat_id(store, "wb1")]
+
+
 async def test_sync_key_and_status_line(store) -> None:  # type: ignore[no-untyped-def]
     engine = FakeEngine(store)
     app = make_app(store, engine=engine)
@@ -424,12 +443,12 @@ def test_run_app_starts_and_stops_engine(store, monkeypatch: pytest.MonkeyPatch)
     assert engine.started and engine.stopped
 
 
-CHATS = 2_000
+CHATS = 1_000
 
 
 async def test_many_chats_and_a_long_chat_open_by_pages(tmp_path: Path) -> None:
     """Only the visible page of chats and the newest window of messages are read.
-    (2,000 here to keep the suite fast; ``bench`` measures 10,000.)"""
+    (1,000 here to keep the suite fast; ``bench`` measures 10,000.)"""
     import time
 
     from chatdesk.connectors.base import ChatInfo
