@@ -123,9 +123,7 @@ def check_outgoing(world: World, sent: list[str]) -> None:
     """Each outgoing message: sent (with its echo) exactly once, or failed/unknown and absent."""
     truth_texts = [m["text"] for ms in world.sim.truth()["messages"].values() for m in ms]
     for text in sent:
-        rows = [
-            m for c in views.list_chats(world.db) for m in views.list_messages(world.db, c.id) if m.text == text
-        ]
+        rows = [m for c in views.list_chats(world.db) for m in views.list_messages(world.db, c.id) if m.text == text]
         assert len(rows) == 1, f"{text!r} shown {len(rows)} times"
         row = rows[0]
         event(f"outgoing message ended {row.state}")
@@ -211,7 +209,9 @@ SEND_PATHS = ("/api/v1/seller/message", "/chat/send/", "/chats/message", "/chats
 
 def posts(world: World) -> int:
     """Send requests that reached the marketplace (polls of Ozon and YM are POSTs too)."""
-    return sum(n for key, n in world.sim.requests.items() if key.startswith("POST") and any(p in key for p in SEND_PATHS))
+    return sum(
+        n for key, n in world.sim.requests.items() if key.startswith("POST") and any(p in key for p in SEND_PATHS)
+    )
 
 
 def deliver(world: World, owner: str = "cli") -> None:
