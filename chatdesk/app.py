@@ -222,9 +222,9 @@ class ChatdeskApp(App[None]):
         if event.kind == "synced" and event.new_buyer_messages:
             self.new_buyer_messages(event.new_buyer_messages, [text for _chat, text in event.previews])
             self._engine_rang = True
-        self._reload(frozenset(event.chat_ids) or None)
+        self.reload_views(frozenset(event.chat_ids) or None)
 
-    def _reload(self, chat_ids: frozenset[int] | None = None) -> None:
+    def reload_views(self, chat_ids: frozenset[int] | None = None) -> None:
         from chatdesk.screens.main import MainScreen
 
         for screen in self.screen_stack:
@@ -272,17 +272,10 @@ class ChatdeskApp(App[None]):
 
     def _check_version(self) -> None:
         version = self.db.data_version()
-        # Database.data_version leaves its connection inside the read transaction it began, and
-        # a connection in a transaction sees one snapshot: the value would never change. End it
-        # here until db.py does so itself (reported to the lead).
-        conn = getattr(self.db, "_watch_conn", None)
-        if conn is not None and conn.in_transaction():
-            with self.db._watch_lock:
-                conn.rollback()
         if version is None:
             return
         if self._data_version is not None and version != self._data_version:
-            self.call_from_thread(self._reload)
+            self.call_from_thread(self.reload_views)
         self._data_version = version
 
 

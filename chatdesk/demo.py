@@ -42,13 +42,17 @@ def setup(home: Path, sandbox: Sandbox) -> tuple[Database, MemorySecrets, SyncEn
             settings=DEMO_SETTINGS.get(sim.marketplace, {}),
         )
     transport = sandbox.transport()
-    config = Config(poll_interval=15, mark_read_delay=2.0, seller_name="Магазин «Уют»")
+    # The demo delivers follow-ups at any hour, so "send now" can be watched whenever it runs.
+    config = Config(
+        poll_interval=15, mark_read_delay=2.0, seller_name="Магазин «Уют»", sending_window=("00:00", "23:59")
+    )
     engine = SyncEngine(
         db,
         secrets=secrets,
         config=config,
         client_factory=lambda _a: httpx.AsyncClient(transport=transport, timeout=10.0),
         outbox_interval=2.0,
+        followup_interval=5.0,
     )
     return db, secrets, engine
 

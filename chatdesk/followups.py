@@ -31,7 +31,8 @@ OZON_REPLY_WINDOW = timedelta(hours=48)
 
 
 def template_values(chat: views.ChatRow, config: Config) -> dict[str, str | None]:
-    product = chat.context.get("title") or chat.product_id
+    # WB and Ozon give an article number, not a name: say "товар (арт. N)" rather than a bare number.
+    product = chat.context.get("title") or (f"товар (арт. {chat.product_id})" if chat.product_id else None)
     return {
         "customer": chat.customer,
         "order": chat.order_id,

@@ -48,6 +48,9 @@ KEYS: tuple[Key, ...] = (
     Key("filter_status", "o", "filter_status", "Cycle open / closed / any", "main"),
     Key("filter_text", "slash", "filter_text", "Filter chats by text", "main"),
     Key("search", "ctrl+f,F", "search", "Search all messages", "main"),
+    Key("followup", "f", "schedule_followup", "Schedule a follow-up in this chat", "main", True, "follow-up"),
+    Key("followups", "p", "followups", "Follow-ups: all scheduled (edit, cancel, send now)", "main"),
+    Key("resolve", "x", "resolve", "Mark resolved (schedules follow-ups by your rules)", "main"),
     Key("sync", "s", "sync", "Sync now", "main", True, "sync"),
     Key("accounts", "a", "accounts", "Accounts", "main", True, "accounts"),
     Key("quit", "q", "quit", "Quit", "main", True, "quit"),
@@ -83,6 +86,7 @@ KEYS: tuple[Key, ...] = (
     Key("copy_link", "y", "screen.copy_link", "Copy the attachment link (OSC 52)", "conversation"),
     # Composer (Enter inserts a newline; the send key is explicit).
     Key("send", "ctrl+j", "screen.send", "Send", "composer", True, "send"),
+    Key("template", "ctrl+t", "screen.template", "Insert a template", "composer", True, "template"),
     Key("leave_composer", "escape", "screen.back", "Leave the composer (draft kept)", "composer", True, "leave"),
     # Accounts screen.
     Key("account_add", "a", "add", "Add an account", "accounts", True, "add"),
@@ -119,7 +123,7 @@ def bindings(scope: str) -> list[Binding]:
 
 def _display(keys: str) -> str:
     first = keys.split(",")[0]
-    return {"slash": "/", "question_mark": "?", "ctrl+j": "^j"}.get(first, first)
+    return {"slash": "/", "question_mark": "?", "ctrl+j": "^j", "ctrl+t": "^t"}.get(first, first)
 
 
 def validate(keymap: dict[str, str]) -> tuple[dict[str, str], list[str]]:

@@ -104,7 +104,7 @@ class FollowUpsScreen(Screen[int | None]):
         for f in self.rows:
             when = f.due_at.astimezone(self.chatdesk.config.tz).strftime("%d %b %H:%M")
             rel = format_relative(f.due_at, now) if f.state == "pending" else ""
-            who = safe_text(f.customer or f"chat {f.chat_id}", single_line=True, max_len=24)
+            who = safe_text(f.customer or f.order_id or f"chat {f.chat_id}", single_line=True, max_len=24)
             table.add_row(
                 Text(str(f.id)),
                 Text(f"{when} {rel}".strip()),
@@ -141,6 +141,9 @@ class FollowUpsScreen(Screen[int | None]):
     def on_data_table_row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
         self._show_detail()
 
+    def on_data_table_row_selected(self, _event: DataTable.RowSelected) -> None:
+        self.action_open_chat()  # the table takes Enter before the screen's binding sees it
+
     # -------------------------------------------------------------- actions
     def action_cursor_down(self) -> None:
         self.query_one(DataTable).action_cursor_down()
@@ -174,14 +177,14 @@ class FollowUpsScreen(Screen[int | None]):
 
         def done(yes: bool | None) -> None:
             if yes:
-                self._store_call(lambda db: store_followups.cancel(db, f.id), f"follow-up {f.id} cancelled")
+                self._store_call(lambda db: store_followups.cancel(db, f.id), f"follow-up {f.id} cancelled", False)
 
         self.app.push_screen(ConfirmDialog(f"Cancel follow-up {f.id}?", f.text, yes="cancel it"), done)
 
     def action_send_now(self) -> None:
         f = self._pending()
         if f is not None:
-            self._store_call(lambda db: store_followups.send_now(db, f.id), f"follow-up {f.id} is due now")
+            self._store_call(lambda db: store_followups.send_now(db, f.id), f"follow-up {f.id} is due now", True)
 
     def action_edit(self) -> None:
         f = self._pending()
@@ -190,11 +193,11 @@ class FollowUpsScreen(Screen[int | None]):
         open_schedule_dialog(self.chatdesk, f.chat_id, followup=f, on_done=self.reload)
 
     @work(thread=True, group="followup-change", exit_on_error=False)
-    def _store_call(self, fn: Any, done: str) -> None:
+    def _store_call(self, fn: Any, done: str, deliver: bool) -> None:
         app = self.chatdesk
         ok, _ = app.attempt(lambda: fn(app.db))
         if ok:
             app.say(done)
-            if app.engine is not None:
+            if deliver and app.engine is not None:
                 app.engine.followups_now()
         self.app.call_from_thread(self.reload)

@@ -49,6 +49,7 @@ from chatdesk.messages import (
 )
 from chatdesk.sanitize import safe_text
 from chatdesk.screens.dialogs import ConfirmDialog, PickDialog, PromptDialog, ReviewDialog
+from chatdesk.screens.followup_actions import FollowUpActions
 from chatdesk.store.views import ChatFilter, ChatRow, MessageRow
 from chatdesk.widgets.chat_list import ChatList
 from chatdesk.widgets.composer import Composer, ComposerInput, check_rules, text_limit
@@ -72,7 +73,7 @@ class UnreadFound(Message):
         self.index = index
 
 
-class MainScreen(Screen[None]):
+class MainScreen(FollowUpActions, Screen[None]):
     BINDINGS: ClassVar = bindings("main")
     AUTO_FOCUS = "ChatList"
 

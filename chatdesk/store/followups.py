@@ -31,6 +31,7 @@ class FollowUpRow:
     account: str
     marketplace: str
     customer: str | None
+    order_id: str | None
     due_at: datetime
     text: str
     state: str
@@ -94,7 +95,7 @@ def add(
 
 def _rows(s: Session, q) -> list[FollowUpRow]:  # type: ignore[no-untyped-def]
     out = []
-    for f, name, marketplace, customer in s.execute(q).all():
+    for f, name, marketplace, customer, order_id in s.execute(q).all():
         out.append(
             FollowUpRow(
                 id=f.id,
@@ -102,6 +103,7 @@ def _rows(s: Session, q) -> list[FollowUpRow]:  # type: ignore[no-untyped-def]
                 account=name,
                 marketplace=marketplace,
                 customer=customer,
+                order_id=order_id,
                 due_at=from_db(f.due_at),  # type: ignore[arg-type]
                 text=f.text,
                 state=f.state,
@@ -117,7 +119,7 @@ def _rows(s: Session, q) -> list[FollowUpRow]:  # type: ignore[no-untyped-def]
 
 def _base_query():  # type: ignore[no-untyped-def]
     return (
-        select(FollowUp, Account.name, Account.marketplace, Chat.customer)
+        select(FollowUp, Account.name, Account.marketplace, Chat.customer, Chat.order_id)
         .join(Chat, Chat.id == FollowUp.chat_id)  # type: ignore[arg-type]
         .join(Account, Account.id == Chat.account_id)  # type: ignore[arg-type]
     )

@@ -119,6 +119,9 @@ class FakeEngine:
     def sync_now(self, account_id: int | None = None) -> None:
         self.synced.append(account_id)
 
+    def followups_now(self) -> None:
+        self.followups_kicked = getattr(self, "followups_kicked", 0) + 1
+
     def emit(self, event: SyncEvent) -> None:
         for fn in self.listeners:
             fn(event)

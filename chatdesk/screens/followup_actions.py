@@ -1,0 +1,123 @@
+"""The inbox's follow-up and template actions, kept apart from the main screen's reading and
+replying: schedule a follow-up (``f``), list them (``p``), resolve a chat (``x``) and insert
+a template into the composer (``ctrl+t``). Store work runs in thread workers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from textual import work
+
+from chatdesk.screens.dialogs import ConfirmDialog
+from chatdesk.screens.followups import FollowUpsScreen
+from chatdesk.screens.schedule import open_schedule_dialog
+from chatdesk.screens.templates import TemplatePicker
+
+if TYPE_CHECKING:
+    from chatdesk.app import ChatdeskApp
+    from chatdesk.store.views import ChatRow
+
+
+class FollowUpActions:
+    """Mixed into ``MainScreen``; relies on its ``chatdesk``, ``_focused_chat``, ``composer``
+    and ``show_chat``."""
+
+    chatdesk: ChatdeskApp
+    app: Any
+
+    def _focused_chat(self) -> ChatRow | None: ...  # provided by MainScreen
+
+    def _need_chat(self) -> ChatRow | None:
+        chat = self._focused_chat()
+        if chat is None:
+            self.chatdesk.say("choose a chat first", severity="warning")
+        return chat
+
+    def action_schedule_followup(self) -> None:
+        chat = self._need_chat()
+        if chat is not None:
+            open_schedule_dialog(self.chatdesk, chat.id)
+
+    def action_followups(self) -> None:
+        def opened(chat_id: int | None) -> None:
+            if chat_id is not None:
+                self.show_chat(chat_id, opened=True)  # type: ignore[attr-defined]
+
+        self.app.push_screen(FollowUpsScreen(), opened)
+
+    def action_resolve(self) -> None:
+        chat = self._need_chat()
+        if chat is None:
+            return
+        rules = self.chatdesk.config.resolve_rules
+        plan = ", ".join(f"{k.replace('_days', '').replace('_', '-')} in {v}d" for k, v in rules.items() if v)
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self._resolve(chat.id)
+
+        self.app.push_screen(
+            ConfirmDialog(
+                "Mark this chat resolved?",
+                f"Follow-ups will be scheduled by your rules ({plan or 'none configured'}); "
+                "each stays visible and cancellable (p) until it is due.",
+                yes="resolve",
+            ),
+            confirmed,
+        )
+
+    @work(thread=True, group="resolve", exit_on_error=False)
+    def _resolve(self, chat_id: int) -> None:
+        from chatdesk import followups
+        from chatdesk.store import followups as store_followups
+
+        app = self.chatdesk
+        now: datetime = app.clock()
+        ok, ids = app.attempt(lambda: followups.resolve(app.db, app.config, chat_id, now, app.home))
+        if not ok or ids is None:
+            return
+        if ids:
+            rows = [store_followups.get(app.db, i) for i in ids]
+            when = "; ".join(f"{r.rule} {r.due_at.astimezone(app.config.tz):%a %d %b %H:%M}" for r in rows)
+            app.say(f"resolved; scheduled: {when}")
+        else:
+            app.say("resolved; no follow-up rule applies (or they are already scheduled)")
+        app.call_from_thread(app.reload_views, frozenset({chat_id}))
+
+    def action_template(self) -> None:
+        chat = self._need_chat()
+        if chat is not None:
+            self._load_templates(chat)
+
+    @work(thread=True, group="templates", exit_on_error=False)
+    def _load_templates(self, chat: ChatRow) -> None:
+        from chatdesk import followups, templates
+        from chatdesk.paths import templates_dir
+
+        app = self.chatdesk
+
+        def load() -> tuple[list[templates.Template], list[str]]:
+            folder = templates_dir(app.home)
+            templates.install_default_templates(folder)
+            found, errors = templates.load_templates(folder)
+            return found, [str(e) for e in errors]
+
+        ok, loaded = app.attempt(load)
+        if not ok or loaded is None:
+            return
+        found, errors = loaded
+        values = followups.template_values(chat, app.config)
+        app.call_from_thread(self._pick_template, found, errors, values)
+
+    def _pick_template(self, found: list[Any], errors: list[str], values: dict[str, str | None]) -> None:
+        def insert(text: str | None) -> None:
+            if not text:
+                return
+            composer = self.composer  # type: ignore[attr-defined]
+            area = composer.input
+            area.focus()
+            area.insert(text)
+            composer.update_status()
+
+        self.app.push_screen(TemplatePicker(found, errors, values), insert)

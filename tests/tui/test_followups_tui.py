@@ -1,0 +1,167 @@
+"""Pilot tests of the follow-up flows: schedule from a chat (with the live preview and rule
+warnings), see it marked in the list, edit, cancel, send now, resolve, and templates."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from textual.widgets import Input, TextArea
+
+from chatdesk.config import Config
+from chatdesk.screens.dialogs import ConfirmDialog
+from chatdesk.screens.followups import FollowUpsScreen
+from chatdesk.screens.main import MainScreen
+from chatdesk.screens.schedule import ScheduleDialog
+from chatdesk.screens.templates import TemplatePicker
+from chatdesk.store import followups as store_followups
+from chatdesk.store import views
+from tests.tui.conftest import NOW, FakeEngine, make_app, settle
+
+CFG = Config(timezone="UTC", mark_read_delay=5, bell=False, seller_name="Уют")
+
+
+def chat_id(db, ext: str) -> int:  # type: ignore[no-untyped-def]
+    return next(c.id for c in views.list_chats(db) if c.external_id == ext)
+
+
+async def open_wb1(pilot, app) -> MainScreen:  # type: ignore[no-untyped-def]
+    await settle(pilot, app)
+    await pilot.press("j", "enter")
+    await settle(pilot, app)
+    assert isinstance(app.screen, MainScreen)
+    return app.screen
+
+
+async def schedule(pilot, app, when: str, text: str) -> ScheduleDialog:  # type: ignore[no-untyped-def]
+    await pilot.press("f")
+    await settle(pilot, app)
+    dialog = app.screen
+    assert isinstance(dialog, ScheduleDialog)
+    dialog.query_one("#sched-when", Input).value = when
+    dialog.query_one("#sched-text", TextArea).load_text(text)
+    await settle(pilot, app)
+    return dialog
+
+
+async def test_schedule_marks_the_list_and_lands_in_the_store(store, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(store, config=CFG, home=tmp_path)
+    async with app.run_test(size=(110, 34)) as pilot:
+        scr = await open_wb1(pilot, app)
+        dialog = await schedule(pilot, app, "2d", "Анна, как вам заказ?")
+        info = str(dialog.query_one("#sched-when-info").render())
+        assert "Thu 12 Mar 12:00" in info and "in 2d" in info
+        assert "Анна, как вам заказ?" in str(dialog.query_one("#sched-preview").render())
+        await pilot.press("ctrl+s")
+        await settle(pilot, app)
+        (row,) = store_followups.list_followups(store)
+        assert row.chat_id == chat_id(store, "wb1") and row.due_at == NOW + timedelta(days=2)
+        assert row.text == "Анна, как вам заказ?" and row.state == "pending"
+        await settle(pilot, app, 0.2)
+        assert "⚑" in scr.chat_list.rendered_text().splitlines()[2]  # Анна's row is marked
+
+
+async def test_typed_time_outside_the_window_moves_to_the_next_allowed_minute(store, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(store, config=CFG, home=tmp_path)
+    async with app.run_test(size=(110, 34)) as pilot:
+        await open_wb1(pilot, app)
+        dialog = await schedule(pilot, app, "tomorrow 23:30", "Добрый вечер!")
+        assert "moved into the sending window" in str(dialog.query_one("#sched-when-info").render())
+        await pilot.press("ctrl+s")
+        await settle(pilot, app)
+        (row,) = store_followups.list_followups(store)
+        assert row.due_at == NOW.replace(hour=9) + timedelta(days=2)
+
+
+async def test_warnings_show_and_need_confirmation_hard_limits_block(store, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(store, config=CFG, home=tmp_path)
+    async with app.run_test(size=(110, 34)) as pilot:
+        await open_wb1(pilot, app)
+        dialog = await schedule(pilot, app, "3d", "Звоните +7 999 123-45-67")
+        assert "warning" in str(dialog.query_one("#sched-findings").render())
+        await pilot.press("ctrl+s")
+        await settle(pilot, app)
+        assert isinstance(app.screen, ConfirmDialog)
+        await pilot.press("y")
+        await settle(pilot, app)
+        (row,) = store_followups.list_followups(store)
+        assert row.text.startswith("Звоните")
+        await pilot.press("f")
+        await settle(pilot, app)
+        app.screen.query_one("#sched-text", TextArea).load_text("я" * 1001)
+        await settle(pilot, app)
+        await pilot.press("ctrl+s")
+        await settle(pilot, app)
+        assert isinstance(app.screen, ScheduleDialog)  # blocked: still open
+        assert len(store_followups.list_followups(store)) == 1
+
+
+async def test_followups_screen_edit_cancel_send_now(store, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    engine = FakeEngine(store)
+    app = make_app(store, config=CFG, home=tmp_path, engine=engine)
+    cid = chat_id(store, "wb1")
+    first = store_followups.add(store, cid, NOW + timedelta(days=3), "Первый")
+    second = store_followups.add(store, cid, NOW + timedelta(days=7), "Второй")
+    async with app.run_test(size=(110, 34)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("p")
+        await settle(pilot, app)
+        screen = app.screen
+        assert isinstance(screen, FollowUpsScreen) and [r.id for r in screen.rows] == [first, second]
+        await pilot.press("e")
+        await settle(pilot, app)
+        dialog = app.screen
+        assert isinstance(dialog, ScheduleDialog)
+        assert dialog.query_one("#sched-text", TextArea).text == "Первый"
+        dialog.query_one("#sched-text", TextArea).load_text("Первый, исправленный")
+        await settle(pilot, app)
+        await pilot.press("ctrl+s")
+        await settle(pilot, app, 0.1)
+        assert store_followups.get(store, first).text == "Первый, исправленный"
+        await pilot.press("j", "c")
+        await settle(pilot, app)
+        await pilot.press("y")
+        await settle(pilot, app, 0.1)
+        assert store_followups.get(store, second).state == "cancelled"
+        await pilot.press("g", "S")
+        await settle(pilot, app, 0.1)
+        assert store_followups.get(store, first).due_at <= datetime.now(UTC)  # due now (the real clock)
+        assert engine.followups_kicked == 1
+        await pilot.press("h")
+        await settle(pilot, app)
+        assert {r.state for r in screen.rows} == {"pending", "cancelled"}
+        await pilot.press("enter")
+        await settle(pilot, app)
+        assert isinstance(app.screen, MainScreen) and app.screen.conversation.chat.id == cid
+
+
+async def test_resolve_schedules_by_rules(store, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(store, config=CFG, home=tmp_path)
+    async with app.run_test(size=(110, 34)) as pilot:
+        await open_wb1(pilot, app)
+        await pilot.press("x")
+        await settle(pilot, app)
+        assert isinstance(app.screen, ConfirmDialog)
+        await pilot.press("y")
+        await settle(pilot, app, 0.1)
+        rows = store_followups.list_followups(store)
+        assert sorted(r.rule for r in rows) == ["check-in", "cross-sell"]  # restock: not a consumable
+        assert all("{" not in r.text for r in rows)
+        assert views.get_chat(store, chat_id(store, "wb1")).resolved_at is not None
+
+
+async def test_template_picker_fills_the_composer(store, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(store, config=CFG, home=tmp_path)
+    async with app.run_test(size=(110, 34)) as pilot:
+        scr = await open_wb1(pilot, app)
+        await pilot.press("r")
+        await settle(pilot, app)
+        await pilot.press("ctrl+t")
+        await settle(pilot, app)
+        assert isinstance(app.screen, TemplatePicker)
+        await pilot.press(*"checkin")
+        await settle(pilot, app)
+        await pilot.press("enter")
+        await settle(pilot, app)
+        assert isinstance(app.screen, MainScreen)
+        text = scr.composer.text
+        assert text.startswith("Здравствуйте, Анна!") and "{" not in text
