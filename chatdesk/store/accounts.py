@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -108,18 +110,41 @@ def remove_account(db: Database, name: str) -> None:
 
 
 def acquire_lease(db: Database, account_id: int, owner: str, ttl: float) -> bool:
-    """Take or renew the right to poll ``account_id``; False if another live process has it."""
+    """Take or renew the right to poll ``account_id``; False if another live process has it.
+
+    A lease left by a process on this machine that no longer exists (killed, crashed) is
+    taken over at once: waiting for its expiry would stop a restarted daemon from syncing
+    for minutes."""
     now = utcnow()
     until = now + timedelta(seconds=ttl)
     with db.write() as s:
         s.execute(_insert(s, Lease.__table__), [{"account_id": account_id, "owner": owner, "expires_at": until}])
+        current = s.execute(select(Lease.owner).where(Lease.account_id == account_id)).scalar()
+        taken = Lease.owner == owner
+        if current is not None and current != owner and _owner_is_dead(current):
+            taken = taken | (Lease.owner == current)
         res = s.execute(
             update(Lease)
             .where(Lease.account_id == account_id)
-            .where((Lease.owner == owner) | (Lease.expires_at < now))
+            .where(taken | (Lease.expires_at < now))
             .values(owner=owner, expires_at=until)
         )
         return bool(res.rowcount)  # type: ignore[attr-defined]
+
+
+def _owner_is_dead(owner: str) -> bool:
+    """True only when certain: the owner (``host:pid:nonce``) ran on this host and its pid is gone."""
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # exists but not ours to signal
+        return False
+    return False
 
 
 def release_lease(db: Database, account_id: int, owner: str) -> None:
