@@ -172,3 +172,45 @@ def virtual_time() -> Iterator[VirtualClock]:
         mp.setattr(asyncio, "sleep", clock.sleep)
         mp.setattr(ratelimit, "time", SimpleNamespace(monotonic=clock.monotonic))
         yield clock
+
+
+# ----------------------------------------------------------------------------- subprocess harness
+
+
+def cli_env(home: Path) -> dict[str, str]:
+    """The real CLI's environment: its own data dir and the fast e2e test keyring."""
+    import os
+
+    from tests.e2e.conftest import ROOT
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CHATDESK_", "PYTHON_KEYRING"))}
+    env.update(
+        CHATDESK_HOME=str(home),
+        PYTHON_KEYRING_BACKEND="tests.e2e.fake_keyring.TestFileKeyring",
+        PYTHONPATH=str(ROOT),
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def truth_of(truth: dict[str, Any]) -> dict[str, Any]:
+    """``truth_view`` for a truth fetched over HTTP from ``/_sandbox/truth/<prefix>``."""
+    return truth_view(SimpleNamespace(truth=lambda: truth))
+
+
+def assert_db_equals(db: Database, truth: dict[str, Any], account: str) -> None:
+    got, want = store_view(db, account), truth_of(truth)
+    assert got["chats"] == want["chats"], account
+    assert set(got["messages"]) == set(want["messages"]), account
+    for chat, msgs in want["messages"].items():
+        assert _ordered(got["messages"][chat]) == _ordered(msgs), f"{account}: chat {chat}"
+
+
+def integrity_ok(path: Path) -> bool:
+    import sqlite3
+
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+    try:
+        return conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        conn.close()
