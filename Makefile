@@ -2,21 +2,25 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+VENVOK := $(VENV)/.venv-ok
 STAMP := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
 
 .PHONY: demo test lint bench soak clean
 
-$(BIN)/python:
+# A stamp, not bin/python: an interrupted venv creation must not count as done.
+$(VENVOK):
+	rm -rf $(VENV)
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e .
 	touch $@
 
-$(DEVSTAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[dev]'
+$(STAMP): pyproject.toml | $(VENVOK)
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+$(DEVSTAMP): pyproject.toml | $(VENVOK)
+	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $@ $(STAMP)
 
 demo: $(STAMP)
