@@ -24,7 +24,7 @@ import random
 import socket
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -39,6 +39,7 @@ from chatdesk.connectors.base import (
     ChatRef,
     Connector,
     ConnectorError,
+    KnownChat,
     OutgoingFile,
     RateLimited,
     Rejected,
@@ -264,7 +265,7 @@ class SyncEngine:
             attempt += 1
             try:
                 cursor = await asyncio.to_thread(ingest.get_cursor, self.db, account.id, stream)
-                known = await asyncio.to_thread(ingest.known_chats, self.db, account.id)
+                known = await self._known(rt, stream)
                 async for page in rt.connector.poll(stream, cursor, known):
                     res = await asyncio.to_thread(ingest.apply_page, self.db, account.id, stream, page)
                     total.merge(res)
@@ -293,6 +294,17 @@ class SyncEngine:
             next_at = utcnow() + timedelta(seconds=interval)
             await asyncio.to_thread(ingest.record_attempt, self.db, account.id, stream, ok=True, next_poll_at=next_at)
             return total
+
+    async def _known(self, rt: _Runtime, stream: str) -> Mapping[str, KnownChat]:
+        """What the stream's connector needs of the store's chats. By default all of the
+        account's (Ozon and YM walk their whole chat list anyway); a connector's
+        ``known_scope`` may ask for a lazy mapping ("lazy") or one kind of chat only, so an
+        idle poll does not read 10,000 chats it never looks at."""
+        scope = getattr(rt.connector, "known_scope", {}).get(stream, "all")
+        if scope == "lazy":
+            return ingest.LazyKnownChats(self.db, rt.account.id)
+        kind = None if scope == "all" else scope
+        return await asyncio.to_thread(ingest.known_chats, self.db, rt.account.id, kind=kind)
 
     async def _fail(
         self,

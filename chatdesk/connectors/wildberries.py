@@ -122,6 +122,9 @@ class WildberriesConnector(Connector):
     limits: ClassVar[Mapping[str, Limits]] = {"chat": CHAT_LIMITS, "question": QUESTION_LIMITS}
 
     questions_take: int = 100  # questions per list request (take); tests lower it to page
+    # What each stream needs of the store's chats (see SyncEngine._poll_stream): chats only asks
+    # about the chats its events mention; questions walks the known questions.
+    known_scope: ClassVar[Mapping[str, str]] = {"chats": "lazy", "questions": "question"}
 
     @staticmethod
     def clock() -> datetime:
@@ -234,7 +237,9 @@ class WildberriesConnector(Connector):
             list_fetched = True
             if listed:  # chats whose events WB no longer serves still belong in the inbox
                 yield Page(chats=tuple(_listed_chat(w) for w in listed.values()))
-        described: set[str] = set(known)  # chats whose replySign the store (or this poll) already has
+        # Chats introduced by their own isNewChat event in this poll; the store's are asked of
+        # ``known`` one by one (it is a lazy mapping: an idle poll must not read every chat).
+        described: set[str] = set()
         seen_events: set[str] = set()
         latest: dict[str, tuple[datetime, str]] = {}  # newest activity emitted per chat in this poll
         current = cursor
@@ -253,7 +258,9 @@ class WildberriesConnector(Connector):
             for event in events:
                 if event.get("isNewChat") and event.get("replySign"):
                     described.add(str(event["chatID"]))
-            if not list_fetched and any(str(e["chatID"]) not in described for e in events):
+            if not list_fetched and any(
+                str(e["chatID"]) not in described and str(e["chatID"]) not in known for e in events
+            ):
                 listed = {str(c["chatID"]): c for c in await self._chat_list()}
                 list_fetched = True
             fresh = [e for e in events if str(e.get("eventID") or "") not in seen_events]

@@ -10,11 +10,11 @@ a crash anywhere leaves a store whose cursor never runs ahead of its data.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -61,14 +61,57 @@ def _id_key(value: str | None) -> tuple[int, int | str]:
     return (1, int(value)) if value.isdigit() else (2, value)
 
 
-def known_chats(db: Database, account_id: int) -> dict[str, KnownChat]:
+def known_chats(db: Database, account_id: int, *, kind: str | None = None) -> dict[str, KnownChat]:
+    """Every chat of the account (of one ``kind`` if given), for connectors that walk them."""
+    q = select(Chat.external_id, Chat.version, Chat.last_message_id, Chat.status).where(
+        Chat.account_id == account_id
+    )
+    if kind is not None:
+        q = q.where(Chat.kind == kind)
     with db.read() as s:
-        rows = s.execute(
-            select(Chat.external_id, Chat.version, Chat.last_message_id, Chat.status).where(
-                Chat.account_id == account_id
-            )
-        ).all()
+        rows = s.execute(q).all()
     return {r[0]: KnownChat(external_id=r[0], version=r[1], last_message_id=r[2], status=r[3]) for r in rows}
+
+
+class LazyKnownChats(Mapping[str, KnownChat]):
+    """``known`` for a connector that only asks about a few chats (WB's events feed): each
+    lookup is one indexed query, so an idle poll costs the same on 10 chats or 10,000.
+    Iterating it reads every chat once (as :func:`known_chats`)."""
+
+    def __init__(self, db: Database, account_id: int) -> None:
+        self._db = db
+        self._account_id = account_id
+        self._seen: dict[str, KnownChat | None] = {}
+        self._all: dict[str, KnownChat] | None = None
+
+    def __getitem__(self, external_id: str) -> KnownChat:
+        if self._all is not None:
+            return self._all[external_id]
+        if external_id not in self._seen:
+            with self._db.read() as s:
+                row = s.execute(
+                    select(Chat.version, Chat.last_message_id, Chat.status).where(
+                        Chat.account_id == self._account_id, Chat.external_id == external_id
+                    )
+                ).first()
+            self._seen[external_id] = (
+                None if row is None else KnownChat(external_id, version=row[0], last_message_id=row[1], status=row[2])
+            )
+        found = self._seen[external_id]
+        if found is None:
+            raise KeyError(external_id)
+        return found
+
+    def _everything(self) -> dict[str, KnownChat]:
+        if self._all is None:
+            self._all = known_chats(self._db, self._account_id)
+        return self._all
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._everything())
+
+    def __len__(self) -> int:
+        return len(self._everything())
 
 
 def _chat_values(info: ChatInfo) -> dict[str, object]:
@@ -85,30 +128,46 @@ def _chat_values(info: ChatInfo) -> dict[str, object]:
 
 
 def _upsert_chats(session: Session, account_id: int, infos: Iterable[ChatInfo]) -> dict[str, int]:
+    """Insert new chats, then set what each ChatInfo says, with one executemany per shape of
+    update (not one UPDATE per chat: a WB page touches ~50 chats and the ORM round trip per
+    statement dominated ingest time)."""
     infos = list({i.external_id: i for i in infos}.values())
     if not infos:
         return {}
     now = utcnow()
-    session.execute(
-        _insert(session, Chat.__table__),
+    conn = session.connection()
+    table = Chat.__table__
+    conn.execute(
+        _insert(session, table),
         [{"account_id": account_id, "external_id": i.external_id, "created_at": now, "unread": 0} for i in infos],
     )
     ids = _chat_ids(session, account_id, [i.external_id for i in infos])
+    shapes: dict[tuple[str, ...], list[dict[str, object]]] = {}
+    activity: list[dict[str, object]] = []
     for info in infos:
         values = _chat_values(info)
         if values:
-            session.execute(update(Chat).where(Chat.id == ids[info.external_id]).values(**values))
+            shapes.setdefault(tuple(sorted(values)), []).append({"_id": ids[info.external_id], **values})
         if info.last_message_at is not None:
             # The list's "last message" only fills a chat whose messages we have not seen yet;
             # once messages arrive they alone decide activity, preview and who spoke last.
-            session.execute(
-                update(Chat)
-                .where(Chat.id == ids[info.external_id], Chat.last_message_at.is_(None))  # type: ignore[union-attr]
-                .values(
-                    last_message_at=to_db(info.last_message_at),
-                    preview=(info.preview or "")[:PREVIEW_LEN] or None,
-                )
+            activity.append(
+                {
+                    "_id": ids[info.external_id],
+                    "_at": to_db(info.last_message_at),
+                    "_preview": (info.preview or "")[:PREVIEW_LEN] or None,
+                }
             )
+    for names, rows in shapes.items():
+        stmt = update(table).where(table.c.id == bindparam("_id")).values({n: bindparam(n) for n in names})
+        conn.execute(stmt, rows)
+    if activity:
+        stmt = (
+            update(table)
+            .where(table.c.id == bindparam("_id"), table.c.last_message_at.is_(None))
+            .values(last_message_at=bindparam("_at"), preview=bindparam("_preview"))
+        )
+        conn.execute(stmt, activity)
     return ids
 
 
@@ -144,34 +203,45 @@ def apply_page(db: Database, account_id: int, stream: str, page: Page) -> Ingest
 
 
 def _insert_messages(session: Session, chat_ids: dict[str, int], msgs: list[MessageInfo], result: IngestResult) -> None:
+    """Insert the new messages of a page. Every lookup is one query for the whole page (not
+    one per chat), so a page costs a handful of statements whatever it spans."""
     by_chat: dict[int, list[MessageInfo]] = {}
     for m in msgs:
         by_chat.setdefault(chat_ids[m.chat_external_id], []).append(m)
-    # Which of these do we have already?
+    conn = session.connection()
+    # Which of these do we have already? (chat, external id) pairs, fetched by chunks of ids.
     existing: set[tuple[int, str]] = set()
-    for chat_id, items in by_chat.items():
-        ext = [m.external_id for m in items]
-        for start in range(0, len(ext), 500):
-            rows = session.execute(
-                select(Message.external_id).where(
-                    Message.chat_id == chat_id,
-                    Message.external_id.in_(ext[start : start + 500]),  # type: ignore[union-attr]
+    wanted = {(chat_id, m.external_id) for chat_id, items in by_chat.items() for m in items}
+    chats = sorted(by_chat)
+    ext = sorted({m.external_id for m in msgs})
+    mt = Message.__table__
+    for c_start in range(0, len(chats), 400):
+        for start in range(0, len(ext), 400):
+            rows = conn.execute(
+                select(mt.c.chat_id, mt.c.external_id).where(
+                    mt.c.chat_id.in_(chats[c_start : c_start + 400]),
+                    mt.c.external_id.in_(ext[start : start + 400]),
                 )
             ).all()
-            existing.update((chat_id, r[0]) for r in rows)
+            existing.update(p for p in ((r[0], r[1]) for r in rows) if p in wanted)
 
-    rows: list[dict[str, object]] = []
+    fresh_by_chat: dict[int, list[MessageInfo]] = {}
     for chat_id, items in by_chat.items():
         fresh = sorted(
             (m for m in items if (chat_id, m.external_id) not in existing),
             key=lambda m: (m.created_at, _id_key(m.external_id)),
         )
-        if not fresh:
-            continue
-        pending = _pending_outgoing(session, chat_id) if any(m.author == "seller" for m in fresh) else []
-        inserted: list[MessageInfo] = []
+        if fresh:
+            fresh_by_chat[chat_id] = fresh
+    pending = _pending_outgoing(
+        session, [c for c, fresh in fresh_by_chat.items() if any(m.author == "seller" for m in fresh)]
+    )
+    rows: list[dict[str, object]] = []
+    inserted: dict[int, list[MessageInfo]] = {}
+    for chat_id, fresh in fresh_by_chat.items():
+        chat_pending = pending.get(chat_id, [])
         for m in fresh:
-            match = _match_outgoing(pending, m) if m.author == "seller" else None
+            match = _match_outgoing(chat_pending, m) if m.author == "seller" else None
             if match is not None:
                 session.execute(
                     update(Message)
@@ -201,27 +271,35 @@ def _insert_messages(session: Session, chat_ids: dict[str, int], msgs: list[Mess
                     result.new_buyer_messages += 1
                     result.buyer_chat_ids.add(chat_id)
                     result.buyer_previews.append((chat_id, m.text))
-            inserted.append(m)
         result.chat_ids.add(chat_id)
-        _update_aggregates(session, chat_id, inserted)
+        inserted[chat_id] = fresh
+    _update_aggregates(session, inserted)
     if rows:
-        session.execute(_insert(session, Message.__table__), rows)
+        conn.execute(_insert(session, mt), rows)
     if result.buyer_chat_ids:
         _cancel_followups_on_buyer_reply(session, result.buyer_chat_ids)
 
 
-def _pending_outgoing(session: Session, chat_id: int) -> list[tuple[int, str]]:
-    rows = session.execute(
-        select(Message.id, Message.text)
-        .where(
-            Message.chat_id == chat_id,
-            Message.external_id.is_(None),  # type: ignore[union-attr]
-            Message.author == "seller",
-            Message.state.in_(("sending", "sent", "unknown")),  # type: ignore[attr-defined]
-        )
-        .order_by(Message.id)
-    ).all()
-    return [(r[0], _norm(r[1])) for r in rows]
+def _pending_outgoing(session: Session, chat_ids: list[int]) -> dict[int, list[tuple[int, str]]]:
+    """Per chat, our sent-but-not-echoed messages (oldest first) that an echo may settle."""
+    out: dict[int, list[tuple[int, str]]] = {}
+    if not chat_ids:
+        return out
+    mt = Message.__table__
+    for start in range(0, len(chat_ids), 500):
+        rows = session.connection().execute(
+            select(mt.c.chat_id, mt.c.id, mt.c.text)
+            .where(
+                mt.c.chat_id.in_(chat_ids[start : start + 500]),
+                mt.c.external_id.is_(None),
+                mt.c.author == "seller",
+                mt.c.state.in_(("sending", "sent", "unknown")),
+            )
+            .order_by(mt.c.id)
+        ).all()
+        for chat_id, mid, text in rows:
+            out.setdefault(chat_id, []).append((mid, _norm(text)))
+    return out
 
 
 def _match_outgoing(pending: list[tuple[int, str]], msg: MessageInfo) -> int | None:
@@ -233,32 +311,61 @@ def _match_outgoing(pending: list[tuple[int, str]], msg: MessageInfo) -> int | N
     return None
 
 
-def _update_aggregates(session: Session, chat_id: int, new: list[MessageInfo]) -> None:
-    chat = session.get(Chat, chat_id)
-    assert chat is not None
-    last_at = chat.last_message_at
-    unread = chat.unread
-    for m in new:  # chronological
-        at = to_db(m.created_at)
-        assert at is not None
-        if m.author == "buyer":
-            chat.last_buyer_at = max(chat.last_buyer_at or at, at)
-            if chat.last_buyer_message_id is None or _id_key(m.external_id) > _id_key(chat.last_buyer_message_id):
-                chat.last_buyer_message_id = m.external_id
-        newest = last_at is None or at >= last_at
-        if newest:
-            last_at = at
-            chat.last_author = m.author
-            chat.preview = (m.text or _attachment_label(m))[:PREVIEW_LEN]
-            if m.author == "seller":
-                unread = 0
-            elif m.author == "buyer":
-                unread += 1
-        if chat.last_message_id is None or _id_key(m.external_id) > _id_key(chat.last_message_id):
-            chat.last_message_id = m.external_id
-    chat.last_message_at = last_at
-    chat.unread = unread
-    session.add(chat)
+_AGGREGATES = (
+    "last_message_at",
+    "last_author",
+    "preview",
+    "unread",
+    "last_message_id",
+    "last_buyer_message_id",
+    "last_buyer_at",
+)
+
+
+def _update_aggregates(session: Session, new_by_chat: dict[int, list[MessageInfo]]) -> None:
+    """Fold each chat's new messages (chronological) into its list columns: one read and one
+    executemany for the page."""
+    if not new_by_chat:
+        return
+    table = Chat.__table__
+    conn = session.connection()
+    current: dict[int, dict[str, object]] = {}
+    ids = sorted(new_by_chat)
+    for start in range(0, len(ids), 500):
+        rows = conn.execute(
+            select(table.c.id, *(table.c[n] for n in _AGGREGATES)).where(table.c.id.in_(ids[start : start + 500]))
+        ).all()
+        current.update({r[0]: dict(zip(_AGGREGATES, r[1:], strict=True)) for r in rows})
+    updates: list[dict[str, object]] = []
+    for chat_id, new in new_by_chat.items():
+        chat = current[chat_id]
+        last_at = chat["last_message_at"]
+        unread = chat["unread"]
+        for m in new:  # chronological
+            at = to_db(m.created_at)
+            assert at is not None
+            if m.author == "buyer":
+                chat["last_buyer_at"] = max(chat["last_buyer_at"] or at, at)  # type: ignore[type-var]
+                if chat["last_buyer_message_id"] is None or _id_key(m.external_id) > _id_key(
+                    chat["last_buyer_message_id"]  # type: ignore[arg-type]
+                ):
+                    chat["last_buyer_message_id"] = m.external_id
+            newest = last_at is None or at >= last_at  # type: ignore[operator]
+            if newest:
+                last_at = at
+                chat["last_author"] = m.author
+                chat["preview"] = (m.text or _attachment_label(m))[:PREVIEW_LEN]
+                if m.author == "seller":
+                    unread = 0
+                elif m.author == "buyer":
+                    unread += 1  # type: ignore[operator]
+            if chat["last_message_id"] is None or _id_key(m.external_id) > _id_key(chat["last_message_id"]):  # type: ignore[arg-type]
+                chat["last_message_id"] = m.external_id
+        chat["last_message_at"] = last_at
+        chat["unread"] = unread
+        updates.append({"_id": chat_id, **{f"_{k}": v for k, v in chat.items()}})
+    stmt = update(table).where(table.c.id == bindparam("_id")).values({k: bindparam(f"_{k}") for k in _AGGREGATES})
+    conn.execute(stmt, updates)
 
 
 def _attachment_label(m: MessageInfo) -> str:
@@ -267,7 +374,19 @@ def _attachment_label(m: MessageInfo) -> str:
 
 def _cancel_followups_on_buyer_reply(session: Session, chat_ids: set[int]) -> None:
     """A buyer who writes again is no longer waiting for our scheduled nudge."""
-    for chat_id in chat_ids:
+    ids = sorted(chat_ids)
+    with_pending: set[int] = set()
+    for start in range(0, len(ids), 500):  # usually none: then this is the only query
+        with_pending.update(
+            session.execute(
+                select(FollowUp.chat_id).where(
+                    FollowUp.chat_id.in_(ids[start : start + 500]),  # type: ignore[attr-defined]
+                    FollowUp.state == "pending",
+                    FollowUp.cancel_if_buyer_writes.is_(True),  # type: ignore[attr-defined]
+                )
+            ).scalars()
+        )
+    for chat_id in sorted(with_pending):
         last_buyer = session.execute(select(Chat.last_buyer_at).where(Chat.id == chat_id)).scalar()
         if last_buyer is None:
             continue
@@ -363,6 +482,7 @@ def chats_with_ids(db: Database, account_id: int, ids: Iterable[str]) -> dict[st
 
 __all__ = [
     "IngestResult",
+    "LazyKnownChats",
     "apply_page",
     "chats_with_ids",
     "get_cursor",
