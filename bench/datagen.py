@@ -93,7 +93,8 @@ class Spec:
     @property
     def key(self) -> str:
         """Names a cached store: the same key means the same rows."""
-        return f"c{self.chats}-m{self.messages}-b{self.big_chat}-s{self.small_chat}-r{self.seed}-{self.anchor:%Y%m%d%H}-v1"
+        sizes = f"c{self.chats}-m{self.messages}-b{self.big_chat}-s{self.small_chat}"
+        return f"{sizes}-r{self.seed}-{self.anchor:%Y%m%d%H}-v1"
 
 
 @dataclass(frozen=True)
@@ -190,10 +191,8 @@ def messages(spec: Spec, chat_index: int, chat: GenChat) -> Iterator[Row]:
                                 download_id=f"{rng.getrandbits(64):016x}"),)
             if rng.random() < 0.5:
                 body = ""
-        if mp == "wildberries":
-            ext = f"{rng.getrandbits(128):032x}"
-        else:
-            ext = str(chat_index * 100_000 + k + 1)  # numeric, increasing per chat (Ozon, YM)
+        # WB event ids are opaque; Ozon and YM ids are numeric, increasing per chat
+        ext = f"{rng.getrandbits(128):032x}" if mp == "wildberries" else str(chat_index * 100_000 + k + 1)
         yield ext, author, body, at.replace(microsecond=0), files
 
 
@@ -212,7 +211,7 @@ def _attachments_json(files: tuple[Attachment, ...]) -> str:
 class _Aggregate:
     """The chat columns ``apply_page`` keeps, folded over the chat's messages in order."""
 
-    __slots__ = ("last_at", "last_author", "preview", "unread", "last_id", "last_buyer_id", "last_buyer_at")
+    __slots__ = ("last_at", "last_author", "last_buyer_at", "last_buyer_id", "last_id", "preview", "unread")
 
     def __init__(self) -> None:
         self.last_at: datetime | None = None

@@ -41,3 +41,16 @@ def test_bulk_generator_writes_what_ingestion_writes(tmp_path: Path) -> None:
     finally:
         bulk.close()
         slow.close()
+
+
+def test_search_figure_runs_on_a_small_store(tmp_path: Path) -> None:
+    from bench.figures import search
+    from bench.figures.common import Stores
+
+    path = tmp_path / "small.db"
+    db = Database(f"sqlite:///{path}")
+    write_bulk(db, TINY)
+    db.close()
+    result = search.run(Stores(tmp_path, path, TINY))
+    assert result.n == 6 and result.ok is True
+    assert result.data["per_query_median_s"]["заказ"] < 1.0
