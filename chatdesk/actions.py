@@ -26,7 +26,7 @@ from chatdesk.store import accounts as store_accounts
 from chatdesk.store import views
 from chatdesk.store.accounts import AccountRow
 from chatdesk.store.db import Database
-from chatdesk.sync import ClientFactory, default_client
+from chatdesk.sync import ClientFactory, default_client, log_unexpected
 
 ACCOUNT_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_.")
 
@@ -103,6 +103,9 @@ async def _with_connector(account: AccountRow, secrets: SecretStore, client_fact
         raise ChatdeskError(redact(exc.message, secret)) from None
     except httpx.HTTPError as exc:
         raise ChatdeskError(redact(f"{type(exc).__name__}: {exc}", secret)) from None
+    except Exception as exc:  # a bug: the CLI's crash log would keep the token-bearing text
+        log_unexpected(f"unexpected error on account {account.name}", secret)
+        raise ChatdeskError(redact(f"unexpected {type(exc).__name__}: {exc}", secret)) from None
     finally:
         await client.aclose()
 

@@ -23,6 +23,7 @@ import os
 import random
 import socket
 import threading
+import traceback
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -288,7 +289,7 @@ class SyncEngine:
             except ChatdeskError as exc:
                 return await self._fail(rt, stream, exc, "store", _backoff(state.failures, interval))
             except Exception as exc:  # a bug or an unexpected wire format: record, never crash
-                log.exception("unexpected error polling %s/%s", account.name, stream)
+                log_unexpected(f"unexpected error polling {account.name}/{stream}", rt.secret)
                 err = ConnectorError(f"unexpected {type(exc).__name__}: {redact(str(exc), rt.secret)}")
                 return await self._fail(rt, stream, err, "bug", _backoff(state.failures, interval))
             next_at = utcnow() + timedelta(seconds=interval)
@@ -382,7 +383,7 @@ class SyncEngine:
         except (Rejected, AuthError, ConnectorError) as exc:
             await asyncio.to_thread(outbox.mark_failed, self.db, job, redact(exc.message, rt.secret))
         except Exception as exc:  # unknown failure after the request may have gone out
-            log.exception("unexpected error sending message %s", job.message_id)
+            log_unexpected(f"unexpected error sending message {job.message_id}", rt.secret)
             await asyncio.to_thread(
                 outbox.mark_unknown, self.db, job, f"unexpected {type(exc).__name__}; it may have arrived"
             )
@@ -536,6 +537,12 @@ class SyncEngine:
             self._scheduler.get_job("outbox").modify(next_run_time=datetime.now().astimezone())
 
         self._call_soon(kick)
+
+
+def log_unexpected(what: str, secret: str) -> None:
+    """Log the exception being handled with its traceback, minus the token: a library's
+    exception text may quote request headers (h11's "Illegal header value ...")."""
+    log.error("%s\n%s", what, redact(traceback.format_exc(), secret))
 
 
 def _load_file(spec: dict[str, object]) -> OutgoingFile:
