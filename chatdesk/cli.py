@@ -189,6 +189,18 @@ def account_add(
         poll_interval=poll_interval,
     )
     typer.echo(f"added {row.marketplace} account {row.name}; secret stored in the keyring")
+    _warn_token(marketplace, secret)
+
+
+def _warn_token(marketplace: str, secret: str) -> None:
+    """WB tokens are JWTs with an expiry: say so ahead of time, not when sync starts failing."""
+    if marketplace != "wildberries":
+        return
+    from chatdesk.connectors.wildberries import jwt_warning
+
+    warning = jwt_warning(secret.strip())
+    if warning:
+        typer.echo(f"warning: {warning}", err=True)
 
 
 @account_app.command("list")
@@ -248,9 +260,13 @@ def account_test(ctx: typer.Context, name: str) -> None:
     """Make one cheap authenticated request to check the token."""
     from chatdesk import actions
     from chatdesk.sanitize import safe_text
+    from chatdesk.store.accounts import get_account
 
     c = _ctx(ctx)
-    result = actions.test_account(c.db(), c.secrets(), name)
+    secrets = c.secrets()
+    account = get_account(c.db(), name)
+    _warn_token(account.marketplace, secrets.get(name))
+    result = actions.test_account(c.db(), secrets, name)
     typer.echo(f"{name}: ok — {safe_text(result, single_line=True)}")
 
 
