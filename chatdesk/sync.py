@@ -25,7 +25,7 @@ import socket
 import threading
 import traceback
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -42,6 +42,7 @@ from chatdesk.connectors.base import (
     ConnectorError,
     KnownChat,
     OutgoingFile,
+    Page,
     RateLimited,
     Rejected,
     StreamUnavailable,
@@ -63,6 +64,7 @@ INLINE_RETRIES = 3
 AUTH_BACKOFF = timedelta(minutes=15)
 UNAVAILABLE_BACKOFF = timedelta(hours=6)
 MAX_BACKOFF = timedelta(minutes=30)
+COMMIT_BATCH = 2000  # messages (roughly) per store transaction during a sync
 
 ClientFactory = Callable[[AccountRow], httpx.AsyncClient]
 
@@ -267,9 +269,7 @@ class SyncEngine:
             try:
                 cursor = await asyncio.to_thread(ingest.get_cursor, self.db, account.id, stream)
                 known = await self._known(rt, stream)
-                async for page in rt.connector.poll(stream, cursor, known):
-                    res = await asyncio.to_thread(ingest.apply_page, self.db, account.id, stream, page)
-                    total.merge(res)
+                await self._drain(rt.connector.poll(stream, cursor, known), account.id, stream, total)
             except RateLimited as exc:
                 if exc.retry_after <= MAX_INLINE_WAIT and attempt <= INLINE_RETRIES:
                     await asyncio.sleep(exc.retry_after)
@@ -306,6 +306,41 @@ class SyncEngine:
             return ingest.LazyKnownChats(self.db, rt.account.id)
         kind = None if scope == "all" else scope
         return await asyncio.to_thread(ingest.known_chats, self.db, rt.account.id, kind=kind)
+
+    async def _drain(
+        self, pages: AsyncIterator[Page], account_id: int, stream: str, total: ingest.IngestResult
+    ) -> None:
+        """Commit pages in groups of about COMMIT_BATCH messages, one group writing while the
+        next is fetched. Groups commit in order, and whatever was received before an error is
+        committed too: every page is complete on its own."""
+        batch: list[Page] = []
+        size = 0
+        writing: asyncio.Task[ingest.IngestResult] | None = None
+
+        async def settle() -> None:
+            nonlocal writing
+            if writing is not None:
+                task, writing = writing, None
+                total.merge(await task)
+
+        async def flush() -> None:
+            nonlocal batch, size, writing
+            await settle()  # keep commits in order: the previous group first
+            if batch:
+                group, batch, size = batch, [], 0
+                writing = asyncio.ensure_future(
+                    asyncio.to_thread(ingest.apply_pages, self.db, account_id, stream, group)
+                )
+
+        try:
+            async for page in pages:
+                batch.append(page)
+                size += len(page.messages) + len(page.chats) + 1
+                if size >= COMMIT_BATCH:
+                    await flush()
+        finally:
+            await flush()
+            await settle()
 
     async def _fail(
         self,

@@ -35,8 +35,8 @@ def utcnow() -> datetime:
 
 def to_db(dt: datetime | None) -> datetime | None:
     """Aware UTC for the DB; a naive value is taken to be UTC already."""
-    if dt is None:
-        return None
+    if dt is None or dt.tzinfo is UTC:
+        return dt
     return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 

@@ -14,11 +14,12 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from chatdesk.connectors.base import ChatInfo, KnownChat, MessageInfo, Page
+from chatdesk.store import sqlite_fast
 from chatdesk.store.db import Database, to_db, utcnow
 from chatdesk.store.schema import Chat, FollowUp, Message, SyncState
 
@@ -63,9 +64,7 @@ def _id_key(value: str | None) -> tuple[int, int | str]:
 
 def known_chats(db: Database, account_id: int, *, kind: str | None = None) -> dict[str, KnownChat]:
     """Every chat of the account (of one ``kind`` if given), for connectors that walk them."""
-    q = select(Chat.external_id, Chat.version, Chat.last_message_id, Chat.status).where(
-        Chat.account_id == account_id
-    )
+    q = select(Chat.external_id, Chat.version, Chat.last_message_id, Chat.status).where(Chat.account_id == account_id)
     if kind is not None:
         q = q.where(Chat.kind == kind)
     with db.read() as s:
@@ -141,11 +140,14 @@ def _upsert_chats(session: Session, account_id: int, infos: Iterable[ChatInfo]) 
         _insert(session, table),
         [{"account_id": account_id, "external_id": i.external_id, "created_at": now, "unread": 0} for i in infos],
     )
-    ids = _chat_ids(session, account_id, [i.external_id for i in infos])
+    current = _chat_state(session, account_id, [i.external_id for i in infos])
+    ids = {ext: row[0] for ext, row in current.items()}
     shapes: dict[tuple[str, ...], list[dict[str, object]]] = {}
     activity: list[dict[str, object]] = []
     for info in infos:
-        values = _chat_values(info)
+        stored = current[info.external_id][1]
+        # Only what changed: most pages repeat what the store already says about a chat.
+        values = {k: v for k, v in _chat_values(info).items() if stored.get(k) != v}
         if values:
             shapes.setdefault(tuple(sorted(values)), []).append({"_id": ids[info.external_id], **values})
         if info.last_message_at is not None:
@@ -171,6 +173,36 @@ def _upsert_chats(session: Session, account_id: int, infos: Iterable[ChatInfo]) 
     return ids
 
 
+_STATE_COLUMNS = (
+    "kind",
+    "customer",
+    "order_id",
+    "product_id",
+    "status",
+    "reply_token",
+    "version",
+    "context",
+    "marketplace_unread",
+)
+
+
+def _chat_state(session: Session, account_id: int, external_ids: list[str]) -> dict[str, tuple[int, dict[str, object]]]:
+    """external id -> (chat id, the columns a ChatInfo may set), read in chunks."""
+    table = Chat.__table__
+    cols = [table.c[name] for name in _STATE_COLUMNS]
+    out: dict[str, tuple[int, dict[str, object]]] = {}
+    for start in range(0, len(external_ids), 500):
+        chunk = external_ids[start : start + 500]
+        rows = session.execute(
+            select(table.c.external_id, table.c.id, *cols).where(
+                table.c.account_id == account_id, table.c.external_id.in_(chunk)
+            )
+        ).all()
+        for r in rows:
+            out[r[0]] = (r[1], dict(zip(_STATE_COLUMNS, r[2:], strict=True)))
+    return out
+
+
 def _chat_ids(session: Session, account_id: int, external_ids: list[str]) -> dict[str, int]:
     out: dict[str, int] = {}
     for start in range(0, len(external_ids), 500):
@@ -183,23 +215,58 @@ def _chat_ids(session: Session, account_id: int, external_ids: list[str]) -> dic
 
 
 def _attachments_json(msg: MessageInfo) -> str:
+    if not msg.attachments:
+        return "[]"
     return json.dumps([asdict(a) for a in msg.attachments], ensure_ascii=False)
 
 
 def apply_page(db: Database, account_id: int, stream: str, page: Page) -> IngestResult:
     """Commit one page and then its cursor, atomically."""
+    return apply_pages(db, account_id, stream, [page])
+
+
+def apply_pages(db: Database, account_id: int, stream: str, pages: list[Page]) -> IngestResult:
+    """Commit consecutive pages in one transaction, each page's cursor after its data.
+
+    A commit per page dominated sync ingest; grouping keeps the guarantee (the stored cursor
+    never runs ahead of stored data) because the pages commit or roll back together.
+    """
     result = IngestResult()
     with db.write() as session:
-        chat_ids = _upsert_chats(session, account_id, page.chats)
-        msgs = list({(m.chat_external_id, m.external_id): m for m in page.messages}.values())
-        missing = sorted({m.chat_external_id for m in msgs} - set(chat_ids))
-        if missing:
-            chat_ids.update(_upsert_chats(session, account_id, [ChatInfo(external_id=x) for x in missing]))
-        if msgs:
-            _insert_messages(session, chat_ids, msgs, result)
-        if page.cursor is not None:
-            _set_cursor(session, account_id, stream, page.cursor)
+        _apply(session, account_id, stream, merge_pages(pages), result)
     return result
+
+
+def merge_pages(pages: list[Page]) -> Page:
+    """Consecutive pages as one: later facts about a chat override earlier ones (fields that
+    are None leave them alone, as in an upsert), messages are all kept, and the cursor is the
+    last one given. Applying the merge equals applying the pages in order, with a fraction of
+    the statements."""
+    if len(pages) == 1:
+        return pages[0]
+    merged: dict[str, dict[str, object]] = {}
+    for page in pages:
+        for info in page.chats:
+            values = merged.get(info.external_id)
+            if values is None:
+                merged[info.external_id] = dict(vars(info))
+            else:
+                values.update((k, v) for k, v in vars(info).items() if v is not None and v != {})
+    chats = {ext: ChatInfo(**values) for ext, values in merged.items()}  # type: ignore[arg-type]
+    cursor = next((p.cursor for p in reversed(pages) if p.cursor is not None), None)
+    return Page(chats=tuple(chats.values()), messages=tuple(m for p in pages for m in p.messages), cursor=cursor)
+
+
+def _apply(session: Session, account_id: int, stream: str, page: Page, result: IngestResult) -> None:
+    chat_ids = _upsert_chats(session, account_id, page.chats)
+    msgs = list({(m.chat_external_id, m.external_id): m for m in page.messages}.values())
+    missing = sorted({m.chat_external_id for m in msgs} - set(chat_ids))
+    if missing:
+        chat_ids.update(_upsert_chats(session, account_id, [ChatInfo(external_id=x) for x in missing]))
+    if msgs:
+        _insert_messages(session, chat_ids, msgs, result)
+    if page.cursor is not None:
+        _set_cursor(session, account_id, stream, page.cursor)
 
 
 def _insert_messages(session: Session, chat_ids: dict[str, int], msgs: list[MessageInfo], result: IngestResult) -> None:
@@ -209,21 +276,18 @@ def _insert_messages(session: Session, chat_ids: dict[str, int], msgs: list[Mess
     for m in msgs:
         by_chat.setdefault(chat_ids[m.chat_external_id], []).append(m)
     conn = session.connection()
-    # Which of these do we have already? (chat, external id) pairs, fetched by chunks of ids.
+    # Which of these do we have already? One row-value IN over the unique (chat, external id)
+    # index: a probe per pair, not per chat x id combination.
     existing: set[tuple[int, str]] = set()
-    wanted = {(chat_id, m.external_id) for chat_id, items in by_chat.items() for m in items}
-    chats = sorted(by_chat)
-    ext = sorted({m.external_id for m in msgs})
+    wanted = sorted({(chat_id, m.external_id) for chat_id, items in by_chat.items() for m in items})
     mt = Message.__table__
-    for c_start in range(0, len(chats), 400):
-        for start in range(0, len(ext), 400):
-            rows = conn.execute(
-                select(mt.c.chat_id, mt.c.external_id).where(
-                    mt.c.chat_id.in_(chats[c_start : c_start + 400]),
-                    mt.c.external_id.in_(ext[start : start + 400]),
-                )
-            ).all()
-            existing.update(p for p in ((r[0], r[1]) for r in rows) if p in wanted)
+    for start in range(0, len(wanted), 400):
+        rows = conn.execute(
+            select(mt.c.chat_id, mt.c.external_id).where(
+                tuple_(mt.c.chat_id, mt.c.external_id).in_(wanted[start : start + 400])
+            )
+        ).all()
+        existing.update((r[0], r[1]) for r in rows)
 
     fresh_by_chat: dict[int, list[MessageInfo]] = {}
     for chat_id, items in by_chat.items():
@@ -275,7 +339,10 @@ def _insert_messages(session: Session, chat_ids: dict[str, int], msgs: list[Mess
         inserted[chat_id] = fresh
     _update_aggregates(session, inserted)
     if rows:
-        conn.execute(_insert(session, mt), rows)
+        if conn.dialect.name == "sqlite":
+            sqlite_fast.insert_messages(conn, rows)
+        else:
+            conn.execute(_insert(session, mt), rows)
     if result.buyer_chat_ids:
         _cancel_followups_on_buyer_reply(session, result.buyer_chat_ids)
 
@@ -287,16 +354,20 @@ def _pending_outgoing(session: Session, chat_ids: list[int]) -> dict[int, list[t
         return out
     mt = Message.__table__
     for start in range(0, len(chat_ids), 500):
-        rows = session.connection().execute(
-            select(mt.c.chat_id, mt.c.id, mt.c.text)
-            .where(
-                mt.c.chat_id.in_(chat_ids[start : start + 500]),
-                mt.c.external_id.is_(None),
-                mt.c.author == "seller",
-                mt.c.state.in_(("sending", "sent", "unknown")),
+        rows = (
+            session.connection()
+            .execute(
+                select(mt.c.chat_id, mt.c.id, mt.c.text)
+                .where(
+                    mt.c.chat_id.in_(chat_ids[start : start + 500]),
+                    mt.c.external_id.is_(None),
+                    mt.c.author == "seller",
+                    mt.c.state.in_(("sending", "sent", "unknown")),
+                )
+                .order_by(mt.c.id)
             )
-            .order_by(mt.c.id)
-        ).all()
+            .all()
+        )
         for chat_id, mid, text in rows:
             out.setdefault(chat_id, []).append((mid, _norm(text)))
     return out
