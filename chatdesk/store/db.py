@@ -143,7 +143,7 @@ class Database:
         try:
             with Session(self.engine, expire_on_commit=False) as session:
                 yield session
-        except (DatabaseError, OperationalError) as exc:
+        except (DatabaseError, OperationalError, sqlite3.DatabaseError) as exc:  # raw: sqlite_fast
             raise _explain(exc, self.where) from None
 
     @contextlib.contextmanager
@@ -155,7 +155,7 @@ class Database:
                 with Session(bind=conn, expire_on_commit=False) as session:
                     yield session
                     session.commit()
-        except (DatabaseError, OperationalError) as exc:
+        except (DatabaseError, OperationalError, sqlite3.DatabaseError) as exc:  # raw: sqlite_fast
             raise _explain(exc, self.where) from None
 
     def data_version(self) -> int | None:
