@@ -123,6 +123,10 @@ class _Runtime:
         self.client = client
         self.secret = secret
         self.lock = asyncio.Lock()
+        # Per stream, the store's view of the chats, kept in step with what this runtime
+        # writes: while it holds the lease nobody else changes these columns, so an idle poll
+        # need not re-read 10,000 chats. Dropped whenever the lease was not held.
+        self.known_cache: dict[str, dict[str, KnownChat]] = {}
 
 
 class SyncEngine:
@@ -209,6 +213,7 @@ class SyncEngine:
         result = AccountResult(account=account.name)
         interval = self._interval(account)
         ttl = max(3 * interval, 120.0)
+        had_lease = account.id in self._held
         got = await asyncio.to_thread(store_accounts.acquire_lease, self.db, account.id, self.owner, ttl)
         if not got:
             self._held.discard(account.id)
@@ -228,6 +233,8 @@ class SyncEngine:
             self._emit(SyncEvent("error", account.id, message=f"{account.name}: {msg}"))
             return result
         async with rt.lock:
+            if not had_lease:
+                rt.known_cache.clear()  # someone else may have synced this account meanwhile
             await asyncio.to_thread(outbox.settle_interrupted, self.db, account.id)
             changed: set[int] = set()
             previews: list[tuple[int, str]] = []
@@ -269,7 +276,11 @@ class SyncEngine:
             try:
                 cursor = await asyncio.to_thread(ingest.get_cursor, self.db, account.id, stream)
                 known = await self._known(rt, stream)
-                await self._drain(rt.connector.poll(stream, cursor, known), account.id, stream, total)
+                touched: set[str] = set()
+                try:
+                    await self._drain(rt.connector.poll(stream, cursor, known), account.id, stream, total, touched)
+                finally:
+                    await self._refresh_known(rt, stream, touched)
             except RateLimited as exc:
                 if exc.retry_after <= MAX_INLINE_WAIT and attempt <= INLINE_RETRIES:
                     await asyncio.sleep(exc.retry_after)
@@ -304,11 +315,32 @@ class SyncEngine:
         scope = getattr(rt.connector, "known_scope", {}).get(stream, "all")
         if scope == "lazy":
             return ingest.LazyKnownChats(self.db, rt.account.id)
+        if stream not in rt.known_cache:
+            kind = None if scope == "all" else scope
+            rt.known_cache[stream] = await asyncio.to_thread(ingest.known_chats, self.db, rt.account.id, kind=kind)
+        return rt.known_cache[stream]
+
+    async def _refresh_known(self, rt: _Runtime, stream: str, touched: set[str]) -> None:
+        """Bring the cached view of the chats a poll wrote back in step with the store."""
+        cache = rt.known_cache.get(stream)
+        if cache is None or not touched:
+            return
+        scope = getattr(rt.connector, "known_scope", {}).get(stream, "all")
         kind = None if scope == "all" else scope
-        return await asyncio.to_thread(ingest.known_chats, self.db, rt.account.id, kind=kind)
+        try:
+            fresh = await asyncio.to_thread(ingest.known_chats, self.db, rt.account.id, kind=kind, external_ids=touched)
+        except ChatdeskError:
+            rt.known_cache.pop(stream, None)  # cannot tell: read it all next time
+            return
+        cache.update(fresh)
 
     async def _drain(
-        self, pages: AsyncIterator[Page], account_id: int, stream: str, total: ingest.IngestResult
+        self,
+        pages: AsyncIterator[Page],
+        account_id: int,
+        stream: str,
+        total: ingest.IngestResult,
+        touched: set[str],
     ) -> None:
         """Commit pages in groups of about COMMIT_BATCH messages, one group writing while the
         next is fetched. Groups commit in order, and whatever was received before an error is
@@ -334,6 +366,8 @@ class SyncEngine:
 
         try:
             async for page in pages:
+                touched.update(c.external_id for c in page.chats)
+                touched.update(m.chat_external_id for m in page.messages)
                 batch.append(page)
                 size += len(page.messages) + len(page.chats) + 1
                 if size >= COMMIT_BATCH:

@@ -62,14 +62,26 @@ def _id_key(value: str | None) -> tuple[int, int | str]:
     return (1, int(value)) if value.isdigit() else (2, value)
 
 
-def known_chats(db: Database, account_id: int, *, kind: str | None = None) -> dict[str, KnownChat]:
-    """Every chat of the account (of one ``kind`` if given), for connectors that walk them."""
-    q = select(Chat.external_id, Chat.version, Chat.last_message_id, Chat.status).where(Chat.account_id == account_id)
+def known_chats(
+    db: Database, account_id: int, *, kind: str | None = None, external_ids: Iterable[str] | None = None
+) -> dict[str, KnownChat]:
+    """Every chat of the account (of one ``kind``, or just ``external_ids``, if given), for
+    connectors that walk them."""
+    base = select(Chat.external_id, Chat.version, Chat.last_message_id, Chat.status).where(
+        Chat.account_id == account_id
+    )
     if kind is not None:
-        q = q.where(Chat.kind == kind)
+        base = base.where(Chat.kind == kind)
+    queries = [base]
+    if external_ids is not None:
+        ids = sorted(external_ids)
+        queries = [base.where(Chat.external_id.in_(ids[i : i + 500])) for i in range(0, len(ids), 500)]  # type: ignore[attr-defined]
+    out: dict[str, KnownChat] = {}
     with db.read() as s:
-        rows = s.execute(q).all()
-    return {r[0]: KnownChat(external_id=r[0], version=r[1], last_message_id=r[2], status=r[3]) for r in rows}
+        for q in queries:
+            for r in s.execute(q).all():
+                out[r[0]] = KnownChat(external_id=r[0], version=r[1], last_message_id=r[2], status=r[3])
+    return out
 
 
 class LazyKnownChats(Mapping[str, KnownChat]):
