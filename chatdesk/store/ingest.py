@@ -290,16 +290,19 @@ def _insert_messages(session: Session, chat_ids: dict[str, int], msgs: list[Mess
     conn = session.connection()
     # Which of these do we have already? One row-value IN over the unique (chat, external id)
     # index: a probe per pair, not per chat x id combination.
-    existing: set[tuple[int, str]] = set()
     wanted = sorted({(chat_id, m.external_id) for chat_id, items in by_chat.items() for m in items})
     mt = Message.__table__
-    for start in range(0, len(wanted), 400):
-        rows = conn.execute(
-            select(mt.c.chat_id, mt.c.external_id).where(
-                tuple_(mt.c.chat_id, mt.c.external_id).in_(wanted[start : start + 400])
-            )
-        ).all()
-        existing.update((r[0], r[1]) for r in rows)
+    if conn.dialect.name == "sqlite":
+        existing = sqlite_fast.existing_pairs(conn, wanted)
+    else:
+        existing = set()
+        for start in range(0, len(wanted), 400):
+            rows = conn.execute(
+                select(mt.c.chat_id, mt.c.external_id).where(
+                    tuple_(mt.c.chat_id, mt.c.external_id).in_(wanted[start : start + 400])
+                )
+            ).all()
+            existing.update((r[0], r[1]) for r in rows)
 
     fresh_by_chat: dict[int, list[MessageInfo]] = {}
     for chat_id, items in by_chat.items():

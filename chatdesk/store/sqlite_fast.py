@@ -1,4 +1,4 @@
-"""SQLite-only fast path for the bulk message insert of sync ingestion.
+"""SQLite-only fast paths for sync ingestion: the bulk message insert and the duplicate check.
 
 SQLAlchemy's per-row parameter processing cost more than SQLite's own work when thousands of
 messages arrive per second; here rows go straight to the driver's ``executemany``. Times are
@@ -37,3 +37,20 @@ def insert_messages(conn: Connection, rows: list[dict[str, object]]) -> None:
         cursor.executemany(_SQL, values)
     finally:
         cursor.close()
+
+
+def existing_pairs(conn: Connection, pairs: list[tuple[int, str]]) -> set[tuple[int, str]]:
+    """Which (chat id, external id) pairs are stored: a row-value IN over the unique index,
+    without SQLAlchemy compiling a statement with hundreds of parameters each time."""
+    found: set[tuple[int, str]] = set()
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        for start in range(0, len(pairs), 400):
+            chunk = pairs[start : start + 400]
+            marks = ", ".join(["(?, ?)"] * len(chunk))
+            flat = [v for pair in chunk for v in pair]
+            sql = f"SELECT chat_id, external_id FROM message WHERE (chat_id, external_id) IN (VALUES {marks})"
+            found.update((r[0], r[1]) for r in cursor.execute(sql, flat))
+    finally:
+        cursor.close()
+    return found
