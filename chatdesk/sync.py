@@ -65,6 +65,7 @@ AUTH_BACKOFF = timedelta(minutes=15)
 UNAVAILABLE_BACKOFF = timedelta(hours=6)
 MAX_BACKOFF = timedelta(minutes=30)
 COMMIT_BATCH = 2000  # messages (roughly) per store transaction during a sync
+COMMIT_SECONDS = 2.0  # ... or whatever a rate-limited sync fetched in this long, so a crash loses little
 
 ClientFactory = Callable[[AccountRow], httpx.AsyncClient]
 
@@ -348,6 +349,8 @@ class SyncEngine:
         batch: list[Page] = []
         size = 0
         writing: asyncio.Task[ingest.IngestResult] | None = None
+        loop = asyncio.get_running_loop()
+        started = loop.time()
 
         async def settle() -> None:
             nonlocal writing
@@ -356,8 +359,9 @@ class SyncEngine:
                 total.merge(await task)
 
         async def flush() -> None:
-            nonlocal batch, size, writing
+            nonlocal batch, size, writing, started
             await settle()  # keep commits in order: the previous group first
+            started = loop.time()
             if batch:
                 group, batch, size = batch, [], 0
                 writing = asyncio.ensure_future(
@@ -370,7 +374,7 @@ class SyncEngine:
                 touched.update(m.chat_external_id for m in page.messages)
                 batch.append(page)
                 size += len(page.messages) + len(page.chats) + 1
-                if size >= COMMIT_BATCH:
+                if size >= COMMIT_BATCH or loop.time() - started >= COMMIT_SECONDS:
                     await flush()
         finally:
             await flush()
