@@ -292,8 +292,6 @@ def test_reply_queued_while_marketplace_is_down_is_sent_by_the_daemon(tmp_path: 
     assert not res.ok
     assert outbox_mod.message_state(world.db, mid)[0] == "queued"
     assert views.get_message(world.db, mid) is not None
-    left = len(world.sandbox.faults)
-    event(f"faults still pending at recovery: {min(left, 3)}{'+' if left >= 3 else ''}")
     world.sandbox.clear_faults()
     later = utcnow() + timedelta(hours=1)
     with pytest.MonkeyPatch.context() as mp:
