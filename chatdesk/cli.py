@@ -734,19 +734,24 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception as exc:
-        _log_crash()
+        _log_crash(exc)
         from chatdesk.sanitize import safe_text
 
         sys.stderr.write(f"chatdesk: unexpected error: {safe_text(type(exc).__name__)} (details in chatdesk.log)\n")
         sys.exit(1)
 
 
-def _log_crash() -> None:
+def _log_crash(exc: BaseException) -> None:
+    """Where it happened, for a bug report; not the exception's text, which may quote a
+    marketplace answer or a header and so a token."""
+    import traceback
+
     try:
         from chatdesk.paths import data_dir, ensure_private_dir
 
         path = ensure_private_dir(data_dir()) / "chatdesk.log"
         logging.basicConfig(filename=path, level=logging.ERROR)
-        logging.getLogger("chatdesk").exception("unexpected error")
+        frames = "".join(traceback.format_tb(exc.__traceback__))
+        logging.getLogger("chatdesk").error("unexpected %s (text withheld)\n%s", type(exc).__name__, frames)
     except Exception:
         pass

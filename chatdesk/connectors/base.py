@@ -18,7 +18,7 @@ import json
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import httpx
 
@@ -295,3 +295,28 @@ class Connector(abc.ABC):
     def secret_headers(self) -> dict[str, str]:
         """Headers that carry the secret (used by redaction and tests)."""
         return {}
+
+    async def http(self, key: str, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """One request: the ``key`` budget first, then transport failures typed. Failures
+        before anything was sent are retryable (``reached_server=False``); anything later may
+        have been processed, which makes a send ambiguous. Status codes are the caller's."""
+        await self.limiter.acquire(key)
+        try:
+            return await self.client.request(method, url, **kwargs)
+        except _NOT_SENT as exc:
+            raise TransientError(
+                redact(f"cannot reach {self.label}: {type(exc).__name__}", self.account.secret), reached_server=False
+            ) from None
+        except httpx.TransportError as exc:
+            raise TransientError(
+                redact(f"no answer from {self.label}: {type(exc).__name__}", self.account.secret), reached_server=True
+            ) from None
+
+
+_NOT_SENT = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.UnsupportedProtocol,
+    httpx.LocalProtocolError,
+)

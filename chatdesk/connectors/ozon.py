@@ -36,7 +36,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -148,9 +148,7 @@ class OzonConnector(Connector):
     def _headers(self) -> dict[str, str]:
         client_id = str(self.account.settings.get("client_id") or "").strip()
         if not client_id:
-            raise AuthError(
-                "Ozon account has no Client-Id: add it with --client-id (Seller cabinet → API keys)"
-            )
+            raise AuthError("Ozon account has no Client-Id: add it with --client-id (Seller cabinet → API keys)")
         return {"Client-Id": client_id, **self.secret_headers(), "Content-Type": "application/json"}
 
     def _clean(self, text: str) -> str:
@@ -159,23 +157,8 @@ class OzonConnector(Connector):
     async def _call(self, path: str, payload: dict[str, Any], *, sending: bool = False) -> Any:
         """One POST; map transport and HTTP failures to the typed errors."""
         headers = self._headers()
-        await self.limiter.acquire(BUDGET_KEY)
-        response = await self._send(
-            lambda: self.client.post(self.base + path, content=_body(payload), headers=headers)
-        )
+        response = await self.http(BUDGET_KEY, "POST", self.base + path, content=_body(payload), headers=headers)
         return self._decode(response, path, sending=sending)
-
-    async def _send(self, do: Callable[[], Awaitable[httpx.Response]]) -> httpx.Response:
-        try:
-            return await do()
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            raise TransientError(
-                self._clean(f"cannot reach Ozon: {exc.__class__.__name__}"), reached_server=False
-            ) from None
-        except httpx.TransportError as exc:  # read timeout, dropped connection: may have been processed
-            raise TransientError(
-                self._clean(f"no answer from Ozon: {exc.__class__.__name__}"), reached_server=True
-            ) from None
 
     def _decode(self, response: httpx.Response, path: str, *, sending: bool) -> Any:
         status = response.status_code
@@ -188,9 +171,7 @@ class OzonConnector(Connector):
         if status == 429:
             retry = _retry_after(response)
             self.limiter.block(BUDGET_KEY, retry)
-            raise RateLimited(
-                f"Ozon rate limit reached; waiting {retry:g} s", retry_after=retry, status=status
-            )
+            raise RateLimited(f"Ozon rate limit reached; waiting {retry:g} s", retry_after=retry, status=status)
         if status == 401 or (status == 403 and not (sending and _mentions(reason, _PREMIUM_WORDS))):
             raise AuthError(
                 f"Ozon refused the credentials ({status}{': ' + reason if reason else ''}). Check the "
@@ -198,9 +179,7 @@ class OzonConnector(Connector):
                 status=status,
             )
         if status >= 500:
-            raise TransientError(
-                f"Ozon server error {status}{': ' + reason if reason else ''}", status=status
-            )
+            raise TransientError(f"Ozon server error {status}{': ' + reason if reason else ''}", status=status)
         raise Rejected(self._plain(reason, status), status=status)
 
     def _reason(self, response: httpx.Response) -> str:
@@ -227,9 +206,7 @@ class OzonConnector(Connector):
 
     # ------------------------------------------------------------------ polling
 
-    async def poll(
-        self, stream: str, cursor: str | None, known: Mapping[str, KnownChat]
-    ) -> AsyncIterator[Page]:
+    async def poll(self, stream: str, cursor: str | None, known: Mapping[str, KnownChat]) -> AsyncIterator[Page]:
         if stream != "chats":
             raise ValueError(f"Ozon has no stream {stream!r}")
         listed = await self._list_buyer_chats()
@@ -294,9 +271,7 @@ class OzonConnector(Connector):
             version=chat.last_message_id,
         )
 
-    async def _history(
-        self, chat_id: str, last_known: str | None
-    ) -> tuple[list[MessageInfo], dict[str, str]]:
+    async def _history(self, chat_id: str, last_known: str | None) -> tuple[list[MessageInfo], dict[str, str]]:
         """The chat's messages after ``last_known`` (all of them when None), oldest first."""
         forward = last_known is not None and last_known.isdigit()
         anchor: str | None = last_known if forward else None
@@ -321,9 +296,7 @@ class OzonConnector(Connector):
                     for key in ("order_number", "sku"):
                         if ctx.get(key) not in (None, ""):
                             context[key] = str(ctx[key])
-                if msg.external_id not in seen and not (
-                    forward and int(msg.external_id) <= int(last_known or 0)
-                ):
+                if msg.external_id not in seen and not (forward and int(msg.external_id) <= int(last_known or 0)):
                     seen[msg.external_id] = msg
                     fresh += 1
             if not _flag(data.get("has_next")) or not ids:
@@ -388,9 +361,7 @@ class OzonConnector(Connector):
             raise Rejected("Ozon accepts one file per message")
         for f in files:
             if f.content_type not in FILE_TYPES:
-                raise Rejected(
-                    f"Ozon chat accepts images (JPEG, PNG, GIF, WebP) and PDF, not {f.content_type}"
-                )
+                raise Rejected(f"Ozon chat accepts images (JPEG, PNG, GIF, WebP) and PDF, not {f.content_type}")
             if len(f.content) > MAX_FILE_SIZE:
                 raise Rejected("file is larger than 10 MB")
             if not f.content:
@@ -399,12 +370,8 @@ class OzonConnector(Connector):
             if not text.strip() or len(text) < limits.min_text:
                 raise Rejected("message is empty")
             if len(text) > limits.max_text:
-                raise Rejected(
-                    f"Ozon messages are limited to {limits.max_text} characters (this one has {len(text)})"
-                )
-            await self._call(
-                "/v1/chat/send/message", {"chat_id": chat.external_id, "text": text}, sending=True
-            )
+                raise Rejected(f"Ozon messages are limited to {limits.max_text} characters (this one has {len(text)})")
+            await self._call("/v1/chat/send/message", {"chat_id": chat.external_id, "text": text}, sending=True)
             return
         f = files[0]
         await self._call(
@@ -435,9 +402,7 @@ class OzonConnector(Connector):
             raise Rejected("this Ozon attachment has no link")
         parts = urlsplit(url)
         host = (parts.hostname or "").lower()
-        if parts.scheme not in ("http", "https") or not (
-            host.endswith(".ozon.ru") or host.endswith(".ozone.ru")
-        ):
+        if parts.scheme not in ("http", "https") or not (host.endswith(".ozon.ru") or host.endswith(".ozone.ru")):
             raise Rejected(f"not an Ozon file link: {host or url[:60]}")
         headers: dict[str, str] = {}
         if self.account.base_url:
@@ -445,8 +410,7 @@ class OzonConnector(Connector):
             headers = self._headers()
         elif host == urlsplit(HOST).hostname:
             headers = self._headers()
-        await self.limiter.acquire(BUDGET_KEY)
-        response = await self._send(lambda: self.client.get(url, headers=headers))
+        response = await self.http(BUDGET_KEY, "GET", url, headers=headers)
         if response.status_code >= 300:
             self._decode(response, "file download", sending=False)
         return Download(content=response.content, content_type=response.headers.get("content-type"))

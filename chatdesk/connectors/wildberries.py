@@ -155,17 +155,7 @@ class WildberriesConnector(Connector):
 
         Other 4xx answers are returned to the caller, which knows the endpoint's error shape.
         """
-        await self.limiter.acquire(key)
-        try:
-            resp = await self.client.request(method, url, headers=self.secret_headers(), **kwargs)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            raise TransientError(
-                self._clean(f"cannot reach Wildberries: {type(exc).__name__}"), reached_server=False
-            ) from None
-        except httpx.TransportError as exc:
-            raise TransientError(
-                self._clean(f"Wildberries did not answer: {type(exc).__name__}"), reached_server=True
-            ) from None
+        resp = await self.http(key, method, url, headers=self.secret_headers(), **kwargs)
         status = resp.status_code
         if status == 429:
             seconds = _retry_seconds(resp.headers)
@@ -371,9 +361,7 @@ class WildberriesConnector(Connector):
             if len(batch) < take or skip + take > 10_000:
                 return out
 
-    async def _poll_questions(
-        self, cursor: str | None, known: Mapping[str, KnownChat]
-    ) -> AsyncIterator[Page]:
+    async def _poll_questions(self, cursor: str | None, known: Mapping[str, KnownChat]) -> AsyncIterator[Page]:
         now = int(self.clock().timestamp())
         date_from = _questions_from(cursor)
         if date_from is None:

@@ -151,20 +151,6 @@ class YandexConnector(Connector):
     def _redact(self, text: str) -> str:
         return redact(text, self.account.secret)
 
-    async def _send(self, key: str, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        """One request with the budget taken first and transport failures typed."""
-        await self.limiter.acquire(key)
-        try:
-            return await self.client.request(method, url, **kwargs)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            raise TransientError(
-                self._redact(f"Yandex Market unreachable: {exc}"), reached_server=False
-            ) from None
-        except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-            raise TransientError(
-                self._redact(f"Yandex Market did not answer: {type(exc).__name__}"), reached_server=True
-            ) from None
-
     def _check(self, key: str, response: httpx.Response) -> None:
         """Map a non-2xx answer to the typed errors (420 also blocks the method's bucket)."""
         status = response.status_code
@@ -176,9 +162,7 @@ class YandexConnector(Connector):
             self.limiter.block(key, wait)
             raise RateLimited(f"Yandex Market rate limit for {key}: {text}", retry_after=wait, status=status)
         if status in (401, 403):
-            raise AuthError(
-                f"Yandex Market refused the Api-Key ({status}: {text}); {AUTH_HINT}", status=status
-            )
+            raise AuthError(f"Yandex Market refused the Api-Key ({status}: {text}); {AUTH_HINT}", status=status)
         if status >= 500:
             raise TransientError(f"Yandex Market server error {status}: {text}", status=status)
         raise Rejected(f"Yandex Market: {text}", status=status)
@@ -186,7 +170,7 @@ class YandexConnector(Connector):
     async def _call(self, key: str, method: str, suffix: str, **kwargs: Any) -> dict[str, Any]:
         """A JSON API call; returns the envelope, raising on HTTP or envelope errors."""
         headers = {"Api-Key": self.account.secret, "Accept": "application/json"}
-        response = await self._send(key, method, self._url(suffix), headers=headers, **kwargs)
+        response = await self.http(key, method, self._url(suffix), headers=headers, **kwargs)
         self._check(key, response)
         status = response.status_code
         try:
@@ -201,9 +185,7 @@ class YandexConnector(Connector):
 
     # ------------------------------------------------------------------------- polling
 
-    async def poll(
-        self, stream: str, cursor: str | None, known: Mapping[str, KnownChat]
-    ) -> AsyncIterator[Page]:
+    async def poll(self, stream: str, cursor: str | None, known: Mapping[str, KnownChat]) -> AsyncIterator[Page]:
         """List every chat; fetch history only for chats whose ``updatedAt`` moved.
 
         Each changed chat is yielded as one Page holding its whole new history and its
@@ -349,12 +331,13 @@ class YandexConnector(Connector):
                 raise Rejected(f"{f.name} is larger than 5 MB, the Yandex Market limit for chat files")
         params = {"chatId": chat.external_id}
         if text.strip():
-            await self._call(
-                "sendMessageToChat", "POST", "/chats/message", params=params, json={"message": text}
-            )
+            await self._call("sendMessageToChat", "POST", "/chats/message", params=params, json={"message": text})
         for f in files:
             await self._call(
-                "sendFileToChat", "POST", "/chats/file/send", params=params,
+                "sendFileToChat",
+                "POST",
+                "/chats/file/send",
+                params=params,
                 files={"file": (f.name, f.content, f.content_type)},
             )
 
@@ -366,7 +349,7 @@ class YandexConnector(Connector):
         url = urljoin(self.base + "/", attachment.url)
         trusted = {urlsplit(self.base).netloc, urlsplit(HOST).netloc}
         headers = {"Api-Key": self.account.secret} if urlsplit(url).netloc in trusted else {}
-        response = await self._send("download", "GET", url, headers=headers)
+        response = await self.http("download", "GET", url, headers=headers)
         self._check("download", response)
         return Download(content=response.content, content_type=response.headers.get("content-type"))
 
