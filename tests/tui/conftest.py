@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from textual.worker import WorkerCancelled
 
 from chatdesk.app import ChatdeskApp
 from chatdesk.config import Config
@@ -152,10 +153,21 @@ def make_app(db: Database, **kwargs: object) -> ChatdeskApp:
     return app
 
 
+async def _workers_done(app: ChatdeskApp) -> None:
+    """Wait for the workers; an exclusive worker cancelled by a newer one (the cursor moved
+    on) is expected, so wait again for its successor instead of failing."""
+    for _ in range(20):
+        try:
+            await app.workers.wait_for_complete()
+            return
+        except WorkerCancelled:
+            continue
+
+
 async def settle(pilot, app: ChatdeskApp, delay: float = 0.05) -> None:  # type: ignore[no-untyped-def]
     """Let debounces fire and thread workers finish, then process the messages they posted."""
     await pilot.pause(delay)
-    await app.workers.wait_for_complete()
+    await _workers_done(app)
     await pilot.pause()
-    await app.workers.wait_for_complete()
+    await _workers_done(app)
     await pilot.pause()
