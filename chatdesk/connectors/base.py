@@ -18,12 +18,13 @@ import json
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Literal
-
-import httpx
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from chatdesk.ratelimit import RateLimiter
 from chatdesk.sanitize import safe_text
+
+if TYPE_CHECKING:  # httpx is imported where requests are made, not by everyone who reads a dataclass
+    import httpx
 
 Author = Literal["buyer", "seller", "marketplace"]
 Kind = Literal["chat", "question"]
@@ -300,10 +301,19 @@ class Connector(abc.ABC):
         """One request: the ``key`` budget first, then transport failures typed. Failures
         before anything was sent are retryable (``reached_server=False``); anything later may
         have been processed, which makes a send ambiguous. Status codes are the caller's."""
+        import httpx
+
+        not_sent = (
+            httpx.ConnectError,
+            httpx.ConnectTimeout,
+            httpx.PoolTimeout,
+            httpx.UnsupportedProtocol,
+            httpx.LocalProtocolError,
+        )
         await self.limiter.acquire(key)
         try:
             return await self.client.request(method, url, **kwargs)
-        except _NOT_SENT as exc:
+        except not_sent as exc:
             raise TransientError(
                 redact(f"cannot reach {self.label}: {type(exc).__name__}", self.account.secret), reached_server=False
             ) from None
@@ -312,11 +322,3 @@ class Connector(abc.ABC):
                 redact(f"no answer from {self.label}: {type(exc).__name__}", self.account.secret), reached_server=True
             ) from None
 
-
-_NOT_SENT = (
-    httpx.ConnectError,
-    httpx.ConnectTimeout,
-    httpx.PoolTimeout,
-    httpx.UnsupportedProtocol,
-    httpx.LocalProtocolError,
-)

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 from textual import work
 
 from chatdesk.screens.dialogs import ConfirmDialog
-from chatdesk.screens.followups import FollowUpsScreen
-from chatdesk.screens.schedule import open_schedule_dialog
-from chatdesk.screens.templates import TemplatePicker
+
+# The follow-up screens (and the rule tables they load) are imported on first use, not at
+# start-up: cold start is paid by every launch, these by those who schedule.
 
 if TYPE_CHECKING:
     from chatdesk.app import ChatdeskApp
@@ -37,9 +37,13 @@ class FollowUpActions:
     def action_schedule_followup(self) -> None:
         chat = self._need_chat()
         if chat is not None:
+            from chatdesk.screens.schedule import open_schedule_dialog
+
             open_schedule_dialog(self.chatdesk, chat.id)
 
     def action_followups(self) -> None:
+        from chatdesk.screens.followups import FollowUpsScreen
+
         def opened(chat_id: int | None) -> None:
             if chat_id is not None:
                 self.show_chat(chat_id, opened=True)  # type: ignore[attr-defined]
@@ -111,6 +115,8 @@ class FollowUpActions:
         app.call_from_thread(self._pick_template, found, errors, values)
 
     def _pick_template(self, found: list[Any], errors: list[str], values: dict[str, str | None]) -> None:
+        from chatdesk.screens.templates import TemplatePicker
+
         def insert(text: str | None) -> None:
             if not text:
                 return
