@@ -1,7 +1,7 @@
 """Figures 3, 4, 5, 7, 8: the Textual app on the 1M store against small stores.
 
 3, 7 and 8 run the real app as a separate process in a pseudo-terminal (``python -m
-bench.figures.tui DB``: ``ChatdeskApp`` without a sync engine, so nothing arrives and
+bench.figures.tui_child DB``: ``ChatdeskApp`` without a sync engine, so nothing arrives and
 nothing is polled; sync costs are figures 1 and 2). Cold start is the time from spawning
 the process to the top chat's name appearing in the terminal output; RSS is ``VmHWM`` after
 moving through the list and opening the big chat; CPU is utime+stime over 60 s of idling.
@@ -43,12 +43,22 @@ class Tui:
         import termios
 
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", SIZE[1], SIZE[0], 0, 0))
-        env = {**os.environ, "TERM": "xterm-256color", "CHATDESK_HOME": str(home), "COLUMNS": str(SIZE[0]),
-               "LINES": str(SIZE[1])}
+        env = {
+            **os.environ,
+            "TERM": "xterm-256color",
+            "CHATDESK_HOME": str(home),
+            "COLUMNS": str(SIZE[0]),
+            "LINES": str(SIZE[1]),
+        }
         self.started = time.perf_counter()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bench.figures.tui", str(db_path)],
-            stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True, start_new_session=True,
+            [sys.executable, "-m", "bench.figures.tui_child", str(db_path)],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=env,
+            close_fds=True,
+            start_new_session=True,
         )
         os.close(slave)
         self.output = b""
@@ -126,10 +136,17 @@ def fig3(stores: Stores, small: Path) -> Result:
     home = stores.workdir / "home"
     big, base = cold_start(stores.big, home), cold_start(small, home)
     r = ratio(big, base)
-    return Result(3, "TUI cold start to first painted chat list (10k chats / 1M msgs)", ms(big),
-                  f"10 chats {ms(base)}", f"{r:.2f}", "≤ 1.5× and < 1 s", r <= 1.5 and big < 1.0,
-                  note="process spawn to the top chat's name on the pty (includes Python start-up and imports)",
-                  data={"big_s": big, "small_s": base})
+    return Result(
+        3,
+        "TUI cold start to first painted chat list (10k chats / 1M msgs)",
+        ms(big),
+        f"10 chats {ms(base)}",
+        f"{r:.2f}",
+        "≤ 1.5× and < 1 s",
+        r <= 1.5 and big < 1.0,
+        note="process spawn to the top chat's name on the pty (includes Python start-up and imports)",
+        data={"big_s": big, "small_s": base},
+    )
 
 
 def peak_rss(db_path: Path, home: Path) -> int:
@@ -149,10 +166,17 @@ def fig7(stores: Stores, empty: Path) -> Result:
     home = stores.workdir / "home"
     big, base = peak_rss(stores.big, home), peak_rss(empty, home)
     mb = 1024 * 1024
-    return Result(7, "peak RSS of the TUI with the 1M store open", f"{big / mb:.0f} MB",
-                  f"empty store {base / mb:.0f} MB", f"{ratio(big, base):.2f}", "< 200 MB", big < 200 * mb,
-                  note="VmHWM after walking the list to its end and opening a chat",
-                  data={"big_bytes": big, "empty_bytes": base})
+    return Result(
+        7,
+        "peak RSS of the TUI with the 1M store open",
+        f"{big / mb:.0f} MB",
+        f"empty store {base / mb:.0f} MB",
+        f"{ratio(big, base):.2f}",
+        "< 200 MB",
+        big < 200 * mb,
+        note="VmHWM after walking the list to its end and opening a chat",
+        data={"big_bytes": big, "empty_bytes": base},
+    )
 
 
 def fig8(stores: Stores, seconds: float = CPU_SECONDS) -> Result:
@@ -166,8 +190,16 @@ def fig8(stores: Stores, seconds: float = CPU_SECONDS) -> Result:
     finally:
         tui.close()
     pct = 100 * used / wall
-    return Result(8, f"CPU of an idle TUI over {seconds:.0f} s (1M store)", f"{pct:.2f} % of one core", "—", "—",
-                  "< 1 %", pct < 1.0, data={"cpu_s": used, "wall_s": wall})
+    return Result(
+        8,
+        f"CPU of an idle TUI over {seconds:.0f} s (1M store)",
+        f"{pct:.2f} % of one core",
+        "—",
+        "—",
+        "< 1 %",
+        pct < 1.0,
+        data={"cpu_s": used, "wall_s": wall},
+    )
 
 
 # ----------------------------------------------------------------------------- in-process (Pilot)
@@ -228,8 +260,11 @@ def open_chat_latency(db_path: Path, chat_id: int, runs: int = 5) -> float:
                 continue
             t0 = time.perf_counter()
             screen.show_chat(chat_id, opened=True)
-            times.append(await _painted_after(frames, t0, lambda: conv.chat is not None and conv.chat.id == chat_id
-                                              and bool(conv.messages)))
+            times.append(
+                await _painted_after(
+                    frames, t0, lambda: conv.chat is not None and conv.chat.id == chat_id and bool(conv.messages)
+                )
+            )
         return median(times)
 
     return asyncio.run(_with_app(db_path, body))
@@ -239,9 +274,17 @@ def fig4(stores: Stores) -> Result:
     big = open_chat_latency(stores.big, 1)  # chat 1: 10,000 messages
     small = open_chat_latency(stores.big, 2)  # chat 2: 10 messages
     r = ratio(big, small)
-    return Result(4, "open a 10,000-message chat to first painted messages", ms(big), f"10-message chat {ms(small)}",
-                  f"{r:.2f}", "≤ 2× and < 100 ms", r <= 2.0 and big < 0.100,
-                  note="median of opens (show_chat -> frame with its messages)", data={"big_s": big, "small_s": small})
+    return Result(
+        4,
+        "open a 10,000-message chat to first painted messages",
+        ms(big),
+        f"10-message chat {ms(small)}",
+        f"{r:.2f}",
+        "≤ 2× and < 100 ms",
+        r <= 2.0 and big < 0.100,
+        note="median of opens (show_chat -> frame with its messages)",
+        data={"big_s": big, "small_s": small},
+    )
 
 
 def key_latency(db_path: Path, presses: int = 60) -> tuple[float, float]:
@@ -266,23 +309,14 @@ def key_latency(db_path: Path, presses: int = 60) -> tuple[float, float]:
 def fig5(stores: Stores, hundred: Path) -> Result:
     (med, p95), (bmed, bp95) = key_latency(stores.big), key_latency(hundred)
     r = ratio(med, bmed)
-    return Result(5, "j/k to repaint, 10k-chat list (median, p95)", f"{ms(med)}, p95 {ms(p95)}",
-                  f"100 chats {ms(bmed)}, p95 {ms(bp95)}", f"{r:.2f}", "≤ 1.5×, median < 16 ms",
-                  r <= 1.5 and med < 0.016, note="includes Textual's frame pacing (repaints at most every 1/60 s)",
-                  data={"median_s": med, "p95_s": p95, "base_median_s": bmed, "base_p95_s": bp95})
-
-
-def main() -> None:
-    """The subprocess: the real app on the given store, no sync engine."""
-    from chatdesk.app import ChatdeskApp
-    from chatdesk.config import Config
-
-    db = Database(f"sqlite:///{sys.argv[1]}", create=False)
-    try:
-        ChatdeskApp(db, config=Config()).run()
-    finally:
-        db.close()
-
-
-if __name__ == "__main__":
-    main()
+    return Result(
+        5,
+        "j/k to repaint, 10k-chat list (median, p95)",
+        f"{ms(med)}, p95 {ms(p95)}",
+        f"100 chats {ms(bmed)}, p95 {ms(bp95)}",
+        f"{r:.2f}",
+        "≤ 1.5×, median < 16 ms",
+        r <= 1.5 and med < 0.016,
+        note="includes Textual's frame pacing (repaints at most every 1/60 s)",
+        data={"median_s": med, "p95_s": p95, "base_median_s": bmed, "base_p95_s": bp95},
+    )
