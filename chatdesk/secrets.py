@@ -72,9 +72,19 @@ class KeyringSecrets:
         except Exception as exc:  # a misconfigured PYTHON_KEYRING_BACKEND
             raise SecretsError(f"cannot load the keyring backend: {exc}") from None
         name = type(backend).__module__ + "." + type(backend).__name__
+        if "cryptfile" in name.lower():  # chosen by PYTHON_KEYRING_BACKEND: unlock it our way
+            self._backend = self._file_keyring()
+            return self._backend
+        if "chainer" in name.lower():
+            # The chainer would also try the encrypted file keyring, which asks for its
+            # passphrase on the terminal at an unpredictable moment (inside the TUI, or with
+            # the token piped on stdin). That one is only used when asked for by name.
+            usable = [b for b in getattr(backend, "backends", []) if "cryptfile" not in type(b).__module__]
+            if not usable:
+                raise SecretsError(NO_KEYRING_HELP)
+            backend = usable[0]
+            name = type(backend).__module__ + "." + type(backend).__name__
         if isinstance(backend, fail.Keyring) or "null" in name.lower() or "plaintext" in name.lower():
-            raise SecretsError(NO_KEYRING_HELP)
-        if getattr(backend, "priority", 1) <= 0 and "chainer" in name.lower():
             raise SecretsError(NO_KEYRING_HELP)
         self._backend = backend
         return backend
@@ -112,11 +122,15 @@ class KeyringSecrets:
 
     def set(self, account: str, secret: str) -> None:
         try:
-            self._keyring().set_password(SERVICE, account, secret)
+            keyring = self._keyring()
+            keyring.set_password(SERVICE, account, secret)
+            stored = keyring.get_password(SERVICE, account)
         except SecretsError:
             raise
         except Exception as exc:
             raise SecretsError(f"cannot write the keyring: {type(exc).__name__}") from None
+        if stored != secret:  # a backend that accepts and forgets must not pass for storage
+            raise SecretsError(NO_KEYRING_HELP)
         if os.environ.get("CHATDESK_KEYRING", "").lower() == "file" and self.data_dir:
             path = self.data_dir / "keyring.cfg"
             if path.exists():

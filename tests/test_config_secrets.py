@@ -55,3 +55,31 @@ def test_locked_file_keyring_without_passphrase(tmp_path: Path, monkeypatch: pyt
     monkeypatch.delenv("CHATDESK_KEYRING_PASSPHRASE")
     with pytest.raises(SecretsError, match="CHATDESK_KEYRING_PASSPHRASE"):
         KeyringSecrets(tmp_path).get("x")
+
+
+def test_a_keyring_that_forgets_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """keyring's chainer with no backends (a server without a Secret Service) accepts a
+    password and drops it; chatdesk must say so instead of adding an account with no token."""
+    monkeypatch.delenv("CHATDESK_KEYRING")
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.chainer.ChainerBackend")
+    import keyring.backends.chainer as chainer
+
+    monkeypatch.setattr(chainer.ChainerBackend, "backends", property(lambda self: []))
+    with pytest.raises(SecretsError, match="CHATDESK_KEYRING=file"):
+        KeyringSecrets(tmp_path).set("x", "y")
+
+
+def test_the_chainer_never_falls_through_to_a_prompting_file_keyring(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The encrypted file keyring registers itself with keyring's chainer and would ask for a
+    passphrase on the terminal (inside the TUI, or with the token piped): only by name."""
+    from keyrings.cryptfile.cryptfile import CryptFileKeyring
+
+    monkeypatch.delenv("CHATDESK_KEYRING")
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.chainer.ChainerBackend")
+    import keyring.backends.chainer as chainer
+
+    monkeypatch.setattr(chainer.ChainerBackend, "backends", property(lambda self: [CryptFileKeyring()]))
+    with pytest.raises(SecretsError, match="CHATDESK_KEYRING=file"):
+        KeyringSecrets(tmp_path).set("x", "y")
