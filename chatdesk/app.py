@@ -136,6 +136,12 @@ class ChatdeskApp(App[None]):
         if self.demo_hint:
             self.notify(safe_text(self.demo_hint), markup=False, timeout=20, title="demo")
         self.set_interval(WATCH_INTERVAL, self._watch_store)
+        if self.engine is not None:
+            # After the first paint and off the UI loop: the inbox shows what the store has at
+            # once, and polling (scheduler import, first requests) starts behind it.
+            self.call_after_refresh(
+                self.run_worker, self.engine.start, thread=True, group="engine-start", exit_on_error=False
+            )
 
     async def action_quit(self) -> None:
         """Quit (q, ctrl+q, the palette) only after the pending draft is on disk."""
@@ -288,10 +294,9 @@ def run_app(
     home: Path | None = None,
     demo_hint: str | None = None,
 ) -> None:
-    """Start the engine (if any), run the inbox, and shut the engine down however the app ends."""
+    """Run the inbox (it starts the engine, if any, after its first paint) and shut the
+    engine down however the app ends."""
     app = ChatdeskApp(db, config=config, engine=engine, secrets=secrets, home=home, demo_hint=demo_hint)
-    if engine is not None:
-        engine.start()
     try:
         app.run()
     finally:

@@ -434,13 +434,26 @@ async def test_sync_key_and_status_line(store) -> None:  # type: ignore[no-untyp
         assert "syncing here" in status and "not synced yet" in status
 
 
-def test_run_app_starts_and_stops_engine(store, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_run_app_stops_the_engine_however_it_ends(store, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     from chatdesk import app as app_module
 
     engine = FakeEngine(store)
-    monkeypatch.setattr(app_module.ChatdeskApp, "run", lambda self: None)
-    app_module.run_app(store, config=Config(), engine=engine)
-    assert engine.started and engine.stopped
+
+    def crash(self) -> None:  # type: ignore[no-untyped-def]
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(app_module.ChatdeskApp, "run", crash)
+    with pytest.raises(RuntimeError):
+        app_module.run_app(store, config=Config(), engine=engine)
+    assert engine.stopped
+
+
+async def test_engine_starts_after_the_first_paint(store) -> None:  # type: ignore[no-untyped-def]
+    engine = FakeEngine(store)
+    app = make_app(store, engine=engine)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app, 0.1)
+        assert engine.started
 
 
 CHATS = 1_000
