@@ -292,7 +292,7 @@ def sync(
         store_accounts.get_account(db, name)
     engine = SyncEngine(db, secrets=c.secrets(), config=c.config())
     if once:
-        results = asyncio.run(_once(engine, account))
+        results = engine.run_once_blocking(account)
         failed = False
         for r in results:
             if r.errors:
@@ -308,13 +308,6 @@ def sync(
         asyncio.run(engine.run_forever())
     except KeyboardInterrupt:
         typer.echo("stopped")
-
-
-async def _once(engine, names):  # type: ignore[no-untyped-def]
-    try:
-        return await engine.run_once(names)
-    finally:
-        await engine.aclose()
 
 
 # ----------------------------------------------------------------------------- reading
@@ -348,7 +341,7 @@ def chats(
     waiting: Annotated[bool, typer.Option("--waiting", help="Last message is the buyer's.")] = False,
 ) -> None:
     """List conversations, newest activity first."""
-    from chatdesk.connectors import LABELS, connector_class
+    from chatdesk.connectors import connector_class
     from chatdesk.store import views
 
     if marketplace:
@@ -357,18 +350,25 @@ def chats(
     if as_json:
         print_json([_chat_json(r) for r in rows])
         return
+    print_chats(rows)
+
+
+def print_chats(rows: list[object]) -> None:
+    """The inbox as a table (``chats`` and ``demo --headless``)."""
+    from chatdesk.connectors import LABELS
+
     _table(
         ["ID", "MP", "ACCOUNT", "CUSTOMER", "UNREAD", "WAIT", "LAST", "PREVIEW"],
         [
             [
-                r.id,
-                LABELS.get(r.marketplace, r.marketplace),
-                r.account,
-                r.customer or r.order_id or r.product_id or r.external_id,
-                r.unread or "",
-                "●" if r.waiting else "",
-                _local(r.last_message_at),
-                r.preview or "",
+                r.id,  # type: ignore[attr-defined]
+                LABELS.get(r.marketplace, r.marketplace),  # type: ignore[attr-defined]
+                r.account,  # type: ignore[attr-defined]
+                r.customer or r.order_id or r.product_id or r.external_id,  # type: ignore[attr-defined]
+                r.unread or "",  # type: ignore[attr-defined]
+                "●" if r.waiting else "",  # type: ignore[attr-defined]
+                _local(r.last_message_at),  # type: ignore[attr-defined]
+                r.preview or "",  # type: ignore[attr-defined]
             ]
             for r in rows
         ],

@@ -7,7 +7,6 @@ the store is a fresh temporary directory, and the fake sandbox tokens live in me
 
 from __future__ import annotations
 
-import asyncio
 import random
 import shutil
 import tempfile
@@ -74,12 +73,13 @@ def run(*, headless: bool = False) -> None:
     try:
         db, secrets, engine = setup(home, sandbox)
         if headless:
+            from chatdesk.cli import print_chats
             from chatdesk.store import views
 
-            results = asyncio.run(_once(engine))
+            results = engine.run_once_blocking()
             for r in results:
                 print(f"{r.account}: {'ok' if r.ok else 'FAILED ' + '; '.join(r.errors)}, {r.new_messages} messages")
-            _print_inbox(views.list_chats(db))
+            print_chats(views.list_chats(db))
             return
         from chatdesk.app import run_app
 
@@ -98,31 +98,3 @@ def run(*, headless: bool = False) -> None:
             stop.set()
     finally:
         shutil.rmtree(home, ignore_errors=True)
-
-
-async def _once(engine: SyncEngine):  # type: ignore[no-untyped-def]
-    try:
-        return await engine.run_once()
-    finally:
-        await engine.aclose()
-
-
-def _print_inbox(rows) -> None:  # type: ignore[no-untyped-def]
-    from chatdesk.cli import _local, _table
-    from chatdesk.connectors import LABELS
-
-    _table(
-        ["ID", "MP", "CUSTOMER", "UNREAD", "WAIT", "LAST", "PREVIEW"],
-        [
-            [
-                r.id,
-                LABELS.get(r.marketplace, r.marketplace),
-                r.customer or r.order_id or r.external_id,
-                r.unread or "",
-                "●" if r.waiting else "",
-                _local(r.last_message_at),
-                r.preview or "",
-            ]
-            for r in rows
-        ],
-    )

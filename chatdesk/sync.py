@@ -492,6 +492,18 @@ class SyncEngine:
         await self.deliver_followups()
         return list(results)
 
+    def run_once_blocking(self, account_names: list[str] | None = None) -> list[AccountResult]:
+        """One round from synchronous code (``sync --once``, ``demo --headless``), then the
+        clients are closed and the leases released."""
+
+        async def go() -> list[AccountResult]:
+            try:
+                return await self.run_once(account_names)
+            finally:
+                await self.aclose()
+
+        return asyncio.run(go())
+
     # ------------------------------------------------------------------ scheduler
     def _add_poll_job(self, account: AccountRow) -> None:
         assert self._scheduler is not None
