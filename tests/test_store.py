@@ -173,3 +173,22 @@ def test_newest_page_of_messages(db: Database, acc) -> None:
     assert [m.text for m in last] == [f"m{i}" for i in range(20, 30)]
     older = views.list_messages(db, chat.id, before=(last[0].created_at, last[0].id), limit=10)
     assert [m.text for m in older] == [f"m{i}" for i in range(10, 20)]
+
+
+def test_fast_sqlite_path_writes_what_sqlalchemy_writes(db: Database, acc, tmp_path: Path) -> None:
+    """Rows from the driver-level bulk insert/update and from the ORM must be indistinguishable,
+    or time comparisons between them (ordering, unread, follow-up checks) would go wrong."""
+    ingest.apply_page(db, acc.id, "chats", Page(messages=(msg("c1", "e1", "buyer", "Вопрос", 0),)))
+    chat = views.list_chats(db)[0]
+    outbox.enqueue(db, chat.id, "ответ через ORM")  # written by SQLAlchemy
+    path = db.engine.url.database
+    con = sqlite3.connect(path)
+    stamps = [r[0] for r in con.execute("SELECT created_at FROM message ORDER BY id")]
+    chat_stamps = con.execute("SELECT last_message_at, last_buyer_at FROM chat").fetchone()
+    con.close()
+    import re
+
+    shape = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}$")
+    assert all(shape.match(s) for s in [*stamps, *chat_stamps]), (stamps, chat_stamps)
+    assert stamps[0] == "2026-11-20 10:00:00.000000"
+    assert views.get_chat(db, chat.id).last_message_at == T0

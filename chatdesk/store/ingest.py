@@ -173,8 +173,11 @@ def _upsert_chats(session: Session, account_id: int, infos: Iterable[ChatInfo]) 
                 }
             )
     for names, rows in shapes.items():
-        stmt = update(table).where(table.c.id == bindparam("_id")).values({n: bindparam(n) for n in names})
-        conn.execute(stmt, rows)
+        if conn.dialect.name == "sqlite":
+            sqlite_fast.update_by_id(conn, "chat", names, [(*(r[n] for n in names), r["_id"]) for r in rows])
+        else:
+            stmt = update(table).where(table.c.id == bindparam("_id")).values({n: bindparam(n) for n in names})
+            conn.execute(stmt, rows)
     if activity:
         stmt = (
             update(table)
@@ -450,6 +453,11 @@ def _update_aggregates(session: Session, new_by_chat: dict[int, list[MessageInfo
         chat["last_message_at"] = last_at
         chat["unread"] = unread
         updates.append({"_id": chat_id, **{f"_{k}": v for k, v in chat.items()}})
+    if conn.dialect.name == "sqlite":
+        sqlite_fast.update_by_id(
+            conn, "chat", _AGGREGATES, [(*(u[f"_{k}"] for k in _AGGREGATES), u["_id"]) for u in updates]
+        )
+        return
     stmt = update(table).where(table.c.id == bindparam("_id")).values({k: bindparam(f"_{k}") for k in _AGGREGATES})
     conn.execute(stmt, updates)
 

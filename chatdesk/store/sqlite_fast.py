@@ -20,11 +20,11 @@ _SQL = (
 
 
 def sqlite_time(dt: datetime) -> str:
-    """The text SQLAlchemy's SQLite DateTime stores for an aware UTC datetime."""
-    dt = dt.astimezone(UTC)
-    return (
-        f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d} {dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}.{dt.microsecond:06d}"
-    )
+    """The text SQLAlchemy's SQLite DateTime stores for an aware UTC datetime
+    (``YYYY-MM-DD HH:MM:SS.ffffff``, microseconds always written)."""
+    if dt.tzinfo is not UTC:
+        dt = dt.astimezone(UTC)
+    return dt.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def insert_messages(conn: Connection, rows: list[dict[str, object]]) -> None:
@@ -54,3 +54,15 @@ def existing_pairs(conn: Connection, pairs: list[tuple[int, str]]) -> set[tuple[
     finally:
         cursor.close()
     return found
+
+
+def update_by_id(conn: Connection, table: str, columns: tuple[str, ...], rows: list[tuple[object, ...]]) -> None:
+    """``UPDATE table SET columns WHERE id = ?`` for many rows; each row is the column values
+    followed by the id. Datetimes are written as SQLAlchemy would write them."""
+    sql = f"UPDATE {table} SET {', '.join(f'{c} = ?' for c in columns)} WHERE id = ?"
+    values = [tuple(sqlite_time(v) if isinstance(v, datetime) else v for v in row) for row in rows]
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.executemany(sql, values)
+    finally:
+        cursor.close()
