@@ -94,6 +94,8 @@ def send_now(
     asyncio.run(deliver())
     outcomes = [_outcome(db, mid) for mid in message_ids]
     worst = max(outcomes, key=lambda o: o.exit_code)
+    if chat.kind == "question" and not worst.exit_code:
+        return Outcome(0, worst.line + "; note: WB lets you edit an answer only once, within 60 days")
     if len(outcomes) == 1 or worst.exit_code:
         return worst
     return Outcome(0, f"sent in {len(outcomes)} parts (messages {', '.join(map(str, message_ids))})")

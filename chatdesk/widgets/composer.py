@@ -105,6 +105,8 @@ class Composer(Vertical):
         elif warn:
             status.add_class("-warn")
             line.append(f"  warning: {warn[0].reason}" + (f" (+{len(warn) - 1})" if len(warn) > 1 else ""))
+        elif self.chat.kind == "question":
+            line.append("  ^j publish the answer · WB lets you edit an answer only once, within 60 days")
         else:
             line.append("  ^j send · Enter newline · Esc leave")
         status.update(line)
