@@ -87,6 +87,15 @@ KEYS: tuple[Key, ...] = (
     # Composer (Enter inserts a newline; the send key is explicit).
     Key("send", "ctrl+j", "screen.send", "Send", "composer", True, "send"),
     Key("template", "ctrl+t", "screen.template", "Insert a template", "composer", True, "template"),
+    Key(
+        "attach",
+        "ctrl+o",
+        "screen.attach",
+        "Attach a file (empty path: remove attachments)",
+        "composer",
+        True,
+        "attach",
+    ),
     Key("leave_composer", "escape", "screen.back", "Leave the composer (draft kept)", "composer", True, "leave"),
     # Accounts screen.
     Key("account_add", "a", "add", "Add an account", "accounts", True, "add"),
@@ -123,7 +132,7 @@ def bindings(scope: str) -> list[Binding]:
 
 def _display(keys: str) -> str:
     first = keys.split(",")[0]
-    return {"slash": "/", "question_mark": "?", "ctrl+j": "^j", "ctrl+t": "^t"}.get(first, first)
+    return {"slash": "/", "question_mark": "?", "ctrl+j": "^j", "ctrl+t": "^t", "ctrl+o": "^o"}.get(first, first)
 
 
 def validate(keymap: dict[str, str]) -> tuple[dict[str, str], list[str]]:

@@ -412,14 +412,45 @@ class MainScreen(FollowUpActions, Screen[None]):
         chat = self.composer.chat
         if chat is None:
             return
-        self.send_text(chat, self.composer.text)
+        self.send_text(chat, self.composer.text, files=self.composer.files)
 
-    def send_text(self, chat: ChatRow, text: str, *, confirmed: bool = False) -> None:
+    def action_attach(self) -> None:
+        chat = self.composer.chat
+        if chat is None:
+            self.chatdesk.say("open a chat first")
+            return
+
+        def chosen(path: str | None) -> None:
+            if path is None:
+                return
+            if not path.strip():
+                self.composer.set_files([])
+                return
+            self._add_attachment(chat.id, path.strip())
+
+        self.app.push_screen(PromptDialog("Attach a file (path; empty removes the attachments)", "~/"), chosen)
+
+    @work(thread=True, group="attach", exit_on_error=False)
+    def _add_attachment(self, chat_id: int, path: str) -> None:
+        from chatdesk.sending import file_specs
+
+        ok, specs = self.chatdesk.attempt(lambda: file_specs([Path(path).expanduser()]))
+        if ok and specs:
+            self.app.call_from_thread(self._attached, chat_id, specs[0])
+
+    def _attached(self, chat_id: int, spec: dict[str, Any]) -> None:
+        if self.composer.chat is not None and self.composer.chat.id == chat_id:
+            self.composer.set_files([*self.composer.files, spec])
+
+    def send_text(
+        self, chat: ChatRow, text: str, *, confirmed: bool = False, files: list[dict[str, Any]] | None = None
+    ) -> None:
         text = text.strip("\n")
-        if not text.strip():
+        files = list(files or [])
+        if not text.strip() and not files:
             self.chatdesk.say("nothing to send: the message is empty", severity="warning")
             return
-        findings = check_rules(text, chat)
+        findings = check_rules(text, chat, files)
         hard = [f for f in findings if f.severity == "hard"]
         warn = [f for f in findings if f.severity == "warn"]
         if hard:
@@ -431,20 +462,29 @@ class MainScreen(FollowUpActions, Screen[None]):
 
             def done(yes: bool | None) -> None:
                 if yes:
-                    self.send_text(chat, text, confirmed=True)
+                    self.send_text(chat, text, confirmed=True, files=files)
 
             self.app.push_screen(ConfirmDialog("Warnings", body, yes="send anyway"), done)
             return
         self._drop_pending_draft(chat.id)
-        self._enqueue(chat.id, text, sorted({f.code for f in warn}))
+        self._enqueue(chat, text, sorted({f.code for f in warn}), files)
 
     @work(thread=True, group="send", exit_on_error=False)
-    def _enqueue(self, chat_id: int, text: str, overrides: list[str]) -> None:
+    def _enqueue(self, chat: ChatRow, text: str, overrides: list[str], files: list[dict[str, Any]]) -> None:
+        from chatdesk.connectors import connector_class
+        from chatdesk.sending import split_parts
         from chatdesk.store import outbox
 
         app = self.chatdesk
+        chat_id = chat.id
+        parts = split_parts(connector_class(chat.marketplace).limits.get(chat.kind), text, files)
+
+        def queue() -> int:
+            ids = [outbox.enqueue(app.db, chat_id, t, files=f, overrides=overrides or None) for t, f in parts]
+            return ids[-1]
+
         with self._draft_lock:
-            ok, message_id = app.attempt(lambda: outbox.enqueue(app.db, chat_id, text, overrides=overrides or None))
+            ok, message_id = app.attempt(queue)
         if not ok:
             return
         self.post_message(MessageQueued(chat_id, message_id))
@@ -452,6 +492,7 @@ class MainScreen(FollowUpActions, Screen[None]):
 
     def on_message_queued(self, message: MessageQueued) -> None:
         if self.composer.chat is not None and self.composer.chat.id == message.chat_id:
+            self.composer.files = []
             self.composer.set_text("")
         if self._opened_id == message.chat_id:
             self._cancel_read_timer()
@@ -484,7 +525,7 @@ class MainScreen(FollowUpActions, Screen[None]):
 
         def done(choice: str | None) -> None:
             if choice == "send":
-                self.send_text(chat, edited, confirmed=True)
+                self.send_text(chat, edited, confirmed=True, files=self.composer.files)
             elif choice == "edit":
                 self.run_editor(chat, edited)
 

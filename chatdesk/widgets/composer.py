@@ -16,6 +16,7 @@ from textual.containers import Vertical
 from textual.widgets import Static, TextArea
 
 from chatdesk.keymap import bindings
+from chatdesk.sanitize import safe_text
 from chatdesk.store.views import ChatRow
 
 FALLBACK_LIMITS = {"wildberries": 1000, "ozon": 1000, "yandex": 4096}
@@ -31,13 +32,12 @@ def text_limit(marketplace: str, kind: str) -> int:
         return FALLBACK_LIMITS.get(marketplace, 1000)
 
 
-def check_rules(text: str, chat: ChatRow) -> list[Any]:
-    """Findings for ``text`` in ``chat``; none while the rules module is not installed."""
-    try:
-        from chatdesk import rules
-    except ImportError:
-        return []
-    return rules.check(text, marketplace=chat.marketplace, kind=chat.kind, chat_status=chat.status)
+def check_rules(text: str, chat: ChatRow, files: list[dict[str, Any]] | None = None) -> list[Any]:
+    """Findings for ``text`` (and attached ``files``) in ``chat``."""
+    from chatdesk import rules
+
+    infos = [rules.FileInfo(str(f["name"]), int(f["size"]), str(f["content_type"])) for f in files or []]
+    return rules.check(text, marketplace=chat.marketplace, kind=chat.kind, files=infos, chat_status=chat.status)
 
 
 class ComposerInput(TextArea):
@@ -59,6 +59,7 @@ class Composer(Vertical):
         super().__init__(id=id)
         self.chat: ChatRow | None = None
         self.findings: list[Any] = []
+        self.files: list[dict[str, Any]] = []  # attachments of the reply being written
         self._loaded: str | None = None  # text set by the program: its Changed is not an edit
 
     def compose(self) -> ComposeResult:
@@ -74,10 +75,16 @@ class Composer(Vertical):
         return self.input.text
 
     def set_chat(self, chat: ChatRow | None, draft: str | None) -> None:
+        if chat is None or self.chat is None or chat.id != self.chat.id:
+            self.files = []
         self.chat = chat
         if draft is not None:
             self.set_text(draft)
         self.input.disabled = chat is None
+        self.update_status()
+
+    def set_files(self, files: list[dict[str, Any]]) -> None:
+        self.files = list(files)
         self.update_status()
 
     def set_text(self, text: str) -> None:
@@ -95,8 +102,10 @@ class Composer(Vertical):
             return
         text = self.text
         limit = text_limit(self.chat.marketplace, self.chat.kind)
-        self.findings = check_rules(text, self.chat) if text.strip() else []
+        self.findings = check_rules(text, self.chat, self.files) if text.strip() or self.files else []
         line = Text(f"{len(text)}/{limit}")
+        if self.files:
+            line.append("  📎 " + ", ".join(safe_text(f["name"], single_line=True) for f in self.files))
         hard = [f for f in self.findings if f.severity == "hard"]
         warn = [f for f in self.findings if f.severity == "warn"]
         if hard:

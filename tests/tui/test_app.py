@@ -490,3 +490,51 @@ async def test_many_chats_and_a_long_chat_open_by_pages(tmp_path: Path) -> None:
         assert len(conv.messages) == 200
     assert time.perf_counter() - started < 10
     db.close()
+
+
+async def test_attach_a_file_then_send(store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from chatdesk.screens.dialogs import PromptDialog
+    from chatdesk.store import outbox
+
+    photo = tmp_path / "чек.png"
+    photo.write_bytes(b"\x89PNG\r\n\x1a\n" + b"0" * 100)
+    engine = FakeEngine(store)
+    engine.outcome = None  # leave it queued: we look at what was queued
+    app = make_app(store, engine=engine)
+    async with app.run_test(size=(110, 34)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("j", "enter")
+        await settle(pilot, app)
+        await pilot.press("r")
+        await pilot.press("ctrl+o")
+        await settle(pilot, app)
+        assert isinstance(app.screen, PromptDialog)
+        app.screen.query_one("#prompt-input").value = str(photo)
+        await pilot.press("enter")
+        await settle(pilot, app)
+        scr = main(app)
+        assert [f["name"] for f in scr.composer.files] == ["чек.png"]
+        assert "чек.png" in str(scr.query_one("#composer-status").render())
+        await pilot.press(*"Фото чека")
+        await pilot.press("ctrl+j")
+        await settle(pilot, app)
+        jobs = outbox.claim_due(store, views.get_chat(store, chat_id(store, "wb1")).account_id, "t")
+        assert [(j.text, [f["name"] for f in j.files]) for j in jobs] == [("Фото чека", ["чек.png"])]
+        assert scr.composer.files == []
+
+
+async def test_attachment_of_a_forbidden_type_blocks_sending(store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    doc = tmp_path / "price.docx"
+    doc.write_bytes(b"x" * 10)
+    app = make_app(store, engine=FakeEngine(store))
+    async with app.run_test(size=(110, 34)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("j", "enter")
+        await settle(pilot, app)
+        await pilot.press("r", "ctrl+o")
+        await settle(pilot, app)
+        app.screen.query_one("#prompt-input").value = str(doc)
+        await pilot.press("enter")
+        await settle(pilot, app)
+        scr = main(app)
+        assert "blocked" in str(scr.query_one("#composer-status").render())
