@@ -107,6 +107,10 @@ class PromptDialog(ModalScreen[str | None]):
             yield Input(self._value, id="prompt-input")
             yield Static(Text("Enter: OK    Esc: cancel"), classes="dialog-keys")
 
+    def on_mount(self) -> None:
+        field = self.query_one("#prompt-input", Input)
+        field.focus()
+        field.cursor_position = len(field.value)  # typing continues the suggested value
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.dismiss(event.value)
 
