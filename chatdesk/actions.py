@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
-import json
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -186,6 +185,3 @@ def mark_read_remote(
 
     asyncio.run(_with_connector(account, secrets, client_factory, run))
 
-
-def account_settings_json(account: AccountRow) -> str:
-    return json.dumps(account.settings, ensure_ascii=False, sort_keys=True)

@@ -50,13 +50,6 @@ def safe_content(value: object, **kwargs: object):
     return Content(safe_text(value, **kwargs))  # type: ignore[arg-type]
 
 
-def safe_rich(value: object, style: str = "", **kwargs: object):
-    """A Rich ``Text`` of sanitized text for Rich renderables (tables, CLI output)."""
-    from rich.text import Text
-
-    return Text(safe_text(value, **kwargs), style=style)  # type: ignore[arg-type]
-
-
 _FILENAME_BAD = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]")
 
 

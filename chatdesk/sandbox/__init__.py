@@ -19,23 +19,11 @@ SANDBOX_TOKEN = "sandbox-token"
 
 
 def _sim_classes() -> dict[str, type[MarketplaceSim]]:
-    out: dict[str, type[MarketplaceSim]] = {}
+    from chatdesk.sandbox.ozon import OzonSim
     from chatdesk.sandbox.wildberries import WildberriesSim
+    from chatdesk.sandbox.yandex import YandexSim
 
-    out["wildberries"] = WildberriesSim
-    try:
-        from chatdesk.sandbox.ozon import OzonSim
-
-        out["ozon"] = OzonSim
-    except ImportError:
-        pass
-    try:
-        from chatdesk.sandbox.yandex import YandexSim
-
-        out["yandex"] = YandexSim
-    except ImportError:
-        pass
-    return out
+    return {"wildberries": WildberriesSim, "ozon": OzonSim, "yandex": YandexSim}
 
 
 def build_sandbox(

@@ -64,9 +64,6 @@ class SimResponse:
         h.update(headers or {})
         return cls(status, json.dumps(obj, ensure_ascii=False).encode(), h)
 
-    def decoded(self) -> Any:
-        return loads_exact(self.body)
-
 
 @dataclass
 class Fault:

@@ -218,17 +218,6 @@ def _chat_state(session: Session, account_id: int, external_ids: list[str]) -> d
     return out
 
 
-def _chat_ids(session: Session, account_id: int, external_ids: list[str]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for start in range(0, len(external_ids), 500):
-        chunk = external_ids[start : start + 500]
-        rows = session.execute(
-            select(Chat.external_id, Chat.id).where(Chat.account_id == account_id, Chat.external_id.in_(chunk))  # type: ignore[attr-defined]
-        ).all()
-        out.update({r[0]: r[1] for r in rows})
-    return out
-
-
 def _attachments_json(msg: MessageInfo) -> str:
     if not msg.attachments:
         return "[]"
@@ -569,16 +558,10 @@ def message_count(db: Database) -> int:
         return int(s.execute(select(func.count()).select_from(Message)).scalar() or 0)
 
 
-def chats_with_ids(db: Database, account_id: int, ids: Iterable[str]) -> dict[str, int]:
-    with db.read() as s:
-        return _chat_ids(s, account_id, list(ids))
-
-
 __all__ = [
     "IngestResult",
     "LazyKnownChats",
     "apply_page",
-    "chats_with_ids",
     "get_cursor",
     "known_chats",
     "message_count",

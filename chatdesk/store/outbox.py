@@ -16,7 +16,7 @@ from sqlalchemy import delete, select, update
 from sqlmodel import Session
 
 from chatdesk.errors import UsageError
-from chatdesk.store.db import Database, from_db, to_db, utcnow
+from chatdesk.store.db import Database, to_db, utcnow
 from chatdesk.store.schema import Chat, Draft, FollowUp, Message, Outbox
 
 CLAIM_TTL = 180.0  # longer than any single send request may take
@@ -288,15 +288,3 @@ def pending_count(db: Database, account_id: int | None = None) -> int:
             q = q.where(Outbox.account_id == account_id)
         return int(s.execute(q).scalar() or 0)
 
-
-def earliest_retry(db: Database, account_id: int) -> datetime | None:
-    from sqlalchemy import func
-
-    with db.read() as s:
-        value = s.execute(
-            select(func.min(Outbox.next_attempt_at)).where(
-                Outbox.account_id == account_id,
-                Outbox.done.is_(False),  # type: ignore[attr-defined]
-            )
-        ).scalar()
-    return from_db(value)

@@ -19,17 +19,12 @@ from chatdesk.keymap import bindings
 from chatdesk.sanitize import safe_text
 from chatdesk.store.views import ChatRow
 
-FALLBACK_LIMITS = {"wildberries": 1000, "ozon": 1000, "yandex": 4096}
-
 
 def text_limit(marketplace: str, kind: str) -> int:
-    """The marketplace's maximum message length, from the rule table when it is there."""
-    try:
-        from chatdesk.rules import limits_for
+    """The marketplace's maximum message length, from the rule table."""
+    from chatdesk.rules import limits_for
 
-        return limits_for(marketplace, kind).max_text
-    except (ImportError, ValueError, KeyError):
-        return FALLBACK_LIMITS.get(marketplace, 1000)
+    return limits_for(marketplace, kind).max_text
 
 
 def check_rules(text: str, chat: ChatRow, files: list[dict[str, Any]] | None = None) -> list[Any]:
