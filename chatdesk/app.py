@@ -136,6 +136,9 @@ class ChatdeskApp(App[None]):
         if self.demo_hint:
             self.notify(safe_text(self.demo_hint), markup=False, timeout=20, title="demo")
         self.set_interval(WATCH_INTERVAL, self._watch_store)
+        # The rule tables compile ~100 ms of regexes on import; the composer needs them on the
+        # first chat it shows, so load them now off the UI loop instead of then on it.
+        self.run_worker(_import_rules, thread=True, group="warm-up", exit_on_error=False)
         if self.engine is not None:
             # After the first paint and off the UI loop: the inbox shows what the store has at
             # once, and polling (scheduler import, first requests) starts behind it.
@@ -283,6 +286,10 @@ class ChatdeskApp(App[None]):
         if self._data_version is not None and version != self._data_version:
             self.call_from_thread(self.reload_views)
         self._data_version = version
+
+
+def _import_rules() -> None:
+    import chatdesk.rules  # noqa: F401
 
 
 def run_app(
