@@ -151,6 +151,18 @@ def parse_when(text: str, *, now: datetime, tz: tzinfo) -> datetime:
     return at
 
 
+def parse_delay_or_time(text: str, *, now: datetime, tz: tzinfo) -> datetime:
+    """What a person types for "when": a delay counted from now (the presets ``1d``/``3d``/
+    ``7d``/``14d``, ``2d 4h``) or a time (``tomorrow 10:00``, an ISO date); aware UTC."""
+    value = text.strip()
+    if not value:
+        raise ValueError("say when: 1d, 3d, 7d, 14d, 'tomorrow 10:00' or a date")
+    try:
+        return now + parse_duration(value)
+    except ValueError:
+        return parse_when(value, now=now, tz=tz)
+
+
 def next_allowed(dt: datetime, *, start: time, end: time, tz: tzinfo) -> datetime:
     """``dt`` moved into the daily sending window [start, end) in ``tz`` (UTC result).
 

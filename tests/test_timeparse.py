@@ -241,3 +241,14 @@ def test_window_result_is_never_earlier_and_always_inside(dt):
 )
 def test_format_relative(delta, label):
     assert format_relative(NOW + delta, NOW) == label
+
+
+def test_delay_or_time_takes_presets_delays_and_times() -> None:
+    from chatdesk.timeparse import parse_delay_or_time
+
+    now = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
+    assert parse_delay_or_time("3d", now=now, tz=UTC) == now + timedelta(days=3)
+    assert parse_delay_or_time("2d 4h", now=now, tz=UTC) == now + timedelta(days=2, hours=4)
+    assert parse_delay_or_time("2026-03-12T10:00", now=now, tz=UTC) == datetime(2026, 3, 12, 10, 0, tzinfo=UTC)
+    with pytest.raises(ValueError):
+        parse_delay_or_time("  ", now=now, tz=UTC)

@@ -28,7 +28,7 @@ from chatdesk.sanitize import safe_text
 from chatdesk.screens.dialogs import DIALOG_CSS, ConfirmDialog
 from chatdesk.screens.templates import TemplatePicker
 from chatdesk.store.views import ChatRow
-from chatdesk.timeparse import PRESETS, format_relative, next_allowed, parse_duration, parse_when
+from chatdesk.timeparse import format_relative, next_allowed, parse_delay_or_time
 from chatdesk.widgets.findings import FindingsView, highlighted
 
 
@@ -38,19 +38,6 @@ class ScheduleRequest:
     text: str
     template: str | None
     force: bool
-
-
-def resolve_when(text: str, *, now: datetime, config: Config) -> datetime:
-    """A typed time -> aware UTC; a bare preset or duration counts from now."""
-    value = text.strip()
-    if not value:
-        raise ValueError("say when: 1d, 3d, 7d, 14d, 'tomorrow 10:00' or a date")
-    if value in PRESETS:
-        return now + PRESETS[value]
-    try:
-        return now + parse_duration(value)
-    except ValueError:
-        return parse_when(value, now=now, tz=config.tz)
 
 
 class ScheduleDialog(ModalScreen[ScheduleRequest | None]):
@@ -129,7 +116,7 @@ class ScheduleDialog(ModalScreen[ScheduleRequest | None]):
         info.remove_class("-bad")
         now = self.now()
         try:
-            due = resolve_when(self.query_one("#sched-when", Input).value, now=now, config=self.config)
+            due = parse_delay_or_time(self.query_one("#sched-when", Input).value, now=now, tz=self.config.tz)
         except ValueError as exc:
             self.due = None
             info.add_class("-bad")
