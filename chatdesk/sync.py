@@ -313,7 +313,7 @@ class SyncEngine:
         account's (Ozon and YM walk their whole chat list anyway); a connector's
         ``known_scope`` may ask for a lazy mapping ("lazy") or one kind of chat only, so an
         idle poll does not read 10,000 chats it never looks at."""
-        scope = getattr(rt.connector, "known_scope", {}).get(stream, "all")
+        scope = rt.connector.known_scope.get(stream, "all")
         if scope == "lazy":
             return ingest.LazyKnownChats(self.db, rt.account.id)
         if stream not in rt.known_cache:
@@ -326,7 +326,7 @@ class SyncEngine:
         cache = rt.known_cache.get(stream)
         if cache is None or not touched:
             return
-        scope = getattr(rt.connector, "known_scope", {}).get(stream, "all")
+        scope = rt.connector.known_scope.get(stream, "all")
         kind = None if scope == "all" else scope
         try:
             fresh = await asyncio.to_thread(ingest.known_chats, self.db, rt.account.id, kind=kind, external_ids=touched)

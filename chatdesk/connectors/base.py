@@ -267,6 +267,10 @@ class Connector(abc.ABC):
     streams: ClassVar[tuple[str, ...]] = ("chats",)
     limits: ClassVar[Mapping[str, Limits]]  # by chat kind
     can_mark_read: ClassVar[bool] = False
+    # Per stream, how much of the store's chats ``poll`` needs as ``known``: "all" (default:
+    # connectors that walk their whole chat list), "lazy" (a mapping that looks up only the
+    # chats asked about), or a chat kind ("question") to get only those.
+    known_scope: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self, account: AccountConfig, client: httpx.AsyncClient, limiter: RateLimiter | None = None):
         self.account = account
