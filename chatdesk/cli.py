@@ -14,11 +14,14 @@ import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from chatdesk.errors import ChatdeskError, UsageError
+
+if TYPE_CHECKING:
+    from chatdesk.store.views import ChatRow
 
 app = typer.Typer(
     add_completion=False,
@@ -353,7 +356,7 @@ def chats(
     print_chats(rows)
 
 
-def print_chats(rows: list[object]) -> None:
+def print_chats(rows: list[ChatRow]) -> None:
     """The inbox as a table (``chats`` and ``demo --headless``)."""
     from chatdesk.connectors import LABELS
 
@@ -361,14 +364,14 @@ def print_chats(rows: list[object]) -> None:
         ["ID", "MP", "ACCOUNT", "CUSTOMER", "UNREAD", "WAIT", "LAST", "PREVIEW"],
         [
             [
-                r.id,  # type: ignore[attr-defined]
-                LABELS.get(r.marketplace, r.marketplace),  # type: ignore[attr-defined]
-                r.account,  # type: ignore[attr-defined]
-                r.customer or r.order_id or r.product_id or r.external_id,  # type: ignore[attr-defined]
-                r.unread or "",  # type: ignore[attr-defined]
-                "●" if r.waiting else "",  # type: ignore[attr-defined]
-                _local(r.last_message_at),  # type: ignore[attr-defined]
-                r.preview or "",  # type: ignore[attr-defined]
+                r.id,
+                LABELS.get(r.marketplace, r.marketplace),
+                r.account,
+                r.customer or r.order_id or r.product_id or r.external_id,
+                r.unread or "",
+                "●" if r.waiting else "",
+                _local(r.last_message_at),
+                r.preview or "",
             ]
             for r in rows
         ],
