@@ -134,7 +134,7 @@ class ChatdeskApp(App[None]):
                 severity="warning",
             )
         if self.demo_hint:
-            self.notify(safe_text(self.demo_hint), markup=False, timeout=20, title="demo")
+            self.notify(safe_text(self.demo_hint), markup=False, timeout=10, title="demo")
         self.set_interval(WATCH_INTERVAL, self._watch_store)
         # The rule tables compile ~100 ms of regexes on import; the composer needs them on the
         # first chat it shows, so load them now off the UI loop instead of then on it.

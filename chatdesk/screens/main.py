@@ -457,7 +457,10 @@ class MainScreen(FollowUpActions, Screen[None]):
             self.chatdesk.say("not sent: " + "; ".join(f.reason for f in hard), severity="error")
             return
         if warn and not confirmed:
-            body = Text("\n".join(f"• {f.reason}" for f in warn))
+            from chatdesk import rules
+
+            lines = dict.fromkeys(rules.describe(warn, text))  # quotes the offending words, once each
+            body = Text("\n".join(f"• {line}" for line in lines))
             body.append("\n\nThe marketplace may block this message. Send it anyway?")
 
             def done(yes: bool | None) -> None:
