@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import bindparam, text, update
 
 from chatdesk.actions import add_account
-from chatdesk.connectors.base import Attachment, ChatInfo, MessageInfo, Page
+from chatdesk.model import Attachment, ChatInfo, MessageInfo, Page
 from chatdesk.sandbox import PREFIXES, SANDBOX_TOKEN
 from chatdesk.sandbox.seed import NAMES, PRODUCTS, SCRIPTS
 from chatdesk.secrets import MemorySecrets

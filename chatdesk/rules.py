@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from chatdesk.connectors.base import Limits
+from chatdesk.model import Limits
 
 Severity = Literal["hard", "warn"]
 MiB = 1024 * 1024

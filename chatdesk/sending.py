@@ -14,8 +14,8 @@ from pathlib import Path
 from chatdesk import rules
 from chatdesk.config import Config
 from chatdesk.connectors import connector_class
-from chatdesk.connectors.base import Limits
 from chatdesk.errors import UsageError
+from chatdesk.model import Limits
 from chatdesk.sanitize import safe_text
 from chatdesk.secrets import SecretStore
 from chatdesk.store import outbox, views

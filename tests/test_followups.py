@@ -12,9 +12,9 @@ import pytest
 
 from chatdesk import followups
 from chatdesk.config import Config
-from chatdesk.connectors.base import MessageInfo, Page
 from chatdesk.demo import setup
 from chatdesk.errors import UsageError
+from chatdesk.model import MessageInfo, Page
 from chatdesk.sandbox import build_sandbox
 from chatdesk.store import followups as store_followups
 from chatdesk.store import ingest, outbox, views

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chatdesk.connectors.base import Limits
+from chatdesk.model import Limits
 from chatdesk.sending import split_parts
 
 F1 = {"name": "a.jpg", "size": 1, "content_type": "image/jpeg", "path": "/x/a.jpg"}

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from chatdesk.connectors.base import Attachment, ChatInfo, MessageInfo, Page
 from chatdesk.errors import StoreError
+from chatdesk.model import Attachment, ChatInfo, MessageInfo, Page
 from chatdesk.store import accounts, fts, ingest, outbox, views
 from chatdesk.store.db import Database
 

@@ -16,133 +16,50 @@ import abc
 import base64
 import json
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from chatdesk.model import (  # records live in chatdesk.model; re-exported below for old import paths
+    AccountConfig,
+    Attachment,
+    Author,
+    ChatInfo,
+    ChatRef,
+    Download,
+    Kind,
+    KnownChat,
+    Limits,
+    MessageInfo,
+    OutgoingFile,
+    Page,
+)
 from chatdesk.ratelimit import RateLimiter
 from chatdesk.sanitize import safe_text
 
+__all__ = [  # the contract, plus the records re-exported from chatdesk.model
+    "AccountConfig",
+    "Attachment",
+    "AuthError",
+    "Author",
+    "ChatInfo",
+    "ChatRef",
+    "Connector",
+    "ConnectorError",
+    "Download",
+    "Kind",
+    "KnownChat",
+    "Limits",
+    "MessageInfo",
+    "OutgoingFile",
+    "Page",
+    "RateLimited",
+    "Rejected",
+    "StreamUnavailable",
+    "TransientError",
+]
+
 if TYPE_CHECKING:  # httpx is imported where requests are made, not by everyone who reads a dataclass
     import httpx
-
-Author = Literal["buyer", "seller", "marketplace"]
-Kind = Literal["chat", "question"]
-
-
-# ----------------------------------------------------------------------------- data
-
-
-@dataclass(frozen=True)
-class Attachment:
-    """A file attached to a message. ``download_id`` or ``url`` is what ``download`` needs."""
-
-    name: str
-    size: int | None = None
-    content_type: str | None = None
-    download_id: str | None = None
-    url: str | None = None
-
-
-@dataclass(frozen=True)
-class ChatInfo:
-    """One conversation as the marketplace describes it.
-
-    ``version`` is the marketplace's marker of the newest activity (Ozon ``last_message_id``,
-    YM ``updatedAt``); a connector emits it only in the page that completes the chat's
-    history, so storing it means "everything up to here is in the store". ``None`` leaves
-    the stored value alone. ``reply_token`` is what sending needs besides the chat id
-    (WB ``replySign``). ``context`` holds display-only facts (WB goodCard nmID/size/price,
-    YM return id) as plain strings.
-    """
-
-    external_id: str
-    kind: Kind = "chat"
-    customer: str | None = None
-    order_id: str | None = None
-    product_id: str | None = None
-    status: str | None = None
-    reply_token: str | None = None
-    context: Mapping[str, str] = field(default_factory=dict)
-    unread: int | None = None
-    version: str | None = None
-    last_message_at: datetime | None = None
-    preview: str | None = None
-
-
-@dataclass(frozen=True)
-class MessageInfo:
-    """One message. ``created_at`` is timezone-aware UTC; ``external_id`` is the dedupe key."""
-
-    chat_external_id: str
-    external_id: str
-    author: Author
-    text: str
-    created_at: datetime
-    attachments: tuple[Attachment, ...] = ()
-
-
-@dataclass(frozen=True)
-class Page:
-    """A unit of progress: upsert these chats and messages, then persist ``cursor``.
-
-    ``cursor`` ``None`` means "leave the stream cursor as it is".
-    """
-
-    chats: tuple[ChatInfo, ...] = ()
-    messages: tuple[MessageInfo, ...] = ()
-    cursor: str | None = None
-
-
-@dataclass(frozen=True)
-class KnownChat:
-    """What the store knows about a chat, for connectors that poll per chat (Ozon, YM)."""
-
-    external_id: str
-    version: str | None
-    last_message_id: str | None
-    status: str | None = None
-
-
-@dataclass(frozen=True)
-class ChatRef:
-    """What a connector needs to address a chat when sending or downloading."""
-
-    external_id: str
-    kind: Kind = "chat"
-    reply_token: str | None = None
-    status: str | None = None
-    last_buyer_message_id: str | None = None
-
-
-@dataclass(frozen=True)
-class OutgoingFile:
-    name: str
-    content: bytes
-    content_type: str
-
-
-@dataclass(frozen=True)
-class Download:
-    """A downloaded attachment, or ``retry_after`` seconds when it is still being moderated."""
-
-    content: bytes | None = None
-    content_type: str | None = None
-    retry_after: float | None = None
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Hard limits checked before any request is made."""
-
-    max_text: int
-    min_text: int = 1
-    file_types: frozenset[str] | None = None  # MIME types; None: any
-    max_file_size: int | None = None
-    max_total_size: int | None = None
-    max_files: int | None = None
-    text_with_files: bool = True  # can text and files go in one request
-
 
 # ----------------------------------------------------------------------------- errors
 
@@ -246,18 +163,6 @@ def redact(text: str, *secrets: str) -> str:
 # ----------------------------------------------------------------------------- contract
 
 
-@dataclass(frozen=True)
-class AccountConfig:
-    """What a connector gets: identity and settings (never from the DB alone: the secret
-    comes from the keyring)."""
-
-    name: str
-    marketplace: str
-    secret: str
-    base_url: str | None = None
-    settings: Mapping[str, str] = field(default_factory=dict)  # client_id, business_id, auth_scheme...
-
-
 class Connector(abc.ABC):
     """One marketplace account. Create with an ``httpx.AsyncClient`` (the sandbox passes a
     client bound to its transport) and a :class:`RateLimiter` shared per account."""
@@ -325,4 +230,3 @@ class Connector(abc.ABC):
             raise TransientError(
                 redact(f"no answer from {self.label}: {type(exc).__name__}", self.account.secret), reached_server=True
             ) from None
-

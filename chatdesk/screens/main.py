@@ -59,7 +59,7 @@ from chatdesk.widgets.status_line import StatusLine
 
 if TYPE_CHECKING:
     from chatdesk.app import ChatdeskApp
-    from chatdesk.connectors.base import Attachment
+    from chatdesk.model import Attachment
 
 PAGE = 100  # messages per conversation window
 DRAFT_DEBOUNCE = 0.3

@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
-from chatdesk.connectors.base import ChatInfo, KnownChat, MessageInfo, Page
+from chatdesk.model import ChatInfo, KnownChat, MessageInfo, Page
 from chatdesk.store import sqlite_fast
 from chatdesk.store.db import Database, to_db, utcnow
 from chatdesk.store.schema import Chat, FollowUp, Message, SyncState

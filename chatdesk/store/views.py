@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlalchemy import func, or_, select
 
-from chatdesk.connectors.base import Attachment
+from chatdesk.model import Attachment
 from chatdesk.store.db import Database, from_db, to_db
 from chatdesk.store.schema import Account, Chat, Draft, FollowUp, Message
 

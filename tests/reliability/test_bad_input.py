@@ -203,7 +203,7 @@ def test_disk_full_is_one_line_and_the_store_stays_intact(cli: Cli, tmp_path: Pa
 def test_disk_full_in_process_raises_store_error_and_rolls_back(tmp_path: Path) -> None:
     from sqlalchemy import event
 
-    from chatdesk.connectors.base import ChatInfo, MessageInfo, Page
+    from chatdesk.model import ChatInfo, MessageInfo, Page
     from chatdesk.store import accounts, ingest
     from chatdesk.store.db import utcnow
 

@@ -196,7 +196,7 @@ def test_threads_hammering_one_file_never_see_locked(tmp_path: Path) -> None:
     """Many writers (ingest, outbox, leases) from threads of one process and another process."""
     db = Database(f"sqlite:///{tmp_path / 'x.db'}")
     acc = accounts.add_account(db, "a", "wildberries")
-    from chatdesk.connectors.base import ChatInfo, MessageInfo, Page
+    from chatdesk.model import ChatInfo, MessageInfo, Page
     from chatdesk.store import ingest
 
     errors: list[BaseException] = []

@@ -12,7 +12,7 @@ from textual.worker import WorkerCancelled
 
 from chatdesk.app import ChatdeskApp
 from chatdesk.config import Config
-from chatdesk.connectors.base import Attachment, ChatInfo, MessageInfo, Page
+from chatdesk.model import Attachment, ChatInfo, MessageInfo, Page
 from chatdesk.store import outbox
 from chatdesk.store.accounts import add_account
 from chatdesk.store.db import Database

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from chatdesk.config import Config
-from chatdesk.connectors.base import MessageInfo, Page
+from chatdesk.model import MessageInfo, Page
 from chatdesk.screens.accounts import AccountsScreen
 from chatdesk.screens.dialogs import ConfirmDialog, ReviewDialog
 from chatdesk.screens.help import HelpScreen
@@ -464,7 +464,7 @@ async def test_many_chats_and_a_long_chat_open_by_pages(tmp_path: Path) -> None:
     (1,000 here to keep the suite fast; ``bench`` measures 10,000.)"""
     import time
 
-    from chatdesk.connectors.base import ChatInfo
+    from chatdesk.model import ChatInfo
     from chatdesk.store.accounts import add_account
     from chatdesk.store.db import Database
 

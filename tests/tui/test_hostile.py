@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from chatdesk.connectors.base import Attachment, ChatInfo, MessageInfo, Page
+from chatdesk.model import Attachment, ChatInfo, MessageInfo, Page
 from chatdesk.screens.main import MainScreen
 from chatdesk.store.accounts import add_account
 from chatdesk.store.db import Database
