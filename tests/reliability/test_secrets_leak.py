@@ -166,9 +166,9 @@ def world(tmp_path: Path, handler) -> tuple[Database, int, SyncEngine]:  # type:
 def test_error_text_carrying_the_token_is_redacted_everywhere(
     tmp_path: Path, exc: Exception, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from chatdesk import sync as sync_mod
+    from chatdesk.sync import SyncEngine as _Engine
 
-    monkeypatch.setattr(sync_mod, "INLINE_RETRIES", 0)
+    monkeypatch.setattr(_Engine, "INLINE_RETRIES", 0)
 
     def handler(request: httpx.Request) -> httpx.Response:
         raise exc
