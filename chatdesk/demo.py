@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from chatdesk.actions import add_account
 from chatdesk.config import Config
 from chatdesk.sandbox import PREFIXES, SANDBOX_TOKEN, Sandbox, build_sandbox
 from chatdesk.secrets import MemorySecrets
 from chatdesk.store.db import Database
 from chatdesk.sync import SyncEngine
+from chatdesk.usecases.accounts import add_account
 
 if TYPE_CHECKING:
     from chatdesk.store.views import ChatRow

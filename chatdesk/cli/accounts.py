@@ -39,8 +39,8 @@ def account_add(
     auth_scheme: Annotated[str | None, typer.Option(help="WB only: 'bearer' to send 'Bearer <token>'.")] = None,
 ) -> None:
     """Add an account; the secret is prompted without echo, or read from stdin."""
-    from chatdesk import actions
     from chatdesk.connectors import connector_class
+    from chatdesk.usecases import accounts as actions
 
     c = get_ctx(ctx)
     connector_class(marketplace)
@@ -120,7 +120,7 @@ def account_list(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--js
 @account_app.command("remove")
 def account_remove(ctx: typer.Context, name: str) -> None:
     """Remove an account, its secret, and its local data (the marketplace keeps everything)."""
-    from chatdesk import actions
+    from chatdesk.usecases import accounts as actions
 
     c = get_ctx(ctx)
     actions.remove_account(c.db(), c.secrets(), name)
@@ -130,9 +130,9 @@ def account_remove(ctx: typer.Context, name: str) -> None:
 @account_app.command("test")
 def account_test(ctx: typer.Context, name: str) -> None:
     """Make one cheap authenticated request to check the token."""
-    from chatdesk import actions
     from chatdesk.sanitize import safe_text
     from chatdesk.store.accounts import get_account
+    from chatdesk.usecases import accounts as actions
 
     c = get_ctx(ctx)
     secrets = c.secrets()

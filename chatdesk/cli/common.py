@@ -157,8 +157,8 @@ def text_or_template(c: Ctx, chat_id: int, text: str | None, template: str | Non
     if stdin:
         return sys.stdin.read()
     if template is not None:
-        from chatdesk.followups import render_template
         from chatdesk.store import views
+        from chatdesk.usecases.followups import render_template
 
         chat_row = views.get_chat(c.db(), chat_id)
         assert chat_row is not None

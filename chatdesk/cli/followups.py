@@ -50,7 +50,7 @@ def followup_add(
     force: Annotated[bool, typer.Option("--force", help="Keep it despite content warnings (recorded).")] = False,
 ) -> None:
     """Schedule a follow-up into a chat."""
-    from chatdesk import followups
+    from chatdesk.usecases import followups
 
     c = get_ctx(ctx)
     db = c.db()
@@ -110,9 +110,9 @@ def followup_edit(
     force: Annotated[bool, typer.Option("--force")] = False,
 ) -> None:
     """Change the time and/or text of a pending follow-up."""
-    from chatdesk import followups
     from chatdesk.store import followups as store_followups
     from chatdesk.store import views
+    from chatdesk.usecases import followups
 
     c = get_ctx(ctx)
     db = c.db()
@@ -136,7 +136,7 @@ def resolve(ctx: typer.Context, chat: str) -> None:
     """Mark a chat resolved and schedule the configured follow-ups (check-in, restock, cross-sell)."""
     from datetime import UTC, datetime
 
-    from chatdesk import followups
+    from chatdesk.usecases import followups
 
     c = get_ctx(ctx)
     db = c.db()

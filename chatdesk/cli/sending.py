@@ -26,7 +26,7 @@ def send(
     template: Annotated[str | None, typer.Option("--template", help="Fill and send a template.")] = None,
 ) -> None:
     """Send a reply; exits 0 only once the marketplace accepted it."""
-    from chatdesk import sending
+    from chatdesk.usecases import replies as sending
 
     c = get_ctx(ctx)
     db = c.db()

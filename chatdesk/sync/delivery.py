@@ -93,7 +93,7 @@ class OutboxDelivery(EngineCore):
 
     async def deliver_followups(self) -> None:
         """Queue due follow-ups (re-checked at send time) and send them through the outbox."""
-        from chatdesk.followups import deliver_due
+        from chatdesk.usecases.followups import deliver_due
 
         try:
             touched = await asyncio.to_thread(deliver_due, self.db, self.config)

@@ -21,12 +21,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from chatdesk import actions
 from chatdesk.errors import ChatdeskError
 from chatdesk.secrets import MemorySecrets
 from chatdesk.store import accounts, views
 from chatdesk.store.db import Database
 from chatdesk.sync import SyncEngine
+from chatdesk.usecases import accounts as actions
 from tests.e2e.conftest import Cli, start_sandbox
 from tests.reliability import cli_env
 
