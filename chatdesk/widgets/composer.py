@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.content import Content
 from textual.widgets import Static, TextArea
 
 from chatdesk.keymap import bindings
@@ -35,6 +36,17 @@ def check_rules(text: str, chat: ChatRow, files: list[dict[str, Any]] | None = N
     return rules.check(text, marketplace=chat.marketplace, kind=chat.kind, files=infos, chat_status=chat.status)
 
 
+def recipient(chat: ChatRow | None) -> str:
+    """Whose chat a reply typed here goes to, as the composer's title shows it."""
+    if chat is None:
+        return ""
+    from chatdesk.widgets.chat_list import BADGES, chat_title
+
+    badge = BADGES.get(chat.marketplace, chat.marketplace)
+    who = safe_text(chat_title(chat), single_line=True, max_len=40)
+    return f"Reply to {who} · {badge} {safe_text(chat.account, single_line=True, max_len=24)}"
+
+
 class ComposerInput(TextArea):
     BINDINGS: ClassVar = bindings("composer")
 
@@ -43,7 +55,8 @@ class Composer(Vertical):
     """Holds the draft of the shown chat; the screen saves it (debounced) and sends it."""
 
     DEFAULT_CSS = """
-    Composer { height: auto; }
+    Composer { height: auto; border-title-color: $text-muted; }
+    Composer:focus-within { border-title-color: $text; border-title-style: bold; }
     Composer ComposerInput { height: auto; min-height: 3; max-height: 8; border: none; padding: 0 1; }
     Composer #composer-status { height: 1; padding: 0 1; color: $text-muted; }
     Composer #composer-status.-hard { color: $text-error; }
@@ -76,6 +89,7 @@ class Composer(Vertical):
         if draft is not None:
             self.set_text(draft)
         self.input.disabled = chat is None
+        self.border_title = Content(recipient(chat))  # Content: a buyer's name is never markup
         self.update_status()
 
     def set_files(self, files: list[dict[str, Any]]) -> None:
