@@ -220,7 +220,9 @@ class AccountsScreen(DeskScreen[None]):
             "Its synced chats, drafts and queued messages are deleted from this computer and its token "
             "from the keyring. The marketplace keeps everything."
         )
-        self.app.push_screen(ConfirmDialog(f"Remove account {acc.name}?", body, yes="remove"), done)
+        self.app.push_screen(
+            ConfirmDialog(f"Remove account {acc.name}?", body, yes="remove it", destructive=True), done
+        )
 
     @work(thread=True, group="accounts-write", exit_on_error=False)
     def _remove(self, name: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
@@ -26,19 +27,28 @@ DIALOG_CSS = """
 
 
 class ConfirmDialog(ModalScreen[bool]):
-    """Yes/no. ``y``/Enter confirms, ``n``/Esc declines."""
+    """Yes/no. ``y`` confirms, ``n``/Esc declines; Enter confirms only when the action is safe.
 
-    DEFAULT_CSS = DIALOG_CSS.format(name="ConfirmDialog")
+    With ``destructive=True`` (sending a flagged reply, deleting an account, sending a
+    follow-up now) Enter declines: the action needs its explicit key (``y``, or ``key``).
+    """
+
+    DEFAULT_CSS = DIALOG_CSS.format(name="ConfirmDialog") + "ConfirmDialog .-destructive { color: $text-warning; }"
     BINDINGS: ClassVar = [
-        Binding("y,enter", "answer(True)", "Yes", id="dialog_yes"),
+        Binding("y", "answer(True)", "Yes", id="dialog_yes"),
+        Binding("enter", "enter", "Default", id="dialog_enter", show=False),
         Binding("n,escape", "answer(False)", "No", id="dialog_no"),
     ]
 
-    def __init__(self, title: str, body: str | Text = "", *, yes: str = "yes") -> None:
+    def __init__(
+        self, title: str, body: str | Text = "", *, yes: str = "yes", destructive: bool = False, key: str = "y"
+    ) -> None:
         super().__init__()
         self._title = title
         self._body = body
         self._yes = yes
+        self._destructive = destructive
+        self._key = key
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -46,10 +56,59 @@ class ConfirmDialog(ModalScreen[bool]):
             if self._body:
                 body = self._body if isinstance(self._body, Text) else Text(safe_text(self._body))
                 yield Static(body)
-            yield Static(Text(f"y / Enter: {self._yes}    n / Esc: cancel"), classes="dialog-keys")
+            if self._destructive:
+                keys = f"{self._key}: {self._yes}    Enter / n / Esc: cancel"
+                yield Static(Text(keys), classes="dialog-keys -destructive")
+            else:
+                yield Static(Text(f"y / Enter: {self._yes}    n / Esc: cancel"), classes="dialog-keys")
+
+    def on_key(self, event: events.Key) -> None:
+        if self._key != "y" and event.key == self._key:
+            event.stop()
+            self.dismiss(True)
+
+    def action_enter(self) -> None:
+        self.dismiss(not self._destructive)
 
     def action_answer(self, value: bool) -> None:
+        if value and self._key != "y":
+            return  # only the dialog's own key confirms
         self.dismiss(value)
+
+
+class ChoiceDialog(ModalScreen[str | None]):
+    """Several explicit answers, each on its own key; Enter and Esc cancel (returns ``None``).
+
+    ``choices``: (key, words, value) — e.g. ("R", "send it again", "requeue").
+    """
+
+    DEFAULT_CSS = DIALOG_CSS.format(name="ChoiceDialog")
+    BINDINGS: ClassVar = [Binding("escape,enter", "cancel", "Cancel", id="choice_cancel")]
+
+    def __init__(self, title: str, body: str | Text, choices: list[tuple[str, str, str]]) -> None:
+        super().__init__()
+        self._title = title
+        self._body = body
+        self._choices = choices
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(safe_content(self._title), classes="dialog-title")
+            if self._body:
+                yield Static(self._body if isinstance(self._body, Text) else Text(safe_text(self._body)))
+            lines = [f"{key}: {words}" for key, words, _value in self._choices]
+            lines.append("Enter / Esc: cancel")
+            yield Static(Text("\n".join(lines)), classes="dialog-keys")
+
+    def on_key(self, event: events.Key) -> None:
+        for key, _words, value in self._choices:
+            if event.key == key or event.character == key:
+                event.stop()
+                self.dismiss(value)
+                return
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
 
 
 class ReviewDialog(ModalScreen[str]):

@@ -179,8 +179,16 @@ class FollowUpsScreen(DeskScreen[int | None]):
 
     def action_send_now(self) -> None:
         f = self._pending()
-        if f is not None:
-            self._store_call(lambda db: store_followups.send_now(db, f.id), f"follow-up {f.id} is due now", True)
+        if f is None:
+            return
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                self._store_call(lambda db: store_followups.send_now(db, f.id), f"follow-up {f.id} is due now", True)
+
+        body = Text(safe_text(f.text))
+        body.append("\n\nIt goes to the buyer at once (within the sending window).", "dim")
+        self.app.push_screen(ConfirmDialog(f"Send follow-up {f.id} now?", body, yes="send now", destructive=True), done)
 
     def action_edit(self) -> None:
         f = self._pending()

@@ -186,7 +186,8 @@ class ScheduleDialog(ModalScreen[ScheduleRequest | None]):
 
         body = "\n".join(rules.describe(warns, text))
         self.app.push_screen(
-            ConfirmDialog("Schedule despite these warnings?", body, yes="schedule anyway (recorded)"), confirmed
+            ConfirmDialog("Schedule despite these warnings?", body, yes="schedule anyway (recorded)", destructive=True),
+            confirmed,
         )
 
     def action_cancel(self) -> None:

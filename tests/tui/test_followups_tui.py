@@ -123,6 +123,14 @@ async def test_followups_screen_edit_cancel_send_now(store, tmp_path) -> None:  
         await settle(pilot, app, 0.1)
         assert store_followups.get(store, second).state == "cancelled"
         await pilot.press("g", "S")
+        await settle(pilot, app)
+        assert isinstance(app.screen, ConfirmDialog)
+        await pilot.press("enter")  # Enter cancels a buyer-facing action
+        await settle(pilot, app)
+        assert store_followups.get(store, first).due_at == NOW + timedelta(days=3)  # unchanged
+        await pilot.press("S")
+        await settle(pilot, app)
+        await pilot.press("y")
         await settle(pilot, app, 0.1)
         assert store_followups.get(store, first).due_at <= datetime.now(UTC)  # due now (the real clock)
         assert engine.followups_kicked == 1
