@@ -178,6 +178,10 @@ class ChatdeskApp(App[None]):
         event = message.event
         if event.kind == "error" and event.message:
             self.desk.say(event.message, severity="error")
+            if event.account_id is not None:
+                self.desk.recent_errors[event.account_id] = event.message
+        if event.kind == "synced" and event.account_id is not None:
+            self.desk.recent_errors.pop(event.account_id, None)
         if event.kind == "synced" and event.new_buyer_messages:
             self.new_buyer_messages(event.new_buyer_messages, [text for _chat, text in event.previews])
             self._engine_rang = True

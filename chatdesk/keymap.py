@@ -103,6 +103,10 @@ KEYS: tuple[Key, ...] = (
     Key("account_remove", "d,delete", "remove", "Remove the account", "accounts", True, "remove"),
     Key("account_sync", "s", "sync", "Sync this account now", "accounts", True, "sync"),
     Key("account_close", "escape,q", "close", "Back", "accounts", True, "back"),
+    Key("account_down", "j,down", "cursor(1)", "Next account", "accounts"),
+    Key("account_up", "k,up", "cursor(-1)", "Previous account", "accounts"),
+    Key("account_first", "g,home", "first", "First account", "accounts"),
+    Key("account_last", "G,end", "last", "Last account", "accounts"),
 )
 
 SCOPES = {
