@@ -282,6 +282,10 @@ async def test_engine_event_rings_and_runs_notify_command(store, tmp_path: Path)
     out = tmp_path / "argv.txt"
     script = tmp_path / "notify.py"
     script.write_text("import sys, json\nopen(sys.argv[1], 'w').write(json.dumps(sys.argv[2:]))\n")
+    from chatdesk.store.schema import SyncState
+
+    with store.write() as s:  # wb-main synced before: what arrives now is news
+        s.add(SyncState(account_id=1, stream="chats", last_success_at=NOW))
     engine = FakeEngine(store)
     config = Config(timezone="UTC", bell=True, notify_command=(sys.executable, str(script), str(out)))
     app = make_app(store, engine=engine, config=config)
@@ -298,7 +302,7 @@ async def test_engine_event_rings_and_runs_notify_command(store, tmp_path: Path)
         import json
 
         argv = json.loads(out.read_text())
-        assert argv == ["1 new message: новое [@click=app.quit]x[/] сообщение $(id)"]
+        assert argv == ["1 new message — Анна · WB wb-main: новое [@click=app.quit]x[/] сообщение $(id)"]
         assert app.is_running  # the markup did not quit the app
 
 

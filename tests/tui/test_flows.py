@@ -81,3 +81,36 @@ async def test_a_filter_change_does_not_retarget_a_reply_being_written(store) ->
         assert scr.chat_list.current.marketplace == "wildberries"
         assert scr.conversation.chat.id == oz1 and scr.composer.chat.id == oz1
         assert scr.composer.text == "Подойдёт"
+
+
+async def test_first_sync_of_an_account_is_not_news(store, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 13 item 12: an account's first sync brings its history: no bell, no toast, no
+    notify_command; its next sync's messages are news, saying who wrote and where."""
+    import sys
+
+    from chatdesk.config import Config
+
+    out = tmp_path / "argv.txt"
+    script = tmp_path / "notify.py"
+    script.write_text("import sys\nopen(sys.argv[1], 'a').write(sys.argv[2] + '\\n')\n")
+    engine = FakeEngine(store)
+    config = Config(timezone="UTC", bell=True, notify_command=(sys.executable, str(script), str(out)))
+    app = make_app(store, engine=engine, config=config)
+    rang: list[bool] = []
+    app.bell = lambda: rang.append(True)  # type: ignore[method-assign]
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app, 0.2)
+        oz1 = chat_id(store, "oz1")
+        oz = views.get_chat(store, oz1).account_id
+        first = SyncEvent("synced", oz, 1, frozenset({oz1}), ((oz1, "Размер подойдёт на 180 см?"),))
+        threading.Thread(target=engine.emit, args=(first,)).start()
+        await settle(pilot, app, 0.3)
+        assert rang == [] and not out.exists()
+        assert not any("new message" in str(n.message) for n in app._notifications)
+        second = SyncEvent("synced", oz, 1, frozenset({oz1}), ((oz1, "А ещё \x1b[31mвопрос"),))
+        threading.Thread(target=engine.emit, args=(second,)).start()
+        await settle(pilot, app, 0.3)
+        await settle(pilot, app, 0.3)
+        assert rang == [True]
+        assert out.read_text().splitlines() == ["1 new message — Борис · OZ ozon-main: А ещё вопрос"]
+        assert any("Борис · OZ ozon-main" in str(n.message) for n in app._notifications)
