@@ -43,7 +43,8 @@ async def test_list_order_and_open_chat(store) -> None:  # type: ignore[no-untyp
         await settle(pilot, app)
         assert scr.conversation.chat.external_id == "wb1"
         assert "Спасибо, а когда будет?" in scr.conversation.rendered_text()
-        assert "nmID 88412006" in str(scr.query_one("#chat-header").render())
+        header = str(scr.query_one("#chat-header").render())
+        assert "product 88412006 · size M · 1 990 ₽" in header and "nmID" not in header
         await pilot.press("enter")
         await settle(pilot, app)
         assert app.focused is scr.conversation
