@@ -13,6 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from chatdesk.keymap import bindings
 from chatdesk.sanitize import safe_content, safe_text
 
 DIALOG_CSS = """
@@ -122,11 +123,7 @@ class ReviewDialog(ModalScreen[str]):
     ReviewDialog .-warn { color: $text-warning; }
     """
     )
-    BINDINGS: ClassVar = [
-        Binding("y,s", "choose('send')", "Send", id="review_send"),
-        Binding("e", "choose('edit')", "Edit again", id="review_edit"),
-        Binding("n,q,escape", "choose('cancel')", "Cancel", id="review_cancel"),
-    ]
+    BINDINGS: ClassVar = bindings("review")
 
     def __init__(self, text: str, counter: str, findings: list[tuple[str, str]]) -> None:
         super().__init__()

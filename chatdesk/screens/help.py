@@ -23,12 +23,20 @@ NOTES = (
 )
 
 
+KEY_COLUMN = 16  # cells for the keys before the description
+
+
 def help_text(keymap: dict[str, str], config_path: str) -> Text:
     text = Text()
     for scope, title in SCOPES.items():
         text.append(f"{title}\n", "bold underline")
         for key in (k for k in KEYS if k.scope == scope):
-            text.append(f"  {keys_in_effect(key, keymap):<15}", "bold")
+            keys = keys_in_effect(key, keymap)
+            if len(keys) > KEY_COLUMN - 3:  # long key names get their own line, never run on
+                text.append(f"  {keys}\n", "bold")
+                text.append(" " * (KEY_COLUMN + 2))
+            else:
+                text.append(f"  {keys:<{KEY_COLUMN}}", "bold")
             text.append(f"{key.description}")
             text.append(f"  ({key.id})\n", "dim")
         text.append("\n")

@@ -71,7 +71,7 @@ class MainScreen(FollowUpActions, Navigation, Outgoing, Sending, Drafts, ReadSta
                 yield ConversationView(tz=cfg.tz, id="conversation")
                 yield Composer(id="composer")
         yield StatusLine(desk.clock, id="status-line")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.chat_list.filter = ChatFilter(stable_order=self.desk.config.stable_order)
