@@ -137,8 +137,10 @@ class StatusLine(Static):
         here = any(polling.values())
         elsewhere = any(s.poller for s in streams) and not here
         line.append(" │ ")
-        if detail < 3:
+        if detail == 2:
             line.append("sync: here" if here else "sync: other" if elsewhere else "sync: off", "italic")
+        elif detail < 2:
+            line.append("here" if here else "other" if elsewhere else "off", "italic")
         else:
             line.append("syncing here" if here else "another chatdesk syncs" if elsewhere else "not syncing", "italic")
         return line
