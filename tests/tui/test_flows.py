@@ -114,3 +114,46 @@ async def test_first_sync_of_an_account_is_not_news(store, tmp_path) -> None:  #
         assert rang == [True]
         assert out.read_text().splitlines() == ["1 new message — Борис · OZ ozon-main: А ещё вопрос"]
         assert any("Борис · OZ ozon-main" in str(n.message) for n in app._notifications)
+
+
+async def test_resolve_leaves_the_queue_until_the_buyer_writes_again(store, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 13 item 7: resolved chats leave the waiting and unread queue, show as resolved, and
+    come back when the buyer writes again; a second identical check-in is refused."""
+    from chatdesk.config import Config
+    from chatdesk.errors import UsageError
+    from chatdesk.store import followups as store_followups
+    from chatdesk.store.views import ChatFilter
+
+    config = Config(timezone="UTC", mark_read_delay=5, bell=False, seller_name="Уют")
+    app = make_app(store, config=config, home=tmp_path)
+    wb1 = chat_id(store, "wb1")
+    async with app.run_test(size=(110, 34)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("j", "enter", "x")
+        await settle(pilot, app)
+        await pilot.press("y")
+        await settle(pilot, app, 0.2)
+        row = views.get_chat(store, wb1)
+        assert row.unread == 0 and not row.waiting
+        assert wb1 not in {c.id for c in views.list_chats(store, ChatFilter(waiting=True))}
+        listing = app.screen.chat_list.rendered_text()
+        assert "✓r" in listing  # the resolved mark on Анна's row
+        pending = store_followups.list_followups(store, chat_id=wb1, states=("pending",))
+        checkin = next(f for f in pending if f.rule == "check-in")
+        try:
+            store_followups.add(store, wb1, checkin.due_at, checkin.text + "  ")
+        except UsageError as exc:
+            assert "already scheduled" in str(exc)
+        else:
+            raise AssertionError("a duplicate check-in was accepted")
+    # The buyer writes again: back in the queue.
+    wb = row.account_id
+    apply_page(
+        store,
+        wb,
+        "chats",
+        Page(chats=(ChatInfo("wb1", customer="Анна"),), messages=(MessageInfo("wb1", "wb1-7", "buyer", "Ещё", NOW),)),
+    )
+    row = views.get_chat(store, wb1)
+    assert row.waiting and row.unread == 1
+    assert wb1 in {c.id for c in views.list_chats(store, ChatFilter(waiting=True))}
