@@ -58,33 +58,17 @@ def big_store(spec: Spec, fresh: bool) -> tuple[Path, float | None]:
 
 
 def machine() -> str:
-    cpu = next(
-        (
-            ln.split(":", 1)[1].strip()
-            for ln in Path("/proc/cpuinfo").read_text().splitlines()
-            if ln.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    mem = next(
-        (
-            int(ln.split()[1]) // 1024 // 1024
-            for ln in Path("/proc/meminfo").read_text().splitlines()
-            if ln.startswith("MemTotal")
-        ),
-        0,
-    )
-    return (
-        f"{cpu}, {os.cpu_count()} cores, {mem} GB RAM, {platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()}"
-    )
+    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                if ln.startswith("model name")), platform.processor())
+    mem = next((int(ln.split()[1]) // 1024 // 1024 for ln in Path("/proc/meminfo").read_text().splitlines()
+                if ln.startswith("MemTotal")), 0)
+    return f"{cpu}, {os.cpu_count()} cores, {mem} GB RAM, {platform.system()} {platform.release()}, " \
+           f"Python {platform.python_version()}"
 
 
 def table(results: list[Result]) -> str:
-    lines = [
-        "| # | figure | measured | baseline (same run) | ratio | target | result |",
-        "|---|---|---|---|---|---|---|",
-    ]
+    lines = ["| # | figure | measured | baseline (same run) | ratio | target | result |",
+             "|---|---|---|---|---|---|---|"]
     for r in sorted(results, key=lambda r: r.n):
         lines.append(f"| {r.n} | {r.title} | {r.value} | {r.baseline} | {r.ratio} | {r.target} | {r.verdict} |")
     notes = [f"- {r.n}: {r.note}" for r in sorted(results, key=lambda r: r.n) if r.note]
@@ -128,11 +112,8 @@ def main() -> None:
                 traceback.print_exc()
                 result = Result(n, f"figure {n}", "error", "—", "—", "—", None, note=f"{type(exc).__name__}: {exc}")
             result.data["bench_seconds"] = time.perf_counter() - t0
-            print(
-                f"[{n}] {result.verdict} {result.title}: {result.value} | {result.baseline} | ratio {result.ratio}"
-                f" ({result.data['bench_seconds']:.1f} s)",
-                flush=True,
-            )
+            print(f"[{n}] {result.verdict} {result.title}: {result.value} | {result.baseline} | ratio {result.ratio}"
+                  f" ({result.data['bench_seconds']:.1f} s)", flush=True)
             results.append(result)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -144,14 +125,9 @@ def main() -> None:
     print(text)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.md").write_text(header + f"Total: {total:.0f} s\n\n" + text + "\n")
-    (RESULTS / "latest.json").write_text(
-        json.dumps(
-            {"machine": machine(), "generation_s": gen_s, "total_s": total, "figures": [asdict(r) for r in results]},
-            ensure_ascii=False,
-            indent=2,
-            default=str,
-        )
-    )
+    (RESULTS / "latest.json").write_text(json.dumps(
+        {"machine": machine(), "generation_s": gen_s, "total_s": total, "figures": [asdict(r) for r in results]},
+        ensure_ascii=False, indent=2, default=str))
 
 
 if __name__ == "__main__":

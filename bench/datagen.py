@@ -187,14 +187,8 @@ def messages(spec: Spec, chat_index: int, chat: GenChat) -> Iterator[Row]:
                 body += f" Артикул {rng.choice(PRODUCTS).article}."
         files: tuple[Attachment, ...] = ()
         if rng.random() < 0.01:
-            files = (
-                Attachment(
-                    name=f"photo_{k}.jpg",
-                    size=rng.randint(10_000, 900_000),
-                    content_type="image/jpeg",
-                    download_id=f"{rng.getrandbits(64):016x}",
-                ),
-            )
+            files = (Attachment(name=f"photo_{k}.jpg", size=rng.randint(10_000, 900_000), content_type="image/jpeg",
+                                download_id=f"{rng.getrandbits(64):016x}"),)
             if rng.random() < 0.5:
                 body = ""
         # WB event ids are opaque; Ozon and YM ids are numeric, increasing per chat
@@ -262,13 +256,8 @@ def create_accounts(db: Database) -> list[int]:
     ids = []
     for mp in MARKETPLACES:
         row = add_account(
-            db,
-            secrets,
-            mp,
-            account_name(mp),
-            SANDBOX_TOKEN,
-            base_url=f"{BASE_URL}/{PREFIXES[mp]}",
-            settings=SETTINGS.get(mp, {}),
+            db, secrets, mp, account_name(mp), SANDBOX_TOKEN,
+            base_url=f"{BASE_URL}/{PREFIXES[mp]}", settings=SETTINGS.get(mp, {}),
         )
         ids.append(row.id)
     return ids
@@ -361,12 +350,8 @@ def write_bulk(db: Database, spec: Spec, *, fts_mode: str = "rebuild") -> Genera
         flush()
     with db.write() as s:
         cols = [k for k in updates[0] if k != "cid"] if updates else []
-        stmt = (
-            update(chat_table)
-            .where(chat_table.c.id == bindparam("cid"))
-            .values(  # type: ignore[attr-defined]
-                {c: bindparam(c) for c in cols}
-            )
+        stmt = update(chat_table).where(chat_table.c.id == bindparam("cid")).values(  # type: ignore[attr-defined]
+            {c: bindparam(c) for c in cols}
         )
         s.connection().execute(stmt, updates)
         if fts_mode == "rebuild":

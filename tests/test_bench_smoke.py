@@ -16,10 +16,8 @@ TINY = Spec(chats=8, messages=300, big_chat=120, small_chat=10, seed=5)
 
 def _dump(db: Database) -> tuple[list[tuple], list[tuple]]:
     with db.read() as s:
-        chats = [
-            tuple((k, v) for k, v in dict(r).items() if k != "created_at")
-            for r in s.execute(text("SELECT * FROM chat ORDER BY id")).mappings()
-        ]
+        chats = [tuple((k, v) for k, v in dict(r).items() if k != "created_at") for r in
+                 s.execute(text("SELECT * FROM chat ORDER BY id")).mappings()]
         msgs = [tuple(r) for r in s.execute(text("SELECT * FROM message ORDER BY id"))]
     return chats, msgs
 

@@ -52,76 +52,38 @@ EMPTY = {"result": {"next": 1698045576001, "totalEvents": 0, "events": []}, "err
 
 FIRST_PAGE = [
     {
-        "chatID": CHAT_A,
-        "eventID": "ev-1",
-        "eventType": "message",
-        "isNewChat": True,
+        "chatID": CHAT_A, "eventID": "ev-1", "eventType": "message", "isNewChat": True,
         "message": {
             "attachments": {
                 "goodCard": {"nmID": 12345678, "price": 500, "priceCurrency": "RUB", "rid": "r1", "size": "0"},
-                "files": [
-                    {
-                        "contentType": "application/pdf",
-                        "date": "2023-10-23T08:02:19.594Z",
-                        "downloadID": "dl-1",
-                        "name": "Чек.pdf",
-                        "url": "https://basket/x.pdf",
-                        "size": 1046143,
-                    }
-                ],
+                "files": [{"contentType": "application/pdf", "date": "2023-10-23T08:02:19.594Z",
+                           "downloadID": "dl-1", "name": "Чек.pdf", "url": "https://basket/x.pdf", "size": 1046143}],
                 "images": [{"date": "2023-10-23T08:02:20.717Z", "downloadID": "dl-2", "url": "https://basket/y.jpg"}],
             },
             "text": "Здравствуйте! Вопрос по товару",
         },
-        "source": "rusite",
-        "addTimestamp": 1698037340000,
-        "addTime": "2023-10-23T05:02:20Z",
-        "replySign": SIGN,
-        "sender": "client",
-        "clientName": "Алёна",
-        "clientID": "legacy-field",
-        "brandNewField": {"x": 1},
+        "source": "rusite", "addTimestamp": 1698037340000, "addTime": "2023-10-23T05:02:20Z",
+        "replySign": SIGN, "sender": "client", "clientName": "Алёна",
+        "clientID": "legacy-field", "brandNewField": {"x": 1},
     },
     {
-        "chatID": CHAT_A,
-        "eventID": "ev-2",
-        "eventType": "message",
-        "message": {"text": "Да, сейчас оформим возврат."},
-        "source": "seller-portal",
-        "addTimestamp": 1698038124000,
-        "addTime": "2023-10-23T05:15:24Z",
-        "sender": "SELLER",
+        "chatID": CHAT_A, "eventID": "ev-2", "eventType": "message",
+        "message": {"text": "Да, сейчас оформим возврат."}, "source": "seller-portal",
+        "addTimestamp": 1698038124000, "addTime": "2023-10-23T05:15:24Z", "sender": "SELLER",
     },
-    {
-        "chatID": CHAT_A,
-        "eventID": "ev-3",
-        "eventType": "message",
-        "addTimestamp": 1698045576000,
-        "addTime": "2023-10-23T07:19:36Z",
-        "sender": "seller",
-    },
+    {"chatID": CHAT_A, "eventID": "ev-3", "eventType": "message", "addTimestamp": 1698045576000,
+     "addTime": "2023-10-23T07:19:36Z", "sender": "seller"},
 ]
 SECOND_PAGE = [
-    {
-        "chatID": CHAT_A,
-        "eventID": "ev-4",
-        "eventType": "message",
-        "message": {"text": "Заявка создана"},
-        "addTimestamp": 1698045577000,
-        "addTime": "2023-10-23T07:19:37Z",
-        "sender": "wb",
-    },
+    {"chatID": CHAT_A, "eventID": "ev-4", "eventType": "message", "message": {"text": "Заявка создана"},
+     "addTimestamp": 1698045577000, "addTime": "2023-10-23T07:19:37Z", "sender": "wb"},
 ]
 CHAT_LIST = {
-    "result": [
-        {
-            "chatID": CHAT_A,
-            "replySign": SIGN,
-            "clientName": "Алёна",
-            "goodCard": {"nmID": 12345678, "price": 500, "priceCurrency": "RUB", "rid": "r1", "size": "0"},
-            "lastMessage": {"text": "Заявка создана", "addTimestamp": 1698045577000},
-        }
-    ],
+    "result": [{
+        "chatID": CHAT_A, "replySign": SIGN, "clientName": "Алёна",
+        "goodCard": {"nmID": 12345678, "price": 500, "priceCurrency": "RUB", "rid": "r1", "size": "0"},
+        "lastMessage": {"text": "Заявка создана", "addTimestamp": 1698045577000},
+    }],
     "errors": None,
 }
 
@@ -162,11 +124,7 @@ async def test_first_sync_maps_chat_list_and_event_pages() -> None:
     assert [a.name for a in buyer.attachments] == ["Чек.pdf", "image-1.jpg"]
     pdf, image = buyer.attachments
     assert (pdf.size, pdf.content_type, pdf.download_id, pdf.url) == (
-        1046143,
-        "application/pdf",
-        "dl-1",
-        "https://basket/x.pdf",
-    )
+        1046143, "application/pdf", "dl-1", "https://basket/x.pdf")
     assert (image.download_id, image.content_type) == ("dl-2", "image/jpeg")
     page_chat = first.chats[0]
     assert page_chat.reply_token == SIGN and page_chat.version == "1698045576000"
@@ -184,14 +142,8 @@ async def test_idle_poll_is_exactly_one_events_request() -> None:
 
 @respx.mock
 async def test_chat_list_requested_only_for_an_unknown_chat_without_reply_sign() -> None:
-    unknown = {
-        "chatID": CHAT_B,
-        "eventID": "ev-9",
-        "message": {"text": "Привет"},
-        "sender": "client",
-        "addTimestamp": 1698045578000,
-        "clientName": "Иван",
-    }
+    unknown = {"chatID": CHAT_B, "eventID": "ev-9", "message": {"text": "Привет"}, "sender": "client",
+               "addTimestamp": 1698045578000, "clientName": "Иван"}
     listed = {"result": [{"chatID": CHAT_B, "replySign": "sign-b", "clientName": "Иван"}], "errors": None}
     chats = respx.get(CHATS).respond(json=listed)
     respx.get(EVENTS).side_effect = [
@@ -217,13 +169,8 @@ async def test_chat_list_requested_only_for_an_unknown_chat_without_reply_sign()
 
 @respx.mock
 async def test_null_next_keeps_cursor_and_duplicates_within_a_poll_are_dropped() -> None:
-    event = {
-        "chatID": CHAT_A,
-        "eventID": "ev-1",
-        "message": {"text": "x"},
-        "sender": "client",
-        "addTimestamp": 1698045578000,
-    }
+    event = {"chatID": CHAT_A, "eventID": "ev-1", "message": {"text": "x"}, "sender": "client",
+             "addTimestamp": 1698045578000}
     respx.get(EVENTS).side_effect = [
         httpx.Response(200, json=events_body([event], 1698045578001)),
         httpx.Response(200, json=events_body([event], None)),
@@ -237,8 +184,7 @@ async def test_null_next_keeps_cursor_and_duplicates_within_a_poll_are_dropped()
 async def test_base_url_replaces_both_hosts_and_bearer_scheme() -> None:
     route = respx.get("http://127.0.0.1:9/wb/api/v1/seller/chats").respond(json=CHAT_LIST)
     q = respx.get("http://127.0.0.1:9/wb/api/v1/questions").respond(
-        json={"data": {"questions": []}, "error": False, "errorText": "", "additionalErrors": None}
-    )
+        json={"data": {"questions": []}, "error": False, "errorText": "", "additionalErrors": None})
     conn = make({"auth_scheme": "bearer"}, base_url="http://127.0.0.1:9/wb/")
     assert await conn.test() == "1 chats"
     assert route.calls[0].request.headers["Authorization"] == f"Bearer {TOKEN}"
@@ -252,11 +198,8 @@ async def test_base_url_replaces_both_hosts_and_bearer_scheme() -> None:
 
 @respx.mock
 async def test_401_is_auth_error_without_the_token() -> None:
-    respx.get(EVENTS).respond(
-        401,
-        json={"title": "unauthorized", "detail": f"token {TOKEN} is malformed", "status": 401},
-        headers={"content-type": "application/problem+json"},
-    )
+    respx.get(EVENTS).respond(401, json={"title": "unauthorized", "detail": f"token {TOKEN} is malformed",
+                                         "status": 401}, headers={"content-type": "application/problem+json"})
     with pytest.raises(AuthError) as err:
         await collect(make(), "chats", "5")
     assert TOKEN not in err.value.message and "Чат с покупателями" in err.value.message
@@ -326,13 +269,15 @@ def multipart_fields(request: httpx.Request) -> dict[str, list[bytes]]:
     )
     out: dict[str, list[bytes]] = {}
     for part in msg.iter_parts():
-        out.setdefault(part.get_param("name", header="content-disposition"), []).append(part.get_payload(decode=True))
+        out.setdefault(part.get_param("name", header="content-disposition"), []).append(
+            part.get_payload(decode=True))
     return out
 
 
 @respx.mock
 async def test_send_posts_multipart_with_reply_sign_text_and_files() -> None:
-    route = respx.post(MESSAGE).respond(json={"result": {"addTime": 1, "chatID": CHAT_A, "sign": SIGN}, "errors": []})
+    route = respx.post(MESSAGE).respond(json={"result": {"addTime": 1, "chatID": CHAT_A, "sign": SIGN},
+                                              "errors": []})
     photo = OutgoingFile("photo.jpg", b"\xff\xd8jpeg", "image/jpeg")
     await make().send(ChatRef(CHAT_A, reply_token=SIGN), "Здравствуйте!", (photo,))
     request = route.calls[0].request
@@ -352,18 +297,10 @@ async def test_send_posts_multipart_with_reply_sign_text_and_files() -> None:
         (ChatRef(CHAT_A, reply_token=SIGN), "я" * 1001, (), "1001 characters"),
         (ChatRef(CHAT_A, reply_token=None), "hi", (), "no reply signature yet; sync first"),
         (ChatRef(CHAT_A, reply_token=SIGN), "hi", (OutgoingFile("v.mp4", b"x", "video/mp4"),), "JPEG, PNG and PDF"),
-        (
-            ChatRef(CHAT_A, reply_token=SIGN),
-            "hi",
-            (OutgoingFile("a.pdf", b"x" * (5 * 2**20 + 1), "application/pdf"),),
-            "5 MB",
-        ),
-        (
-            ChatRef(CHAT_A, reply_token=SIGN),
-            "hi",
-            tuple(OutgoingFile(f"{i}.pdf", b"x" * (5 * 2**20), "application/pdf") for i in range(7)),
-            "30 MB",
-        ),
+        (ChatRef(CHAT_A, reply_token=SIGN), "hi", (OutgoingFile("a.pdf", b"x" * (5 * 2**20 + 1),
+                                                                 "application/pdf"),), "5 MB"),
+        (ChatRef(CHAT_A, reply_token=SIGN), "hi",
+         tuple(OutgoingFile(f"{i}.pdf", b"x" * (5 * 2**20), "application/pdf") for i in range(7)), "30 MB"),
         (ChatRef(CHAT_A, reply_token=SIGN), "  ", (), "empty"),
         (ChatRef("q:abc", kind="question"), "я" * 5001, (), "5001 characters"),
     ],
@@ -379,11 +316,8 @@ async def test_send_refuses_before_any_request(chat: ChatRef, text: str, files: 
 @respx.mock
 async def test_send_4xx_is_rejected_with_wb_detail_and_errors_list_is_a_refusal() -> None:
     route = respx.post(MESSAGE)
-    route.respond(
-        400,
-        json={"status": 400, "title": "Bad Request", "detail": "Invalid signature"},
-        headers={"content-type": "application/problem+json"},
-    )
+    route.respond(400, json={"status": 400, "title": "Bad Request", "detail": "Invalid signature"},
+                  headers={"content-type": "application/problem+json"})
     with pytest.raises(Rejected, match="Invalid signature"):
         await make().send(ChatRef(CHAT_A, reply_token=SIGN), "hi")
     route.respond(200, json={"result": {"chatID": CHAT_A}, "errors": ["file upload failed"]})
@@ -396,15 +330,11 @@ async def test_send_4xx_is_rejected_with_wb_detail_and_errors_list_is_a_refusal(
 
 @respx.mock
 async def test_answer_question_patches_and_explains_the_edit_limit() -> None:
-    route = respx.patch(QUESTIONS).respond(
-        json={"data": None, "error": False, "errorText": "", "additionalErrors": None}
-    )
+    route = respx.patch(QUESTIONS).respond(json={"data": None, "error": False, "errorText": "",
+                                                 "additionalErrors": None})
     await make().send(ChatRef("q:n5um6IUBQOOSTxXoo0gV", kind="question"), "Спасибо за вопрос!")
     assert json.loads(route.calls[0].request.content) == {
-        "id": "n5um6IUBQOOSTxXoo0gV",
-        "answer": {"text": "Спасибо за вопрос!"},
-        "state": "wbRu",
-    }
+        "id": "n5um6IUBQOOSTxXoo0gV", "answer": {"text": "Спасибо за вопрос!"}, "state": "wbRu"}
     route.respond(422, json={"data": None, "error": True, "errorText": "Не удалось отредактировать вопрос"})
     with pytest.raises(Rejected) as err:
         await make().send(ChatRef("q:n5um6IUBQOOSTxXoo0gV", kind="question"), "Новый ответ")
@@ -439,38 +369,24 @@ async def test_download_200_202_451() -> None:
 
 
 def question(qid: str, created: str, answer: dict | None = None) -> dict:
-    return {
-        "id": qid,
-        "text": f"Вопрос {qid}",
-        "createdDate": created,
-        "state": "wbRu" if answer else "none",
-        "answer": answer,
-        "productDetails": {"nmId": 14917842, "productName": "Кофе", "brandName": "Nescafe"},
-        "wasViewed": False,
-        "isWarned": False,
-        "futureField": 1,
-    }
+    return {"id": qid, "text": f"Вопрос {qid}", "createdDate": created, "state": "wbRu" if answer else "none",
+            "answer": answer, "productDetails": {"nmId": 14917842, "productName": "Кофе", "brandName": "Nescafe"},
+            "wasViewed": False, "isWarned": False, "futureField": 1}
 
 
 def q_body(questions: list[dict]) -> dict:
-    return {
-        "data": {"countUnanswered": 1, "countArchive": 1, "questions": questions},
-        "error": False,
-        "errorText": "",
-        "additionalErrors": None,
-    }
+    return {"data": {"countUnanswered": 1, "countArchive": 1, "questions": questions},
+            "error": False, "errorText": "", "additionalErrors": None}
 
 
 @respx.mock
 async def test_questions_poll_maps_both_lists_and_builds_a_cursor() -> None:
     open_q = question("open1", "2026-07-01T11:18:08.769513469Z")
-    done_q = question(
-        "done1", "2026-07-02T10:00:00Z", {"text": "Ответ", "editable": True, "createDate": "2026-07-02T12:00:00.5Z"}
-    )
+    done_q = question("done1", "2026-07-02T10:00:00Z",
+                      {"text": "Ответ", "editable": True, "createDate": "2026-07-02T12:00:00.5Z"})
     route = respx.get(QUESTIONS)
     route.side_effect = lambda request: httpx.Response(
-        200, json=q_body([open_q] if request.url.params["isAnswered"] == "false" else [done_q])
-    )
+        200, json=q_body([open_q] if request.url.params["isAnswered"] == "false" else [done_q]))
     conn = make()
     conn.clock = lambda: datetime(2026, 7, 10, tzinfo=UTC)  # type: ignore[method-assign]
     (page,) = await collect(conn, "questions", None)
@@ -485,10 +401,7 @@ async def test_questions_poll_maps_both_lists_and_builds_a_cursor() -> None:
     assert chats["q:open1"].status == "unanswered" and chats["q:done1"].status == "answered"
     assert chats["q:open1"].kind == "question" and chats["q:open1"].product_id == "14917842"
     assert [(m.external_id, m.author) for m in page.messages] == [
-        ("open1:q", "buyer"),
-        ("done1:q", "buyer"),
-        ("done1:a", "seller"),
-    ]
+        ("open1:q", "buyer"), ("done1:q", "buyer"), ("done1:a", "seller")]
     assert page.messages[0].created_at == datetime(2026, 7, 1, 11, 18, 8, 769513, tzinfo=UTC)
     assert page.messages[2].created_at == datetime(2026, 7, 2, 12, 0, 0, 500000, tzinfo=UTC)
     newest = int(datetime(2026, 7, 2, 10, tzinfo=UTC).timestamp())
@@ -505,16 +418,10 @@ async def test_questions_poll_maps_both_lists_and_builds_a_cursor() -> None:
 @respx.mock
 async def test_questions_answered_on_portal_are_fetched_by_id() -> None:
     respx.get(QUESTIONS).respond(json=q_body([]))
-    one = respx.get(f"{QUESTIONS_HOST}/api/v1/question").respond(
-        json={
-            "data": question(
-                "old1", "2026-01-01T00:00:00Z", {"text": "Ответили на портале", "createDate": "2026-07-05T00:00:00Z"}
-            ),
-            "error": False,
-            "errorText": "",
-            "additionalErrors": None,
-        }
-    )
+    one = respx.get(f"{QUESTIONS_HOST}/api/v1/question").respond(json={
+        "data": question("old1", "2026-01-01T00:00:00Z", {"text": "Ответили на портале",
+                                                          "createDate": "2026-07-05T00:00:00Z"}),
+        "error": False, "errorText": "", "additionalErrors": None})
     known = {"q:old1": KnownChat("q:old1", None, None, "unanswered"), CHAT_A: KnownChat(CHAT_A, None, None)}
     (page,) = await collect(make(), "questions", json.dumps({"from": 1751000000}), known)
     assert one.calls[0].request.url.params["id"] == "old1"

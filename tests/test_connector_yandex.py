@@ -39,9 +39,8 @@ def chat_json(chat_id: str, updated: str, status: str = "WAITING_FOR_PARTNER", c
 
 
 def ok(result: str) -> httpx.Response:
-    return httpx.Response(
-        200, content=f'{{"status": "OK", "result": {result}}}'.encode(), headers={"content-type": "application/json"}
-    )
+    return httpx.Response(200, content=f'{{"status": "OK", "result": {result}}}'.encode(),
+                          headers={"content-type": "application/json"})
 
 
 def msg_json(
@@ -89,21 +88,11 @@ async def test_full_poll_pages_list_and_history_with_exact_ids(connector) -> Non
     hist = respx.post(f"{API}/chats/history")
     hist.side_effect = [
         # page 1 newest first, page 2 repeats a message: order and overlap are not promised
-        history(
-            msg_json(BIG_MSG, "partner", "Ответ", "2026-07-01T10:30:00+03:00"),
-            msg_json("9007199254740994", "CUSTOMER", "Вопрос"),
-            token="h2",
-        ),
-        history(
-            msg_json(BIG_MSG, "PARTNER", "Ответ", "2026-07-01T10:30:00+03:00"),
-            msg_json(
-                "9007199254740996",
-                "Support",
-                None,
-                "2026-07-01T10:45:00+03:00",
-                '[{"name": "акт.pdf", "url": "https://files.example/a", "size": 10}]',
-            ),
-        ),
+        history(msg_json(BIG_MSG, "partner", "Ответ", "2026-07-01T10:30:00+03:00"),
+                msg_json("9007199254740994", "CUSTOMER", "Вопрос"), token="h2"),
+        history(msg_json(BIG_MSG, "PARTNER", "Ответ", "2026-07-01T10:30:00+03:00"),
+                msg_json("9007199254740996", "Support", None, "2026-07-01T10:45:00+03:00",
+                         '[{"name": "акт.pdf", "url": "https://files.example/a", "size": 10}]')),
         history(msg_json("3", "MARKET", "Чат завершён")),
     ]
     pages = await collect(connector)
@@ -134,19 +123,15 @@ async def test_full_poll_pages_list_and_history_with_exact_ids(connector) -> Non
 
 @respx.mock
 async def test_incremental_poll_uses_message_id_from_and_skips_unchanged(connector) -> None:
-    respx.post(f"{API}/chats").mock(
-        return_value=ok(
-            f'{{"chats": [{chat_json(BIG_CHAT, "2026-07-02T10:00:00+03:00")},'
-            f" {chat_json('15', '2026-07-01T12:00:00Z', 'FINISHED')},"
-            f" {chat_json('16', '2026-07-01T13:00:00Z', 'WAITING_FOR_CUSTOMER')}]}}"
-        )
-    )
-    hist = respx.post(f"{API}/chats/history").mock(
-        return_value=history(
-            msg_json(BIG_MSG, "PARTNER", "Ответ"),  # the boundary message comes back (inclusive)
-            msg_json("9007199254740999", "CUSTOMER", "Новый вопрос", "2026-07-02T10:00:00+03:00"),
-        )
-    )
+    respx.post(f"{API}/chats").mock(return_value=ok(
+        f'{{"chats": [{chat_json(BIG_CHAT, "2026-07-02T10:00:00+03:00")},'
+        f' {chat_json("15", "2026-07-01T12:00:00Z", "FINISHED")},'
+        f' {chat_json("16", "2026-07-01T13:00:00Z", "WAITING_FOR_CUSTOMER")}]}}'
+    ))
+    hist = respx.post(f"{API}/chats/history").mock(return_value=history(
+        msg_json(BIG_MSG, "PARTNER", "Ответ"),  # the boundary message comes back (inclusive)
+        msg_json("9007199254740999", "CUSTOMER", "Новый вопрос", "2026-07-02T10:00:00+03:00"),
+    ))
     known = {
         BIG_CHAT: KnownChat(BIG_CHAT, "2026-07-01T08:00:00+00:00", BIG_MSG, "WAITING_FOR_CUSTOMER"),
         "15": KnownChat("15", "2026-07-01T12:00:00+00:00", "3", "FINISHED"),
@@ -194,21 +179,16 @@ async def test_envelope_error_and_auth_error_surface_yandex_words(connector) -> 
     respx.post(f"{API}/chats").mock(return_value=httpx.Response(400, json=envelope))
     with pytest.raises(Rejected, match="Bad page token"):
         await collect(connector)
-    respx.post(f"{API}/chats").mock(
-        return_value=httpx.Response(
-            401,
-            json={"status": "ERROR", "errors": [{"code": "UNAUTHORIZED", "message": f"Api-Key {TOKEN} is invalid"}]},
-        )
-    )
+    respx.post(f"{API}/chats").mock(return_value=httpx.Response(
+        401, json={"status": "ERROR", "errors": [{"code": "UNAUTHORIZED", "message": f"Api-Key {TOKEN} is invalid"}]}
+    ))
     with pytest.raises(AuthError) as info:
         await connector.test()
     assert "is invalid" in info.value.message and TOKEN not in info.value.message
     assert "Api-Key" in info.value.message  # says what to check
-    respx.post(f"{API}/chats/message").mock(
-        return_value=httpx.Response(
-            404, json={"status": "ERROR", "errors": [{"code": "NOT_FOUND", "message": "Can't find chat by id: '5'"}]}
-        )
-    )
+    respx.post(f"{API}/chats/message").mock(return_value=httpx.Response(
+        404, json={"status": "ERROR", "errors": [{"code": "NOT_FOUND", "message": "Can't find chat by id: '5'"}]}
+    ))
     with pytest.raises(Rejected, match="Can't find chat by id"):
         await connector.send(ChatRef("5"), "Добрый день")
 
@@ -216,13 +196,10 @@ async def test_envelope_error_and_auth_error_surface_yandex_words(connector) -> 
 @respx.mock
 async def test_420_rate_limit_uses_resource_until_and_blocks_the_method(connector) -> None:
     until = (datetime.now(UTC) + timedelta(seconds=30)).isoformat()
-    respx.post(f"{API}/chats").mock(
-        return_value=httpx.Response(
-            420,
-            headers={"X-RateLimit-Resource-Until": until},
-            json={"status": "ERROR", "errors": [{"code": "LIMIT_EXCEEDED", "message": "too many"}]},
-        )
-    )
+    respx.post(f"{API}/chats").mock(return_value=httpx.Response(
+        420, headers={"X-RateLimit-Resource-Until": until},
+        json={"status": "ERROR", "errors": [{"code": "LIMIT_EXCEEDED", "message": "too many"}]},
+    ))
     with pytest.raises(RateLimited) as info:
         await collect(connector)
     assert 25 <= info.value.retry_after <= 31 and info.value.reached_server is False
@@ -285,9 +262,8 @@ async def test_server_and_transport_failures_are_transient(connector) -> None:
 @respx.mock
 async def test_download_sends_the_key_only_to_yandex_hosts(connector) -> None:
     foreign = respx.get("https://files.example/a").mock(return_value=httpx.Response(200, content=b"PDF"))
-    own = respx.get(f"{HOST}/files/1").mock(
-        return_value=httpx.Response(200, content=b"IMG", headers={"content-type": "image/png"})
-    )
+    own = respx.get(f"{HOST}/files/1").mock(return_value=httpx.Response(200, content=b"IMG",
+                                                                        headers={"content-type": "image/png"}))
     got = await connector.download(ChatRef("5"), Attachment("a.pdf", url="https://files.example/a"))
     assert got.content == b"PDF" and "Api-Key" not in foreign.calls[0].request.headers
     got = await connector.download(ChatRef("5"), Attachment("b.png", url=f"{HOST}/files/1"))

@@ -59,30 +59,16 @@ class MiniStore:
 
     def normalized(self) -> dict[str, Any]:
         chats = sorted(
-            (
-                {
-                    "external_id": c.external_id,
-                    "kind": c.kind,
-                    "customer": c.customer,
-                    "order_id": c.order_id,
-                    "product_id": c.product_id,
-                    "status": c.status,
-                }
-                for c in self.chats.values()
-            ),
+            ({"external_id": c.external_id, "kind": c.kind, "customer": c.customer, "order_id": c.order_id,
+              "product_id": c.product_id, "status": c.status} for c in self.chats.values()),
             key=lambda c: c["external_id"],
         )
         messages: dict[str, list[dict[str, Any]]] = {c["external_id"]: [] for c in chats}
         for m in sorted(self.messages.values(), key=lambda m: m.created_at):
-            messages[m.chat_external_id].append(
-                {
-                    "external_id": m.external_id,
-                    "author": m.author,
-                    "text": m.text,
-                    "created_at": iso(m.created_at),
-                    "attachments": [a.name for a in m.attachments],
-                }
-            )
+            messages[m.chat_external_id].append({
+                "external_id": m.external_id, "author": m.author, "text": m.text,
+                "created_at": iso(m.created_at), "attachments": [a.name for a in m.attachments],
+            })
         return {"chats": chats, "messages": messages}
 
 
@@ -156,9 +142,8 @@ async def test_duplicated_events_across_pages_are_deduped_by_event_id() -> None:
     sandbox.inject(Fault(kind="duplicate", path="/api/v1/seller/events", prefix="wb"))
     await sync(conn, store, ("chats",))  # this poll's page repeats the last two events of the previous one
     assert len(store.yielded) > len(set(store.yielded))  # the sim really replayed events
-    truth_ids = {
-        m["external_id"] for c, ms in sim(sandbox).truth()["messages"].items() if not c.startswith("q:") for m in ms
-    }
+    truth_ids = {m["external_id"] for c, ms in sim(sandbox).truth()["messages"].items() if not c.startswith("q:")
+                 for m in ms}
     assert set(store.yielded) == truth_ids
     assert {k[1] for k in store.messages} == truth_ids
 
@@ -177,10 +162,7 @@ async def test_send_then_poll_shows_the_echo_as_a_seller_message() -> None:
     mine = [m for m in store.messages.values() if m.chat_external_id == chat.external_id]
     echo, portal = sorted(mine, key=lambda m: m.created_at)[-2:]
     assert (echo.author, echo.text, [a.name for a in echo.attachments]) == (
-        "seller",
-        "Добрый день! Отправили.",
-        ["фото.png"],
-    )
+        "seller", "Добрый день! Отправили.", ["фото.png"])
     assert (portal.author, portal.text) == ("seller", "Ответ с портала")
     assert store.normalized() == truth(sandbox, ("chat",))
     got = await conn.download(ChatRef(chat.external_id), echo.attachments[0])
@@ -271,15 +253,11 @@ async def test_sim_refuses_bad_multipart_with_wb_problem_json() -> None:
         r = await client.post(url, headers=headers, files=[("replySign", (None, "wrong"))])
         assert (r.status_code, r.json()["detail"]) == (400, "Invalid signature")
         assert r.headers["content-type"] == "application/problem+json"
-        r = await client.post(
-            url,
-            headers=headers,
-            files=[("replySign", (None, chat["replySign"])), ("file", ("v.mp4", b"x", "video/mp4"))],
-        )
+        r = await client.post(url, headers=headers, files=[("replySign", (None, chat["replySign"])),
+                                                           ("file", ("v.mp4", b"x", "video/mp4"))])
         assert r.status_code == 400 and "unsupported mime type" in r.json()["detail"]
-        r = await client.post(
-            url, headers=headers, files=[("replySign", (None, chat["replySign"])), ("message", (None, "я" * 1001))]
-        )
+        r = await client.post(url, headers=headers, files=[("replySign", (None, chat["replySign"])),
+                                                           ("message", (None, "я" * 1001))])
         assert r.json()["detail"] == 'Invalid value for "message"'
         r = await client.get("http://sandbox/wb/api/v1/seller/events", headers=headers, params={"next": 0})
         assert r.status_code == 400 and r.json()["detail"] == 'Invalid value for "next"'

@@ -47,39 +47,24 @@ class Store:
     def apply(self, pages: list[Page]) -> None:
         for page in pages:
             for chat in page.chats:
-                row = self.chats.setdefault(
-                    chat.external_id,
-                    {
-                        "external_id": chat.external_id,
-                        "kind": "chat",
-                        "customer": None,
-                        "order_id": None,
-                        "product_id": None,
-                        "status": None,
-                    },
-                )
+                row = self.chats.setdefault(chat.external_id, {"external_id": chat.external_id, "kind": "chat",
+                                                              "customer": None, "order_id": None,
+                                                              "product_id": None, "status": None})
                 for name in ("customer", "order_id", "product_id", "status"):
                     if getattr(chat, name) is not None:
                         row[name] = getattr(chat, name)
                 if chat.version is not None:
                     self.versions[chat.external_id] = chat.version
             for m in page.messages:
-                self.messages.setdefault(m.chat_external_id, {}).setdefault(
-                    m.external_id,
-                    {
-                        "external_id": m.external_id,
-                        "author": m.author,
-                        "text": m.text,
-                        "created_at": iso(m.created_at),
-                        "attachments": [a.name for a in m.attachments],
-                    },
-                )
+                self.messages.setdefault(m.chat_external_id, {}).setdefault(m.external_id, {
+                    "external_id": m.external_id, "author": m.author, "text": m.text,
+                    "created_at": iso(m.created_at), "attachments": [a.name for a in m.attachments],
+                })
 
     def known(self) -> dict[str, KnownChat]:
         return {
-            cid: KnownChat(
-                cid, self.versions.get(cid), max(self.messages.get(cid, {}), key=int, default=None), row["status"]
-            )
+            cid: KnownChat(cid, self.versions.get(cid), max(self.messages.get(cid, {}), key=int, default=None),
+                           row["status"])
             for cid, row in self.chats.items()
         }
 
@@ -205,6 +190,7 @@ async def test_send_echoes_as_seller_and_files_round_trip() -> None:
     got = await connector.download(ChatRef(str(BIG_CHAT_ID)), echoed[1].attachments[0])
     assert got.content == b"%PDF-1.7 demo" and got.content_type == "application/pdf"
     assert store.view() == sim.truth()
+
 
 
 async def test_seeded_attachment_downloads_with_its_size() -> None:

@@ -86,8 +86,7 @@ def run(stores: Stores) -> Result:
     reqs_equal = all(big[mp]["requests"] == base[mp]["requests"] for mp in MARKETPLACES)
     per = ", ".join(
         f"{PREFIXES[mp]} {ms(big[mp]['seconds'])}/{ms(base[mp]['seconds'])} "
-        f"{big[mp]['requests']:g}/{base[mp]['requests']:g} req"
-        for mp in MARKETPLACES
+        f"{big[mp]['requests']:g}/{base[mp]['requests']:g} req" for mp in MARKETPLACES
     )
     known = ", ".join(f"{PREFIXES[mp]} {ms(big[mp]['known_s'])}" for mp in MARKETPLACES)
     return Result(

@@ -37,13 +37,8 @@ def wb_sandbox(chats: int, messages: int, seed: int = 11):  # type: ignore[no-un
     sim = sandbox.sims["wb"]
     rng = random.Random(seed)
     ids = list(sim.chats)
-    lines = [
-        "Здравствуйте, где мой заказ?",
-        "Спасибо, всё пришло.",
-        "Можно обменять размер?",
-        "Пришлите фото брака, пожалуйста.",
-        "Заказ передан в доставку.",
-    ]
+    lines = ["Здравствуйте, где мой заказ?", "Спасибо, всё пришло.", "Можно обменять размер?",
+             "Пришлите фото брака, пожалуйста.", "Заказ передан в доставку."]
     for _ in range(max(0, messages - len(sim.events))):
         chat = rng.choice(ids)
         if rng.random() < 0.6:
@@ -81,12 +76,9 @@ async def _sync(db: Database, sandbox) -> tuple[int, float]:  # type: ignore[no-
 def _raw_baseline(db_path: Path, rows: list[tuple[object, ...]], workdir: Path) -> float:
     """Seconds to executemany ``rows`` into a fresh equivalent table with sqlite3 alone."""
     src = sqlite3.connect(db_path)
-    ddl = [
-        r[0]
-        for r in src.execute(
-            "SELECT sql FROM sqlite_master WHERE tbl_name='message' AND type IN ('table', 'index') AND sql IS NOT NULL"
-        )
-    ]
+    ddl = [r[0] for r in src.execute(
+        "SELECT sql FROM sqlite_master WHERE tbl_name='message' AND type IN ('table', 'index') AND sql IS NOT NULL"
+    )]
     src.close()
     path = workdir / "raw.db"
     path.unlink(missing_ok=True)

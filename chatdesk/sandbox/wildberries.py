@@ -255,14 +255,8 @@ class WildberriesSim(MarketplaceSim):
                 order += 1
             last = conv.messages[-1].at
             if i % 4 == 3:  # a non-message event, as in WB's own example
-                planned.append(
-                    (
-                        last + timedelta(minutes=1),
-                        order,
-                        chat_id,
-                        {"sender": "seller", "source": SELLER_PORTAL, "with_message": False},
-                    )
-                )
+                planned.append((last + timedelta(minutes=1), order, chat_id,
+                                {"sender": "seller", "source": SELLER_PORTAL, "with_message": False}))
                 order += 1
             if i == 2:
                 planned.append((last + timedelta(minutes=2), order, chat_id, {"sender": "wb", "text": WB_NOTICE}))
@@ -313,16 +307,14 @@ class WildberriesSim(MarketplaceSim):
         chats: list[dict[str, Any]] = []
         messages: dict[str, list[dict[str, Any]]] = {}
         for chat_id, chat in self.chats.items():
-            chats.append(
-                {
-                    "external_id": chat_id,
-                    "kind": "chat",
-                    "customer": chat["clientName"],
-                    "order_id": None,
-                    "product_id": str(chat["goodCard"]["nmID"]),
-                    "status": None,
-                }
-            )
+            chats.append({
+                "external_id": chat_id,
+                "kind": "chat",
+                "customer": chat["clientName"],
+                "order_id": None,
+                "product_id": str(chat["goodCard"]["nmID"]),
+                "status": None,
+            })
             messages[chat_id] = []
         for event in self.events:
             message = event.get("message")
@@ -331,46 +323,28 @@ class WildberriesSim(MarketplaceSim):
             attachments = message.get("attachments") or {}
             names = [f["name"] for f in attachments.get("files", [])]
             names += [f"image-{n}.jpg" for n in range(1, len(attachments.get("images", [])) + 1)]
-            messages[event["chatID"]].append(
-                {
-                    "external_id": event["eventID"],
-                    "author": AUTHORS[event["sender"]],
-                    "text": message.get("text") or "",
-                    "created_at": iso(utc_from_ms(event["addTimestamp"])),
-                    "attachments": names,
-                }
-            )
+            messages[event["chatID"]].append({
+                "external_id": event["eventID"],
+                "author": AUTHORS[event["sender"]],
+                "text": message.get("text") or "",
+                "created_at": iso(utc_from_ms(event["addTimestamp"])),
+                "attachments": names,
+            })
         for q in self.questions:
             ext = f"q:{q['id']}"
-            chats.append(
-                {
-                    "external_id": ext,
-                    "kind": "question",
-                    "customer": None,
-                    "order_id": None,
-                    "product_id": str(q["product"].article),
-                    "status": "answered" if q["answer"] else "unanswered",
-                }
-            )
-            thread = [
-                {
-                    "external_id": f"{q['id']}:q",
-                    "author": "buyer",
-                    "text": q["text"],
-                    "created_at": iso(q["created"]),
-                    "attachments": [],
-                }
-            ]
+            chats.append({
+                "external_id": ext,
+                "kind": "question",
+                "customer": None,
+                "order_id": None,
+                "product_id": str(q["product"].article),
+                "status": "answered" if q["answer"] else "unanswered",
+            })
+            thread = [{"external_id": f"{q['id']}:q", "author": "buyer", "text": q["text"],
+                       "created_at": iso(q["created"]), "attachments": []}]
             if q["answer"]:
-                thread.append(
-                    {
-                        "external_id": f"{q['id']}:a",
-                        "author": "seller",
-                        "text": q["answer"]["text"],
-                        "created_at": iso(q["answer"]["created"]),
-                        "attachments": [],
-                    }
-                )
+                thread.append({"external_id": f"{q['id']}:a", "author": "seller", "text": q["answer"]["text"],
+                               "created_at": iso(q["answer"]["created"]), "attachments": []})
             messages[ext] = thread
         return {"chats": chats, "messages": messages}
 
@@ -400,19 +374,14 @@ class WildberriesSim(MarketplaceSim):
         return SimResponse.json(body, 401, {"content-type": "application/problem+json"})
 
     def _bad_request(self, detail: str, *, title: str = "Bad Request", problem: bool = False) -> SimResponse:
-        body = {
-            "status": 400,
-            "title": title,
-            "origin": "proxy-chats",
-            "detail": detail,
-            "requestId": self._hex(32),
-            "error": detail,
-        }
+        body = {"status": 400, "title": title, "origin": "proxy-chats", "detail": detail,
+                "requestId": self._hex(32), "error": detail}
         headers = {"content-type": "application/problem+json"} if problem else None
         return SimResponse.json(body, 400, headers)
 
     def _feedback_error(self, status: int, text: str) -> SimResponse:
-        body = {"data": None, "error": True, "errorText": text, "additionalErrors": None, "requestId": self._uuid()}
+        body = {"data": None, "error": True, "errorText": text, "additionalErrors": None,
+                "requestId": self._uuid()}
         return SimResponse.json(body, status)
 
     def handle(self, req: SimRequest) -> SimResponse:
@@ -439,10 +408,8 @@ class WildberriesSim(MarketplaceSim):
         last: dict[str, dict[str, Any]] = {}
         for event in self.events:
             if "message" in event:
-                last[event["chatID"]] = {
-                    "text": event["message"].get("text") or "",
-                    "addTimestamp": event["addTimestamp"],
-                }
+                last[event["chatID"]] = {"text": event["message"].get("text") or "",
+                                         "addTimestamp": event["addTimestamp"]}
         result = []
         for chat_id, chat in self.chats.items():
             item = dict(chat)
@@ -523,13 +490,8 @@ class WildberriesSim(MarketplaceSim):
         if download_id in self.pending_download_ids:
             return SimResponse.json({"moderationState": "pending", "retrySeconds": 30}, 202)
         if download_id in self.rejected_download_ids:
-            body = {
-                "status": 451,
-                "title": "Unavailable for Legal Reasons",
-                "origin": "proxy-chats",
-                "detail": "moderation error",
-                "requestId": self._hex(32),
-            }
+            body = {"status": 451, "title": "Unavailable for Legal Reasons", "origin": "proxy-chats",
+                    "detail": "moderation error", "requestId": self._hex(32)}
             return SimResponse.json(body, 451, {"content-type": "application/problem+json"})
         if download_id not in self.files:
             return self._bad_request("invalid fileID", title="invalid fileID")
@@ -542,11 +504,8 @@ class WildberriesSim(MarketplaceSim):
         product = q["product"]
         answer = None
         if q["answer"]:
-            answer = {
-                "text": q["answer"]["text"],
-                "editable": q["answer"]["editable"],
-                "createDate": _wb_nanos(q["answer"]["created"]),
-            }
+            answer = {"text": q["answer"]["text"], "editable": q["answer"]["editable"],
+                      "createDate": _wb_nanos(q["answer"]["created"])}
         return {
             "id": q["id"],
             "text": q["text"],
@@ -581,8 +540,7 @@ class WildberriesSim(MarketplaceSim):
             return self._feedback_error(400, "Something went wrong")
         answered = answered_raw == "true"
         chosen = [
-            q
-            for q in self.questions
+            q for q in self.questions
             if bool(q["answer"]) == answered
             and (date_from is None or q["created"].timestamp() >= date_from)
             and (date_to is None or q["created"].timestamp() <= date_to)

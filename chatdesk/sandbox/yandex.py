@@ -131,7 +131,9 @@ class YandexSim(MarketplaceSim):
             at = chat.updated_at + timedelta(seconds=1)
         return at
 
-    def _add(self, chat: _Chat, sender: str, text: str | None, at: datetime, files: tuple[_File, ...] = ()) -> _Message:
+    def _add(
+        self, chat: _Chat, sender: str, text: str | None, at: datetime, files: tuple[_File, ...] = ()
+    ) -> _Message:
         self._next_message += self.rng.randint(1, 3)
         message = _Message(self._next_message, sender, text, at, list(files))
         chat.messages.append(message)

@@ -191,3 +191,4 @@ def _create_private_file(path: Path) -> None:
         os.close(fd)
     except OSError as exc:
         raise StoreError(f"cannot create {path}: {exc.strerror or exc}") from None
+

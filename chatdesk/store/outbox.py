@@ -287,3 +287,4 @@ def pending_count(db: Database, account_id: int | None = None) -> int:
         if account_id is not None:
             q = q.where(Outbox.account_id == account_id)
         return int(s.execute(q).scalar() or 0)
+

@@ -100,12 +100,8 @@ async def test_connector_traffic_matches_spec(world) -> None:
     assert "readable" in await connector.test()
 
     seen = _validate_all(recorder)
-    assert {
-        ("POST", "/chats", 200),
-        ("POST", "/chats/history", 200),
-        ("POST", "/chats/message", 200),
-        ("POST", "/chats/file/send", 200),
-    } <= seen
+    assert {("POST", "/chats", 200), ("POST", "/chats/history", 200), ("POST", "/chats/message", 200),
+            ("POST", "/chats/file/send", 200)} <= seen
     # every history request carried a JSON body, and the second poll filtered by messageIdFrom
     history = [r for r, _ in recorder.calls if r.url.path.endswith("/chats/history")]
     assert all(r.content.startswith(b"{") for r in history)
@@ -118,34 +114,25 @@ async def test_sandbox_reads_and_errors_match_spec(world) -> None:
     finished = next(c for c in sim.chats.values() if c.status == "FINISHED")
     headers = {"Api-Key": "sandbox-token"}
     await client.get(f"{API}/chat", params={"chatId": chat.id}, headers=headers)
-    await client.get(
-        f"{API}/chats/message", params={"chatId": chat.id, "messageId": chat.messages[0].id}, headers=headers
-    )
+    await client.get(f"{API}/chats/message", params={"chatId": chat.id, "messageId": chat.messages[0].id},
+                     headers=headers)
     await client.get(f"{API}/chats/message", params={"chatId": chat.id, "messageId": 1}, headers=headers)
     await client.post(f"{API}/chats/history", params={"chatId": 999}, json={}, headers=headers)
     await client.post(f"{API}/chats", params={"pageToken": "garbage"}, json={}, headers=headers)
-    too_long = await client.post(
-        f"{API}/chats/message", params={"chatId": chat.id}, json={"message": "x" * 4097}, headers=headers
-    )
+    too_long = await client.post(f"{API}/chats/message", params={"chatId": chat.id},
+                                 json={"message": "x" * 4097}, headers=headers)
     assert too_long.status_code == 400
     recorder.calls.pop()  # the request breaks the spec on purpose: check only the answer
     request = specs.SpecRequest("yandex", too_long.request, "ym")
     specs.openapi("yandex").validate_response(request, specs.SpecResponse(too_long))
-    await client.post(
-        f"{API}/chats/message", params={"chatId": finished.id}, json={"message": "Здравствуйте"}, headers=headers
-    )
+    await client.post(f"{API}/chats/message", params={"chatId": finished.id}, json={"message": "Здравствуйте"},
+                      headers=headers)
     await client.post(f"{API}/chats", json={}, headers={"Api-Key": BAD_TOKEN})
     sandbox.inject(rate_limit_fault("/chats"))
     with pytest.raises(RateLimited):
         await connector.test()
-    sandbox.inject(
-        Fault(
-            kind="status",
-            path="/chats",
-            status=500,
-            body={"status": "ERROR", "errors": [{"code": "INTERNAL_ERROR", "message": "boom"}]},
-        )
-    )
+    sandbox.inject(Fault(kind="status", path="/chats", status=500,
+                         body={"status": "ERROR", "errors": [{"code": "INTERNAL_ERROR", "message": "boom"}]}))
     await client.post(f"{API}/chats", json={}, headers=headers)
     with pytest.raises(Rejected, match="finished"):
         await connector.send(ChatRef(str(finished.id), status=None), "Здравствуйте")
