@@ -710,6 +710,13 @@ def sandbox_serve(
         server.shutdown()
 
 
+# ----------------------------------------------------------------------------- assist (issue 14)
+
+from chatdesk import cli_assist  # noqa: E402 - the commands live in their own module
+
+cli_assist.register(app, _ctx, print_json, _chat_id, _table)
+
+
 # ----------------------------------------------------------------------------- entry point
 
 
