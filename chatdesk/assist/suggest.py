@@ -223,7 +223,7 @@ def check(chat: views.ChatRow, s: Suggestion) -> Suggestion:
 
 def template_values(chat: views.ChatRow, config: Config) -> dict[str, str | None]:
     """This chat's placeholder values, as templates and follow-ups fill them."""
-    from chatdesk.followups import template_values as values
+    from chatdesk.usecases.followups import template_values as values
 
     return values(chat, config)
 
