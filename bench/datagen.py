@@ -22,7 +22,6 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import bindparam, text, update
 
-from chatdesk.actions import add_account
 from chatdesk.model import Attachment, ChatInfo, MessageInfo, Page
 from chatdesk.sandbox import PREFIXES, SANDBOX_TOKEN
 from chatdesk.sandbox.seed import NAMES, PRODUCTS, SCRIPTS
@@ -30,6 +29,7 @@ from chatdesk.secrets import MemorySecrets
 from chatdesk.store import fts, ingest
 from chatdesk.store.db import Database
 from chatdesk.store.schema import Chat, Message
+from chatdesk.usecases.accounts import add_account
 
 BASE_URL = "http://127.0.0.1"  # the sandbox transport answers in-process; never dialled
 SETTINGS = {"ozon": {"client_id": "123456"}, "yandex": {"business_id": "12345678"}}

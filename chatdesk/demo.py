@@ -11,16 +11,21 @@ import random
 import shutil
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 
-from chatdesk.actions import add_account
 from chatdesk.config import Config
 from chatdesk.sandbox import PREFIXES, SANDBOX_TOKEN, Sandbox, build_sandbox
 from chatdesk.secrets import MemorySecrets
 from chatdesk.store.db import Database
 from chatdesk.sync import SyncEngine
+from chatdesk.usecases.accounts import add_account
+
+if TYPE_CHECKING:
+    from chatdesk.store.views import ChatRow
 
 DEMO_BASE = "http://127.0.0.1"  # never dialled: the sandbox transport answers in-process
 DEMO_SETTINGS = {"ozon": {"client_id": "123456"}, "yandex": {"business_id": "12345678"}}
@@ -67,19 +72,21 @@ def _ticker(sandbox: Sandbox, stop: threading.Event, rng: random.Random) -> None
             sim.buyer_writes(target, None)
 
 
-def run(*, headless: bool = False) -> None:
+def run(*, headless: bool = False, show_inbox: Callable[[list[ChatRow]], None] | None = None) -> None:
+    """Open the inbox on a fresh sandbox; ``headless`` syncs once, prints each account's outcome
+    and hands the inbox rows to ``show_inbox`` (the CLI's table printer) instead."""
     home = Path(tempfile.mkdtemp(prefix="chatdesk-demo-"))
     sandbox = build_sandbox()
     try:
         db, secrets, engine = setup(home, sandbox)
         if headless:
-            from chatdesk.cli import print_chats
             from chatdesk.store import views
 
             results = engine.run_once_blocking()
             for r in results:
                 print(f"{r.account}: {'ok' if r.ok else 'FAILED ' + '; '.join(r.errors)}, {r.new_messages} messages")
-            print_chats(views.list_chats(db))
+            if show_inbox is not None:
+                show_inbox(views.list_chats(db))
             return
         from chatdesk.app import run_app
 

@@ -10,7 +10,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from chatdesk import followups
 from chatdesk.config import Config
 from chatdesk.demo import setup
 from chatdesk.errors import UsageError
@@ -20,6 +19,7 @@ from chatdesk.store import followups as store_followups
 from chatdesk.store import ingest, outbox, views
 from chatdesk.store.followups import DueCheck
 from chatdesk.sync import SyncEngine
+from chatdesk.usecases import followups
 
 ALL_DAY = Config(sending_window=("00:00", "23:59"), timezone="Europe/Moscow")
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from chatdesk.model import Limits
-from chatdesk.sending import split_parts
+from chatdesk.usecases.replies import split_parts
 
 F1 = {"name": "a.jpg", "size": 1, "content_type": "image/jpeg", "path": "/x/a.jpg"}
 F2 = {"name": "b.pdf", "size": 1, "content_type": "application/pdf", "path": "/x/b.pdf"}

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from chatdesk import sync as sync_mod
 from chatdesk.connectors.base import (
     AuthError,
     ChatRef,
@@ -28,6 +27,8 @@ from chatdesk.secrets import MemorySecrets
 from chatdesk.store import accounts, ingest, outbox, views
 from chatdesk.store.db import Database
 from chatdesk.sync import SyncEngine
+from chatdesk.sync import SyncEngine as _Engine
+from chatdesk.sync import core as sync_core
 
 T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 
@@ -79,8 +80,8 @@ class FakeConnector(Connector):
 def fake(monkeypatch: pytest.MonkeyPatch):
     global SCRIPT
     SCRIPT = Script()
-    monkeypatch.setattr(sync_mod, "connector_class", lambda _m: FakeConnector)
-    monkeypatch.setattr(sync_mod, "INLINE_RETRIES", 1)
+    monkeypatch.setattr(sync_core, "connector_class", lambda _m: FakeConnector)
+    monkeypatch.setattr(_Engine, "INLINE_RETRIES", 1)
     return SCRIPT
 
 

@@ -20,11 +20,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from chatdesk import actions, sending
 from chatdesk.config import Config
 from chatdesk.errors import StoreError, UsageError
 from chatdesk.store import views
 from chatdesk.store.db import Database
+from chatdesk.usecases import accounts as actions
+from chatdesk.usecases import replies as sending
 from tests.e2e.conftest import TOKEN, Cli, start_sandbox
 from tests.reliability import cli_env, integrity_ok, make_world
 

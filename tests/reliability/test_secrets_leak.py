@@ -21,12 +21,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from chatdesk import actions
 from chatdesk.errors import ChatdeskError
 from chatdesk.secrets import MemorySecrets
 from chatdesk.store import accounts, views
 from chatdesk.store.db import Database
 from chatdesk.sync import SyncEngine
+from chatdesk.usecases import accounts as actions
 from tests.e2e.conftest import Cli, start_sandbox
 from tests.reliability import cli_env
 
@@ -166,9 +166,9 @@ def world(tmp_path: Path, handler) -> tuple[Database, int, SyncEngine]:  # type:
 def test_error_text_carrying_the_token_is_redacted_everywhere(
     tmp_path: Path, exc: Exception, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from chatdesk import sync as sync_mod
+    from chatdesk.sync import SyncEngine as _Engine
 
-    monkeypatch.setattr(sync_mod, "INLINE_RETRIES", 0)
+    monkeypatch.setattr(_Engine, "INLINE_RETRIES", 0)
 
     def handler(request: httpx.Request) -> httpx.Response:
         raise exc

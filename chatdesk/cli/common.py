@@ -1,0 +1,187 @@
+"""What every command module shares: the Typer apps, the per-invocation context (store, secrets,
+config, opened lazily) and output helpers that keep untrusted text inert on a terminal."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from chatdesk.errors import UsageError
+
+if TYPE_CHECKING:
+    from chatdesk.store.views import ChatRow
+
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=False,
+    invoke_without_command=True,
+    help="A keyboard-driven terminal inbox for Wildberries, Ozon and Yandex Market buyer chats.",
+    pretty_exceptions_enable=False,
+)
+account_app = typer.Typer(help="Add, list, test and remove marketplace accounts.", no_args_is_help=True)
+sandbox_app = typer.Typer(help="The built-in marketplace simulator.", no_args_is_help=True)
+app.add_typer(account_app, name="account")
+app.add_typer(sandbox_app, name="sandbox")
+
+
+followup_app = typer.Typer(help="Schedule, list, edit and cancel follow-up messages.", no_args_is_help=True)
+templates_app = typer.Typer(help="Reply templates (plain text files in <data dir>/templates).", no_args_is_help=True)
+app.add_typer(followup_app, name="followup")
+app.add_typer(templates_app, name="templates")
+
+
+@dataclass
+class Ctx:
+    home: str | None
+    db_arg: str | None
+    _db: object = None
+
+    @property
+    def data_dir(self) -> Path:
+        from chatdesk.paths import data_dir
+
+        return data_dir(self.home)
+
+    def db(self):  # type: ignore[no-untyped-def]
+        if self._db is None:
+            from chatdesk.paths import db_url
+            from chatdesk.store.db import Database
+
+            self._db = Database(db_url(self.home, self.db_arg))
+        return self._db
+
+    def secrets(self):  # type: ignore[no-untyped-def]
+        from chatdesk.secrets import KeyringSecrets
+
+        return KeyringSecrets(self.data_dir)
+
+    def config(self):  # type: ignore[no-untyped-def]
+        from chatdesk.config import load_config
+        from chatdesk.paths import config_file
+
+        return load_config(config_file(self.home))
+
+
+def get_ctx(ctx: typer.Context) -> Ctx:
+    return ctx.obj  # type: ignore[no-any-return]
+
+
+def console():  # type: ignore[no-untyped-def]
+    from rich.console import Console
+
+    return Console(markup=False, highlight=False, emoji=False, soft_wrap=False)
+
+
+_JSON_UNSAFE = {c: f"\\u{c:04x}" for c in [*range(0x7F, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x206A)]}
+
+
+def print_json(data: object) -> None:
+    """JSON that keeps text exact yet is safe on a terminal: C1 and bidi controls escaped."""
+    text = json.dumps(data, ensure_ascii=False, indent=2)
+    sys.stdout.write(text.translate({k: v for k, v in _JSON_UNSAFE.items()}) + "\n")
+
+
+def iso(dt) -> str | None:  # type: ignore[no-untyped-def]
+    return dt.isoformat(timespec="seconds") if dt else None
+
+
+def print_table(columns: list[str], rows: list[list[object]]) -> None:
+    """A plain aligned table: short columns keep their width, the last (text) column gets what
+    is left of the terminal and is cut with an ellipsis. Widths count terminal cells, not code
+    points, so emoji and wide characters keep the columns straight."""
+    import shutil
+
+    from rich.cells import cell_len, set_cell_size
+
+    from chatdesk.sanitize import safe_text
+
+    cells = [columns] + [[safe_text("" if v is None else v, single_line=True) for v in row] for row in rows]
+    widths = [min(28, max(cell_len(r[i]) for r in cells)) for i in range(len(columns) - 1)]
+    total = shutil.get_terminal_size((160, 24)).columns if sys.stdout.isatty() else 10_000
+    last = max(10, total - sum(widths) - 2 * len(widths))
+    out = []
+    for row in cells:
+        parts = [set_cell_size(row[i], w) for i, w in enumerate(widths)]
+        text = row[-1]
+        if cell_len(text) > last:
+            text = set_cell_size(text, last - 1) + "…"
+        out.append("  ".join([*parts, text]).rstrip())
+    sys.stdout.write("\n".join(out) + "\n")
+
+
+def local_time(dt) -> str:  # type: ignore[no-untyped-def]
+    return dt.astimezone().strftime("%Y-%m-%d %H:%M") if dt else ""
+
+
+def print_chats(rows: list[ChatRow]) -> None:
+    """The inbox as a table (``chats`` and ``demo --headless``)."""
+    from chatdesk.connectors import LABELS
+
+    print_table(
+        ["ID", "MP", "ACCOUNT", "CUSTOMER", "UNREAD", "WAIT", "LAST", "PREVIEW"],
+        [
+            [
+                r.id,
+                LABELS.get(r.marketplace, r.marketplace),
+                r.account,
+                r.customer or r.order_id or r.product_id or r.external_id,
+                r.unread or "",
+                "●" if r.waiting else "",
+                local_time(r.last_message_at),
+                r.preview or "",
+            ]
+            for r in rows
+        ],
+    )
+
+
+def chat_id_arg(db, value: str) -> int:  # type: ignore[no-untyped-def]
+    from chatdesk.store import views
+
+    if not value.isdigit() or views.get_chat(db, int(value)) is None:
+        raise UsageError(f"no chat with id {value!r} (ids are printed by: chatdesk chats)")
+    return int(value)
+
+
+def text_or_template(c: Ctx, chat_id: int, text: str | None, template: str | None, *, stdin: bool = False) -> str:
+    """Exactly one source of text: the argument, stdin, or a filled template."""
+    sources = [x for x in (text is not None, stdin, template is not None) if x]
+    if len(sources) != 1:
+        raise UsageError("give exactly one of: TEXT, --stdin, --template NAME")
+    if stdin:
+        return sys.stdin.read()
+    if template is not None:
+        from chatdesk.store import views
+        from chatdesk.usecases.followups import render_template
+
+        chat_row = views.get_chat(c.db(), chat_id)
+        assert chat_row is not None
+        return render_template(template, chat_row, c.config(), c.home)
+    assert text is not None
+    return text
+
+
+def when_arg(c: Ctx, in_: str | None, at: str | None, *, required: bool = True):  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    from chatdesk.timeparse import parse_duration, parse_when
+
+    if in_ and at:
+        raise UsageError("give --in or --at, not both")
+    if not in_ and not at:
+        if required:
+            raise UsageError("say when: --in 3d or --at 2026-12-01T10:00")
+        return None
+    now = datetime.now(UTC)
+    try:
+        if in_:
+            return now + parse_duration(in_)
+        return parse_when(at or "", now=now, tz=c.config().tz)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None

@@ -1,0 +1,168 @@
+"""`chatdesk followup …`, `resolve` and `templates list`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from chatdesk.cli.common import (
+    app,
+    chat_id_arg,
+    followup_app,
+    get_ctx,
+    iso,
+    local_time,
+    print_json,
+    print_table,
+    templates_app,
+    text_or_template,
+    when_arg,
+)
+from chatdesk.errors import UsageError
+
+
+def _followup_json(f) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    return {
+        "id": f.id,
+        "chat_id": f.chat_id,
+        "account": f.account,
+        "marketplace": f.marketplace,
+        "customer": f.customer,
+        "due_at": iso(f.due_at),
+        "text": f.text,
+        "state": f.state,
+        "reason": f.reason,
+        "rule": f.rule,
+        "template": f.template,
+        "message_id": f.message_id,
+    }
+
+
+@followup_app.command("add")
+def followup_add(
+    ctx: typer.Context,
+    chat: str,
+    text: Annotated[str | None, typer.Argument(help="The message (or --template).")] = None,
+    in_: Annotated[str | None, typer.Option("--in", help="Delay: 3d, 2h, 1w, '2d 4h'.")] = None,
+    at: Annotated[str | None, typer.Option("--at", help="Time: ISO date/time, 'tomorrow 10:00'.")] = None,
+    template: Annotated[str | None, typer.Option("--template")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Keep it despite content warnings (recorded).")] = False,
+) -> None:
+    """Schedule a follow-up into a chat."""
+    from chatdesk.usecases import followups
+
+    c = get_ctx(ctx)
+    db = c.db()
+    chat_id = chat_id_arg(db, chat)
+    due = when_arg(c, in_, at)
+    body = text_or_template(c, chat_id, text, template)
+    fid = followups.schedule(db, c.config(), chat_id, due, body, template=template, force=force)
+    typer.echo(f"follow-up {fid} scheduled for {local_time(due)}")
+
+
+@followup_app.command("list")
+def followup_list(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    all_: Annotated[bool, typer.Option("--all", help="Include sent, cancelled, expired and failed.")] = False,
+) -> None:
+    """Scheduled follow-ups (and, with --all, their history)."""
+    from chatdesk.store import followups as store_followups
+
+    rows = store_followups.list_followups(get_ctx(ctx).db(), states=None if all_ or as_json else ("pending",))
+    if as_json:
+        print_json([_followup_json(f) for f in rows])
+        return
+    print_table(
+        ["ID", "CHAT", "CUSTOMER", "DUE", "STATE", "TEXT"],
+        [
+            [
+                f.id,
+                f.chat_id,
+                f.customer or "",
+                local_time(f.due_at),
+                f.state + (f": {f.reason}" if f.reason else ""),
+                f.text,
+            ]
+            for f in rows
+        ],
+    )
+
+
+@followup_app.command("cancel")
+def followup_cancel(ctx: typer.Context, followup_id: int) -> None:
+    """Cancel a pending follow-up (kept in the history as cancelled)."""
+    from chatdesk.store import followups as store_followups
+
+    store_followups.cancel(get_ctx(ctx).db(), followup_id)
+    typer.echo(f"follow-up {followup_id} cancelled")
+
+
+@followup_app.command("edit")
+def followup_edit(
+    ctx: typer.Context,
+    followup_id: int,
+    text: Annotated[str | None, typer.Option("--text")] = None,
+    template: Annotated[str | None, typer.Option("--template")] = None,
+    in_: Annotated[str | None, typer.Option("--in")] = None,
+    at: Annotated[str | None, typer.Option("--at")] = None,
+    force: Annotated[bool, typer.Option("--force")] = False,
+) -> None:
+    """Change the time and/or text of a pending follow-up."""
+    from chatdesk.store import followups as store_followups
+    from chatdesk.store import views
+    from chatdesk.usecases import followups
+
+    c = get_ctx(ctx)
+    db = c.db()
+    row = store_followups.get(db, followup_id)
+    due = when_arg(c, in_, at, required=False)
+    body = None
+    overrides = None
+    if text is not None or template is not None:
+        body = text_or_template(c, row.chat_id, text, template)
+        chat_row = views.get_chat(db, row.chat_id)
+        assert chat_row is not None
+        overrides = followups.check_text(chat_row, body, force=force)
+    if due is None and body is None:
+        raise UsageError("nothing to change: give --text/--template and/or --in/--at")
+    store_followups.edit(db, followup_id, due_at=due, text=body, overrides=overrides)
+    typer.echo(f"follow-up {followup_id} updated")
+
+
+@app.command()
+def resolve(ctx: typer.Context, chat: str) -> None:
+    """Mark a chat resolved and schedule the configured follow-ups (check-in, restock, cross-sell)."""
+    from datetime import UTC, datetime
+
+    from chatdesk.usecases import followups
+
+    c = get_ctx(ctx)
+    db = c.db()
+    ids = followups.resolve(db, c.config(), chat_id_arg(db, chat), datetime.now(UTC), c.home)
+    typer.echo(f"resolved; {len(ids)} follow-up(s) scheduled" + (f": {', '.join(map(str, ids))}" if ids else ""))
+
+
+@templates_app.command("list")
+def templates_list(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Templates and any that are broken (with the reason)."""
+    from chatdesk import templates
+    from chatdesk.paths import templates_dir
+
+    folder = templates_dir(get_ctx(ctx).home)
+    templates.install_default_templates(folder)
+    found, errors = templates.load_templates(folder)
+    if as_json:
+        print_json(
+            {
+                "folder": str(folder),
+                "templates": [{"name": t.name, "description": t.description, "text": t.text} for t in found],
+                "errors": [str(e) for e in errors],
+            }
+        )
+        return
+    typer.echo(f"templates in {folder}")
+    print_table(["NAME", "DESCRIPTION", "TEXT"], [[t.name, t.description, t.text] for t in found])
+    for err in errors:
+        typer.echo(f"broken: {err}", err=True)

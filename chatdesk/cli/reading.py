@@ -1,0 +1,122 @@
+"""`chatdesk chats`, `messages`, `search`: reading the store."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from chatdesk.cli.common import (
+    app,
+    chat_id_arg,
+    console,
+    get_ctx,
+    iso,
+    local_time,
+    print_chats,
+    print_json,
+    print_table,
+)
+from chatdesk.errors import ChatdeskError
+
+
+def _chat_json(ch) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    return {
+        "id": ch.id,
+        "marketplace": ch.marketplace,
+        "account": ch.account,
+        "kind": ch.kind,
+        "external_id": ch.external_id,
+        "customer": ch.customer,
+        "order_id": ch.order_id,
+        "product_id": ch.product_id,
+        "status": ch.status,
+        "unread": ch.unread,
+        "waiting": ch.waiting,
+        "last_message_at": iso(ch.last_message_at),
+        "preview": ch.preview,
+        "has_followup": ch.has_followup,
+    }
+
+
+@app.command()
+def chats(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    marketplace: Annotated[str | None, typer.Option(help="wildberries | ozon | yandex")] = None,
+    unread: Annotated[bool, typer.Option("--unread")] = False,
+    waiting: Annotated[bool, typer.Option("--waiting", help="Last message is the buyer's.")] = False,
+) -> None:
+    """List conversations, newest activity first."""
+    from chatdesk.connectors import connector_class
+    from chatdesk.store import views
+
+    if marketplace:
+        connector_class(marketplace)
+    rows = views.list_chats(
+        get_ctx(ctx).db(), views.ChatFilter(marketplace=marketplace, unread=unread, waiting=waiting)
+    )
+    if as_json:
+        print_json([_chat_json(r) for r in rows])
+        return
+    print_chats(rows)
+
+
+def _message_json(m) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    return {
+        "id": m.id,
+        "external_id": m.external_id,
+        "author": m.author,
+        "text": m.text,
+        "created_at": iso(m.created_at),
+        "attachments": [
+            {"name": a.name, "size": a.size, "content_type": a.content_type, "download_id": a.download_id, "url": a.url}
+            for a in m.attachments
+        ],
+        "state": m.state,
+        "error": m.error,
+    }
+
+
+@app.command()
+def messages(ctx: typer.Context, chat: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """A conversation's messages, oldest first."""
+    from chatdesk.sanitize import safe_text
+    from chatdesk.store import views
+
+    db = get_ctx(ctx).db()
+    rows = views.list_messages(db, chat_id_arg(db, chat))
+    if as_json:
+        print_json([_message_json(m) for m in rows])
+        return
+    out = console()
+    for m in rows:
+        state = "" if m.state in ("received", "sent") else f" [{m.state}{': ' + m.error if m.error else ''}]"
+        files = "".join(f" [file: {a.name}]" for a in m.attachments)
+        out.print(safe_text(f"{local_time(m.created_at)} {m.author}{state}: {m.text}{files}"))
+
+
+@app.command()
+def search(
+    ctx: typer.Context,
+    query: str,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
+) -> None:
+    """Full-text search over every message (case-insensitive, Russian included)."""
+    from chatdesk.store import fts, views
+
+    db = get_ctx(ctx).db()
+    if not db.is_sqlite:
+        raise ChatdeskError("full-text search needs the SQLite store")
+    hits = fts.search_ids(db, query, limit)
+    msgs = {m.id: m for m in views.messages_by_ids(db, [h[0] for h in hits])}
+    chats_by_id = {c.id: c for c in views.list_chats_by_ids(db, sorted({h[1] for h in hits}))}
+    rows = [(msgs[mid], chats_by_id[cid]) for mid, cid in hits if mid in msgs and cid in chats_by_id]
+    if as_json:
+        print_json([{"chat_id": c.id, "customer": c.customer, "message": _message_json(m)} for m, c in rows])
+        return
+    print_table(
+        ["CHAT", "CUSTOMER", "WHEN", "AUTHOR", "TEXT"],
+        [[c.id, c.customer or c.external_id, local_time(m.created_at), m.author, m.text] for m, c in rows],
+    )

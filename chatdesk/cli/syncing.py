@@ -1,0 +1,50 @@
+"""`chatdesk sync [--once]`: the headless daemon and one round for cron."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+
+from chatdesk.cli.common import (
+    app,
+    get_ctx,
+)
+
+
+@app.command()
+def sync(
+    ctx: typer.Context,
+    once: Annotated[
+        bool, typer.Option("--once", help="One round, then exit (non-zero if any account failed).")
+    ] = False,
+    account: Annotated[list[str] | None, typer.Option("--account", help="Only this account (repeatable).")] = None,
+) -> None:
+    """Poll the marketplaces headlessly; without --once run the scheduler until Ctrl-C."""
+    from chatdesk.sanitize import safe_text
+    from chatdesk.store import accounts as store_accounts
+    from chatdesk.sync import SyncEngine
+
+    c = get_ctx(ctx)
+    db = c.db()
+    for name in account or []:
+        store_accounts.get_account(db, name)
+    engine = SyncEngine(db, secrets=c.secrets(), config=c.config())
+    if once:
+        results = engine.run_once_blocking(account)
+        failed = False
+        for r in results:
+            if r.errors:
+                failed = True
+                typer.echo(f"{r.account}: FAILED: " + safe_text("; ".join(r.errors), single_line=True), err=True)
+            elif not r.polled:
+                typer.echo(f"{r.account}: skipped, {safe_text(r.note, single_line=True)}")
+            else:
+                typer.echo(f"{r.account}: ok, {r.new_messages} new messages")
+        raise typer.Exit(1 if failed else 0)
+    typer.echo("chatdesk sync: polling; Ctrl-C to stop")
+    try:
+        asyncio.run(engine.run_forever())
+    except KeyboardInterrupt:
+        typer.echo("stopped")

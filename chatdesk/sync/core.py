@@ -1,0 +1,115 @@
+"""The engine's shared state: construction, listeners and per-account connector runtimes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+from typing import ClassVar
+
+from chatdesk.config import Config
+from chatdesk.connectors import connector_class
+from chatdesk.connectors.base import (
+    AccountConfig,
+)
+from chatdesk.errors import ChatdeskError
+from chatdesk.ratelimit import RateLimiter
+from chatdesk.secrets import SecretStore
+from chatdesk.store import accounts as store_accounts
+from chatdesk.store.accounts import AccountRow
+from chatdesk.store.db import Database
+from chatdesk.sync.runtime import (
+    ClientFactory,
+    Runtime,
+    SyncEvent,
+    default_client,
+    log,
+    new_owner_id,
+)
+
+
+class EngineCore:
+    """State shared by the engine's parts: the store, secrets, config, per-account runtimes,
+    held leases and listeners. Tunables are class attributes so tests can override them."""
+
+    MAX_INLINE_WAIT: ClassVar[float] = 30.0  # a rate limit shorter than this is waited out within the same poll
+    INLINE_RETRIES: ClassVar[int] = 3
+    AUTH_BACKOFF: ClassVar[timedelta] = timedelta(minutes=15)
+    UNAVAILABLE_BACKOFF: ClassVar[timedelta] = timedelta(hours=6)
+    COMMIT_BATCH: ClassVar[int] = 2000  # messages (roughly) per store transaction during a sync
+    COMMIT_SECONDS: ClassVar[float] = 2.0  # ...or this many seconds of fetched data
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        secrets: SecretStore,
+        config: Config | None = None,
+        client_factory: ClientFactory | None = None,
+        owner: str | None = None,
+        outbox_interval: float = 5.0,
+        followup_interval: float = 30.0,
+    ) -> None:
+        self.db = db
+        self.secrets = secrets
+        self.config = config or Config()
+        self.client_factory = client_factory or default_client
+        self.owner = owner or new_owner_id()
+        self.outbox_interval = outbox_interval
+        self.followup_interval = followup_interval
+        self._runtimes: dict[int, Runtime] = {}
+        self._listeners: list[Callable[[SyncEvent], None]] = []
+        self._held: set[int] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._scheduler = None
+        self._stopped = threading.Event()
+
+    # ------------------------------------------------------------------ listeners
+    def add_listener(self, fn: Callable[[SyncEvent], None]) -> None:
+        self._listeners.append(fn)
+
+    def _emit(self, event: SyncEvent) -> None:
+        for fn in list(self._listeners):
+            try:
+                fn(event)
+            except Exception:  # a listener must never break sync
+                log.exception("sync listener failed")
+
+    def is_polling(self, account_id: int) -> bool:
+        return account_id in self._held
+
+    # ------------------------------------------------------------------ connectors
+    async def _runtime(self, account: AccountRow) -> Runtime:
+        rt = self._runtimes.get(account.id)
+        if rt is not None and rt.account == account:
+            return rt
+        if rt is not None:
+            await rt.client.aclose()
+        secret = await asyncio.to_thread(self.secrets.get, account.name)
+        cls = connector_class(account.marketplace)
+        client = self.client_factory(account)
+        cfg = AccountConfig(
+            name=account.name,
+            marketplace=account.marketplace,
+            secret=secret,
+            base_url=account.base_url,
+            settings=account.settings,
+        )
+        rt = Runtime(account, cls(cfg, client, RateLimiter()), client, secret)
+        self._runtimes[account.id] = rt
+        return rt
+
+    async def aclose(self) -> None:
+        for rt in self._runtimes.values():
+            await rt.client.aclose()
+        self._runtimes.clear()
+        for account_id in list(self._held):
+            with contextlib.suppress(ChatdeskError):
+                await asyncio.to_thread(store_accounts.release_lease, self.db, account_id, self.owner)
+        self._held.clear()
+
+    def _interval(self, account: AccountRow) -> float:
+        return float(account.poll_interval or self.config.poll_interval)

@@ -1,0 +1,235 @@
+"""Polling: each stream of an account, page by page, committed with its cursor; failures
+back off per stream."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from datetime import timedelta
+
+from chatdesk.connectors.base import (
+    AuthError,
+    ConnectorError,
+    KnownChat,
+    Page,
+    RateLimited,
+    StreamUnavailable,
+    TransientError,
+    redact,
+)
+from chatdesk.errors import ChatdeskError
+from chatdesk.store import accounts as store_accounts
+from chatdesk.store import ingest, outbox
+from chatdesk.store.db import utcnow
+from chatdesk.sync.delivery import OutboxDelivery
+from chatdesk.sync.runtime import (
+    AccountResult,
+    Runtime,
+    SyncEvent,
+    backoff,
+    log_unexpected,
+)
+
+
+class StreamPolling(OutboxDelivery):
+    # ------------------------------------------------------------------ polling
+    async def poll_account(self, account_id: int, *, force: bool = False) -> AccountResult:
+        """One poll of every stream of an account, then its outbox. Never raises."""
+        try:
+            account = await asyncio.to_thread(store_accounts.get_account_by_id, self.db, account_id)
+        except ChatdeskError as exc:
+            return AccountResult(account=str(account_id), polled=False, errors=[str(exc)])
+        result = AccountResult(account=account.name)
+        interval = self._interval(account)
+        ttl = max(3 * interval, 120.0)
+        had_lease = account.id in self._held
+        got = await asyncio.to_thread(store_accounts.acquire_lease, self.db, account.id, self.owner, ttl)
+        if not got:
+            self._held.discard(account.id)
+            owner = await asyncio.to_thread(store_accounts.lease_owner, self.db, account.id)
+            result.polled = False
+            result.note = f"polled by another chatdesk process ({owner})"
+            return result
+        self._held.add(account.id)
+        try:
+            rt = await self._runtime(account)
+        except ChatdeskError as exc:
+            msg = str(exc)
+            await asyncio.to_thread(
+                ingest.record_attempt, self.db, account.id, "chats", ok=False, error=msg, error_kind="secret"
+            )
+            result.errors.append(msg)
+            self._emit(SyncEvent("error", account.id, message=f"{account.name}: {msg}"))
+            return result
+        async with rt.lock:
+            if not had_lease:
+                rt.known_cache.clear()  # someone else may have synced this account meanwhile
+            await asyncio.to_thread(outbox.settle_interrupted, self.db, account.id)
+            changed: set[int] = set()
+            previews: list[tuple[int, str]] = []
+            for stream in rt.connector.streams:
+                res = await self._poll_stream(rt, stream, interval, force=force)
+                if isinstance(res, str):
+                    result.errors.append(f"{stream}: {res}")
+                elif res is not None:
+                    result.new_messages += res.new_messages
+                    result.new_buyer_messages += res.new_buyer_messages
+                    changed |= res.chat_ids
+                    previews.extend(res.buyer_previews)
+            await self._deliver(rt)
+        self._emit(
+            SyncEvent(
+                "error" if result.errors else "synced",
+                account.id,
+                new_buyer_messages=result.new_buyer_messages,
+                chat_ids=frozenset(changed),
+                previews=tuple(previews[-5:]),
+                message="; ".join(f"{account.name}: {e}" for e in result.errors) or None,
+            )
+        )
+        return result
+
+    async def _poll_stream(
+        self, rt: Runtime, stream: str, interval: float, *, force: bool
+    ) -> ingest.IngestResult | str | None:
+        """Poll one stream to the end; return what was ingested, an error text, or None if skipped."""
+        account = rt.account
+        state = await asyncio.to_thread(ingest.stream_state, self.db, account.id, stream)
+        now = utcnow()
+        if state.backoff_until and state.backoff_until > now and not force:
+            return None
+        total = ingest.IngestResult()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                cursor = await asyncio.to_thread(ingest.get_cursor, self.db, account.id, stream)
+                known = await self._known(rt, stream)
+                touched: set[str] = set()
+                try:
+                    await self._drain(rt.connector.poll(stream, cursor, known), account.id, stream, total, touched)
+                finally:
+                    await self._refresh_known(rt, stream, touched)
+            except RateLimited as exc:
+                if exc.retry_after <= self.MAX_INLINE_WAIT and attempt <= self.INLINE_RETRIES:
+                    await asyncio.sleep(exc.retry_after)
+                    continue
+                return await self._fail(rt, stream, exc, "rate_limited", timedelta(seconds=exc.retry_after))
+            except StreamUnavailable as exc:
+                return await self._fail(rt, stream, exc, "unavailable", self.UNAVAILABLE_BACKOFF, unavailable=True)
+            except AuthError as exc:
+                return await self._fail(rt, stream, exc, "auth", self.AUTH_BACKOFF)
+            except TransientError as exc:
+                if attempt <= self.INLINE_RETRIES:
+                    await asyncio.sleep(min(8.0, 0.5 * 2 ** (attempt - 1)))
+                    continue
+                return await self._fail(rt, stream, exc, "transient", backoff(state.failures, interval))
+            except ConnectorError as exc:
+                return await self._fail(rt, stream, exc, "error", backoff(state.failures, interval))
+            except ChatdeskError as exc:
+                return await self._fail(rt, stream, exc, "store", backoff(state.failures, interval))
+            except Exception as exc:  # a bug or an unexpected wire format: record, never crash
+                log_unexpected(f"unexpected error polling {account.name}/{stream}", rt.secret)
+                err = ConnectorError(f"unexpected {type(exc).__name__}: {redact(str(exc), rt.secret)}")
+                return await self._fail(rt, stream, err, "bug", backoff(state.failures, interval))
+            next_at = utcnow() + timedelta(seconds=interval)
+            await asyncio.to_thread(ingest.record_attempt, self.db, account.id, stream, ok=True, next_poll_at=next_at)
+            return total
+
+    async def _known(self, rt: Runtime, stream: str) -> Mapping[str, KnownChat]:
+        """What the stream's connector needs of the store's chats. By default all of the
+        account's (Ozon and YM walk their whole chat list anyway); a connector's
+        ``known_scope`` may ask for a lazy mapping ("lazy") or one kind of chat only, so an
+        idle poll does not read 10,000 chats it never looks at."""
+        scope = rt.connector.known_scope.get(stream, "all")
+        if scope == "lazy":
+            return ingest.LazyKnownChats(self.db, rt.account.id)
+        if stream not in rt.known_cache:
+            kind = None if scope == "all" else scope
+            rt.known_cache[stream] = await asyncio.to_thread(ingest.known_chats, self.db, rt.account.id, kind=kind)
+        return rt.known_cache[stream]
+
+    async def _refresh_known(self, rt: Runtime, stream: str, touched: set[str]) -> None:
+        """Bring the cached view of the chats a poll wrote back in step with the store."""
+        cache = rt.known_cache.get(stream)
+        if cache is None or not touched:
+            return
+        scope = rt.connector.known_scope.get(stream, "all")
+        kind = None if scope == "all" else scope
+        try:
+            fresh = await asyncio.to_thread(ingest.known_chats, self.db, rt.account.id, kind=kind, external_ids=touched)
+        except ChatdeskError:
+            rt.known_cache.pop(stream, None)  # cannot tell: read it all next time
+            return
+        cache.update(fresh)
+
+    async def _drain(
+        self,
+        pages: AsyncIterator[Page],
+        account_id: int,
+        stream: str,
+        total: ingest.IngestResult,
+        touched: set[str],
+    ) -> None:
+        """Commit pages in groups of about self.COMMIT_BATCH messages, one group writing while the
+        next is fetched. Groups commit in order, and whatever was received before an error is
+        committed too: every page is complete on its own."""
+        batch: list[Page] = []
+        size = 0
+        writing: asyncio.Task[ingest.IngestResult] | None = None
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+
+        async def settle() -> None:
+            nonlocal writing
+            if writing is not None:
+                task, writing = writing, None
+                total.merge(await task)
+
+        async def flush() -> None:
+            nonlocal batch, size, writing, started
+            await settle()  # keep commits in order: the previous group first
+            started = loop.time()
+            if batch:
+                group, batch, size = batch, [], 0
+                writing = asyncio.ensure_future(
+                    asyncio.to_thread(ingest.apply_pages, self.db, account_id, stream, group)
+                )
+
+        try:
+            async for page in pages:
+                touched.update(c.external_id for c in page.chats)
+                touched.update(m.chat_external_id for m in page.messages)
+                batch.append(page)
+                size += len(page.messages) + len(page.chats) + 1
+                if size >= self.COMMIT_BATCH or loop.time() - started >= self.COMMIT_SECONDS:
+                    await flush()
+        finally:
+            await flush()
+            await settle()
+
+    async def _fail(
+        self,
+        rt: Runtime,
+        stream: str,
+        exc: Exception,
+        kind: str,
+        backoff: timedelta,
+        *,
+        unavailable: bool = False,
+    ) -> str:
+        msg = redact(str(exc), rt.secret) or type(exc).__name__
+        until = utcnow() + backoff
+        await asyncio.to_thread(
+            ingest.record_attempt,
+            self.db,
+            rt.account.id,
+            stream,
+            ok=False,
+            error=msg,
+            error_kind=kind,
+            backoff_until=until,
+            unavailable=msg if unavailable else None,
+            next_poll_at=until,
+        )
+        return msg

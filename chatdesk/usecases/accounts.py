@@ -1,0 +1,187 @@
+"""Blocking one-shot operations on an account, shared by the CLI and the TUI's thread workers:
+add/test/remove an account, download an attachment, set a marketplace's read marker.
+
+Each runs its own short event loop, so callers must be off the UI loop (CLI, or
+``@work(thread=True)``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+
+from chatdesk.connectors import REQUIRED_SETTINGS, connector_class
+from chatdesk.connectors.base import AccountConfig, Attachment, ChatRef, Connector, ConnectorError, redact
+from chatdesk.errors import ChatdeskError, UsageError
+from chatdesk.ratelimit import RateLimiter
+from chatdesk.sanitize import safe_filename
+from chatdesk.secrets import SecretStore
+from chatdesk.store import accounts as store_accounts
+from chatdesk.store import views
+from chatdesk.store.accounts import AccountRow
+from chatdesk.store.db import Database
+from chatdesk.sync import ClientFactory, default_client, log_unexpected
+
+ACCOUNT_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_.")
+
+
+def check_base_url(url: str, *, allow_http: bool = False) -> str:
+    """A base URL must be http(s); plain http only to loopback unless explicitly allowed."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"base URL must be http(s)://host[:port][/path], not {url!r}")
+    if parts.scheme == "http" and not allow_http:
+        host = parts.hostname
+        loopback = host == "localhost"
+        with contextlib.suppress(ValueError):
+            loopback = loopback or ipaddress.ip_address(host).is_loopback
+        if not loopback:
+            raise UsageError(
+                "plain http is only allowed to loopback (127.0.0.1, ::1, localhost); "
+                "use https, or pass --allow-http if you really mean it"
+            )
+    return url.rstrip("/")
+
+
+def add_account(
+    db: Database,
+    secrets: SecretStore,
+    marketplace: str,
+    name: str,
+    secret: str,
+    *,
+    base_url: str | None = None,
+    settings: dict[str, str] | None = None,
+    allow_http: bool = False,
+    poll_interval: int | None = None,
+) -> AccountRow:
+    connector_class(marketplace)  # unknown marketplace -> UsageError
+    if not name or not set(name.lower()) <= ACCOUNT_NAME_CHARS or len(name) > 64:
+        raise UsageError("account name: 1-64 characters of letters, digits, '-', '_' or '.'")
+    secret = secret.strip()
+    if not secret:
+        raise UsageError("the secret (API token) is empty")
+    settings = {k: v for k, v in (settings or {}).items() if v}
+    for key in REQUIRED_SETTINGS[marketplace]:
+        if not settings.get(key):
+            raise UsageError(f"{marketplace} needs --{key.replace('_', '-')}")
+    if allow_http:
+        settings["allow_http"] = "1"
+    if base_url:
+        base_url = check_base_url(base_url, allow_http=allow_http)
+    row = store_accounts.add_account(
+        db, name, marketplace, base_url=base_url, settings=settings, poll_interval=poll_interval
+    )
+    try:
+        secrets.set(name, secret)
+    except ChatdeskError:
+        store_accounts.remove_account(db, name)  # no account without its secret
+        raise
+    return row
+
+
+def remove_account(db: Database, secrets: SecretStore, name: str) -> None:
+    store_accounts.get_account(db, name)
+    store_accounts.remove_account(db, name)
+    secrets.delete(name)
+
+
+async def _with_connector(account: AccountRow, secrets: SecretStore, client_factory: ClientFactory | None, fn):  # type: ignore[no-untyped-def]
+    secret = secrets.get(account.name)
+    client = (client_factory or default_client)(account)
+    cfg = AccountConfig(account.name, account.marketplace, secret, account.base_url, account.settings)
+    connector: Connector = connector_class(account.marketplace)(cfg, client, RateLimiter())
+    try:
+        return await fn(connector)
+    except ConnectorError as exc:
+        raise ChatdeskError(redact(exc.message, secret)) from None
+    except httpx.HTTPError as exc:
+        raise ChatdeskError(redact(f"{type(exc).__name__}: {exc}", secret)) from None
+    except Exception as exc:  # a bug: the CLI's crash log would keep the token-bearing text
+        log_unexpected(f"unexpected error on account {account.name}", secret)
+        raise ChatdeskError(redact(f"unexpected {type(exc).__name__}: {exc}", secret)) from None
+    finally:
+        await client.aclose()
+
+
+def test_account(db: Database, secrets: SecretStore, name: str, client_factory: ClientFactory | None = None) -> str:
+    account = store_accounts.get_account(db, name)
+
+    async def run(c: Connector) -> str:
+        return await c.test()
+
+    return asyncio.run(_with_connector(account, secrets, client_factory, run))
+
+
+def _chat_ref(db: Database, chat_id: int) -> tuple[AccountRow, ChatRef]:
+    chat = views.get_chat(db, chat_id)
+    if chat is None:
+        raise UsageError(f"no chat with id {chat_id}")
+    account = store_accounts.get_account_by_id(db, chat.account_id)
+    ref = ChatRef(
+        external_id=chat.external_id,
+        kind=chat.kind,  # type: ignore[arg-type]
+        reply_token=chat.reply_token,
+        status=chat.status,
+        last_buyer_message_id=chat.last_buyer_message_id,
+    )
+    return account, ref
+
+
+def download_attachment(
+    db: Database,
+    secrets: SecretStore,
+    chat_id: int,
+    attachment: Attachment,
+    folder: Path,
+    client_factory: ClientFactory | None = None,
+) -> Path:
+    """Save an attachment under ``folder`` with a sanitized, non-clobbering name. Never executed."""
+    account, ref = _chat_ref(db, chat_id)
+
+    async def run(c: Connector):  # type: ignore[no-untyped-def]
+        return await c.download(ref, attachment)
+
+    result = asyncio.run(_with_connector(account, secrets, client_factory, run))
+    if result.content is None:
+        raise ChatdeskError(
+            f"the file is still being checked by the marketplace; try again in {int(result.retry_after or 60)} s"
+        )
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    target = unique_path(folder, safe_filename(attachment.name))
+    with open(target, "xb") as fh:  # "x": never overwrite
+        fh.write(result.content)
+    target.chmod(0o600)
+    return target
+
+
+def unique_path(folder: Path, name: str) -> Path:
+    stem, dot, ext = name.rpartition(".")
+    if not dot:
+        stem, ext = name, ""
+    candidate = folder / name
+    n = 1
+    while candidate.exists():
+        candidate = folder / (f"{stem} ({n}).{ext}" if ext else f"{stem} ({n})")
+        n += 1
+    return candidate
+
+
+def mark_read_remote(
+    db: Database, secrets: SecretStore, chat_id: int, client_factory: ClientFactory | None = None
+) -> None:
+    """Set the marketplace's own read marker up to the newest buyer message (explicit action only)."""
+    account, ref = _chat_ref(db, chat_id)
+    if not ref.last_buyer_message_id:
+        return
+
+    async def run(c: Connector) -> None:
+        await c.mark_read(ref, ref.last_buyer_message_id or "")
+
+    asyncio.run(_with_connector(account, secrets, client_factory, run))
+

@@ -1,0 +1,160 @@
+"""Follow-up policy: scheduling with the rule check, the send-time re-check, the resolve flow.
+
+The store (``store.followups``) guarantees "claimed once, queued atomically"; this module
+decides *whether* a due follow-up should still go out, and when:
+
+- the buyer wrote after it was scheduled -> ``cancelled`` (``cancel_followup_if_buyer_writes``);
+- the chat is finished/closed, or the marketplace's reply window has passed -> ``expired``
+  with the reason (Ozon: 48 h after the buyer's last message; YM: FINISHED chats);
+- a hard limit is broken (text edited too long) -> ``failed`` with the reason;
+- outside the seller's sending window (default 09:00–21:00 local) -> moved to the next
+  allowed minute;
+- otherwise it is queued into the outbox like a manual reply.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from chatdesk import rules, templates
+from chatdesk.config import Config
+from chatdesk.connectors import LABELS
+from chatdesk.errors import UsageError
+from chatdesk.paths import templates_dir
+from chatdesk.store import followups as store_followups
+from chatdesk.store import views
+from chatdesk.store.db import Database
+from chatdesk.store.followups import DueCheck, Verdict
+from chatdesk.timeparse import next_allowed
+
+OZON_REPLY_WINDOW = timedelta(hours=48)
+
+
+def template_values(chat: views.ChatRow, config: Config) -> dict[str, str | None]:
+    # WB and Ozon give an article number, not a name: say "товар (арт. N)" rather than a bare number.
+    product = chat.context.get("title") or (f"товар (арт. {chat.product_id})" if chat.product_id else None)
+    return {
+        "customer": chat.customer,
+        "order": chat.order_id,
+        "product": product,
+        "seller": config.seller_name or None,
+        "marketplace": LABELS.get(chat.marketplace, chat.marketplace),
+    }
+
+
+def load_templates(config_home: str | None = None) -> list[templates.Template]:
+    """The user's templates (the starter set is installed on first use)."""
+    folder = templates_dir(config_home)
+    templates.install_default_templates(folder)
+    found, _errors = templates.load_templates(folder)
+    return found
+
+
+def render_template(name: str, chat: views.ChatRow, config: Config, home: str | None = None) -> str:
+    found = {t.name: t for t in load_templates(home)}
+    folder = templates_dir(home)
+    if name not in found:
+        _ok, errors = templates.load_templates(folder)
+        broken = [str(e) for e in errors if e.path.stem == name]
+        if broken:
+            raise UsageError(f"template {name!r} is broken: {broken[0]}")
+        raise UsageError(f"no template named {name!r} in {folder} (see: chatdesk templates list)")
+    return templates.render(found[name], template_values(chat, config))
+
+
+def check_text(chat: views.ChatRow, text: str, *, force: bool) -> list[str]:
+    """Hard limits always refuse; content warnings refuse unless forced. Returns the
+    overridden warning codes, recorded with the follow-up."""
+    findings = rules.check(text, marketplace=chat.marketplace, kind=chat.kind, chat_status=chat.status)
+    hard = rules.hard(findings)
+    if hard:
+        raise UsageError("refused: " + "; ".join(rules.describe(hard, text)))
+    warns = rules.warnings(findings)
+    if warns and not force:
+        raise UsageError("not scheduled: " + "; ".join(rules.describe(warns, text)) + " (use --force to keep it)")
+    return sorted({w.code for w in warns})
+
+
+def schedule(
+    db: Database,
+    config: Config,
+    chat_id: int,
+    due_at: datetime,
+    text: str,
+    *,
+    template: str | None = None,
+    rule: str | None = None,
+    force: bool = False,
+) -> int:
+    chat = views.get_chat(db, chat_id)
+    if chat is None:
+        raise UsageError(f"no chat with id {chat_id}")
+    overrides = check_text(chat, text, force=force)
+    return store_followups.add(
+        db,
+        chat_id,
+        due_at,
+        text,
+        template=template,
+        rule=rule,
+        overrides=overrides,
+        cancel_if_buyer_writes=config.cancel_followup_if_buyer_writes,
+    )
+
+
+def decide(check: DueCheck, now: datetime, config: Config) -> Verdict:
+    """The send-time re-check of one due follow-up."""
+    if check.cancel_if_buyer_writes and check.last_buyer_at and check.last_buyer_at > check.created_at:
+        return "cancelled", "the buyer wrote after it was scheduled"
+    status = (check.status or "").upper()
+    if status in views.CLOSED_STATUSES and check.kind == "chat":
+        return "expired", f"the chat is {status.lower()}: the marketplace no longer accepts messages in it"
+    ozon_window_passed = check.last_buyer_at is None or now - check.last_buyer_at > OZON_REPLY_WINDOW
+    if check.marketplace == "ozon" and ozon_window_passed:
+        return "expired", "Ozon accepts messages only within 48 h of the buyer's last message"
+    hard = rules.hard(rules.check(check.text, marketplace=check.marketplace, kind=check.kind, chat_status=check.status))
+    if hard:
+        return "failed", "; ".join(rules.describe(hard))
+    start, end = config.window
+    allowed = next_allowed(now, start=start, end=end, tz=config.tz)
+    if allowed > now + timedelta(seconds=59):
+        return "later", allowed
+    return "send", None
+
+
+def deliver_due(db: Database, config: Config) -> list[int]:
+    """Queue every due follow-up that should still go out; return the accounts touched."""
+    return store_followups.deliver_due(db, lambda check, now: decide(check, now, config))
+
+
+RESOLVE_RULES = (
+    # (config key, rule name, template name, applies to consumables only)
+    ("check_in_days", "check-in", "checkin", False),
+    ("restock_days", "restock", "restock", True),
+    ("cross_sell_days", "cross-sell", "cross_sell", False),
+)
+
+
+def resolve(db: Database, config: Config, chat_id: int, now: datetime, home: str | None = None) -> list[int]:
+    """Mark a chat resolved and schedule the configured follow-ups (each visible and
+    cancellable before it is due). Returns the new follow-up ids."""
+    chat = views.get_chat(db, chat_id)
+    if chat is None:
+        raise UsageError(f"no chat with id {chat_id}")
+    store_followups.mark_resolved(db, chat_id)
+    existing = {f.rule for f in store_followups.list_followups(db, chat_id=chat_id, states=("pending",))}
+    start, end = config.window
+    created: list[int] = []
+    for key, rule, template, consumable_only in RESOLVE_RULES:
+        days = config.resolve_rules.get(key)
+        if not days or rule in existing or chat.kind != "chat":
+            continue
+        if consumable_only and (chat.product_id or "") not in config.consumables:
+            continue
+        due = next_allowed(now + timedelta(days=int(days)), start=start, end=end, tz=config.tz)
+        try:
+            text = render_template(template, chat, config, home)
+            created.append(schedule(db, config, chat_id, due, text, template=template, rule=rule))
+        except UsageError:
+            continue  # a broken or missing template skips that rule; `templates list` shows why
+    return created
