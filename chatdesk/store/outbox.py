@@ -49,7 +49,7 @@ def enqueue(
 ) -> int:
     """Queue a reply and clear the chat's draft in the same transaction; return its id."""
     with db.write() as s:
-        return enqueue_in(s, chat_id, text, files=files, overrides=overrides)
+        return enqueue_in(s, chat_id, text, files=files, overrides=overrides, operator=db.operator)
 
 
 def enqueue_in(
@@ -60,8 +60,10 @@ def enqueue_in(
     files: list[dict[str, object]] | None = None,
     overrides: list[str] | None = None,
     followup_id: int | None = None,
+    operator: str | None = None,
 ) -> int:
-    """:func:`enqueue` inside a caller's transaction (follow-ups claim and queue atomically)."""
+    """:func:`enqueue` inside a caller's transaction (follow-ups claim and queue atomically).
+    ``operator`` (team mode) is who wrote it; their draft in the chat is cleared."""
     now = utcnow()
     files = files or []
     chat = s.get(Chat, chat_id)
@@ -77,6 +79,7 @@ def enqueue_in(
             ensure_ascii=False,
         ),
         state="queued",
+        operator=operator,
     )
     s.add(msg)
     s.flush()
@@ -92,7 +95,7 @@ def enqueue_in(
         )
     )
     if followup_id is None:
-        s.execute(delete(Draft).where(Draft.chat_id == chat_id))
+        s.execute(delete(Draft).where(Draft.chat_id == chat_id, Draft.operator == (operator or "")))
         # Replying is reading: the operator has seen the conversation.
         chat.unread = 0
         s.add(chat)
@@ -269,9 +272,9 @@ def withdraw(db: Database, message_id: int) -> str:
         s.execute(delete(Outbox).where(Outbox.message_id == message_id))
         s.execute(update(FollowUp).where(FollowUp.message_id == message_id).values(message_id=None))
         s.delete(msg)
-        draft = s.get(Draft, msg.chat_id)
+        draft = s.get(Draft, (msg.chat_id, db.operator or ""))
         if draft is None:
-            s.add(Draft(chat_id=msg.chat_id, text=text, updated_at=utcnow()))
+            s.add(Draft(chat_id=msg.chat_id, operator=db.operator or "", text=text, updated_at=utcnow()))
         else:
             draft.text = text
             draft.updated_at = utcnow()
@@ -287,4 +290,3 @@ def pending_count(db: Database, account_id: int | None = None) -> int:
         if account_id is not None:
             q = q.where(Outbox.account_id == account_id)
         return int(s.execute(q).scalar() or 0)
-
