@@ -21,7 +21,7 @@ from sqlmodel import Session
 from chatdesk.model import ChatInfo, KnownChat, MessageInfo, Page
 from chatdesk.store import sqlite_fast
 from chatdesk.store.db import Database, to_db, utcnow
-from chatdesk.store.schema import Chat, FollowUp, Message, SyncState
+from chatdesk.store.schema import Chat, FollowUp, Message, Outbox, SyncState
 
 PREVIEW_LEN = 200
 
@@ -319,6 +319,13 @@ def _insert_messages(session: Session, chat_ids: dict[str, int], msgs: list[Mess
                     .where(Message.id == match)
                     .values(external_id=m.external_id, state="sent", error=None, created_at=to_db(m.created_at))
                 )
+                # The echo is final: a failed/unknown row is settled too, and its outbox row is
+                # done unless its owner is still at work (its fenced verdict follows).
+                session.execute(
+                    update(Outbox)
+                    .where(Outbox.message_id == match, Outbox.claimed_by.is_(None))  # type: ignore[union-attr]
+                    .values(done=True)
+                )
                 session.execute(
                     update(FollowUp)
                     .where(FollowUp.message_id == match, FollowUp.state.in_(("sending", "failed")))  # type: ignore[attr-defined]
@@ -369,7 +376,7 @@ def _pending_outgoing(session: Session, chat_ids: list[int]) -> dict[int, list[t
                     mt.c.chat_id.in_(chat_ids[start : start + 500]),
                     mt.c.external_id.is_(None),
                     mt.c.author == "seller",
-                    mt.c.state.in_(("sending", "sent", "unknown")),
+                    mt.c.state.in_(("sending", "sent", "unknown", "failed")),
                 )
                 .order_by(mt.c.id)
             )

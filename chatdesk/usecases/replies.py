@@ -14,6 +14,7 @@ from pathlib import Path
 from chatdesk import rules
 from chatdesk.config import Config
 from chatdesk.connectors import connector_class
+from chatdesk.connectors.base import request_parts
 from chatdesk.errors import UsageError
 from chatdesk.model import Limits
 from chatdesk.sanitize import safe_text
@@ -102,16 +103,11 @@ def send_now(
 
 
 def split_parts(
-    limits: Limits | None, text: str, files: list[dict[str, object]]
+    limits: Limits | None, text: str, files: list[dict[str, object]], files_per_request: int | None = None
 ) -> list[tuple[str, list[dict[str, object]]]]:
-    """One message per request the marketplace can take: Ozon wants text and each file apart."""
-    if not files or limits is None:
-        return [(text, files)]
-    per = limits.max_files or len(files)
-    groups = [files[i : i + per] for i in range(0, len(files), per)]
-    if limits.text_with_files:
-        return [(text, groups[0])] + [("", g) for g in groups[1:]]
-    return ([(text, [])] if text.strip() else []) + [("", g) for g in groups]
+    """One outbox message per request the marketplace can take (see
+    ``connectors.base.request_parts``): Ozon and YM want text and each file apart."""
+    return request_parts(limits, text, files, files_per_request)
 
 
 def _outcome(db: Database, message_id: int) -> Outcome:
