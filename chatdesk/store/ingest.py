@@ -477,19 +477,24 @@ def _cancel_followups_on_buyer_reply(session: Session, chat_ids: set[int]) -> No
             ).scalars()
         )
     for chat_id in sorted(with_pending):
+        # Order of arrival decides (issue 12 §3): the buyer messages just stored have row ids
+        # above the ``buyer_seq`` recorded at scheduling, whatever the marketplace's clock says.
+        newest = session.execute(
+            select(func.max(Message.id)).where(Message.chat_id == chat_id, Message.author == "buyer")
+        ).scalar()
         last_buyer = session.execute(select(Chat.last_buyer_at).where(Chat.id == chat_id)).scalar()
-        if last_buyer is None:
-            continue
-        session.execute(
-            update(FollowUp)
-            .where(
-                FollowUp.chat_id == chat_id,
-                FollowUp.state == "pending",
-                FollowUp.cancel_if_buyer_writes.is_(True),  # type: ignore[attr-defined]
-                FollowUp.created_at < last_buyer,
-            )
-            .values(state="cancelled", reason="the buyer wrote after it was scheduled", updated_at=utcnow())
+        pending = update(FollowUp).where(
+            FollowUp.chat_id == chat_id,
+            FollowUp.state == "pending",
+            FollowUp.cancel_if_buyer_writes.is_(True),  # type: ignore[attr-defined]
         )
+        cancelled = {"state": "cancelled", "reason": "the buyer wrote after it was scheduled", "updated_at": utcnow()}
+        if newest is not None:
+            session.execute(pending.where(FollowUp.buyer_seq < newest).values(**cancelled))  # type: ignore[operator]
+        if last_buyer is not None:  # follow-ups scheduled before buyer_seq was recorded
+            session.execute(
+                pending.where(FollowUp.buyer_seq.is_(None), FollowUp.created_at < last_buyer).values(**cancelled)  # type: ignore[union-attr]
+            )
 
 
 # ----------------------------------------------------------------------------- stream state
