@@ -124,6 +124,7 @@ class OzonConnector(Connector):
     label = "Ozon"
     streams = ("chats",)
     can_mark_read = True
+    files_per_request = 1  # /v1/chat/send/file takes one file and no text
     limits = {
         "chat": Limits(
             max_text=1000,
