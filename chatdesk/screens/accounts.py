@@ -19,6 +19,7 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Input, Select, Static
 
+from chatdesk import marketplaces
 from chatdesk.connectors import LABELS, MARKETPLACES, REQUIRED_SETTINGS
 from chatdesk.desk import plain_words
 from chatdesk.keymap import bindings
@@ -40,7 +41,7 @@ class AccountsLoaded(Message):
         self.streams = streams
 
 
-SETTING_LABELS = {"client_id": "Ozon Client-Id", "business_id": "Yandex business id"}
+SETTING_LABELS = {s.key: s.label for m in marketplaces.MARKETPLACES.values() for s in m.settings}  # a view
 
 
 class AddAccountDialog(ModalScreen[dict[str, Any] | None]):

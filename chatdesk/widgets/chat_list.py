@@ -20,6 +20,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from chatdesk.keymap import bindings
+from chatdesk.marketplaces import MARKETPLACES
 from chatdesk.messages import ChatCountLoaded, ChatHighlighted, ChatOpened, ChatPageLoaded
 from chatdesk.sanitize import safe_text
 from chatdesk.store.views import ChatFilter, ChatRow
@@ -27,7 +28,7 @@ from chatdesk.widgets.cursor import cursor_style, few_colours, over
 
 PAGE = 100
 ROW_HEIGHT = 2
-BADGES = {"wildberries": "WB", "ozon": "OZ", "yandex": "YM"}
+BADGES = {m.id: m.badge for m in MARKETPLACES.values()}  # a view of chatdesk.marketplaces
 
 Fetch = Callable[[ChatFilter, int, int], list[ChatRow]]
 Count = Callable[[ChatFilter], int]
