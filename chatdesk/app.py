@@ -119,12 +119,55 @@ class ChatdeskApp(App[None]):
         # The rule tables compile ~100 ms of regexes on import; the composer needs them on the
         # first chat it shows, so load them now off the UI loop instead of then on it.
         self.run_worker(_import_rules, thread=True, group="warm-up", exit_on_error=False)
+        self.call_after_refresh(self._unlock_then_start)
+
+    # ------------------------------------------------------------------ keyring and engine start
+
+    KEYRING_LOCKED = (
+        "the file keyring is locked: set CHATDESK_KEYRING_PASSPHRASE or enter the passphrase when chatdesk asks"
+    )
+
+    def _unlock_then_start(self, error: str = "") -> None:
+        """Ask the file keyring's passphrase once, in a dialog, before anything needs the keyring
+        (never a terminal prompt from a worker); then start the engine, if any."""
+        from chatdesk.secrets import KeyringSecrets
+
+        if self.desk.secrets is None:
+            self.desk.require_secrets()  # cheap: the backend opens on first use
+        secrets = self.desk.secrets
+        if isinstance(secrets, KeyringSecrets):
+            secrets.interactive = False
+            if secrets.needs_passphrase():
+                from chatdesk.screens.dialogs import PassphraseDialog
+
+                path = str((self.desk.home or Path(".")) / "keyring.cfg")
+                self.push_screen(PassphraseDialog(path, error), self._passphrase_given)
+                return
+        self._start_engine_soon()
+
+    def _passphrase_given(self, passphrase: str | None) -> None:
+        if passphrase is None:
+            self.exit(return_code=2, message=f"chatdesk: {self.KEYRING_LOCKED}")
+            return
+
+        def unlock() -> None:
+            from chatdesk.errors import ChatdeskError
+
+            secrets = self.desk.secrets
+            try:
+                secrets.unlock(passphrase)  # type: ignore[union-attr]
+            except ChatdeskError as exc:
+                self.call_from_thread(self._unlock_then_start, error_words(exc))
+                return
+            self.call_from_thread(self._start_engine_soon)
+
+        self.run_worker(unlock, thread=True, group="unlock", exit_on_error=False)
+
+    def _start_engine_soon(self) -> None:
         if self.desk.engine is not None:
-            # After the first paint and off the UI loop: the inbox shows what the store has at
-            # once, and polling (scheduler import, first requests) starts behind it.
-            self.call_after_refresh(
-                self.run_worker, self._start_engine, thread=True, group="engine-start", exit_on_error=False
-            )
+            # Off the UI loop: the inbox shows what the store has at once, and polling
+            # (scheduler import, first requests) starts behind it.
+            self.run_worker(self._start_engine, thread=True, group="engine-start", exit_on_error=False)
 
     def _start_engine(self) -> None:
         """(worker) Learn which accounts synced before this run, then start polling: an

@@ -162,7 +162,7 @@ class Desk:
         if self.secrets is None:
             from chatdesk.secrets import KeyringSecrets
 
-            self.secrets = KeyringSecrets(self.home)
+            self.secrets = KeyringSecrets(self.home, interactive=False)  # never getpass from a worker
         return self.secrets
 
     def actions_kwargs(self) -> dict[str, Any]:

@@ -196,3 +196,38 @@ class PickDialog(ModalScreen[int | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class PassphraseDialog(ModalScreen[str | None]):
+    """The file keyring's passphrase, asked once before anything needs the keyring.
+
+    Enter unlocks; Esc quits (chatdesk does not start without its keys). ``error`` shows why
+    the previous try failed."""
+
+    DEFAULT_CSS = DIALOG_CSS.format(name="PassphraseDialog") + "PassphraseDialog .-error { color: $text-error; }"
+    BINDINGS: ClassVar = [Binding("escape", "cancel", "Quit", id="passphrase_cancel")]
+
+    def __init__(self, path: str, error: str = "") -> None:
+        super().__init__()
+        self._path = path
+        self._error = error
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(Text("Unlock the chatdesk keyring"), classes="dialog-title")
+            yield Static(Text(f"Passphrase of the encrypted file keyring ({safe_text(self._path, single_line=True)}):"))
+            yield Input(password=True, id="passphrase-input")
+            if self._error:
+                yield Static(Text(safe_text(self._error, single_line=True)), classes="-error")
+            yield Static(Text("Enter: unlock    Esc: quit (or set CHATDESK_KEYRING_PASSPHRASE)"), classes="dialog-keys")
+
+    def on_mount(self) -> None:
+        self.query_one("#passphrase-input", Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if event.value:
+            self.dismiss(event.value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
