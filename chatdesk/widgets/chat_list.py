@@ -369,6 +369,8 @@ class ChatList(ScrollView, can_focus=True):
             badge = BADGES.get(row.marketplace, row.marketplace[:2].upper())
             lead = Text(badge, self._style(row.marketplace) if row.marketplace in BADGES else Style())
             right = Text()
+            if row.has_draft:
+                right.append("✎ ", self._style("followup"))
             if row.has_followup:
                 right.append("⚑ ", self._style("followup"))
             if row.unread:

@@ -157,3 +157,43 @@ async def test_resolve_leaves_the_queue_until_the_buyer_writes_again(store, tmp_
     row = views.get_chat(store, wb1)
     assert row.waiting and row.unread == 1
     assert wb1 in {c.id for c in views.list_chats(store, ChatFilter(waiting=True))}
+
+
+async def test_consecutive_messages_of_one_author_share_a_header(store) -> None:  # type: ignore[no-untyped-def]
+    from tests.tui.conftest import chat
+
+    wb = views.get_chat(store, chat_id(store, "wb1")).account_id
+    chat(
+        wb,
+        store,
+        "wb9",
+        "Дарья",
+        [
+            ("buyer", "Здравствуйте", 30),
+            ("buyer", "Есть размер S?", 29),
+            ("buyer", "И цвет синий?", 28),
+            ("seller", "Да, есть", 5),
+            ("buyer", "Спасибо", 1),
+        ],
+    )
+    app = make_app(store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("enter")  # Дарья is the newest chat
+        await settle(pilot, app)
+        text = app.screen.conversation.rendered_text()
+        assert text.count("Дарья") == 2, text  # one header for the first three, one for "Спасибо"
+        assert text.count("You") == 1
+        assert "Есть размер S?" in text and "И цвет синий?" in text
+
+
+async def test_a_saved_draft_is_marked_in_the_list(store) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("j", "j", "enter", "r", *"Черновик")
+        await settle(pilot, app, 0.5)
+        await settle(pilot, app, 0.2)
+        lines = app.screen.chat_list.rendered_text().splitlines()
+        assert "✎" in lines[4] and "Борис" in lines[4], lines[4]
+        assert "✎" not in lines[0] and "✎" not in lines[2]
