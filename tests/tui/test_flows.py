@@ -197,3 +197,16 @@ async def test_a_saved_draft_is_marked_in_the_list(store) -> None:  # type: igno
         lines = app.screen.chat_list.rendered_text().splitlines()
         assert "✎" in lines[4] and "Борис" in lines[4], lines[4]
         assert "✎" not in lines[0] and "✎" not in lines[2]
+
+
+async def test_the_chosen_theme_is_remembered(store, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(store, home=tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app)
+        app.theme = "textual-light"
+        await settle(pilot, app, 0.2)
+    again = make_app(store, home=tmp_path)
+    assert again.theme == "textual-light"
+    async with again.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, again)
+        assert again.theme == "textual-light"
