@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from chatdesk.cli.common import (
+    ID_MAX,
     app,
     chat_id_arg,
     followup_app,
@@ -91,7 +92,9 @@ def followup_list(
 
 
 @followup_app.command("cancel")
-def followup_cancel(ctx: typer.Context, followup_id: int) -> None:
+def followup_cancel(
+    ctx: typer.Context, followup_id: Annotated[int, typer.Argument(min=1, max=ID_MAX, help="Its id (followup list).")]
+) -> None:
     """Cancel a pending follow-up (kept in the history as cancelled)."""
     from chatdesk.store import followups as store_followups
 
@@ -102,7 +105,7 @@ def followup_cancel(ctx: typer.Context, followup_id: int) -> None:
 @followup_app.command("edit")
 def followup_edit(
     ctx: typer.Context,
-    followup_id: int,
+    followup_id: Annotated[int, typer.Argument(min=1, max=ID_MAX, help="Its id (followup list).")],
     text: Annotated[str | None, typer.Option("--text")] = None,
     template: Annotated[str | None, typer.Option("--template")] = None,
     in_: Annotated[str | None, typer.Option("--in")] = None,
