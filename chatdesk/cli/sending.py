@@ -31,6 +31,10 @@ def send(
     """Send a reply; exits 0 only once the marketplace accepted it.
 
     A second answer to an answered question replaces the published one, so it needs --edit.
+
+    Exit codes: 0 sent; 1 failed or refused (nothing went out); 2 bad input (nothing queued);
+    3 queued, unconfirmed or being sent by another chatdesk process: do NOT run send again,
+    chatdesk delivers it (running it again would send the reply twice).
     """
     from chatdesk.store import views
     from chatdesk.usecases import questions

@@ -126,6 +126,7 @@ class OzonConnector(Connector):
     streams = ("chats",)
     can_mark_read = True
     limits: ClassVar[Mapping[str, Limits]] = ROW.limits  # one file per request; text and files apart
+    files_per_request = 1  # /v1/chat/send/file takes one file and no text
 
     def __init__(self, account: AccountConfig, client: httpx.AsyncClient, limiter: RateLimiter | None = None):
         super().__init__(account, client, limiter)

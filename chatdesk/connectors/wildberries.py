@@ -55,6 +55,7 @@ from chatdesk.connectors.base import (
     Page,
     RateLimited,
     Rejected,
+    SendReceipt,
     StreamUnavailable,
     TransientError,
     jwt_expiry,
@@ -391,10 +392,10 @@ class WildberriesConnector(Connector):
 
     # ------------------------------------------------------------------ send / download
 
-    async def send(self, chat: ChatRef, text: str, files: tuple[OutgoingFile, ...] = ()) -> None:
+    async def send(self, chat: ChatRef, text: str, files: tuple[OutgoingFile, ...] = ()) -> SendReceipt | None:
         if chat.kind == "question":
             await self._answer_question(chat, text, files)
-            return
+            return None
         _check_chat_message(text, files)
         if not chat.reply_token:
             raise Rejected("no reply signature yet; sync first")
@@ -408,9 +409,14 @@ class WildberriesConnector(Connector):
         url = f"{self.chat_host}/api/v1/seller/message"
         resp = await self._request("wb.message", "POST", url, files=parts)
         body = self._ok_json(resp)
-        errors = body.get("errors")
-        if isinstance(errors, list) and errors:
-            raise Rejected(self._clean("Wildberries refused: " + "; ".join(str(e) for e in errors)))
+        errors = [self._clean(str(e)) for e in body.get("errors") or () if str(e).strip()]
+        if not errors:
+            return None
+        if not body.get("result") or not files:
+            raise Rejected(self._clean("Wildberries refused: " + "; ".join(errors)))
+        # Per the spec ``errors`` beside a ``result`` are file-upload errors: the message was
+        # created (and will be echoed); only the files named here are missing.
+        return SendReceipt(failed_files=_failed_files(errors, files))
 
     async def _answer_question(self, chat: ChatRef, text: str, files: tuple[OutgoingFile, ...]) -> None:
         if files:
@@ -614,6 +620,17 @@ def _question(wire: Mapping[str, Any]) -> tuple[ChatInfo, list[MessageInfo], dat
         preview=messages[-1].text,
     )
     return chat, messages, created
+
+
+def _failed_files(errors: list[str], files: tuple[OutgoingFile, ...]) -> tuple[tuple[str, str], ...]:
+    """Which files WB's ``errors`` name (``"file.pdf: upload error"``); an error naming no file
+    we sent counts against every file, since we cannot tell which one it meant."""
+    out: dict[str, str] = {}
+    for error in errors:
+        named = [f.name for f in files if error.startswith(f.name) or f.name in error]
+        for name in named or [f.name for f in files]:
+            out[name] = "; ".join(x for x in (out.get(name), error) if x)
+    return tuple(out.items())
 
 
 def _check_chat_message(text: str, files: tuple[OutgoingFile, ...]) -> None:

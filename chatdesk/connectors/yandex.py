@@ -125,6 +125,7 @@ class YandexConnector(Connector):
     label = ROW.label
     streams = ("chats",)
     limits: ClassVar[Mapping[str, Limits]] = ROW.limits
+    files_per_request = 1  # /chats/file/send takes one file and no text
 
     def __init__(self, account: AccountConfig, client: httpx.AsyncClient, limiter: RateLimiter | None = None):
         super().__init__(account, client, limiter)
