@@ -139,6 +139,22 @@ def open_store(factory: Callable[[str], Database], url: str) -> Database:
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
     scheme = url.split("://", 1)[0] if "://" in url else "sqlite"
+    if scheme.split("+", 1)[0].lower() not in ("sqlite", "postgresql", "postgres"):
+        raise UsageError(
+            f"--db {scheme}://…: unknown kind of database; use a file path, sqlite:///PATH or postgresql+psycopg://…"
+        )
+    dialect, _, driver = scheme.partition("+")
+    if dialect.lower() in ("postgresql", "postgres"):
+        import importlib
+
+        module = driver.lower() or "psycopg"
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            raise UsageError(
+                f"--db {scheme}://…: the database driver {module!r} is not installed in chatdesk's environment"
+                + (" (pip install 'chatdesk[pg]')" if module == "psycopg" else "")
+            ) from None
     try:
         return factory(url)
     except ModuleNotFoundError as exc:

@@ -39,10 +39,23 @@ def test_absurd_numbers_ids_durations_and_db_urls_are_one_line(cli: Cli, sandbox
     line = one_line(cli.run("followup", "add", chat, "--at", "9999-12-31T23:59-05:00", "Как дела?", check=False))
     assert "too far ahead" in line
     assert "9223372036854775807" in one_line(cli.run("followup", "cancel", "99999999999999999999999", check=False))
-    line = one_line(cli.run("--db", "postgresql://anna:s3cret-pw@db.example/x", "chats", check=False))
-    assert "driver" in line and "postgresql" in line and "s3cret-pw" not in line
+    line = one_line(cli.run("--db", "postgresql+psycopg2://anna:s3cret-pw@db.example/x", "chats", check=False))
+    assert "driver 'psycopg2'" in line and "postgresql" in line and "s3cret-pw" not in line
     assert "unknown kind of database" in one_line(cli.run("--db", "nosuch://h/x", "chats", check=False))
     assert "65535" in one_line(cli.run("sandbox", "serve", "--port", "99999999999999999999", check=False))
+
+
+def test_postgresql_url_without_its_driver_installed(cli: Cli, tmp_path: Path) -> None:
+    """``--db postgresql://…`` where psycopg is not installed (simulated: an import that fails
+    the way a missing package does): one line naming the driver, exit 2, no password."""
+    fake = tmp_path / "no_psycopg"
+    (fake / "psycopg").mkdir(parents=True)
+    (fake / "psycopg" / "__init__.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'psycopg'\", name='psycopg')\n"
+    )
+    env = {**cli.env, "PYTHONPATH": f"{fake}:{cli.env['PYTHONPATH']}"}
+    line = one_line(Cli(env).run("--db", "postgresql://anna:s3cret-pw@db.example/x", "chats", check=False))
+    assert "driver 'psycopg'" in line and "s3cret-pw" not in line
 
 
 @pytest.mark.parametrize(
