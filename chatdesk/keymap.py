@@ -116,7 +116,7 @@ SCOPES = {
 }
 
 
-def bindings(scope: str) -> list[Binding]:
+def bindings(scope: str) -> list[Binding | tuple[str, str] | tuple[str, str, str]]:
     """Textual bindings of ``scope`` (the TUI's widgets and screens call this)."""
     from textual.binding import Binding
 

@@ -16,7 +16,7 @@ from typer.core import TyperGroup
 from chatdesk.errors import UsageError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from chatdesk.config import Config
     from chatdesk.store.db import Database
@@ -193,7 +193,7 @@ def iso(dt) -> str | None:  # type: ignore[no-untyped-def]
     return dt.isoformat(timespec="seconds") if dt else None
 
 
-def print_table(columns: list[str], rows: list[list[object]]) -> None:
+def print_table(columns: list[str], rows: Sequence[Sequence[object]]) -> None:
     """A plain aligned table: short columns keep their width, the last (text) column gets what
     is left of the terminal and is cut with an ellipsis. Widths count terminal cells, not code
     points, so emoji and wide characters keep the columns straight."""

@@ -44,8 +44,10 @@ def sandbox_serve(
 
     if host != "localhost" and not ipaddress.ip_address(host).is_loopback:
         raise UsageError("the sandbox only listens on loopback")
-    options = {"page_size": page_size} if page_size else {}
-    sandbox = build_sandbox(seed=seed, chats=chats, **options)
+    if page_size:
+        sandbox = build_sandbox(seed=seed, chats=chats, page_size=page_size)
+    else:
+        sandbox = build_sandbox(seed=seed, chats=chats)
     server = sandbox.serve(host, port)
     base = f"http://{host}:{server.server_port}"
     for prefix, sim in sandbox.sims.items():
