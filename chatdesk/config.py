@@ -36,6 +36,7 @@ import tomllib
 from dataclasses import dataclass, field, fields, replace
 from datetime import time, tzinfo
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from chatdesk.errors import UsageError
@@ -121,7 +122,7 @@ def check_config(path: Path) -> tuple[Config, list[str]]:
     except tomllib.TOMLDecodeError as exc:
         return Config(), [f"config {path} is not valid TOML: {exc}"]
     problems: list[str] = []
-    values: dict[str, object] = {}
+    values: dict[str, Any] = {}  # each value checked by _coerce against its field's default
     for key, value in raw.items():
         if key not in _TYPES:
             problems.append(f"config {path}: unknown setting {key!r}")
@@ -130,7 +131,7 @@ def check_config(path: Path) -> tuple[Config, list[str]]:
             values[key] = _coerce(path, key, value)
         except _Problem as exc:
             problems.append(str(exc))
-    cfg = Config(**values)  # type: ignore[arg-type]
+    cfg = Config(**values)
     for name, check in (("sending_window", _check_window), ("timezone", _check_tz), ("", _check_sla)):
         try:
             check(path, cfg)

@@ -17,8 +17,12 @@ from chatdesk.errors import UsageError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
+    from datetime import datetime
+
+    from rich.console import Console
 
     from chatdesk.config import Config
+    from chatdesk.secrets import KeyringSecrets
     from chatdesk.store.db import Database
     from chatdesk.store.views import ChatRow
 
@@ -113,7 +117,7 @@ class Ctx:
         assert isinstance(self._db, _database_class())
         return self._db
 
-    def secrets(self):  # type: ignore[no-untyped-def]
+    def secrets(self) -> KeyringSecrets:
         from chatdesk.secrets import KeyringSecrets
 
         return KeyringSecrets(self.data_dir)
@@ -171,10 +175,12 @@ def open_store(factory: Callable[[str], Database], url: str) -> Database:
 
 
 def get_ctx(ctx: typer.Context) -> Ctx:
-    return ctx.obj  # type: ignore[no-any-return]
+    obj = ctx.obj
+    assert isinstance(obj, Ctx)
+    return obj
 
 
-def console():  # type: ignore[no-untyped-def]
+def console() -> Console:
     from rich.console import Console
 
     return Console(markup=False, highlight=False, emoji=False, soft_wrap=False)
@@ -189,7 +195,7 @@ def print_json(data: object) -> None:
     sys.stdout.write(text.translate({k: v for k, v in _JSON_UNSAFE.items()}) + "\n")
 
 
-def iso(dt) -> str | None:  # type: ignore[no-untyped-def]
+def iso(dt: datetime | None) -> str | None:
     return dt.isoformat(timespec="seconds") if dt else None
 
 
@@ -217,7 +223,7 @@ def print_table(columns: list[str], rows: Sequence[Sequence[object]]) -> None:
     sys.stdout.write("\n".join(out) + "\n")
 
 
-def local_time(dt) -> str:  # type: ignore[no-untyped-def]
+def local_time(dt: datetime | None) -> str:
     return dt.astimezone().strftime("%Y-%m-%d %H:%M") if dt else ""
 
 
@@ -278,7 +284,7 @@ def text_or_template(c: Ctx, chat_id: int, text: str | None, template: str | Non
     return text
 
 
-def when_arg(c: Ctx, in_: str | None, at: str | None, *, required: bool = True):  # type: ignore[no-untyped-def]
+def when_arg(c: Ctx, in_: str | None, at: str | None, *, required: bool = True) -> datetime | None:
     from datetime import UTC, datetime
 
     from chatdesk.timeparse import parse_duration, parse_when

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -22,8 +22,11 @@ from chatdesk.cli.common import (
 )
 from chatdesk.errors import UsageError
 
+if TYPE_CHECKING:
+    from chatdesk.store.followups import FollowUpRow
 
-def _followup_json(f) -> dict[str, object]:  # type: ignore[no-untyped-def]
+
+def _followup_json(f: FollowUpRow) -> dict[str, object]:
     return {
         "id": f.id,
         "chat_id": f.chat_id,
@@ -57,6 +60,7 @@ def followup_add(
     db = c.db()
     chat_id = chat_id_arg(db, chat)
     due = when_arg(c, in_, at)
+    assert due is not None  # required: when_arg refuses a missing time
     body = text_or_template(c, chat_id, text, template)
     fid = followups.schedule(db, c.config(), chat_id, due, body, template=template, force=force)
     typer.echo(f"follow-up {fid} scheduled for {local_time(due)}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -21,8 +21,11 @@ from chatdesk.cli.common import (
 )
 from chatdesk.errors import ChatdeskError, UsageError
 
+if TYPE_CHECKING:
+    from chatdesk.store.views import ChatRow, MessageRow
 
-def _chat_json(ch) -> dict[str, object]:  # type: ignore[no-untyped-def]
+
+def _chat_json(ch: ChatRow) -> dict[str, object]:
     return {
         "id": ch.id,
         "marketplace": ch.marketplace,
@@ -64,7 +67,7 @@ def chats(
     print_chats(rows)
 
 
-def _message_json(m, replaced: bool = False) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def _message_json(m: MessageRow, replaced: bool = False) -> dict[str, object]:
     return {
         "id": m.id,
         "external_id": m.external_id,
