@@ -49,6 +49,7 @@ from chatdesk.connectors.base import (
     AccountConfig,
     Attachment,
     AuthError,
+    Author,
     ChatInfo,
     ChatRef,
     Connector,
@@ -75,7 +76,8 @@ HISTORY_LIMIT = 1000  # v3 maximum
 MAX_PAGES = 10_000  # a server that never says has_next=false must not hang a poll
 MAX_STALLS = 3  # history pages in a row that bring nothing new (e.g. a repeated page)
 BUYER_CHAT_TYPES = {"BUYER_SELLER", "BUYER_SELLER_SELECT"}
-AUTHORS = {"customer": "buyer", "seller": "seller"}  # everyone else (crm, courier, support...) -> marketplace
+# everyone else (crm, courier, support...) -> marketplace
+AUTHORS: dict[str, Author] = {"customer": "buyer", "seller": "seller"}
 # Limits and budget are the marketplace row's (chatdesk.marketplaces, which cites the spec and
 # says which numbers are chatdesk's own: the spec states no file type or size limit).
 ROW = marketplaces.OZON
@@ -311,7 +313,7 @@ class OzonConnector(Connector):
         if not message_id.isdigit():
             return None
         user = raw.get("user") if isinstance(raw.get("user"), dict) else {}
-        author = AUTHORS.get(str(user.get("type") or "").strip().lower(), "marketplace")
+        author: Author = AUTHORS.get(str(user.get("type") or "").strip().lower(), "marketplace")
         data = [str(x) for x in raw.get("data") or () if x is not None]
         attachments: list[Attachment] = []
         if _flag(raw.get("is_image")):
@@ -332,7 +334,7 @@ class OzonConnector(Connector):
         return MessageInfo(
             chat_external_id=chat_id,
             external_id=message_id,
-            author=author,  # type: ignore[arg-type]
+            author=author,
             text="\n".join(data),
             created_at=parse_iso(created) if isinstance(created, str) and created else EPOCH,
             attachments=tuple(attachments),

@@ -361,9 +361,9 @@ class WildberriesConnector(Connector):
         open_questions = await self._question_list(False, None)
         answered = await self._question_list(True, date_from)
         seen = {str(q["id"]) for q in open_questions} | {str(q["id"]) for q in answered}
-        for ext, chat in known.items():
+        for ext, known_chat in known.items():
             qid = ext[2:] if ext.startswith("q:") else None
-            if qid and qid not in seen and (chat.status or "") == "unanswered":
+            if qid and qid not in seen and (known_chat.status or "") == "unanswered":
                 try:
                     body = await self._questions_request("GET", "/api/v1/question", params={"id": qid})
                 except Rejected:
@@ -496,7 +496,7 @@ def _event_time(event: Mapping[str, Any]) -> datetime | None:
     stamp = event.get("addTimestamp")
     try:
         if stamp not in (None, ""):
-            return utc_from_ms(stamp)  # type: ignore[arg-type]
+            return utc_from_ms(stamp)
         if event.get("addTime"):
             return parse_iso(str(event["addTime"]))
     except (ValueError, TypeError, OverflowError):

@@ -36,6 +36,7 @@ from chatdesk.connectors.base import (
     AccountConfig,
     Attachment,
     AuthError,
+    Author,
     ChatInfo,
     ChatRef,
     Connector,
@@ -69,7 +70,12 @@ AUTH_HINT = (
     "(Settings → API and modules); the token needs the 'communication' or 'all-methods' scope"
 )
 BUDGETS: dict[str, Budget] = dict(ROW.budgets)  # published limits per method per hour
-AUTHORS = {"customer": "buyer", "partner": "seller", "market": "marketplace", "support": "marketplace"}
+AUTHORS: dict[str, Author] = {
+    "customer": "buyer",
+    "partner": "seller",
+    "market": "marketplace",
+    "support": "marketplace",
+}
 FINISHED = "FINISHED"
 
 
@@ -304,7 +310,7 @@ class YandexConnector(Connector):
         return MessageInfo(
             chat_external_id=chat_id,
             external_id=exact_id(raw["messageId"]),
-            author=AUTHORS.get(sender, "marketplace"),  # type: ignore[arg-type]
+            author=AUTHORS.get(sender, "marketplace"),
             text=str(raw.get("message") or ""),
             created_at=parse_iso(str(raw["createdAt"])),
             attachments=files,

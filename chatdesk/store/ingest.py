@@ -289,12 +289,12 @@ def _insert_messages(session: Session, chat_ids: dict[str, int], msgs: list[Mess
     else:
         existing = set()
         for start in range(0, len(wanted), 400):
-            rows = conn.execute(
+            pairs = conn.execute(
                 select(mt.c.chat_id, mt.c.external_id).where(
                     tuple_(mt.c.chat_id, mt.c.external_id).in_(wanted[start : start + 400])
                 )
             ).all()
-            existing.update((r[0], r[1]) for r in rows)
+            existing.update((r[0], r[1]) for r in pairs)
 
     fresh_by_chat: dict[int, list[MessageInfo]] = {}
     for chat_id, items in by_chat.items():
@@ -501,7 +501,7 @@ def _cancel_followups_on_buyer_reply(session: Session, chat_ids: set[int]) -> No
 
 
 def _state(session: Session, account_id: int, stream: str) -> SyncState:
-    row = session.execute(
+    row: SyncState | None = session.execute(
         select(SyncState).where(SyncState.account_id == account_id, SyncState.stream == stream)
     ).scalar_one_or_none()
     if row is None:
@@ -511,6 +511,7 @@ def _state(session: Session, account_id: int, stream: str) -> SyncState:
         row = session.execute(
             select(SyncState).where(SyncState.account_id == account_id, SyncState.stream == stream)
         ).scalar_one()
+    assert row is not None
     return row
 
 

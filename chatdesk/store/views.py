@@ -192,7 +192,7 @@ def list_messages(
     q = select(Message).where(Message.chat_id == chat_id)
     if before is not None:
         at, mid = before
-        at = to_db(at)
+        at = to_db(at) or at
         q = q.where(or_(Message.created_at < at, (Message.created_at == at) & (Message.id < mid)))
     q = q.order_by(Message.created_at.desc(), Message.id.desc())  # type: ignore[attr-defined,union-attr]
     if limit is not None:
