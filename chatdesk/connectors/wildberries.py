@@ -46,10 +46,12 @@ from chatdesk.connectors.base import (
     ChatInfo,
     ChatRef,
     Connector,
+    ConnectorError,
     Download,
     KnownChat,
     Limits,
     MessageInfo,
+    MissingAccess,
     OutgoingFile,
     Page,
     RateLimited,
@@ -62,6 +64,7 @@ from chatdesk.connectors.base import (
     redact,
     utc_from_ms,
 )
+from chatdesk.connectors.errors import ErrorTable, rule
 from chatdesk.ratelimit import Budget, RateLimiter
 
 CHAT_HOST = "https://buyer-chat-api.wildberries.ru"
@@ -151,30 +154,17 @@ class WildberriesConnector(Connector):
         return redact(text, self.account.secret)
 
     async def _request(self, key: str, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        """One request with the budget, transport errors mapped, and 429/5xx/401 mapped.
-
-        Other 4xx answers are returned to the caller, which knows the endpoint's error shape.
-        """
+        """One request with the budget, transport errors typed, and refusals classified by
+        :func:`wildberries_error`. A plain refusal (``rejected``: 400/404/422 in WB's JSON) is
+        returned to the caller, which knows the endpoint's error shape."""
         resp = await self.http(key, method, url, headers=self.secret_headers(), **kwargs)
-        status = resp.status_code
-        if status == 429:
-            seconds = _retry_seconds(resp.headers)
-            self.limiter.block(key, seconds)
-            message = f"Wildberries rate limit: retry in {seconds:g} s"
-            raise RateLimited(message, retry_after=seconds, status=status)
-        if status in (401, 403):
-            raise AuthError(
-                self._clean(
-                    f"Wildberries refused the token ({status}: {_problem_text(resp)}). "
-                    "Check that the token is valid, not expired and has the 'Чат с покупателями' category."
-                ),
-                status=status,
-            )
-        if status == 402:
-            detail = _problem_text(resp)
-            raise AuthError(self._clean(f"Wildberries requires payment (402): {detail}"), status=status)
-        if status >= 500:
-            raise TransientError(f"Wildberries server error {status}", status=status, reached_server=True)
+        if resp.status_code < 400:
+            return resp
+        error = wildberries_error(resp, self.account.secret)
+        if isinstance(error, RateLimited):
+            self.limiter.block(key, error.retry_after)
+        if error.cause != "rejected":
+            raise error
         return resp
 
     def _json(self, resp: httpx.Response) -> dict[str, Any]:
@@ -189,7 +179,9 @@ class WildberriesConnector(Connector):
         return body
 
     def _refused(self, resp: httpx.Response) -> Rejected:
-        return Rejected(self._clean(f"Wildberries refused: {_problem_text(resp)}"), status=resp.status_code)
+        error = wildberries_error(resp, self.account.secret, cause="rejected")
+        assert isinstance(error, Rejected)
+        return error
 
     def _ok_json(self, resp: httpx.Response) -> dict[str, Any]:
         """The body of a 2xx answer; any other 4xx here is a definite refusal."""
@@ -329,9 +321,12 @@ class WildberriesConnector(Connector):
     async def _questions_request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         try:
             resp = await self._request("wb.questions", method, f"{self.questions_host}{path}", **kwargs)
-        except AuthError as exc:
-            if exc.status in (401, 403):
-                raise StreamUnavailable(QUESTIONS_CATEGORY_MISSING, status=exc.status) from None
+        except (AuthError, StreamUnavailable) as exc:
+            # A refusal of the questions host means this token lacks the category (a token
+            # refused outright fails the chats stream too, in its own words); a firewall page
+            # is not a category problem.
+            if exc.status in (401, 402, 403) and exc.cause in ("bad_credentials", "missing_access"):
+                raise MissingAccess(QUESTIONS_CATEGORY_MISSING, status=exc.status) from None
             raise
         if resp.status_code >= 400:
             raise self._refused(resp)
@@ -457,32 +452,47 @@ class WildberriesConnector(Connector):
         return Download(content=resp.content, content_type=content_type)
 
 
+# ---------------------------------------------------------------------- refusals
+
+WB_ERRORS = ErrorTable(
+    name="Wildberries",
+    rules=(
+        # WB answers a token without the method's category with 401 "token scope not allowed".
+        rule("missing_access", 401, 403, words=("scope", "category", "категори")),
+        # 402: a catalogue solution's balance ran out (WB-26-07 components/responses/402).
+        rule("missing_access", 402),
+    ),
+    words={
+        "bad_credentials": (
+            "Wildberries refused the token ({status}: {text}). Check that the token is valid, not expired "
+            "and has the 'Чат с покупателями' category."
+        ),
+        "missing_access": (
+            "Wildberries: the token has no access to this ({status}: {text}). Create a token with the "
+            "category it needs ('Чат с покупателями' for chats, 'Вопросы и отзывы' for questions)"
+        ),
+        "quota": "Wildberries rate limit: retry in {seconds} s",
+        "down": "Wildberries server error {status} ({text}); chatdesk retries on its own",
+        "rejected": "Wildberries refused: {text}",
+    },
+    text_fields=("detail", "errorText", "error", "title", "message"),
+    retry_headers=("X-Ratelimit-Retry", "Retry-After", "X-Ratelimit-Reset"),
+    default_wait=10.0,
+)
+
+
+def wildberries_error(resp: httpx.Response, secret: str, *, cause: str | None = None) -> ConnectorError:
+    """A WB refusal as its typed error, by :data:`WB_ERRORS` (status, body shape, WB's words).
+
+    Shapes (WB-26-07 ``components/responses``): problem+json ``{title, detail, status…}`` for
+    401/402/429 and chat 400s; the questions envelope ``{error: true, errorText}``; an HTML page
+    from a proxy or firewall. Waits come from ``X-Ratelimit-Retry`` (seconds, WB's 429 header),
+    then ``Retry-After``/``X-Ratelimit-Reset``, clamped to 1 s–1 h; 10 s when none is usable.
+    """
+    return WB_ERRORS.error(resp, secret, cause=cause)
+
+
 # ---------------------------------------------------------------------- wire helpers
-
-
-def _retry_seconds(headers: httpx.Headers) -> float:
-    for name in ("X-Ratelimit-Retry", "Retry-After", "X-Ratelimit-Reset"):
-        value = headers.get(name)
-        if value:
-            try:
-                return max(0.0, float(value))
-            except ValueError:
-                continue
-    return 10.0
-
-
-def _problem_text(resp: httpx.Response) -> str:
-    """WB's own words from any of its error shapes (problem+json or the questions envelope)."""
-    try:
-        body = loads_exact(resp.content)
-    except ValueError:
-        body = None
-    if isinstance(body, dict):
-        for key in ("detail", "errorText", "error", "title", "message"):
-            value = body.get(key)
-            if isinstance(value, str) and value.strip():
-                return value.strip()
-    return f"HTTP {resp.status_code}"
 
 
 def _raise_errors(body: Mapping[str, Any]) -> None:

@@ -21,11 +21,9 @@ FINISHED chats would hide a chat that finishes (or is created and finished) betw
 
 from __future__ import annotations
 
-import email.utils
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -38,6 +36,7 @@ from chatdesk.connectors.base import (
     ChatInfo,
     ChatRef,
     Connector,
+    ConnectorError,
     Download,
     KnownChat,
     Limits,
@@ -47,12 +46,14 @@ from chatdesk.connectors.base import (
     RateLimited,
     Rejected,
     StreamUnavailable,
+    TooManyParallel,
     TransientError,
     exact_id,
     loads_exact,
     parse_iso,
     redact,
 )
+from chatdesk.connectors.errors import ErrorTable, rule
 from chatdesk.ratelimit import Budget, RateLimiter
 
 HOST = "https://api.partner.market.yandex.ru"
@@ -88,39 +89,44 @@ def _norm_time(value: object) -> str:
         return text
 
 
-def _retry_after(response: httpx.Response) -> float:
-    """Seconds until ``X-RateLimit-Resource-Until`` (ISO date-time, or HTTP date), else 60."""
-    raw = response.headers.get("X-RateLimit-Resource-Until") or ""
-    until: datetime | None = None
-    try:
-        until = parse_iso(raw)
-    except ValueError:
-        try:
-            until = email.utils.parsedate_to_datetime(raw)
-        except (TypeError, ValueError):
-            until = None
-    if until is None:
-        return DEFAULT_RETRY
-    if until.tzinfo is None:
-        until = until.replace(tzinfo=UTC)
-    return min(3600.0, max(1.0, (until - datetime.now(UTC)).total_seconds()))
+YM_ERRORS = ErrorTable(
+    name="Yandex Market",
+    rules=(
+        # The cabinet-wide limit on simultaneous requests answers 420 "Hit rate limit of N
+        # parallel requests" without the X-RateLimit-Resource-* headers of a method quota.
+        rule("parallel", 420, 429, words=("parallel", "параллельн", "одновременн")),
+        rule("parallel", 420, without_headers=("x-ratelimit-resource",)),
+        rule("quota", 420),
+    ),
+    words={
+        "bad_credentials": "Yandex Market refused the Api-Key ({status}: {text}); " + AUTH_HINT,
+        "missing_access": "Yandex Market: this Api-Key or cabinet has no access to this ({status}: {text}); "
+        + AUTH_HINT,
+        "quota": "Yandex Market rate limit for {method}: {text}; waiting {seconds} s",
+        "parallel": "Yandex Market: too many simultaneous requests for this cabinet ({text}); retrying in a moment",
+        "down": "Yandex Market server error {status}: {text}",
+        "rejected": "Yandex Market: {text}",
+    },
+    text_fields=("errors", "message", "error"),
+    retry_headers=("X-RateLimit-Resource-Until", "Retry-After"),
+    default_wait=DEFAULT_RETRY,
+)
+
+
+def yandex_error(response: httpx.Response, secret: str, method: str = "") -> ConnectorError:
+    """A Yandex Market refusal as its typed error, by :data:`YM_ERRORS`.
+
+    Shape (YM-spec ``ApiErrorResponse``): ``{"status": "ERROR", "errors": [{code, message}]}``.
+    A method quota is HTTP 420 with ``X-RateLimit-Resource-Until`` (a date-time): wait until
+    then (clamped to 1 s–1 h; 60 s when unusable). A 420 without those headers, or naming
+    parallel requests, is the cabinet's concurrency limit: a short jittered pause.
+    """
+    return YM_ERRORS.error(response, secret, method=method or "this method")
 
 
 def _error_text(response: httpx.Response) -> str:
     """The envelope's ``errors[].message`` (or code), the marketplace's own words."""
-    try:
-        body = loads_exact(response.content)
-    except ValueError:
-        body = None
-    if isinstance(body, dict) and isinstance(body.get("errors"), list):
-        parts = [
-            str(e.get("message") or e.get("code"))
-            for e in body["errors"]
-            if isinstance(e, dict) and (e.get("message") or e.get("code"))
-        ]
-        if parts:
-            return "; ".join(parts)
-    return response.reason_phrase or f"HTTP {response.status_code}"
+    return YM_ERRORS.answer(response).text or response.reason_phrase or f"HTTP {response.status_code}"
 
 
 class YandexConnector(Connector):
@@ -152,20 +158,14 @@ class YandexConnector(Connector):
         return redact(text, self.account.secret)
 
     def _check(self, key: str, response: httpx.Response) -> None:
-        """Map a non-2xx answer to the typed errors (420 also blocks the method's bucket)."""
-        status = response.status_code
-        if status < 400:
+        """Raise the typed error of a non-2xx answer (:func:`yandex_error`); a quota refusal
+        also blocks the method's bucket until the announced time."""
+        if response.status_code < 400:
             return
-        text = self._redact(_error_text(response))
-        if status in (420, 429):
-            wait = _retry_after(response)
-            self.limiter.block(key, wait)
-            raise RateLimited(f"Yandex Market rate limit for {key}: {text}", retry_after=wait, status=status)
-        if status in (401, 403):
-            raise AuthError(f"Yandex Market refused the Api-Key ({status}: {text}); {AUTH_HINT}", status=status)
-        if status >= 500:
-            raise TransientError(f"Yandex Market server error {status}: {text}", status=status)
-        raise Rejected(f"Yandex Market: {text}", status=status)
+        error = yandex_error(response, self.account.secret, key)
+        if isinstance(error, RateLimited) and not isinstance(error, TooManyParallel):
+            self.limiter.block(key, error.retry_after)
+        raise error
 
     async def _call(self, key: str, method: str, suffix: str, **kwargs: Any) -> dict[str, Any]:
         """A JSON API call; returns the envelope, raising on HTTP or envelope errors."""
