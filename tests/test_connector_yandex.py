@@ -72,7 +72,10 @@ def connector():
 
 
 async def collect(connector, known=None):
-    return [p async for p in connector.poll("chats", None, known or {})]
+    pages = [p async for p in connector.poll("chats", None, known or {})]
+    # The last page carries only the cursor (when this listing began, issue 11 §2).
+    assert pages and pages[-1].cursor and not pages[-1].chats and not pages[-1].messages
+    return pages[:-1]
 
 
 def bodies(route) -> list[dict]:

@@ -326,9 +326,17 @@ def test_wb_send_with_unknown_reply_sign_fails_with_wb_words(tmp_path: Path) -> 
 
     from chatdesk.store.schema import Chat
 
+    # A sign WB stopped accepting (its 2026-06-04 format change) is re-read from the chat
+    # list and the send retried once (issue 11 §3): the reply goes out.
     with world.db.write() as s:
         s.execute(update(Chat).where(Chat.id == chat.id).values(reply_token="stale-sign"))
     mid = outbox_mod.enqueue(world.db, chat.id, "Здравствуйте!")
+    deliver(world)
+    assert outbox_mod.message_state(world.db, mid)[0] == "sent"
+    # A chat WB does not list has no fresh sign: the refusal stands, in WB's words.
+    with world.db.write() as s:
+        s.execute(update(Chat).where(Chat.id == chat.id).values(reply_token="stale-sign", external_id="1:gone"))
+    mid = outbox_mod.enqueue(world.db, chat.id, "Ещё раз здравствуйте!")
     deliver(world)
     state, reason = outbox_mod.message_state(world.db, mid)
     assert state == "failed" and "Invalid signature" in (reason or "")
