@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from chatdesk.errors import UsageError
 from chatdesk.store.db import Database, from_db, utcnow
 from chatdesk.store.ingest import _insert
-from chatdesk.store.schema import Account, Chat, Draft, FollowUp, Lease, Message, Outbox, SyncState
+from chatdesk.store.schema import Account, BadItem, Chat, Draft, FollowUp, Lease, Message, Outbox, SyncState
 
 
 @dataclass(frozen=True)
@@ -102,6 +102,7 @@ def remove_account(db: Database, name: str) -> None:
         s.execute(delete(Message).where(Message.id.in_(msg_ids)))  # type: ignore[union-attr]
         s.execute(delete(Chat).where(Chat.account_id == acc.id))
         s.execute(delete(SyncState).where(SyncState.account_id == acc.id))
+        s.execute(delete(BadItem).where(BadItem.account_id == acc.id))
         s.execute(delete(Lease).where(Lease.account_id == acc.id))
         s.execute(delete(Account).where(Account.id == acc.id))
 

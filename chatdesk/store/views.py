@@ -320,3 +320,41 @@ def count_messages_from(db: Database, chat_id: int, at: datetime, message_id: in
     )
     with db.read() as s:
         return int(s.execute(q).scalar() or 0)
+
+
+@dataclass(frozen=True)
+class BadItemRow:
+    """An item a marketplace sent that could not be stored (see ``store.ingest``), for
+    ``account list``, ``--json`` and the accounts screen. ``external_id`` is the raw id."""
+
+    account_id: int
+    stream: str
+    external_id: str
+    chat_external_id: str | None
+    reason: str
+    seen: int
+    first_seen_at: datetime | None
+    last_seen_at: datetime | None
+
+
+def bad_items(db: Database, account_id: int | None = None, *, limit: int = 100) -> list[BadItemRow]:
+    """The newest unstorable items (of one account, or all), newest first, at most ``limit``."""
+    from chatdesk.store.schema import BadItem
+
+    q = select(BadItem).order_by(BadItem.last_seen_at.desc(), BadItem.id.desc()).limit(limit)  # type: ignore[attr-defined,union-attr]
+    if account_id is not None:
+        q = q.where(BadItem.account_id == account_id)
+    with db.read() as s:
+        return [
+            BadItemRow(
+                account_id=r.account_id,
+                stream=r.stream,
+                external_id=r.external_id,
+                chat_external_id=r.chat_external_id,
+                reason=r.reason,
+                seen=r.seen,
+                first_seen_at=from_db(r.first_seen_at),
+                last_seen_at=from_db(r.last_seen_at),
+            )
+            for r in s.execute(q).scalars()
+        ]
