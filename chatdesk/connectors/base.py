@@ -109,6 +109,9 @@ class StreamUnavailable(ConnectorError):
 
 # ----------------------------------------------------------------------------- helpers
 
+# Headers that identify the seller besides the secret itself (Ozon's Client-Id).
+CREDENTIAL_HEADERS = ("Authorization", "Api-Key", "Client-Id", "Cookie")
+
 
 def utc_from_ms(value: int | float | str) -> datetime:
     return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
@@ -154,12 +157,51 @@ def jwt_expiry(token: str) -> datetime | None:
         return None
 
 
+def _secret_forms(secret: str) -> set[str]:
+    """Every way a marketplace or a library may echo ``secret``: as is, URL-encoded (either
+    hex case, ``+`` for space), JSON-escaped (``\\uXXXX`` too), and base64 (standard and
+    URL-safe, padded or not, at each of the three byte alignments it can have inside a longer
+    encoded string, e.g. ``Basic base64(client:secret)``). Case is handled by the caller."""
+    from urllib.parse import quote, quote_plus
+
+    forms = {secret, quote(secret, safe=""), quote_plus(secret, safe="")}
+    forms |= {f.replace("%", "%25") for f in list(forms)}  # encoded twice
+    forms.add(json.dumps(secret)[1:-1])
+    forms.add(json.dumps(secret)[1:-1].replace("/", "\\/"))
+    forms.add(json.dumps(secret, ensure_ascii=True)[1:-1])
+    forms.add("".join(f"\\u{ord(c):04x}" for c in secret))
+    raw = secret.encode()
+    for pad in range(3):
+        for enc in (base64.b64encode, base64.urlsafe_b64encode):
+            text = enc(b"\0" * pad + raw).decode()
+            # drop the characters that also depend on the neighbouring bytes
+            start = (pad * 4 + 2) // 3 if pad else 0
+            stable = text[start:].rstrip("=")
+            tail = (len(raw) + pad) % 3
+            if tail:
+                stable = stable[:-1]
+            if len(stable) >= 8:
+                forms.add(stable)
+    return {f for f in forms if len(f) >= 4}
+
+
 def redact(text: str, *secrets: str) -> str:
-    """Remove secrets from text that may reach a user, a log or the store."""
+    """Remove secrets from text that may reach a user, a log or the store, in every echoed
+    form (:func:`_secret_forms`), case-insensitively. Secrets shorter than 4 characters are
+    not looked for (they would redact ordinary words)."""
+    import re
+
     for secret in secrets:
         if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
+            forms = sorted(_secret_forms(secret), key=len, reverse=True)
+            pattern = "|".join(re.escape(f) for f in forms)
+            text = re.sub(pattern, "***", text, flags=re.IGNORECASE)
     return text
+
+
+def contains_secret(text: str, *secrets: str) -> bool:
+    """True if any form of any secret is still in ``text`` (the secret scan)."""
+    return redact(text, *secrets) != text
 
 
 # ----------------------------------------------------------------------------- requests
@@ -210,6 +252,8 @@ class Connector(abc.ABC):
     # connectors that walk their whole chat list), "lazy" (a mapping that looks up only the
     # chats asked about), or a chat kind ("question") to get only those.
     known_scope: ClassVar[Mapping[str, str]] = {}
+    # The official API hosts (https): credentials go to these, or to the configured base_url.
+    official_hosts: ClassVar[tuple[str, ...]] = ()
     # Files one send request carries (None: all of them). YM and Ozon take one file per call.
     files_per_request: ClassVar[int | None] = None
 
@@ -243,6 +287,33 @@ class Connector(abc.ABC):
         """Headers that carry the secret (used by redaction and tests)."""
         return {}
 
+    def credential_origins(self) -> frozenset[tuple[str, str, int]]:
+        """Where credentials may go: (scheme, host, port) of the configured ``base_url``, else of
+        the marketplace's official API hosts (``official_hosts``), parsed by httpx."""
+        import httpx
+
+        bases = [self.account.base_url] if self.account.base_url else list(self.official_hosts)
+        out = set()
+        for base in bases:
+            u = httpx.URL(base)
+            out.add((u.scheme, u.host, u.port or (443 if u.scheme == "https" else 80)))
+        return frozenset(out)
+
+    def _credentials_for(self, url: str, headers: Any) -> dict[str, str]:
+        """``headers`` minus every credential unless ``url`` is exactly a credential origin
+        (scheme, host and port, compared after httpx parsed it the way it will send it). A
+        base_url of plain http (loopback sandbox) is an exact origin too; nothing else is."""
+        import httpx
+
+        out = dict(headers or {})
+        u = httpx.URL(url)
+        origin = (u.scheme, u.host, u.port or (443 if u.scheme == "https" else 80))
+        if origin in self.credential_origins():
+            return out
+        secret = self.account.secret
+        names = {n.lower() for n in self.secret_headers()} | {n.lower() for n in CREDENTIAL_HEADERS}
+        return {k: v for k, v in out.items() if k.lower() not in names and not (secret and secret in str(v))}
+
     async def http(self, key: str, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """One request: the ``key`` budget first, then transport failures typed. Failures
         before anything was sent are retryable (``reached_server=False``); anything later may
@@ -256,6 +327,7 @@ class Connector(abc.ABC):
             httpx.UnsupportedProtocol,
             httpx.LocalProtocolError,
         )
+        kwargs["headers"] = self._credentials_for(url, kwargs.get("headers"))
         await self.limiter.acquire(key)
         try:
             return await self.client.request(method, url, **kwargs)

@@ -125,6 +125,7 @@ class OzonConnector(Connector):
     streams = ("chats",)
     can_mark_read = True
     files_per_request = 1  # /v1/chat/send/file takes one file and no text
+    official_hosts = (HOST,)
     limits = {
         "chat": Limits(
             max_text=1000,

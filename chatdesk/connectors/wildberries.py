@@ -119,6 +119,7 @@ def jwt_warning(token: str, now: datetime | None = None) -> str | None:
 class WildberriesConnector(Connector):
     marketplace: ClassVar[str] = "wildberries"
     label: ClassVar[str] = "WB"
+    official_hosts: ClassVar[tuple[str, ...]] = (CHAT_HOST, QUESTIONS_HOST)
     streams: ClassVar[tuple[str, ...]] = ("chats", "questions")
     limits: ClassVar[Mapping[str, Limits]] = {"chat": CHAT_LIMITS, "question": QUESTION_LIMITS}
 

@@ -131,6 +131,7 @@ class YandexConnector(Connector):
     streams = ("chats",)
     limits = {"chat": Limits(max_text=MAX_TEXT, max_file_size=MAX_FILE, text_with_files=False)}
     files_per_request = 1  # /chats/file/send takes one file and no text
+    official_hosts = (HOST,)
 
     def __init__(self, account: AccountConfig, client: httpx.AsyncClient, limiter: RateLimiter | None = None):
         super().__init__(account, client, limiter)
