@@ -175,6 +175,7 @@ def test_newest_page_of_messages(db: Database, acc) -> None:
     assert [m.text for m in older] == [f"m{i}" for i in range(10, 20)]
 
 
+@pytest.mark.sqlite_only
 def test_fast_sqlite_path_writes_what_sqlalchemy_writes(db: Database, acc, tmp_path: Path) -> None:
     """Rows from the driver-level bulk insert/update and from the ORM must be indistinguishable,
     or time comparisons between them (ordering, unread, follow-up checks) would go wrong."""

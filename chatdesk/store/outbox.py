@@ -110,7 +110,7 @@ def enqueue(
 ) -> int:
     """Queue a reply and clear the chat's draft in the same transaction; return its id."""
     with db.write() as s:
-        return enqueue_in(s, chat_id, text, files=files, overrides=overrides)
+        return enqueue_in(s, chat_id, text, files=files, overrides=overrides, operator=db.operator)
 
 
 def enqueue_parts(
@@ -129,7 +129,7 @@ def enqueue_parts(
     :func:`claim_due` with ``mine=True``.
     """
     with db.write() as s:
-        ids = [enqueue_in(s, chat_id, t, files=f, overrides=overrides) for t, f in parts]
+        ids = [enqueue_in(s, chat_id, t, files=f, overrides=overrides, operator=db.operator) for t, f in parts]
         if owner is not None:
             until = utcnow() + timedelta(seconds=CLAIM_TTL)
             s.execute(
@@ -148,10 +148,12 @@ def enqueue_in(
     files: list[dict[str, object]] | None = None,
     overrides: list[str] | None = None,
     followup_id: int | None = None,
+    operator: str | None = None,
     state: str = "queued",
     error: str | None = None,
 ) -> int:
     """:func:`enqueue` inside a caller's transaction (follow-ups claim and queue atomically).
+    ``operator`` (team mode) is who wrote it; their draft in the chat is cleared.
     ``state="failed"`` records a part that must not go out by itself (a file the marketplace
     refused inside an accepted message): it waits for the user's explicit retry."""
     now = utcnow()
@@ -170,6 +172,7 @@ def enqueue_in(
         ),
         state=state,
         error=error,
+        operator=operator,
     )
     s.add(msg)
     s.flush()
@@ -186,7 +189,7 @@ def enqueue_in(
         )
     )
     if followup_id is None and state == "queued":
-        s.execute(delete(Draft).where(Draft.chat_id == chat_id))
+        s.execute(delete(Draft).where(Draft.chat_id == chat_id, Draft.operator == (operator or "")))
         # Replying is reading: the operator has seen the conversation.
         chat.unread = 0
         s.add(chat)
@@ -506,9 +509,9 @@ def withdraw(db: Database, message_id: int) -> str:
         s.execute(delete(Outbox).where(Outbox.message_id == message_id))
         s.execute(update(FollowUp).where(FollowUp.message_id == message_id).values(message_id=None))
         s.delete(msg)
-        draft = s.get(Draft, msg.chat_id)
+        draft = s.get(Draft, (msg.chat_id, db.operator or ""))
         if draft is None:
-            s.add(Draft(chat_id=msg.chat_id, text=text, updated_at=utcnow()))
+            s.add(Draft(chat_id=msg.chat_id, operator=db.operator or "", text=text, updated_at=utcnow()))
         else:
             draft.text = text
             draft.updated_at = utcnow()

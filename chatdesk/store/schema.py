@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, MetaData, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-SCHEMA_VERSION = 1
+# Written to meta.schema_version. chatdesk before Alembic refuses a store above 1, so any
+# Alembic revision after 0001 keeps this at 2; newer code compares Alembic revisions instead.
+SCHEMA_VERSION = 2
 
 MESSAGE_STATES = ("received", "queued", "sending", "sent", "failed", "unknown")
 FOLLOWUP_STATES = ("pending", "sending", "sent", "cancelled", "expired", "failed")
@@ -65,6 +67,7 @@ class Chat(SQLModel, table=True):
     marketplace_unread: int | None = None
     resolved_at: datetime | None = None
     created_at: datetime
+    assigned_to: str | None = Field(default=None, max_length=64, index=True)  # operator name (team mode)
 
 
 class Message(SQLModel, table=True):
@@ -82,6 +85,7 @@ class Message(SQLModel, table=True):
     attachments: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
     state: str = Field(default="received", max_length=16)
     error: str | None = Field(default=None, max_length=1000)
+    operator: str | None = Field(default=None, max_length=64)  # who wrote an outgoing message (team mode)
 
 
 class Outbox(SQLModel, table=True):
@@ -131,17 +135,62 @@ class SyncState(SQLModel, table=True):
 
 
 class Lease(SQLModel, table=True):
-    """Who polls an account: one process at a time, renewed while it runs."""
+    """Who polls an account: one process at a time, renewed while it runs.
+
+    ``fence`` grows by one each time the lease changes hands (never on a renewal): a holder
+    remembers the value it got and every write it makes as the holder can be conditioned on
+    it, so a process that lost the lease while paused cannot act on stale ownership."""
 
     account_id: int = Field(foreign_key="account.id", primary_key=True)
     owner: str = Field(max_length=128)
     expires_at: datetime
+    fence: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0, server_default="0"))
+    acquired_at: datetime | None = None
 
 
 class Draft(SQLModel, table=True):
+    """An unsent reply being written: one per chat and operator ("" when there is no operator)."""
+
     chat_id: int = Field(foreign_key="chat.id", primary_key=True)
+    operator: str = Field(default="", max_length=64, primary_key=True)
     text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     updated_at: datetime
+
+
+class Operator(SQLModel, table=True):
+    """A member of the support team (team mode): ``name`` is the login-like id used in config
+    (``operator = "anna"``), ``display_name`` what buyers' chats show ("Анна")."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, index=True, max_length=64)
+    display_name: str = Field(max_length=255)
+    created_at: datetime
+
+
+class ChatOperator(SQLModel, table=True):
+    """One operator's relation to one chat: what they last saw and whether they are there now.
+
+    ``seen_message_id`` is the newest ``message.id`` shown to them (ids grow in ingest order,
+    so "arrived after I looked" never compares two clocks). ``presence`` is ``viewing`` or
+    ``typing`` until ``presence_until`` (heartbeats extend it; expiry ends it)."""
+
+    chat_id: int = Field(foreign_key="chat.id", primary_key=True)
+    operator: str = Field(max_length=64, primary_key=True)
+    seen_message_id: int | None = None
+    seen_at: datetime | None = None
+    presence: str | None = Field(default=None, max_length=16)
+    presence_until: datetime | None = None
+
+
+class Note(SQLModel, table=True):
+    """An internal note in a chat: the team sees it, the buyer never does. Kept apart from
+    ``message`` so that nothing that delivers messages (outbox, connectors) can ever read it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    chat_id: int = Field(foreign_key="chat.id", index=True)
+    operator: str | None = Field(default=None, max_length=64)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime
 
 
 class FollowUp(SQLModel, table=True):
@@ -163,3 +212,8 @@ class FollowUp(SQLModel, table=True):
     message_id: int | None = Field(default=None, foreign_key="message.id")
     created_at: datetime
     updated_at: datetime
+
+
+def metadata() -> MetaData:
+    """The tables above (SQLModel registers every ``table=True`` model on one MetaData)."""
+    return SQLModel.metadata

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from chatdesk import rules, templates
+from chatdesk import marketplaces, rules, templates
 from chatdesk.config import Config
 from chatdesk.connectors import LABELS
 from chatdesk.errors import UsageError
@@ -27,7 +27,7 @@ from chatdesk.store.db import Database
 from chatdesk.store.followups import DueCheck, Verdict
 from chatdesk.timeparse import next_allowed
 
-OZON_REPLY_WINDOW = timedelta(hours=48)
+OZON_REPLY_WINDOW = marketplaces.OZON.reply_window or timedelta(hours=48)  # [OZ-26-07]
 
 
 def template_values(chat: views.ChatRow, config: Config) -> dict[str, str | None]:
