@@ -18,7 +18,7 @@ import json
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, TypeVar
 
 from chatdesk.model import (  # records live in chatdesk.model; re-exported below for old import paths
     AccountConfig,
@@ -57,6 +57,7 @@ __all__ = [  # the contract, plus the records re-exported from chatdesk.model
     "Rejected",
     "SendReceipt",
     "StreamUnavailable",
+    "TooLarge",
     "TransientError",
 ]
 
@@ -103,11 +104,20 @@ class Rejected(ConnectorError):
     """A definite 4xx refusal with the marketplace's reason: the message is ``failed``."""
 
 
+class TooLarge(Rejected):
+    """A download passed its size cap (counted in decoded bytes): the partial file is discarded."""
+
+
 class StreamUnavailable(ConnectorError):
     """This stream cannot work with this account (e.g. WB token without questions category)."""
 
 
 # ----------------------------------------------------------------------------- helpers
+
+DEFAULT_DOWNLOAD_CAP = 64 * 1024 * 1024  # bytes, decoded; no marketplace chat file is near this
+MAX_REDIRECTS = 3
+ERROR_BODY_CAP = 64 * 1024  # bytes of a refusal's body kept for its words
+_CHUNK = 256 * 1024
 
 # Headers that identify the seller besides the secret itself (Ozon's Client-Id).
 CREDENTIAL_HEADERS = ("Authorization", "Api-Key", "Client-Id", "Cookie")
@@ -206,6 +216,12 @@ def contains_secret(text: str, *secrets: str) -> bool:
 
 # ----------------------------------------------------------------------------- requests
 
+
+async def _empty() -> AsyncIterator[bytes]:
+    return
+    yield b""  # pragma: no cover
+
+
 F = TypeVar("F")
 
 
@@ -273,7 +289,13 @@ class Connector(abc.ABC):
         A :class:`SendReceipt` reports files refused inside an accepted message."""
 
     @abc.abstractmethod
-    async def download(self, chat: ChatRef, attachment: Attachment) -> Download: ...
+    async def download(
+        self, chat: ChatRef, attachment: Attachment, sink: BinaryIO | None = None, cap: int | None = None
+    ) -> Download:
+        """Fetch an attachment. With ``sink`` the decoded bytes are streamed into it (at most
+        ``cap`` bytes, else :class:`Rejected` with ``cap_exceeded``) and ``Download.size`` says
+        how many; without, they come back as ``Download.content`` (capped at
+        ``DEFAULT_DOWNLOAD_CAP``). ``retry_after`` set = not ready yet (WB moderation)."""
 
     async def mark_read(self, chat: ChatRef, message_external_id: str) -> None:
         """Set the marketplace's own read marker (explicit user action only)."""
@@ -313,6 +335,111 @@ class Connector(abc.ABC):
         secret = self.account.secret
         names = {n.lower() for n in self.secret_headers()} | {n.lower() for n in CREDENTIAL_HEADERS}
         return {k: v for k, v in out.items() if k.lower() not in names and not (secret and secret in str(v))}
+
+    async def fetch(
+        self, key: str, url: str, headers: Mapping[str, str] | None, sink: BinaryIO, cap: int
+    ) -> tuple[httpx.Response, int]:
+        """A streamed GET for a file: returns ``(response, bytes written to sink)``.
+
+        - Decoded bytes are counted against ``cap`` as they are inflated (gzip/deflate are
+          decoded here, in bounded steps; any other ``Content-Encoding`` is refused), so a
+          small compressed body can never become a huge file; past the cap :class:`TooLarge`.
+        - A 3xx is followed (at most ``MAX_REDIRECTS``) only to https and without any
+          credential header; otherwise :class:`Rejected` — never an empty "saved" file.
+        - Any answer but 200 comes back with at most ``ERROR_BODY_CAP`` bytes of body for its
+          words, nothing written to ``sink``; the caller maps its status.
+        """
+        import zlib
+
+        import httpx
+
+        current = httpx.URL(url)
+        sent_headers: dict[str, str] = {**dict(headers or {}), "Accept-Encoding": "gzip, deflate, identity"}
+        for _hop in range(MAX_REDIRECTS + 1):
+            safe = self._credentials_for(str(current), sent_headers)
+            await self.limiter.acquire(key)
+            try:
+                response = await self.client.send(self.client.build_request("GET", current, headers=safe), stream=True)
+            except httpx.TransportError as exc:
+                raise TransientError(
+                    redact(f"cannot download from {self.label}: {type(exc).__name__}", self.account.secret),
+                    reached_server=False,
+                ) from None
+            try:
+                status = response.status_code
+                if 300 <= status < 400:
+                    location = response.headers.get("location")
+                    target = current.join(location) if location else None
+                    if target is None or target.scheme != "https":
+                        where = f"{target.scheme}://{target.host}" if target is not None else "nowhere"
+                        raise Rejected(
+                            f"{self.label} answered the download with a redirect ({status}) to {where}: "
+                            "not followed (only https, and never with the key); nothing was saved",
+                            status=status,
+                        )
+                    current = target
+                    sent_headers = {"Accept-Encoding": sent_headers["Accept-Encoding"]}  # no credential, ever
+                    continue
+                if status != 200:  # a refusal, or WB's 202 "still being checked": words, not a file
+                    body = response.content if response.is_stream_consumed else b""
+                    async for chunk in response.aiter_raw() if not response.is_stream_consumed else _empty():
+                        body += chunk
+                        if len(body) >= ERROR_BODY_CAP:
+                            break
+                    return httpx.Response(status, headers=response.headers, content=body[:ERROR_BODY_CAP]), 0
+                declared = response.headers.get("content-length", "")
+                encoding = response.headers.get("content-encoding", "identity").strip().lower() or "identity"
+                if encoding == "identity" and declared.isdigit() and int(declared) > cap:
+                    raise TooLarge(
+                        f"the file ({int(declared)} bytes) is larger than its {cap}-byte limit; nothing was saved"
+                    )
+                if encoding in ("gzip", "x-gzip"):
+                    inflater: Any = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                elif encoding == "deflate":
+                    inflater = zlib.decompressobj()
+                elif encoding == "identity":
+                    inflater = None
+                else:
+                    raise Rejected(f"{self.label} sent the file with an unsupported encoding ({encoding[:20]})")
+                written = 0
+
+                def put(data: bytes) -> None:
+                    nonlocal written
+                    written += len(data)
+                    if written > cap:
+                        raise TooLarge(f"the file is larger than its {cap}-byte limit; the partial file was deleted")
+                    sink.write(data)
+
+                if response.is_stream_consumed:  # read already (an in-memory transport or hook): decoded
+                    put(response.content)
+                    return response, written
+                async for raw in response.aiter_raw():
+                    if inflater is None:
+                        put(raw)
+                        continue
+                    pending = raw
+                    while pending:
+                        try:
+                            put(inflater.decompress(pending, _CHUNK))
+                        except zlib.error:
+                            raise TransientError(f"{self.label} sent a corrupt compressed file") from None
+                        pending = inflater.unconsumed_tail
+                if inflater is not None:
+                    put(inflater.flush())
+                return response, written
+            finally:
+                await response.aclose()
+        raise Rejected(f"{self.label} redirected the download more than {MAX_REDIRECTS} times; nothing was saved")
+
+    async def _download_into(
+        self, key: str, url: str, headers: Mapping[str, str] | None, sink: BinaryIO | None, cap: int | None
+    ) -> tuple[httpx.Response, int, bytes | None]:
+        """:meth:`fetch` into ``sink``, or into memory when there is none (returned as bytes)."""
+        import io
+
+        buffer = io.BytesIO() if sink is None else None
+        response, size = await self.fetch(key, url, headers, sink or buffer, cap or DEFAULT_DOWNLOAD_CAP)  # type: ignore[arg-type]
+        return response, size, buffer.getvalue() if buffer is not None else None
 
     async def http(self, key: str, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """One request: the ``key`` budget first, then transport failures typed. Failures

@@ -35,7 +35,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any, BinaryIO, ClassVar
 
 import httpx
 
@@ -149,6 +149,10 @@ class WildberriesConnector(Connector):
         Other 4xx answers are returned to the caller, which knows the endpoint's error shape.
         """
         resp = await self.http(key, method, url, headers=self.secret_headers(), **kwargs)
+        return self._mapped(key, resp)
+
+    def _mapped(self, key: str, resp: httpx.Response) -> httpx.Response:
+        """429/5xx/401/402 mapped to the typed errors; other answers returned."""
         status = resp.status_code
         if status == 429:
             seconds = _retry_seconds(resp.headers)
@@ -439,11 +443,14 @@ class WildberriesConnector(Connector):
                 raise Rejected(f"{exc.message} ({EDIT_ONCE_NOTE})", status=422) from None
             raise
 
-    async def download(self, chat: ChatRef, attachment: Attachment) -> Download:
+    async def download(
+        self, chat: ChatRef, attachment: Attachment, sink: BinaryIO | None = None, cap: int | None = None
+    ) -> Download:
         if not attachment.download_id:
             raise Rejected("this attachment has no WB download id")
         url = f"{self.chat_host}/api/v1/seller/download/{attachment.download_id}"
-        resp = await self._request("wb.download", "GET", url)
+        resp, size, content = await self._download_into("wb.download", url, self.secret_headers(), sink, cap)
+        self._mapped("wb.download", resp)
         if resp.status_code == 202:
             body = self._json(resp)
             return Download(retry_after=float(body.get("retrySeconds") or 30))
@@ -452,7 +459,7 @@ class WildberriesConnector(Connector):
         if resp.status_code >= 400:
             raise self._refused(resp)
         content_type = resp.headers.get("content-type", "").split(";")[0].strip() or attachment.content_type
-        return Download(content=resp.content, content_type=content_type)
+        return Download(content=content, content_type=content_type, size=size)
 
 
 # ---------------------------------------------------------------------- wire helpers
