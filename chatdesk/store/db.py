@@ -273,7 +273,7 @@ class Database:
             self._drop_listener()
         try:  # polling fallback
             with self.engine.connect() as c:
-                lsn = c.execute(text("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint")).scalar()
+                lsn = c.execute(text("SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::bigint")).scalar()
             return int(lsn or 0)
         except SQLAlchemyError:
             return None

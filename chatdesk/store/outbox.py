@@ -145,6 +145,9 @@ def claim_due(
             .where(Outbox.message_id == message_id if message_id is not None else True)
             .order_by(Outbox.id)
             .limit(limit)
+            # PostgreSQL: rows another transaction is claiming right now are skipped, not waited
+            # for (SQLite renders nothing here: its write lock already serializes claims).
+            .with_for_update(skip_locked=True, of=Outbox)
         ).all()
         for ob, msg, chat in rows:
             res = s.execute(
