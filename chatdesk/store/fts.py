@@ -3,15 +3,17 @@
 An external-content FTS5 table indexes ``message.text`` and triggers keep it in step with
 every insert, update and delete, so no code path can forget to index. The ``unicode61``
 tokenizer folds case for Cyrillic (and ё/е with ``remove_diacritics 2``), which is what
-Russian buyers' text needs. Another engine would implement :func:`search_ids` its own way.
+Russian buyers' text needs. What a query means (stems as word prefixes) is defined once in
+:mod:`chatdesk.store.terms`; another engine renders the same terms its own way.
 """
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 from sqlalchemy import text
+
+from chatdesk.store import terms
 
 if TYPE_CHECKING:
     from chatdesk.store.db import Database
@@ -34,8 +36,6 @@ _DDL = [
         INSERT INTO message_fts(rowid, text) VALUES (new.id, {_NEW}); END""",
 ]
 
-_WORD = re.compile(r"\w+", re.UNICODE)
-
 
 def install(db: Database) -> None:
     with db.write() as s:
@@ -48,13 +48,10 @@ def install(db: Database) -> None:
 
 
 def to_match(query: str) -> str | None:
-    """Turn what a user typed into a safe FTS5 MATCH expression: every word must occur,
-    the last one as a prefix (search-as-you-type). No FTS syntax from the user survives."""
-    words = _WORD.findall(query.replace("ё", "е").replace("Ё", "Е"))
-    if not words:
-        return None
-    parts = [f'"{w}"' for w in words[:-1]] + [f'"{words[-1]}"*']
-    return " AND ".join(parts)
+    """Turn what a user typed into a safe FTS5 MATCH expression with the stemmed semantics of
+    :mod:`chatdesk.store.terms` (every word's stem as a word prefix, all required). No FTS
+    syntax from the user survives."""
+    return terms.to_fts5(terms.search_terms(query))
 
 
 def search_ids(db: Database, query: str, limit: int = 50) -> list[tuple[int, int]]:

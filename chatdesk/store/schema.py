@@ -89,11 +89,15 @@ class Message(SQLModel, table=True):
 
 
 class Outbox(SQLModel, table=True):
-    """Delivery bookkeeping of one outgoing message.
+    """Delivery bookkeeping of one outgoing message (one marketplace request per row when
+    queued by this version; older rows may hold several, tracked by ``parts_done``).
 
-    ``claimed_by``/``claimed_until`` make the claim atomic across processes; a row found in
-    ``sending`` with an expired claim was interrupted mid-request and becomes ``unknown``:
-    it is never re-sent automatically.
+    ``claimed_by``/``claim_token``/``claimed_until`` are a fenced, heartbeat-renewed claim: every
+    change after a send is an UPDATE conditional on the same owner *and* token, so a process
+    that lost the row can never overwrite what the new owner decided. ``in_flight`` is the
+    part whose request may be on the wire: a row whose owner is gone is ``unknown`` only when a
+    part was in flight, else it simply goes back to ``queued`` (nothing was sent). See
+    ``chatdesk.store.outbox.TRANSITIONS``.
     """
 
     id: int | None = Field(default=None, primary_key=True)
@@ -105,6 +109,9 @@ class Outbox(SQLModel, table=True):
     next_attempt_at: datetime | None = None
     claimed_by: str | None = Field(default=None, max_length=128)
     claimed_until: datetime | None = None
+    claim_token: int = 0  # fencing token: +1 on every claim
+    in_flight: int | None = None  # index of the part whose request may be on the wire
+    parts_done: int = 0  # requests of this row the marketplace accepted (never re-sent)
     done: bool = Field(default=False, index=True)
     followup_id: int | None = Field(default=None, foreign_key="followup.id")
     created_at: datetime
@@ -208,6 +215,9 @@ class FollowUp(SQLModel, table=True):
     state: str = Field(default="pending", max_length=16)
     reason: str | None = Field(default=None, max_length=1000)
     cancel_if_buyer_writes: bool = True
+    # Order of arrival, not clocks: the newest buyer message row id in the chat when the
+    # follow-up was scheduled; any buyer message with a higher id arrived after it.
+    buyer_seq: int | None = None
     overrides: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
     message_id: int | None = Field(default=None, foreign_key="message.id")
     created_at: datetime

@@ -10,8 +10,7 @@ Create Date: 2026-11-29
 - ``note``: internal notes, never in ``message`` (so never in the outbox).
 - ``chat.assigned_to``, ``message.operator``.
 - ``draft`` gets ``operator`` in its primary key (one draft per chat and operator).
-- ``lease.fence`` (fencing counter) and ``lease.acquired_at``; ``syncworker`` (live sync
-  engines, so several daemons split the accounts).
+- ``lease.fence`` (fencing counter) and ``lease.acquired_at``.
 - PostgreSQL only: the ``chatdesk_ru`` text search configuration (Snowball Russian without stop
   words, Latin words as typed) and a GIN index over ``message.text`` for search.
 """
@@ -69,13 +68,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_note_chat_id", "note", ["chat_id"], unique=False)
-    op.create_table(
-        "syncworker",
-        sa.Column("owner", sa.String(length=128), nullable=False),
-        sa.Column("heartbeat_until", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("owner"),
-    )
     with op.batch_alter_table("chat") as batch:
         batch.add_column(sa.Column("assigned_to", sa.String(length=64), nullable=True))
     op.create_index("ix_chat_assigned_to", "chat", ["assigned_to"], unique=False)

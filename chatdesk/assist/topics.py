@@ -1,0 +1,357 @@
+"""What a buyer writes about: a small Russian taxonomy for marketplace trade, offline.
+
+Each buyer message gets one topic from :data:`TOPICS` by rules over Snowball stems (see
+:mod:`chatdesk.store.terms`) and a few phrases: every topic has cue stems with weights, the
+highest total wins, ties go to the topic listed first in :data:`TOPICS` (problems before
+questions before thanks). A message with no cue is ``other``. Measured on the hand-labelled
+corpus in ``tests/assist/topics_corpus.py`` (precision and recall per topic in the README).
+
+A configured model may refine the tag later (``source = "model"``); the rules are always the
+fallback. Headless, pure functions.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from chatdesk.store import terms
+
+VERSION = 1
+"""Bumped when the rules change, so stored tags from older rules can be recomputed."""
+
+# Order matters for ties: the more specific / more urgent topic first.
+TOPICS: dict[str, str] = {
+    "complaint": "жалоба на продавца",
+    "defect": "брак / повреждение",
+    "wrong_item": "пришёл не тот товар",
+    "return": "возврат / обмен",
+    "size": "размер / посадка",
+    "delivery": "доставка / получение",
+    "availability": "наличие / поставка",
+    "price": "оплата / цена / скидка",
+    "product": "вопрос о товаре",
+    "thanks": "благодарность",
+    "other": "другое",
+}
+PROBLEM_TOPICS = ("defect", "size", "delivery", "return", "wrong_item", "complaint")
+"""Topics that mean something went wrong: what "product on fire" counts."""
+
+SHORT: dict[str, str] = {
+    "complaint": "жалоба",
+    "defect": "брак",
+    "wrong_item": "не тот",
+    "return": "возврат",
+    "size": "размер",
+    "delivery": "доставка",
+    "availability": "наличие",
+    "price": "цена",
+    "product": "товар",
+    "thanks": "спасибо",
+    "other": "",
+}
+
+# Cue stems (word prefixes, folded, ё->е): weight 2 = decisive, 1 = supporting.
+_CUES: dict[str, dict[str, int]] = {
+    "complaint": {
+        "обман": 3,
+        "мошенн": 3,
+        "хамств": 3,
+        "хам": 2,
+        "ужасн": 1,
+        "отвратит": 2,
+        "безобраз": 2,
+        "жалоб": 2,
+        "отвечает": 1,
+        "игнор": 2,
+        "позор": 2,
+        "кошмар": 1,
+        "развод": 2,
+        "верх наглост": 3,
+        "наглост": 2,
+    },
+    "defect": {
+        "брак": 3,
+        "бракова": 3,
+        "сломан": 3,
+        "слома": 2,
+        "разбит": 3,
+        "разбил": 2,
+        "порва": 3,
+        "дыр": 2,
+        "разошел": 3,
+        "повреж": 2,
+        "дефект": 3,
+        "царапин": 3,
+        "поцарапа": 3,
+        "пятн": 2,
+        "помят": 2,
+        "треснул": 3,
+        "трещин": 3,
+        "заеда": 3,
+        "протека": 3,
+        "протек": 2,
+        "не работа": 3,
+        "не включа": 3,
+        "отклеил": 3,
+        "оторвал": 3,
+        "запах": 2,
+        "воня": 3,
+        "скол": 2,
+        "испорч": 3,
+        "разорва": 3,
+        "сломал": 3,
+        "брачн": 3,
+        "не заряжа": 3,
+        "вздул": 3,
+        "торчат нитк": 2,
+        "облез": 3,
+        "линя": 2,
+        "катышк": 2,
+    },
+    "wrong_item": {
+        "не тот": 3,
+        "не то": 2,
+        "перепута": 3,
+        "другой товар": 3,
+        "пришел другой": 3,
+        "прислали другой": 3,
+        "вместо": 2,
+        "не та": 2,
+        "не того": 2,
+        "не соответствует заказ": 3,
+        "не хватает": 2,
+        "некомплект": 3,
+        "пришло не": 2,
+    },
+    "return": {
+        "возврат": 3,
+        "вернут": 2,
+        "верну": 2,
+        "вернул": 2,
+        "обмен": 3,
+        "поменя": 2,
+        "замен": 2,
+        "отказ": 2,
+        "деньг": 1,
+        "заявк": 1,
+        "возмест": 2,
+        "компенсац": 2,
+    },
+    "size": {
+        "размер": 3,
+        "маломер": 3,
+        "большемер": 3,
+        "рост": 2,
+        "сетк": 2,
+        "ношу": 2,
+        "велик": 2,
+        "мал": 1,
+        "узк": 2,
+        "широк": 1,
+        "длин": 1,
+        "обхват": 3,
+        "талия": 2,
+        "талии": 2,
+        "бедр": 2,
+        "груд": 1,
+        "сел": 1,
+        "жмет": 3,
+        "давит": 2,
+        "висит": 2,
+        "подойдет на": 2,
+        "посадк": 2,
+        "полнот": 3,
+        "стельк": 2,
+        "вес": 1,
+        "xs": 2,
+        "xl": 2,
+        "xxl": 2,
+        "s": 0,
+        "m": 0,
+    },
+    "delivery": {
+        "доставк": 3,
+        "доставл": 2,
+        "достав": 2,
+        "курьер": 3,
+        "пункт выдач": 3,
+        "пвз": 3,
+        "постамат": 3,
+        "трек": 3,
+        "отправ": 1,
+        "отгруз": 3,
+        "отправит": 2,
+        "отправк": 2,
+        "отправлен": 2,
+        "в пути": 3,
+        "пришел": 1,
+        "придет": 2,
+        "приедет": 2,
+        "получ": 1,
+        "посылк": 2,
+        "срок": 2,
+        "задерж": 2,
+        "не пришел": 3,
+        "не пришла": 3,
+        "не доставил": 3,
+        "адрес": 2,
+        "склад": 1,
+        "собира": 2,
+        "статус": 2,
+        "забрать": 2,
+        "заберу": 2,
+        "когда ждать": 2,
+        "хранен": 2,
+    },
+    "availability": {
+        "наличи": 3,
+        "поставк": 3,
+        "появит": 3,
+        "появ": 2,
+        "закончил": 2,
+        "распрод": 2,
+        "пополн": 2,
+        "другом цвет": 2,
+        "другой цвет": 2,
+        "других цвет": 2,
+        "будет ли": 1,
+        "остал": 1,
+        "завоз": 3,
+        "ожида": 1,
+        "предзаказ": 3,
+        "когда будет": 2,
+        "расцветк": 2,
+    },
+    "price": {
+        "цен": 3,
+        "стоимост": 3,
+        "скидк": 3,
+        "оплат": 3,
+        "оплатил": 2,
+        "промокод": 3,
+        "купон": 3,
+        "дорог": 2,
+        "дешев": 2,
+        "опт": 2,
+        "рассрочк": 3,
+        "списал": 3,
+        "чек": 2,
+        "баллы": 2,
+        "кешбэк": 3,
+        "акци": 2,
+        "деньги": 1,
+        "переплат": 3,
+        "сколько стоит": 3,
+    },
+    "product": {
+        "подойдет ли": 2,
+        "подходит ли": 2,
+        "совмест": 3,
+        "материал": 3,
+        "состав": 3,
+        "инструкц": 3,
+        "стирать": 3,
+        "стирк": 3,
+        "уход": 2,
+        "комплект": 2,
+        "характерист": 3,
+        "гаранти": 3,
+        "модел": 1,
+        "цвет": 1,
+        "вес": 1,
+        "объем": 2,
+        "емкост": 2,
+        "держит": 2,
+        "подскажит": 1,
+        "сделан": 2,
+        "производ": 2,
+        "натурал": 2,
+        "водонепрониц": 3,
+        "батаре": 2,
+        "заряд": 2,
+        "упаковк": 1,
+        "подарочн": 2,
+        "можно ли": 1,
+        "как пользова": 3,
+        "срок годн": 3,
+        "аллерг": 2,
+        "ткан": 2,
+        "хлопок": 2,
+        "оттен": 2,
+    },
+    "thanks": {
+        "спасиб": 2,
+        "благодар": 3,
+        "отличн": 2,
+        "качеств": 1,
+        "доволен": 2,
+        "довольн": 2,
+        "понравил": 2,
+        "супер": 2,
+        "класс": 2,
+        "рекоменд": 1,
+        "все пришло": 2,
+        "все хорошо": 2,
+        "все отлично": 2,
+        "все супер": 2,
+        "молодц": 2,
+    },
+}
+_NEGATED_THANKS = re.compile(r"\bспасибо\s+за\s+(?:ответ|быстр|помощ)")
+
+_WORD = re.compile(r"\w+")
+
+
+@dataclass(frozen=True)
+class Topic:
+    """``code`` is a key of :data:`TOPICS`; ``score`` the winning cue weight (0 for other);
+    ``cues`` the cue stems that matched, for "why this tag"."""
+
+    code: str
+    score: int
+    cues: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        return TOPICS[self.code]
+
+
+def _matches(cue: str, text: str, words: list[str]) -> bool:
+    if " " in cue:
+        return re.search(r"(?<!\w)" + re.escape(cue), text) is not None
+    return any(w.startswith(cue) if len(cue) > 2 else w == cue for w in words)
+
+
+def classify(text: str) -> Topic:
+    """The topic of one buyer message. Pure and deterministic; never raises.
+
+    Phrases (cues with a space) match on the folded text; single cues match word beginnings
+    (cues of 1-2 letters, like sizes ``xl``, match whole words only)."""
+    folded = " ".join(terms.words(text or ""))
+    if not folded:
+        return Topic("other", 0)
+    words = folded.split()
+    scores: dict[str, tuple[int, list[str]]] = {}
+    for code, cues in _CUES.items():
+        total, hit = 0, []
+        for cue, weight in cues.items():
+            if weight and _matches(cue, folded, words):
+                total += weight
+                hit.append(cue)
+        if total:
+            scores[code] = (total, hit)
+    # "Спасибо" in a message that is really about something else is politeness, not thanks.
+    if "thanks" in scores and len(scores) > 1:
+        others = max(v[0] for k, v in scores.items() if k != "thanks")
+        if others >= 2:
+            del scores["thanks"]
+    if "thanks" in scores and _NEGATED_THANKS.search(folded) and len(scores) == 1:
+        pass  # "спасибо за ответ" is thanks
+    if not scores:
+        return Topic("other", 0)
+    order = list(TOPICS)
+    code = max(scores, key=lambda c: (scores[c][0], -order.index(c)))
+    if scores[code][0] < 2:
+        return Topic("other", 0, tuple(scores[code][1]))
+    return Topic(code, scores[code][0], tuple(scores[code][1]))

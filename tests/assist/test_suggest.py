@@ -1,0 +1,163 @@
+"""Offline suggestions: past answers to similar questions, re-addressed to this chat, same
+product first, with the reason and the rule check; templates matched by stems."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from chatdesk.assist import suggest
+from chatdesk.cli import app
+from chatdesk.config import Config
+from chatdesk.errors import UsageError
+from chatdesk.model import ChatInfo, MessageInfo, Page
+from chatdesk.store import accounts, ingest
+from chatdesk.store.db import Database
+from chatdesk.templates import parse_template
+
+T0 = datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
+
+
+def _m(chat: str, ext: str, author: str, text: str, minutes: int) -> MessageInfo:
+    return MessageInfo(chat, ext, author, text, T0 + timedelta(minutes=minutes))  # type: ignore[arg-type]
+
+
+def build(db: Database) -> dict[str, int]:
+    acc = accounts.add_account(db, "wb", "wildberries")
+    page = Page(
+        chats=(
+            ChatInfo(
+                "old-size-same", customer="Алёна", order_id="1111-1", product_id="500", context={"title": "Платье"}
+            ),
+            ChatInfo("old-size-other", customer="Пётр", order_id="2222-2", product_id="700"),
+            ChatInfo("old-delivery", customer="Иван", product_id="500"),
+            ChatInfo("old-unanswered", customer="Ольга", product_id="500"),
+            ChatInfo("now", customer="Мария", order_id="9999-9", product_id="500", context={"title": "Платье"}),
+        ),
+        messages=(
+            _m("old-size-other", "1", "buyer", "Какой размер взять на рост 170?", 0),
+            _m("old-size-other", "2", "seller", "Пётр, на рост 170 берите размер M.", 10),
+            _m("old-size-same", "3", "buyer", "Подскажите размер на рост 165, ношу 44", 20),
+            _m("old-size-same", "4", "seller", "Алёна, добрый день! Платье маломерит, при 44 берите 46.", 30),
+            _m("old-delivery", "5", "buyer", "Когда будет доставка?", 40),
+            _m("old-delivery", "6", "seller", "Иван, заказ в пути, 2-3 дня.", 50),
+            _m("old-unanswered", "7", "buyer", "Размер на рост 180 есть?", 60),
+            _m("now", "8", "buyer", "Здравствуйте! Какой размер брать на рост 168?", 100),
+        ),
+    )
+    ingest.apply_page(db, acc.id, "chats", page)
+    with db.read() as s:
+        from sqlalchemy import text
+
+        return {r[0]: r[1] for r in s.execute(text("SELECT external_id, id FROM chat"))}
+
+
+def test_past_answers_same_product_first_readdressed_with_reason(db: Database) -> None:
+    ids = build(db)
+    r = suggest.suggest(db, ids["now"], config=Config())
+    past = [s for s in r.items if s.source == "past"]
+    assert r.buyer_text == "Здравствуйте! Какой размер брать на рост 168?"
+    # both size answers, the same product's first; the delivery answer shares no word: left out;
+    # the unanswered question has no answer to offer
+    assert [s.text for s in past] == [
+        "Мария, добрый день! Платье маломерит, при 44 берите 46.",
+        "Мария, на рост 170 берите размер M.",
+    ]
+    assert past[0].same_product and not past[1].same_product
+    assert "Подскажите размер на рост 165" in past[0].reason and "01.11.2026" in past[0].reason
+    assert "same product" in past[0].reason and "арт. 700" in past[1].reason
+    assert all(s.findings == () for s in past)
+
+
+def test_missing_customer_is_tidied_and_foreign_numbers_flagged(db: Database) -> None:
+    ids = build(db)
+    acc = accounts.get_account(db, "wb")
+    ingest.apply_page(
+        db,
+        acc.id,
+        "chats",
+        Page(
+            chats=(ChatInfo("anon", product_id="500"), ChatInfo("src", customer="Пётр", product_id="501")),
+            messages=(
+                _m("src", "20", "buyer", "Подойдёт чехол на Galaxy A54?", 200),
+                _m("src", "21", "seller", "Пётр, нет, для A54 есть модель 11223345.", 210),
+                _m("anon", "22", "buyer", "Чехол на Galaxy A54 подойдёт?", 220),
+            ),
+        ),
+    )
+    ids = {**ids, "anon": max(ids.values()) + 1}
+    r = suggest.suggest(db, ids["anon"], config=Config())
+    (s,) = [s for s in r.items if s.source == "past"]
+    assert s.text == "Нет, для A54 есть модель 11223345."
+    assert s.notes == ("mentions 11223345: check that it fits this buyer",)
+
+
+def test_a_suggestion_carrying_a_contact_is_flagged_by_the_rule_check(db: Database) -> None:
+    ids = build(db)
+    acc = accounts.get_account(db, "wb")
+    ingest.apply_page(
+        db,
+        acc.id,
+        "chats",
+        Page(
+            messages=(
+                _m("old-delivery", "30", "buyer", "Где мой трек номер посылки?", 300),
+                _m("old-delivery", "31", "seller", "Напишите нам в телеграм @shop_help", 310),
+                _m("now", "32", "buyer", "Пришлите трек номер посылки", 320),
+            )
+        ),
+    )
+    r = suggest.suggest(db, ids["now"], config=Config())
+    (s,) = [s for s in r.items if s.source == "past"]
+    assert any(f.severity == "warn" for f in s.findings)
+
+
+def test_templates_match_by_stems_and_are_filled(db: Database) -> None:
+    ids = build(db)
+    tpl = [
+        parse_template("return", "# Как оформить возврат\nЗдравствуйте, {customer}! Возврат по заказу {order}: ..."),
+        parse_template("thanks", "Спасибо за отзыв!"),
+    ]
+    acc = accounts.get_account(db, "wb")
+    ingest.apply_page(
+        db, acc.id, "chats", Page(messages=(_m("now", "40", "buyer", "Хочу вернуть, как оформить возврат?", 400),))
+    )
+    r = suggest.suggest(db, ids["now"], config=Config(), found_templates=tpl)
+    (t,) = [s for s in r.items if s.source == "template"]
+    assert t.template == "return" and t.text == "Здравствуйте, Мария! Возврат по заказу 9999-9: ..."
+    assert "shares 2 of" in t.reason
+
+
+def test_chat_changed_meanwhile_is_detected(db: Database) -> None:
+    ids = build(db)
+    r = suggest.suggest(db, ids["now"], config=Config())
+    assert suggest.still_current(db, r)
+    acc = accounts.get_account(db, "wb")
+    ingest.apply_page(db, acc.id, "chats", Page(messages=(_m("now", "50", "buyer", "Ау?", 500),)))
+    assert not suggest.still_current(db, r)
+
+
+def test_no_buyer_message_says_so(db: Database) -> None:
+    acc = accounts.add_account(db, "wb", "wildberries")
+    ingest.apply_page(db, acc.id, "chats", Page(chats=(ChatInfo("x"),)))
+    r = suggest.suggest(db, 1, config=Config())
+    assert r.items == () and r.for_message_id is None and r.notices
+
+
+def test_cli_suggest_json_and_text(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    db = Database(url)
+    ids = build(db)
+    db.close()
+    result = CliRunner().invoke(app, ["--db", url, "suggest", str(ids["now"]), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["suggestions"][0]["text"] == "Мария, добрый день! Платье маломерит, при 44 берите 46."
+    assert data["suggestions"][0]["source"] == "past"
+    result = CliRunner().invoke(app, ["--db", url, "suggest", str(ids["now"])])
+    assert result.exit_code == 0 and "маломерит" in result.output and "Подскажите размер" in result.output
+    result = CliRunner().invoke(app, ["--db", url, "suggest", "999"])
+    assert isinstance(result.exception, UsageError)
