@@ -17,7 +17,6 @@ from chatdesk.cli.common import (
     print_json,
     print_table,
 )
-from chatdesk.errors import ChatdeskError
 
 
 def _chat_json(ch) -> dict[str, object]:  # type: ignore[no-untyped-def]
@@ -107,8 +106,6 @@ def search(
     from chatdesk.store import fts, views
 
     db = get_ctx(ctx).db()
-    if not db.is_sqlite:
-        raise ChatdeskError("full-text search needs the SQLite store")
     hits = fts.search_ids(db, query, limit)
     msgs = {m.id: m for m in views.messages_by_ids(db, [h[0] for h in hits])}
     chats_by_id = {c.id: c for c in views.list_chats_by_ids(db, sorted({h[1] for h in hits}))}
