@@ -52,8 +52,15 @@ class Ctx:
         if self._db is None:
             from chatdesk.paths import db_url
             from chatdesk.store.db import Database
+            from chatdesk.usecases.team import operator_from
 
-            self._db = Database(db_url(self.home, self.db_arg))
+            db = Database(db_url(self.home, self.db_arg))
+            try:
+                db.operator = operator_from(self.config().operator)
+            except Exception:
+                db.close()
+                raise
+            self._db = db
         return self._db
 
     def secrets(self):  # type: ignore[no-untyped-def]

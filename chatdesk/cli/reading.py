@@ -35,6 +35,7 @@ def _chat_json(ch) -> dict[str, object]:  # type: ignore[no-untyped-def]
         "last_message_at": iso(ch.last_message_at),
         "preview": ch.preview,
         "has_followup": ch.has_followup,
+        "assigned_to": ch.assigned_to,
     }
 
 
@@ -45,6 +46,8 @@ def chats(
     marketplace: Annotated[str | None, typer.Option(help="wildberries | ozon | yandex")] = None,
     unread: Annotated[bool, typer.Option("--unread")] = False,
     waiting: Annotated[bool, typer.Option("--waiting", help="Last message is the buyer's.")] = False,
+    mine: Annotated[bool, typer.Option("--mine", help="Team mode: assigned to me.")] = False,
+    unassigned: Annotated[bool, typer.Option("--unassigned", help="Team mode: assigned to nobody.")] = False,
 ) -> None:
     """List conversations, newest activity first."""
     from chatdesk.connectors import connector_class
@@ -52,16 +55,26 @@ def chats(
 
     if marketplace:
         connector_class(marketplace)
-    rows = views.list_chats(
-        get_ctx(ctx).db(), views.ChatFilter(marketplace=marketplace, unread=unread, waiting=waiting)
+    db = get_ctx(ctx).db()
+    if mine and db.operator is None:
+        from chatdesk.errors import UsageError
+
+        raise UsageError('--mine needs CHATDESK_OPERATOR or operator = "…" in config.toml')
+    flt = views.ChatFilter(
+        marketplace=marketplace,
+        unread=unread,
+        waiting=waiting,
+        assigned_to=db.operator if mine else None,
+        unassigned=unassigned,
     )
+    rows = views.list_chats(db, flt)
     if as_json:
         print_json([_chat_json(r) for r in rows])
         return
     print_chats(rows)
 
 
-def _message_json(m) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def _message_json(m, names: dict[str, str] | None = None) -> dict[str, object]:  # type: ignore[no-untyped-def]
     return {
         "id": m.id,
         "external_id": m.external_id,
@@ -74,6 +87,8 @@ def _message_json(m) -> dict[str, object]:  # type: ignore[no-untyped-def]
         ],
         "state": m.state,
         "error": m.error,
+        "operator": m.operator,
+        "operator_name": (names or {}).get(m.operator or "", m.operator),
     }
 
 
@@ -81,18 +96,23 @@ def _message_json(m) -> dict[str, object]:  # type: ignore[no-untyped-def]
 def messages(ctx: typer.Context, chat: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """A conversation's messages, oldest first."""
     from chatdesk.sanitize import safe_text
-    from chatdesk.store import views
+    from chatdesk.store import team, views
+    from chatdesk.usecases.team import seen
 
     db = get_ctx(ctx).db()
-    rows = views.list_messages(db, chat_id_arg(db, chat))
+    chat_id = chat_id_arg(db, chat)
+    rows = views.list_messages(db, chat_id)
+    names = team.display_names(db)
+    seen(db, chat_id, max((m.id for m in rows), default=None))  # team mode: this operator has looked
     if as_json:
-        print_json([_message_json(m) for m in rows])
+        print_json([_message_json(m, names) for m in rows])
         return
     out = console()
     for m in rows:
         state = "" if m.state in ("received", "sent") else f" [{m.state}{': ' + m.error if m.error else ''}]"
         files = "".join(f" [file: {a.name}]" for a in m.attachments)
-        out.print(safe_text(f"{local_time(m.created_at)} {m.author}{state}: {m.text}{files}"))
+        who = f" ({names.get(m.operator, m.operator)})" if m.operator else ""
+        out.print(safe_text(f"{local_time(m.created_at)} {m.author}{who}{state}: {m.text}{files}"))
 
 
 @app.command()

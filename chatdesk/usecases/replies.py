@@ -29,6 +29,7 @@ from chatdesk.store import accounts as store_accounts
 from chatdesk.store import outbox, views
 from chatdesk.store.db import Database
 from chatdesk.sync import ClientFactory, SyncEngine
+from chatdesk.usecases import team
 
 EXIT_SENT = 0  # the marketplace accepted every part
 EXIT_FAILED = 1  # refused (or not queued): nothing of it went out; fix and retry if you like
@@ -110,6 +111,7 @@ def queue_reply(
     *,
     force: bool = False,
     owner: str | None = None,
+    anyway: bool = False,
 ) -> QueuedReply:
     """Check, split and queue a reply; the draft is cleared in the same transaction.
 
@@ -119,12 +121,15 @@ def queue_reply(
     claimed by that engine (``send``), so no other process can take them first.
     Raises :class:`UsageError` for an unknown chat, a hard-limit breach (always) or a content
     warning without ``force``; nothing is queued then. Limits come from the chat's connector.
+    Team mode (``db.operator``): raises :class:`team.ReviewNeeded` when the chat changed since
+    the operator last saw it, unless ``anyway``.
     """
     chat = views.get_chat(db, chat_id)
     if chat is None:
         raise UsageError(f"no chat with id {chat_id}")
     files = list(files or [])
     overrides = precheck(chat, text, files, force=force)
+    team.check_before_send(db, chat_id, anyway=anyway)
     parts = reply_parts(chat, text, files)
     ids = outbox.enqueue_parts(db, chat_id, parts, overrides=overrides or None, owner=owner)
     return QueuedReply(chat_id, chat.account_id, tuple(ids), tuple(overrides))
@@ -157,6 +162,7 @@ def send_now(
     force: bool = False,
     client_factory: ClientFactory | None = None,
     wait_for_other: float = WAIT_FOR_OTHER,
+    anyway: bool = False,
 ) -> Outcome:
     """``chatdesk send``: returns the outcome line and its exit code (``EXIT_*``).
 
@@ -168,6 +174,7 @@ def send_now(
     text = text.strip("\n")
     files = file_specs(attach)
     precheck(chat, text, files, force=force)  # refuse bad input before touching the keyring
+    team.check_before_send(db, chat_id, anyway=anyway)  # another operator answered meanwhile?
     account = store_accounts.get_account_by_id(db, chat.account_id)
     try:
         secret = secrets.get(account.name)
@@ -176,7 +183,7 @@ def send_now(
     engine = SyncEngine(
         db, secrets=_ReadOnce(secrets, account.name, secret), config=config, client_factory=client_factory
     )
-    queued = queue_reply(db, chat_id, text, files, force=force, owner=engine.owner)
+    queued = queue_reply(db, chat_id, text, files, force=force, owner=engine.owner, anyway=True)
 
     async def deliver() -> None:
         try:
