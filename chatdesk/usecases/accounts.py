@@ -184,4 +184,3 @@ def mark_read_remote(
         await c.mark_read(ref, ref.last_buyer_message_id or "")
 
     asyncio.run(_with_connector(account, secrets, client_factory, run))
-

@@ -167,7 +167,9 @@ def send_now(
     """``chatdesk send``: returns the outcome line and its exit code (``EXIT_*``).
 
     Raises :class:`UsageError` (exit 2) for bad input and :class:`SecretsError` (exit 1) when
-    the account's secret cannot be read; in both cases nothing is queued."""
+    the account's secret cannot be read and no sync service holds the account; in both cases
+    nothing is queued. Without a key but with a live sync service (team mode: keys on one
+    host), the reply is queued for that service and the outcome is ``EXIT_DO_NOT_RETRY``."""
     chat = views.get_chat(db, chat_id)
     if chat is None:
         raise UsageError(f"no chat with id {chat_id}")
@@ -179,7 +181,17 @@ def send_now(
     try:
         secret = secrets.get(account.name)
     except SecretsError as exc:
-        raise SecretsError(f"not sent, nothing queued: {exc}") from None
+        # Keys stay on one host: when a sync service elsewhere holds this account (it has the
+        # key), an operator's machine without one queues the reply for it to deliver.
+        poller = store_accounts.lease_owner(db, chat.account_id)
+        if poller is None:
+            raise SecretsError(f"not sent, nothing queued: {exc}") from None
+        queued = queue_reply(db, chat_id, text, files, force=force, anyway=True)
+        ids = ", ".join(map(str, queued.message_ids))
+        return Outcome(
+            EXIT_DO_NOT_RETRY,
+            f"queued (message {ids}): no key on this machine; the sync service ({poller}) delivers it — do not retry",
+        )
     engine = SyncEngine(
         db, secrets=_ReadOnce(secrets, account.name, secret), config=config, client_factory=client_factory
     )
