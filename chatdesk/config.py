@@ -53,6 +53,7 @@ class Config:
     bell: bool = True
     notify_command: tuple[str, ...] = ()
     seller_name: str = ""
+    operator: str = ""  # team mode: who I am ("anna"); CHATDESK_OPERATOR overrides
     timezone: str = ""
     sending_window: tuple[str, str] = ("09:00", "21:00")
     cancel_followup_if_buyer_writes: bool = True

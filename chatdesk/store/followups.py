@@ -231,8 +231,9 @@ def deliver_due(db: Database, decide: Callable[[DueCheck, datetime], Verdict], *
                 .join(Chat, Chat.id == FollowUp.chat_id)  # type: ignore[arg-type]
                 .join(Account, Account.id == Chat.account_id)  # type: ignore[arg-type]
                 .where(FollowUp.id == fid, FollowUp.state == "pending")
+                .with_for_update(skip_locked=True, of=FollowUp)  # PostgreSQL: skip one being claimed
             ).one_or_none()
-            if row is None:  # another process took it
+            if row is None:  # another process took it (or is taking it)
                 continue
             f, chat, marketplace = row
             check = DueCheck(

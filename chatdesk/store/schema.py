@@ -167,6 +167,16 @@ class Lease(SQLModel, table=True):
     acquired_at: datetime | None = None
 
 
+class SyncWorker(SQLModel, table=True):
+    """A running sync engine (daemon or TUI with keys), by its lease owner id, alive until
+    ``heartbeat_until`` (the database's clock on PostgreSQL). Live workers split the accounts:
+    each takes at most its fair share of leases."""
+
+    owner: str = Field(primary_key=True, max_length=128)
+    heartbeat_until: datetime
+    started_at: datetime
+
+
 class Draft(SQLModel, table=True):
     """An unsent reply being written: one per chat and operator ("" when there is no operator)."""
 

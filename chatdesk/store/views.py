@@ -27,6 +27,8 @@ class ChatFilter:
     status: str | None = None  # "open" | "closed"
     text: str | None = None
     stable_order: bool = False
+    assigned_to: str | None = None  # team mode: only chats assigned to this operator ("mine")
+    unassigned: bool = False  # team mode: only chats nobody is assigned to
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class ChatRow:
     reply_token: str | None = None
     resolved_at: datetime | None = None
     last_buyer_message_id: str | None = None
+    assigned_to: str | None = None
 
     @property
     def closed(self) -> bool:
@@ -71,6 +74,7 @@ class MessageRow:
     attachments: tuple[Attachment, ...]
     state: str
     error: str | None
+    operator: str | None = None  # team mode: who wrote an outgoing message
 
 
 def _chat_query(flt: ChatFilter):  # type: ignore[no-untyped-def]
@@ -92,6 +96,10 @@ def _chat_query(flt: ChatFilter):  # type: ignore[no-untyped-def]
         q = q.where(Chat.unread > 0)
     if flt.waiting:
         q = q.where(Chat.last_author == "buyer")
+    if flt.assigned_to:
+        q = q.where(Chat.assigned_to == flt.assigned_to)
+    if flt.unassigned:
+        q = q.where(Chat.assigned_to.is_(None))  # type: ignore[union-attr]
     if flt.status == "open":
         q = q.where(or_(Chat.status.is_(None), func.upper(Chat.status).not_in(CLOSED_STATUSES)))  # type: ignore[union-attr]
     elif flt.status == "closed":
@@ -132,6 +140,7 @@ def _chat_row(chat: Chat, account: str, marketplace: str, followups: int) -> Cha
         reply_token=chat.reply_token,
         resolved_at=from_db(chat.resolved_at),
         last_buyer_message_id=chat.last_buyer_message_id,
+        assigned_to=chat.assigned_to,
     )
 
 
@@ -181,6 +190,7 @@ def _message_row(m: Message) -> MessageRow:
         attachments=tuple(Attachment(**a) for a in json.loads(m.attachments or "[]")),
         state=m.state,
         error=m.error,
+        operator=m.operator,
     )
 
 
