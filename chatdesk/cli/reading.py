@@ -38,6 +38,8 @@ def _chat_json(ch: ChatRow) -> dict[str, object]:
         "status": ch.status,
         "unread": ch.unread,
         "waiting": ch.waiting,
+        "resolved": ch.resolved_at is not None and (ch.last_buyer_at is None or ch.last_buyer_at <= ch.resolved_at),
+        "resolved_at": iso(ch.resolved_at),
         "last_message_at": iso(ch.last_message_at),
         "preview": ch.preview,
         "has_followup": ch.has_followup,

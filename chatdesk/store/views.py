@@ -94,8 +94,11 @@ def _chat_query(flt: ChatFilter):  # type: ignore[no-untyped-def]
         q = q.where(Account.name == flt.account)
     if flt.unread:
         q = q.where(Chat.unread > 0)
-    if flt.waiting:
-        q = q.where(Chat.last_author == "buyer")
+    if flt.waiting:  # the buyer wrote last and, if the chat was resolved, wrote again since
+        q = q.where(
+            Chat.last_author == "buyer",
+            or_(Chat.resolved_at.is_(None), Chat.last_buyer_at > Chat.resolved_at),  # type: ignore[union-attr,operator]
+        )
     if flt.assigned_to:
         q = q.where(Chat.assigned_to == flt.assigned_to)
     if flt.unassigned:
@@ -131,7 +134,8 @@ def _chat_row(chat: Chat, account: str, marketplace: str, followups: int) -> Cha
         product_id=chat.product_id,
         status=chat.status,
         unread=chat.unread,
-        waiting=chat.last_author == "buyer",
+        waiting=chat.last_author == "buyer"
+        and (chat.resolved_at is None or (chat.last_buyer_at is not None and chat.last_buyer_at > chat.resolved_at)),
         last_message_at=from_db(chat.last_message_at),
         last_buyer_at=from_db(chat.last_buyer_at),
         preview=chat.preview,
