@@ -214,7 +214,8 @@ def problem_counts(
         # starting from every tagged message; PostgreSQL reads it as a plain join.
         "SELECT c.product_id, t.topic, count(*) FROM chat c CROSS JOIN message m "
         "JOIN message_topic t ON t.message_id = m.id "
-        "WHERE m.chat_id = c.id AND c.last_message_at >= :s0 AND c.product_id IS NOT NULL AND m.created_at >= :s0 AND m.created_at < :u0 "
+        "WHERE m.chat_id = c.id AND c.last_message_at >= :s0 AND c.product_id IS NOT NULL "
+        "AND m.created_at >= :s0 AND m.created_at < :u0 "
         f"AND m.author = 'buyer' AND t.topic IN ({marks}) GROUP BY c.product_id, t.topic"
     ).bindparams(bindparam("s0", type_=DateTime()), bindparam("u0", type_=DateTime()))
     params: dict[str, object] = {"s0": to_db(since), "u0": to_db(until)}
@@ -230,7 +231,8 @@ def problem_message_ids(
     marks = ", ".join(f":t{i}" for i in range(len(topics)))
     sql = text(
         "SELECT m.id FROM chat c CROSS JOIN message m JOIN message_topic t ON t.message_id = m.id "
-        "WHERE m.chat_id = c.id AND c.product_id = :p AND c.last_message_at >= :s0 AND m.created_at >= :s0 AND m.created_at < :u0 "
+        "WHERE m.chat_id = c.id AND c.product_id = :p AND c.last_message_at >= :s0 "
+        "AND m.created_at >= :s0 AND m.created_at < :u0 "
         f"AND m.author = 'buyer' AND t.topic IN ({marks}) ORDER BY m.created_at DESC, m.id DESC LIMIT :n"
     ).bindparams(bindparam("s0", type_=DateTime()), bindparam("u0", type_=DateTime()))
     params: dict[str, object] = {"p": product_id, "s0": to_db(since), "u0": to_db(until), "n": limit}
