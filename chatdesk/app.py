@@ -14,21 +14,20 @@ sync``, a second window) writing the same store.
 from __future__ import annotations
 
 import subprocess
+import threading
 from collections.abc import Callable
 from datetime import datetime
-from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import App
-from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.signal import Signal
 from textual.worker import Worker, WorkerState
 
-from chatdesk import keymap as keys
-from chatdesk.errors import ChatdeskError
-from chatdesk.messages import DataChanged, Notice, SyncEventArrived
+from chatdesk.desk import Desk, error_words, plain_words
+from chatdesk.messages import Notice, SyncEventArrived, UnreadGrew
 from chatdesk.sanitize import safe_text
-from chatdesk.store.db import utcnow
+from chatdesk.screens.base import KeymapCommands
 
 if TYPE_CHECKING:
     from chatdesk.config import Config
@@ -36,186 +35,137 @@ if TYPE_CHECKING:
     from chatdesk.store.db import Database
     from chatdesk.sync import SyncEngine
 
-T = TypeVar("T")
 WATCH_INTERVAL = 1.5
 
 
-class ChatdeskCommands(Provider):
-    """The command palette offers every action of the current screen, by its help words."""
-
-    def _entries(self) -> list[tuple[str, str, Callable[[], Any]]]:
-        from chatdesk.screens.accounts import AccountsScreen
-        from chatdesk.screens.main import MainScreen
-
-        screen = self.screen
-        entries: list[tuple[str, str, Callable[[], Any]]] = []
-        km = getattr(self.app, "keymap", {})
-        if isinstance(screen, MainScreen):
-            targets = {
-                "main": screen,
-                "list": screen.chat_list,
-                "conversation": screen.conversation,
-                "composer": screen.composer.input,
-            }
-        elif isinstance(screen, AccountsScreen):
-            targets = {"accounts": screen}
-        else:
-            return entries
-        for key in keys.KEYS:
-            target = targets.get(key.scope)
-            if target is None:
-                continue
-            help_text = f"{keys.SCOPES[key.scope]} · {keys.keys_in_effect(key, km)}"
-            entries.append((key.description, help_text, partial(target.run_action, key.action)))
-        return entries
-
-    async def discover(self) -> Hits:
-        for text, help_text, callback in self._entries():
-            yield DiscoveryHit(text, callback, help=help_text)
-
-    async def search(self, query: str) -> Hits:
-        matcher = self.matcher(query)
-        for text, help_text, callback in self._entries():
-            score = matcher.match(text)
-            if score > 0:
-                yield Hit(score, matcher.highlight(text), callback, help=help_text)
+ChatdeskCommands = KeymapCommands  # the palette provider moved to chatdesk.screens.base
 
 
 class ChatdeskApp(App[None]):
+    """The inbox. It owns the notices, the liveness sources and the "store changed" signal;
+    everything a screen needs comes from the :class:`~chatdesk.desk.Desk` it is handed."""
+
     CSS_PATH = "app.tcss"
     TITLE = "chatdesk"
-    COMMANDS: ClassVar = App.COMMANDS | {ChatdeskCommands}
     ENABLE_COMMAND_PALETTE = True
+    WATCH_INTERVAL: ClassVar[float] = WATCH_INTERVAL  # seconds between data_version checks
 
     def __init__(
         self,
-        db: Database,
+        db: Database | Desk | None = None,
         *,
-        config: Config,
+        config: Config | None = None,
         engine: SyncEngine | None = None,
         secrets: SecretStore | None = None,
         home: Path | None = None,
         demo_hint: str | None = None,
+        desk: Desk | None = None,
     ) -> None:
         super().__init__()
-        self.db = db
-        self.config = config
-        self.engine = engine
-        self.secrets = secrets
-        self.home = home
+        if isinstance(db, Desk):
+            desk = db
+        if desk is None:
+            if db is None or config is None:
+                raise TypeError("ChatdeskApp needs a Desk (or a database and a config)")
+            desk = Desk(db, config, engine=engine, secrets=secrets, home=home)
+        self.desk = desk
         self.demo_hint = demo_hint
-        self.clock: Callable[[], datetime] = utcnow
+        self.store_changed_signal: Signal[frozenset[int] | None] = Signal(self, "store-changed")
         self._data_version: int | None = None
         self._engine_rang = False  # the engine already announced the messages unread grew by
-        self.keymap, self._unknown_keys = keys.validate(dict(config.keymap))
-        self.set_keymap(self.keymap)
-        if engine is not None:
-            engine.add_listener(self._on_sync_event)
+        self.set_keymap(desk.keymap)
+        desk.connect(self._say_from_anywhere, self._changed_from_anywhere)
+        if desk.engine is not None:
+            desk.engine.add_listener(self._on_sync_event)
+
+    # Read-only views of the desk, for callers that held the app (tests, scripts).
+    @property
+    def db(self) -> Database:
+        return self.desk.db
 
     @property
-    def config_path(self) -> Path:
-        from chatdesk.paths import config_file
-
-        return config_file(self.home)
+    def config(self) -> Config:
+        return self.desk.config
 
     @property
-    def downloads_dir(self) -> Path:
-        from chatdesk.paths import downloads_dir
+    def engine(self) -> SyncEngine | None:
+        return self.desk.engine
 
-        return downloads_dir(self.home)
+    @property
+    def clock(self) -> Callable[[], datetime]:
+        return self.desk.clock
+
+    @clock.setter
+    def clock(self, value: Callable[[], datetime]) -> None:
+        self.desk.clock = value
+
+    @property
+    def keymap(self) -> dict[str, str]:
+        return self.desk.keymap
 
     def on_mount(self) -> None:
         from chatdesk.screens.main import MainScreen
 
-        self.push_screen(MainScreen())
-        if self._unknown_keys:
-            self.say(
-                f"config keymap: unknown binding ids {', '.join(self._unknown_keys)} (press ? for the list)",
+        self.push_screen(MainScreen(self.desk))
+        if self.desk.unknown_keys:
+            self.desk.say(
+                f"config keymap: unknown binding ids {', '.join(self.desk.unknown_keys)} (press ? for the list)",
                 severity="warning",
             )
         if self.demo_hint:
             self.notify(safe_text(self.demo_hint), markup=False, timeout=10, title="demo")
-        self.set_interval(WATCH_INTERVAL, self._watch_store)
+        self.set_interval(self.WATCH_INTERVAL, self._watch_store)
         # The rule tables compile ~100 ms of regexes on import; the composer needs them on the
         # first chat it shows, so load them now off the UI loop instead of then on it.
         self.run_worker(_import_rules, thread=True, group="warm-up", exit_on_error=False)
-        if self.engine is not None:
+        if self.desk.engine is not None:
             # After the first paint and off the UI loop: the inbox shows what the store has at
             # once, and polling (scheduler import, first requests) starts behind it.
             self.call_after_refresh(
-                self.run_worker, self.engine.start, thread=True, group="engine-start", exit_on_error=False
+                self.run_worker, self.desk.engine.start, thread=True, group="engine-start", exit_on_error=False
             )
 
     async def action_quit(self) -> None:
-        """Quit (q, ctrl+q, the palette) only after the pending draft is on disk."""
-        from chatdesk.screens.main import MainScreen
-
-        for screen in self.screen_stack:
-            if isinstance(screen, MainScreen):
-                worker = screen.flush_draft()
-                if worker is not None:
-                    await worker.wait()
+        """Quit (q, ctrl+q, the palette) only after every screen saved what it must (drafts)."""
+        for screen in list(self.screen_stack):
+            before_quit = getattr(screen, "before_quit", None)
+            if before_quit is not None:
+                await before_quit()
         self.exit()
 
-    # ------------------------------------------------------------------ helpers for screens and workers
+    # ------------------------------------------------------------------ notices and changes
+
+    def _say_from_anywhere(self, text: str, severity: str) -> None:
+        self.post_message(Notice(text, severity=severity))
 
     def say(self, text: str, *, severity: str = "information") -> None:
         """Tell the user something in plain words; safe from any thread."""
-        self.post_message(Notice(text, severity=severity))
+        self.desk.say(text, severity=severity)
 
     def on_notice(self, message: Notice) -> None:
         self.notify(
-            safe_text(message.text, max_len=600),
+            safe_text(plain_words(message.text), max_len=600),
             markup=False,
             severity=message.severity,  # type: ignore[arg-type]
+            title=safe_text(message.title, single_line=True, max_len=80),
             timeout=8 if message.severity == "error" else 4,
         )
 
-    def attempt(self, fn: Callable[[], T]) -> tuple[bool, T | None]:
-        """Run ``fn`` (in a worker); a failure becomes a notification, never a traceback."""
-        try:
-            return True, fn()
-        except ChatdeskError as exc:
-            self.say(str(exc), severity="error")
-        except Exception as exc:  # shown in plain words, logged for debugging
-            self.log.error(repr(exc))
-            self.say(f"unexpected error: {type(exc).__name__}: {exc}", severity="error")
-        return False, None
+    def _changed_from_anywhere(self, chat_ids: frozenset[int] | None) -> None:
+        if self._thread_id == threading.get_ident():
+            self.reload_views(chat_ids)
+        elif self.is_running:
+            self.call_from_thread(self.reload_views, chat_ids)
+
+    def reload_views(self, chat_ids: frozenset[int] | None = None) -> None:
+        """Announce that the store changed: every screen that subscribed reloads what it shows."""
+        self.store_changed_signal.publish(chat_ids)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR and event.worker.error is not None:
             exc = event.worker.error
             self.log.error(repr(exc))
-            words = str(exc) if isinstance(exc, ChatdeskError) else f"{type(exc).__name__}: {exc}"
-            self.say(words, severity="error")
-
-    def require_secrets(self) -> SecretStore:
-        """The secret store, opened on first use (only ever called from a worker)."""
-        if self.secrets is None:
-            from chatdesk.secrets import KeyringSecrets
-
-            self.secrets = KeyringSecrets(self.home)
-        return self.secrets
-
-    def is_polling(self, account_id: int) -> bool:
-        return bool(self.engine is not None and self.engine.is_polling(account_id))
-
-    def poller_words(self, account_id: int, streams: list[Any]) -> str:
-        if self.is_polling(account_id):
-            return "this window"
-        owner = next((s.poller for s in streams if s.poller), None)
-        return f"another process ({safe_text(owner, single_line=True, max_len=30)})" if owner else "nobody"
-
-    def sync_now(self, account_id: int | None) -> None:
-        if self.engine is None:
-            self.say("sync is not running in this window; run `chatdesk sync` or restart chatdesk", severity="warning")
-            return
-        self.engine.sync_now(account_id)
-        self.say("syncing…")
-
-    def deliver_now(self) -> None:
-        if self.engine is not None:
-            self.attempt(self.engine.deliver_now)
+            self.desk.say(error_words(exc), severity="error")
 
     # ------------------------------------------------------------------ liveness
 
@@ -227,18 +177,11 @@ class ChatdeskApp(App[None]):
     def on_sync_event_arrived(self, message: SyncEventArrived) -> None:
         event = message.event
         if event.kind == "error" and event.message:
-            self.say(event.message, severity="error")
+            self.desk.say(event.message, severity="error")
         if event.kind == "synced" and event.new_buyer_messages:
             self.new_buyer_messages(event.new_buyer_messages, [text for _chat, text in event.previews])
             self._engine_rang = True
         self.reload_views(frozenset(event.chat_ids) or None)
-
-    def reload_views(self, chat_ids: frozenset[int] | None = None) -> None:
-        from chatdesk.screens.main import MainScreen
-
-        for screen in self.screen_stack:
-            if isinstance(screen, MainScreen):
-                screen.post_message(DataChanged(chat_ids))
 
     def new_buyer_messages(self, count: int, previews: list[str]) -> None:
         """Bell, a toast and the notify command: the operator may be in another window."""
@@ -249,6 +192,9 @@ class ChatdeskApp(App[None]):
         self.notify(text, markup=False, title="chatdesk")
         if self.config.notify_command:
             self._run_notify_command(text)
+
+    def on_unread_grew(self, message: UnreadGrew) -> None:
+        self.unread_grew(message.by)
 
     def unread_grew(self, by: int) -> None:
         """Unread rose without an engine event: another process synced the store."""
@@ -272,7 +218,7 @@ class ChatdeskApp(App[None]):
                     check=False,
                 )
             except (OSError, subprocess.SubprocessError) as exc:
-                self.say(f"notify_command failed: {exc}", severity="warning")
+                self.desk.say(f"notify_command failed: {error_words(exc)}", severity="warning")
 
         self.run_worker(run, thread=True, group="notify", exit_on_error=False)
 
@@ -293,19 +239,25 @@ def _import_rules() -> None:
 
 
 def run_app(
-    db: Database,
+    db: Database | None = None,
     *,
-    config: Config,
+    config: Config | None = None,
     engine: SyncEngine | None = None,
     secrets: SecretStore | None = None,
     home: Path | None = None,
     demo_hint: str | None = None,
+    desk: Desk | None = None,
 ) -> None:
-    """Run the inbox (it starts the engine, if any, after its first paint) and shut the
-    engine down however the app ends."""
-    app = ChatdeskApp(db, config=config, engine=engine, secrets=secrets, home=home, demo_hint=demo_hint)
+    """Run the inbox on ``desk`` (or one built here from the other arguments, before the App);
+    the App starts the engine, if any, after its first paint, and it is shut down however
+    the app ends."""
+    if desk is None:
+        if db is None or config is None:
+            raise TypeError("run_app needs a Desk (or a database and a config)")
+        desk = Desk(db, config, engine=engine, secrets=secrets, home=home)
+    app = ChatdeskApp(desk=desk, demo_hint=demo_hint)
     try:
         app.run()
     finally:
-        if engine is not None:
-            engine.shutdown()
+        if desk.engine is not None:
+            desk.engine.shutdown()

@@ -89,16 +89,16 @@ def run(*, headless: bool = False, show_inbox: Callable[[list[ChatRow]], None] |
                 show_inbox(views.list_chats(db))
             return
         from chatdesk.app import run_app
+        from chatdesk.desk import Desk
 
+        # One-off actions (test, download, open, mark read) use the engine's in-process
+        # transport too: the demo never dials the network.
+        desk = Desk(db, engine.config, engine=engine, secrets=secrets, home=home, client_factory=engine.client_factory)
         stop = threading.Event()
         threading.Thread(target=_ticker, args=(sandbox, stop, random.Random(3)), daemon=True).start()
         try:
             run_app(
-                db,
-                config=engine.config,
-                engine=engine,
-                secrets=secrets,
-                home=home,
+                desk=desk,
                 demo_hint="Demo: a simulated WB, Ozon and Yandex Market. Press ? for keys, Enter to open a chat.",
             )
         finally:

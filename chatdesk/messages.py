@@ -139,3 +139,11 @@ class JumpTo(Message):
         super().__init__()
         self.chat_id = chat_id
         self.message_id = message_id
+
+
+class UnreadGrew(Message):
+    """Unread rose by ``by`` while no engine event said why (another process synced)."""
+
+    def __init__(self, by: int) -> None:
+        super().__init__()
+        self.by = by

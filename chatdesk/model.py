@@ -100,9 +100,41 @@ class ChatRef:
 
 @dataclass(frozen=True)
 class OutgoingFile:
+    """A file's bytes on its way to a connector."""
+
     name: str
     content: bytes
     content_type: str
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    """A file the seller attaches to a reply, before its bytes are read: what the rule check
+    needs (``name``, ``size`` in bytes, ``content_type`` as a MIME type) and where it is
+    (``path``, absolute; ``None`` when only checking). The outbox stores it as JSON
+    (:meth:`as_dict` / :meth:`from_dict`)."""
+
+    name: str
+    size: int
+    content_type: str
+    path: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        """The JSON shape the outbox stores: ``{"path", "name", "size", "content_type"}``."""
+        return {"path": self.path, "name": self.name, "size": self.size, "content_type": self.content_type}
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, object]) -> FileSpec:
+        """Read the stored JSON shape defensively: a missing or non-integer size counts as 0
+        (which the rule check refuses as empty), a missing type as ``application/octet-stream``."""
+        size = raw.get("size")
+        path = raw.get("path")
+        return cls(
+            name=str(raw.get("name") or ""),
+            size=size if isinstance(size, int) and not isinstance(size, bool) else 0,
+            content_type=str(raw.get("content_type") or "application/octet-stream"),
+            path=str(path) if path else None,
+        )
 
 
 @dataclass(frozen=True)

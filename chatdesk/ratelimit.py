@@ -73,6 +73,16 @@ class RateLimiter:
                     return
                 await asyncio.sleep(delay)
 
+    def blocked_for(self, key: str | None = None) -> float:
+        """Seconds until ``key`` (default: every key) is no longer blocked by a server's
+        "wait" answer. Delivery checks this before claiming an outbox row, so a claim is never
+        held across a wait the marketplace announced."""
+        now = time.monotonic()
+        buckets = [self._buckets[key]] if key is not None and key in self._buckets else []
+        if key is None:
+            buckets = list(self._buckets.values())
+        return max((b.blocked_until - now for b in buckets), default=0.0) if buckets else 0.0
+
     def block(self, key: str, seconds: float) -> None:
         """The server said stop for ``seconds``: no request on this key before then."""
         bucket = self._bucket(key) or self._buckets.setdefault(key, _Bucket(Budget(1_000_000, 1)))

@@ -33,38 +33,40 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from chatdesk.model import Limits
+from chatdesk import marketplaces
+from chatdesk.model import FileSpec, Limits
 
 Severity = Literal["hard", "warn"]
 MiB = 1024 * 1024
 
-# Hard limits per (marketplace, kind). Kept here rather than read from the connectors'
-# ``Connector.limits`` so the rule check works without importing HTTP code; the numbers are
-# the specs' (see /shared/reference/marketplace-apis.md) and must match the connectors'.
-# WB: message <= 1000 chars, files JPEG/PNG/PDF <= 5 MB each, <= 30 MB together.
-# Ozon: text 1..1000; the spec documents no file type or size limit.
-# YM: message <= 4096 chars, one file per request <= 5 MB, no type list.
-# Question answers carry text only; no documented length, so the chat limit applies.
-_WB_TYPES = frozenset({"image/jpeg", "image/png", "application/pdf"})
+# Hard limits, names, closed statuses and own domains are the marketplace rows' (one table,
+# chatdesk.marketplaces, which cites the spec section of every number); the rule check, the
+# connectors and the sandbox-free TUI all read the same rows. The names below are views of it
+# kept for the code that imports them from here.
 LIMITS: dict[tuple[str, str], Limits] = {
-    ("wildberries", "chat"): Limits(
-        max_text=1000, file_types=_WB_TYPES, max_file_size=5 * MiB, max_total_size=30 * MiB
-    ),
-    ("wildberries", "question"): Limits(max_text=1000, max_files=0),
-    ("ozon", "chat"): Limits(max_text=1000),
-    ("ozon", "question"): Limits(max_text=1000, max_files=0),
-    ("yandex", "chat"): Limits(max_text=4096, max_file_size=5 * MiB),
+    (m.id, kind): limits for m in marketplaces.MARKETPLACES.values() for kind, limits in m.limits.items()
 }
-LABELS = {"wildberries": "Wildberries", "ozon": "Ozon", "yandex": "Yandex Market"}
+LABELS = {m.id: m.name for m in marketplaces.MARKETPLACES.values()}
 # Chat statuses in which the marketplace refuses new seller messages.
-CLOSED_STATUSES = {"yandex": frozenset({"FINISHED"})}
+CLOSED_STATUSES = {m.id: m.closed_statuses for m in marketplaces.MARKETPLACES.values() if m.closed_statuses}
 # The marketplace's own domains: a link there keeps the buyer on the platform.
-OWN_DOMAINS = {
-    "wildberries": ("wildberries.ru", "wb.ru", "wildberries.by", "wildberries.kz", "wildberries.am"),
-    "ozon": ("ozon.ru", "ozon.by", "ozon.kz"),
-    "yandex": ("market.yandex.ru", "market.yandex.by", "market.yandex.kz"),
+OWN_DOMAINS = {m.id: m.own_domains for m in marketplaces.MARKETPLACES.values()}
+_EXT_TYPES = {
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".png": "image/png",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+    ".pdf": "application/pdf",
 }
-_EXT_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".pdf": "application/pdf"}
+# How a file type is named to a seller, in the order they are listed.
+_TYPE_NAMES = {
+    "image/jpeg": "JPEG",
+    "image/png": "PNG",
+    "image/gif": "GIF",
+    "image/webp": "WebP",
+    "application/pdf": "PDF",
+}
 
 
 @dataclass(frozen=True)
@@ -78,11 +80,8 @@ class Finding:
     end: int | None = None
 
 
-@dataclass(frozen=True)
-class FileInfo:
-    name: str
-    size: int
-    content_type: str
+# What the rule check knows of an attached file: chatdesk.model.FileSpec (name, size, type).
+FileInfo = FileSpec
 
 
 # ----------------------------------------------------------------------------- vocabulary
@@ -460,9 +459,15 @@ _CYRILLIC = re.compile("[а-яёА-ЯЁ]")
 
 
 def limits_for(marketplace: str, kind: str = "chat") -> Limits:
-    if (marketplace, "chat") not in LIMITS:
-        raise ValueError(f"unknown marketplace {marketplace!r}; choose one of: {', '.join(LABELS)}")
-    return LIMITS.get((marketplace, kind), LIMITS[(marketplace, "chat")])
+    """The hard limits of ``kind`` on ``marketplace`` (see :mod:`chatdesk.marketplaces`);
+    ``ValueError`` for an unknown marketplace."""
+    return marketplaces.limits_for(marketplace, kind)
+
+
+def _type_list(types: frozenset[str]) -> str:
+    """``JPEG, PNG and PDF``: the accepted types in words."""
+    names = [_TYPE_NAMES[t] for t in _TYPE_NAMES if t in types] + sorted(t for t in types if t not in _TYPE_NAMES)
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def _file_type(file: FileInfo) -> str:
@@ -486,14 +491,16 @@ def _hard(text: str, marketplace: str, kind: str, files: Sequence[FileInfo], cha
         )
     if not text.strip() and not files:
         yield Finding("empty", "hard", "message is empty")
-    if files and limits.max_files is not None and len(files) > limits.max_files:
-        what = "answers to questions cannot carry files" if limits.max_files == 0 else "too many files"
-        yield Finding("file_count", "hard", f"{what} on {label}")
+    # ``max_files`` is per request: more files are split into several messages by the sender
+    # (usecases.replies.split_parts), so only "no files at all" is a refusal here.
+    if files and limits.max_files == 0:
+        yield Finding("file_count", "hard", f"answers to questions cannot carry files on {label}")
         return
     for file in files:
         ftype = _file_type(file)
         if limits.file_types is not None and ftype not in limits.file_types:
-            yield Finding("file_type", "hard", f"{file.name}: {label} accepts only JPEG, PNG and PDF, not {ftype}")
+            accepted = _type_list(limits.file_types) if limits.file_types else "no files"
+            yield Finding("file_type", "hard", f"{file.name}: {label} accepts only {accepted}, not {ftype}")
         if file.size <= 0:
             yield Finding("file_size", "hard", f"{file.name}: file is empty")
         elif limits.max_file_size is not None and file.size > limits.max_file_size:

@@ -102,10 +102,23 @@ def test_empty_file_is_hard():
     assert [f.code for f in check("x", marketplace="ozon", files=[FileInfo("a.jpg", 0, "image/jpeg")])] == ["file_size"]
 
 
-def test_yandex_5mb_any_type_and_ozon_without_documented_limit():
+def test_yandex_5mb_any_type():
     assert check("x", marketplace="yandex", files=[FileInfo("a.gif", 5 * MB, "image/gif")]) == []
     assert [f.code for f in check("x", marketplace="yandex", files=[FileInfo("a.gif", 6 * MB, "")])] == ["file_size"]
-    assert check("x", marketplace="ozon", files=[FileInfo("a.mp4", 80 * MB, "video/mp4")]) == []
+
+
+def test_ozon_files_are_checked_against_what_delivery_accepts():
+    """Issue 10: Ozon files were unlimited in the rule check but limited to five types and
+    10 MB at delivery, so a 12 MB GIF was queued and only then failed."""
+    [gif] = check("", marketplace="ozon", files=[FileInfo("a.gif", 12 * MB, "image/gif")])
+    assert (gif.code, gif.severity) == ("file_size", "hard")
+    assert "10.0 MB" in gif.reason
+    found = check("", marketplace="ozon", files=[FileInfo("a.mp4", 80 * MB, "video/mp4")])
+    assert [f.code for f in found] == ["file_type", "file_size"]
+    assert "JPEG, PNG, GIF, WebP and PDF" in found[0].reason
+    assert check("", marketplace="ozon", files=[FileInfo("a.gif", 10 * MB, "image/gif")]) == []
+    # one file per request, so two files become two messages, not a refusal
+    assert check("", marketplace="ozon", files=[FileInfo("a.gif", 1, "")] * 2) == []
 
 
 def test_question_answers_cannot_carry_files():

@@ -25,7 +25,12 @@ def send(
     force: Annotated[bool, typer.Option("--force", help="Send despite content warnings (recorded).")] = False,
     template: Annotated[str | None, typer.Option("--template", help="Fill and send a template.")] = None,
 ) -> None:
-    """Send a reply; exits 0 only once the marketplace accepted it."""
+    """Send a reply; exits 0 only once the marketplace accepted it.
+
+    Exit codes: 0 sent; 1 failed or refused (nothing went out); 2 bad input (nothing queued);
+    3 queued, unconfirmed or being sent by another chatdesk process: do NOT run send again,
+    chatdesk delivers it (running it again would send the reply twice).
+    """
     from chatdesk.usecases import replies as sending
 
     c = get_ctx(ctx)

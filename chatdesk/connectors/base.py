@@ -16,8 +16,9 @@ import abc
 import base64
 import json
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from chatdesk.model import (  # records live in chatdesk.model; re-exported below for old import paths
     AccountConfig,
@@ -54,6 +55,7 @@ __all__ = [  # the contract, plus the records re-exported from chatdesk.model
     "Page",
     "RateLimited",
     "Rejected",
+    "SendReceipt",
     "StreamUnavailable",
     "TransientError",
 ]
@@ -160,6 +162,38 @@ def redact(text: str, *secrets: str) -> str:
     return text
 
 
+# ----------------------------------------------------------------------------- requests
+
+F = TypeVar("F")
+
+
+def request_parts(
+    limits: Limits | None, text: str, files: list[F] | tuple[F, ...], files_per_request: int | None = None
+) -> list[tuple[str, list[F]]]:
+    """Split one outgoing message into the requests the marketplace takes, in sending order:
+    ``[(text, files)]``, each element exactly one request. Ozon and YM take text and each file
+    apart (``text_with_files=False``, one file per request); WB takes text and all files at once.
+
+    The outbox keeps one row per request (issue 12 §2), so an accepted request is never sent
+    again when a later one fails."""
+    files = list(files)
+    if not files or limits is None:
+        return [(text, files)]
+    per = files_per_request or limits.max_files or len(files)
+    groups = [files[i : i + per] for i in range(0, len(files), per)]
+    if limits.text_with_files:
+        return [(text, groups[0])] + [("", g) for g in groups[1:]]
+    return ([(text, [])] if text.strip() else []) + [("", g) for g in groups]
+
+
+@dataclass(frozen=True)
+class SendReceipt:
+    """What a send that the marketplace accepted still reports: files it refused inside an
+    accepted message (WB ``errors`` beside a ``result``), each ``(file name, words)``."""
+
+    failed_files: tuple[tuple[str, str], ...] = ()
+
+
 # ----------------------------------------------------------------------------- contract
 
 
@@ -176,6 +210,8 @@ class Connector(abc.ABC):
     # connectors that walk their whole chat list), "lazy" (a mapping that looks up only the
     # chats asked about), or a chat kind ("question") to get only those.
     known_scope: ClassVar[Mapping[str, str]] = {}
+    # Files one send request carries (None: all of them). YM and Ozon take one file per call.
+    files_per_request: ClassVar[int | None] = None
 
     def __init__(self, account: AccountConfig, client: httpx.AsyncClient, limiter: RateLimiter | None = None):
         self.account = account
@@ -188,8 +224,9 @@ class Connector(abc.ABC):
         marketplace allows (WB chats: one events request)."""
 
     @abc.abstractmethod
-    async def send(self, chat: ChatRef, text: str, files: tuple[OutgoingFile, ...] = ()) -> None:
-        """Send; return only once the marketplace accepted. Raise Rejected/TransientError."""
+    async def send(self, chat: ChatRef, text: str, files: tuple[OutgoingFile, ...] = ()) -> SendReceipt | None:
+        """Send; return only once the marketplace accepted. Raise Rejected/TransientError.
+        A :class:`SendReceipt` reports files refused inside an accepted message."""
 
     @abc.abstractmethod
     async def download(self, chat: ChatRef, attachment: Attachment) -> Download: ...

@@ -39,11 +39,12 @@ import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import httpx
 
+from chatdesk import marketplaces
 from chatdesk.connectors.base import (
     AccountConfig,
     Attachment,
@@ -65,7 +66,7 @@ from chatdesk.connectors.base import (
     parse_iso,
     redact,
 )
-from chatdesk.ratelimit import Budget, RateLimiter
+from chatdesk.ratelimit import RateLimiter
 
 HOST = "https://api-seller.ozon.ru"
 BUDGET_KEY = "ozon"
@@ -75,11 +76,11 @@ MAX_PAGES = 10_000  # a server that never says has_next=false must not hang a po
 MAX_STALLS = 3  # history pages in a row that bring nothing new (e.g. a repeated page)
 BUYER_CHAT_TYPES = {"BUYER_SELLER", "BUYER_SELLER_SELECT"}
 AUTHORS = {"customer": "buyer", "seller": "seller"}  # everyone else (crm, courier, support...) -> marketplace
-# The spec states no file type or size limit for /v1/chat/send/file; chatdesk allows what a
-# buyer chat shows inline (images) plus PDF, and caps the file at 10 MB because the whole file
-# travels base64-encoded inside one JSON body.
-FILE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp", "application/pdf"})
-MAX_FILE_SIZE = 10 * 1024 * 1024
+# Limits and budget are the marketplace row's (chatdesk.marketplaces, which cites the spec and
+# says which numbers are chatdesk's own: the spec states no file type or size limit).
+ROW = marketplaces.OZON
+FILE_TYPES = ROW.limits["chat"].file_types or frozenset()
+MAX_FILE_SIZE = ROW.limits["chat"].max_file_size or 0
 
 WINDOW_HINT = (
     "Ozon allows replies only within 48 h of the buyer's last message (FBO); for FBS/rFBS you may "
@@ -121,23 +122,15 @@ class _ListedChat:
 
 class OzonConnector(Connector):
     marketplace = "ozon"
-    label = "Ozon"
+    label = ROW.label
     streams = ("chats",)
     can_mark_read = True
-    limits = {
-        "chat": Limits(
-            max_text=1000,
-            min_text=1,
-            file_types=FILE_TYPES,
-            max_file_size=MAX_FILE_SIZE,
-            max_files=1,  # /v1/chat/send/file takes one file per request
-            text_with_files=False,  # text and files are separate methods
-        )
-    }
+    limits: ClassVar[Mapping[str, Limits]] = ROW.limits  # one file per request; text and files apart
+    files_per_request = 1  # /v1/chat/send/file takes one file and no text
 
     def __init__(self, account: AccountConfig, client: httpx.AsyncClient, limiter: RateLimiter | None = None):
         super().__init__(account, client, limiter)
-        self.limiter.budgets.setdefault(BUDGET_KEY, Budget(40, 1.0, burst=10))
+        self.limiter.budgets.setdefault(BUDGET_KEY, ROW.budgets[BUDGET_KEY])
         self.base = (account.base_url or HOST).rstrip("/")
 
     # ------------------------------------------------------------------ http

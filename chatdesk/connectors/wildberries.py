@@ -39,6 +39,7 @@ from typing import Any, ClassVar
 
 import httpx
 
+from chatdesk import marketplaces
 from chatdesk.connectors.base import (
     AccountConfig,
     Attachment,
@@ -54,6 +55,7 @@ from chatdesk.connectors.base import (
     Page,
     RateLimited,
     Rejected,
+    SendReceipt,
     StreamUnavailable,
     TransientError,
     jwt_expiry,
@@ -68,26 +70,16 @@ CHAT_HOST = "https://buyer-chat-api.wildberries.ru"
 QUESTIONS_HOST = "https://feedbacks-api.wildberries.ru"
 
 MB = 1024 * 1024
-CHAT_LIMITS = Limits(
-    max_text=1000,
-    min_text=0,  # a message may be files only
-    file_types=frozenset({"image/jpeg", "image/png", "application/pdf"}),
-    max_file_size=5 * MB,
-    max_total_size=30 * MB,
-)
-# The spec states no maximum length for a question's answer; 5000 is chatdesk's own cap.
-QUESTION_LIMITS = Limits(max_text=5000, file_types=frozenset(), max_files=0)
+# Limits and budgets are the marketplace row's (chatdesk.marketplaces, which cites the spec);
+# these names stay for the code and tests that import them from here.
+ROW = marketplaces.WILDBERRIES
+CHAT_LIMITS = ROW.limits["chat"]  # a message may be files only (min_text 0)
+QUESTION_LIMITS = ROW.limits["question"]
 REPLY_SIGN_MAX = 255
 
-CHAT_BUDGET = Budget(limit=10, period=10.0, burst=10)
-QUESTIONS_BUDGET = Budget(limit=3, period=1.0, burst=6)
-BUDGETS = {
-    "wb.chats": CHAT_BUDGET,
-    "wb.events": CHAT_BUDGET,
-    "wb.message": CHAT_BUDGET,
-    "wb.download": CHAT_BUDGET,
-    "wb.questions": QUESTIONS_BUDGET,  # one budget for the whole "Вопросы и отзывы" category
-}
+CHAT_BUDGET = ROW.budgets["wb.chats"]
+QUESTIONS_BUDGET = ROW.budgets["wb.questions"]  # one budget for the whole "Вопросы и отзывы" category
+BUDGETS: dict[str, Budget] = dict(ROW.budgets)
 
 SENDERS = {"client": "buyer", "seller": "seller", "wb": "marketplace"}
 QUESTIONS_CATEGORY_MISSING = (
@@ -117,9 +109,9 @@ def jwt_warning(token: str, now: datetime | None = None) -> str | None:
 
 class WildberriesConnector(Connector):
     marketplace: ClassVar[str] = "wildberries"
-    label: ClassVar[str] = "WB"
+    label: ClassVar[str] = ROW.label
     streams: ClassVar[tuple[str, ...]] = ("chats", "questions")
-    limits: ClassVar[Mapping[str, Limits]] = {"chat": CHAT_LIMITS, "question": QUESTION_LIMITS}
+    limits: ClassVar[Mapping[str, Limits]] = ROW.limits
 
     questions_take: int = 100  # questions per list request (take); tests lower it to page
     # What each stream needs of the store's chats (see SyncEngine._poll_stream): chats only asks
@@ -400,10 +392,10 @@ class WildberriesConnector(Connector):
 
     # ------------------------------------------------------------------ send / download
 
-    async def send(self, chat: ChatRef, text: str, files: tuple[OutgoingFile, ...] = ()) -> None:
+    async def send(self, chat: ChatRef, text: str, files: tuple[OutgoingFile, ...] = ()) -> SendReceipt | None:
         if chat.kind == "question":
             await self._answer_question(chat, text, files)
-            return
+            return None
         _check_chat_message(text, files)
         if not chat.reply_token:
             raise Rejected("no reply signature yet; sync first")
@@ -417,9 +409,14 @@ class WildberriesConnector(Connector):
         url = f"{self.chat_host}/api/v1/seller/message"
         resp = await self._request("wb.message", "POST", url, files=parts)
         body = self._ok_json(resp)
-        errors = body.get("errors")
-        if isinstance(errors, list) and errors:
-            raise Rejected(self._clean("Wildberries refused: " + "; ".join(str(e) for e in errors)))
+        errors = [self._clean(str(e)) for e in body.get("errors") or () if str(e).strip()]
+        if not errors:
+            return None
+        if not body.get("result") or not files:
+            raise Rejected(self._clean("Wildberries refused: " + "; ".join(errors)))
+        # Per the spec ``errors`` beside a ``result`` are file-upload errors: the message was
+        # created (and will be echoed); only the files named here are missing.
+        return SendReceipt(failed_files=_failed_files(errors, files))
 
     async def _answer_question(self, chat: ChatRef, text: str, files: tuple[OutgoingFile, ...]) -> None:
         if files:
@@ -623,6 +620,17 @@ def _question(wire: Mapping[str, Any]) -> tuple[ChatInfo, list[MessageInfo], dat
         preview=messages[-1].text,
     )
     return chat, messages, created
+
+
+def _failed_files(errors: list[str], files: tuple[OutgoingFile, ...]) -> tuple[tuple[str, str], ...]:
+    """Which files WB's ``errors`` name (``"file.pdf: upload error"``); an error naming no file
+    we sent counts against every file, since we cannot tell which one it meant."""
+    out: dict[str, str] = {}
+    for error in errors:
+        named = [f.name for f in files if error.startswith(f.name) or f.name in error]
+        for name in named or [f.name for f in files]:
+            out[name] = "; ".join(x for x in (out.get(name), error) if x)
+    return tuple(out.items())
 
 
 def _check_chat_message(text: str, files: tuple[OutgoingFile, ...]) -> None:

@@ -26,11 +26,12 @@ from collections import Counter
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from chatdesk import marketplaces
 from chatdesk.connectors.base import (
     AccountConfig,
     Attachment,
@@ -58,22 +59,16 @@ from chatdesk.ratelimit import Budget, RateLimiter
 HOST = "https://api.partner.market.yandex.ru"
 LIST_LIMIT = 20  # spec maximum for getChats
 HISTORY_LIMIT = 100  # spec maximum for getChatHistory
-MAX_TEXT = 4096
-MAX_FILE = 5 * 1024 * 1024
+# Limits and budgets are the marketplace row's (chatdesk.marketplaces, which cites the spec).
+ROW = marketplaces.YANDEX
+MAX_TEXT = ROW.limits["chat"].max_text
+MAX_FILE = ROW.limits["chat"].max_file_size or 0
 DEFAULT_RETRY = 60.0
 AUTH_HINT = (
     "check the Api-Key token and the business id in the Yandex Market partner portal "
     "(Settings → API and modules); the token needs the 'communication' or 'all-methods' scope"
 )
-# Published limits (x-resource-limit-config), per hour; bursts keep a first sync quick
-# without letting a loop drain an hour's budget in seconds.
-BUDGETS = {
-    "getChats": Budget(5000, 3600, burst=50),
-    "getChatHistory": Budget(10_000, 3600, burst=100),
-    "getChat": Budget(1000, 3600, burst=10),
-    "sendMessageToChat": Budget(1000, 3600, burst=10),
-    "sendFileToChat": Budget(1000, 3600, burst=10),
-}
+BUDGETS: dict[str, Budget] = dict(ROW.budgets)  # published limits per method per hour
 AUTHORS = {"customer": "buyer", "partner": "seller", "market": "marketplace", "support": "marketplace"}
 FINISHED = "FINISHED"
 
@@ -127,9 +122,10 @@ class YandexConnector(Connector):
     """One Yandex Market business (``settings["business_id"]``) and its buyer chats."""
 
     marketplace = "yandex"
-    label = "YM"
+    label = ROW.label
     streams = ("chats",)
-    limits = {"chat": Limits(max_text=MAX_TEXT, max_file_size=MAX_FILE, text_with_files=False)}
+    limits: ClassVar[Mapping[str, Limits]] = ROW.limits
+    files_per_request = 1  # /chats/file/send takes one file and no text
 
     def __init__(self, account: AccountConfig, client: httpx.AsyncClient, limiter: RateLimiter | None = None):
         super().__init__(account, client, limiter)

@@ -11,10 +11,11 @@ import random
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from chatdesk.marketplaces import MARKETPLACES
 from chatdesk.sandbox.core import Fault, MarketplaceSim, Sandbox, SimRequest, SimResponse
 from chatdesk.sandbox.seed import conversations
 
-PREFIXES = {"wildberries": "wb", "ozon": "ozon", "yandex": "ym"}
+PREFIXES = {m.id: m.sandbox_prefix for m in MARKETPLACES.values()}  # a view of chatdesk.marketplaces
 SANDBOX_TOKEN = "sandbox-token"
 
 

@@ -14,20 +14,23 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.dom import DOMNode
 from textual.message import Message
-from textual.screen import ModalScreen, Screen
+from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Input, Select, Static
 
+from chatdesk import marketplaces
 from chatdesk.connectors import LABELS, MARKETPLACES, REQUIRED_SETTINGS
 from chatdesk.keymap import bindings
 from chatdesk.sanitize import safe_text
+from chatdesk.screens.base import DeskScreen
 from chatdesk.screens.dialogs import DIALOG_CSS, ConfirmDialog
 from chatdesk.store.accounts import AccountRow
 from chatdesk.store.views import StreamStatus
 from chatdesk.widgets.status_line import account_state
 
 if TYPE_CHECKING:
-    from chatdesk.app import ChatdeskApp
+    from chatdesk.desk import Desk
 
 
 class AccountsLoaded(Message):
@@ -37,7 +40,7 @@ class AccountsLoaded(Message):
         self.streams = streams
 
 
-SETTING_LABELS = {"client_id": "Ozon Client-Id", "business_id": "Yandex business id"}
+SETTING_LABELS = {s.key: s.label for m in marketplaces.MARKETPLACES.values() for s in m.settings}  # a view
 
 
 class AddAccountDialog(ModalScreen[dict[str, Any] | None]):
@@ -94,20 +97,16 @@ class AddAccountDialog(ModalScreen[dict[str, Any] | None]):
         self.dismiss(None)
 
 
-class AccountsScreen(Screen[None]):
+class AccountsScreen(DeskScreen[None]):
     BINDINGS: ClassVar = bindings("accounts")
     DEFAULT_CSS = """
     AccountsScreen DataTable { height: 1fr; }
     AccountsScreen #accounts-title { height: 1; padding: 0 1; background: $boost; text-style: bold; }
     """
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, desk: Desk | None = None) -> None:
+        super().__init__(desk)
         self.accounts: list[AccountRow] = []
-
-    @property
-    def chatdesk(self) -> ChatdeskApp:
-        return cast("ChatdeskApp", self.app)
 
     def compose(self) -> ComposeResult:
         yield Static(Text("Accounts"), id="accounts-title")
@@ -122,15 +121,21 @@ class AccountsScreen(Screen[None]):
     def reload(self) -> None:
         self._load()
 
+    def palette_targets(self) -> dict[str, DOMNode]:
+        return {"accounts": self}
+
+    def store_changed(self, chat_ids: frozenset[int] | None) -> None:
+        self.reload()
+
     @work(thread=True, exclusive=True, group="accounts-load", exit_on_error=False)
     def _load(self) -> None:
         from chatdesk.store import accounts, views
 
-        db = self.chatdesk.db
+        db = self.desk.db
         self.post_message(AccountsLoaded(accounts.list_accounts(db), views.sync_status(db)))
 
     def on_accounts_loaded(self, message: AccountsLoaded) -> None:
-        now = self.chatdesk.clock()
+        now = self.desk.clock()
         table = self.query_one(DataTable)
         cursor = table.cursor_row
         table.clear()
@@ -143,8 +148,8 @@ class AccountsScreen(Screen[None]):
                 Text(safe_text(acc.name, single_line=True)),
                 Text(LABELS.get(acc.marketplace, acc.marketplace)),
                 Text(words),
-                Text(_when(last, self.chatdesk)),
-                Text(self.chatdesk.poller_words(acc.id, streams)),
+                Text(_when(last, self.desk)),
+                Text(self.desk.poller_words(acc.id, streams)),
             )
         if not message.accounts:
             table.add_row(Text("no accounts: press a to add one"), Text(""), Text(""), Text(""), Text(""))
@@ -169,11 +174,11 @@ class AccountsScreen(Screen[None]):
     def _add(self, values: dict[str, Any]) -> None:
         from chatdesk import actions
 
-        app = self.chatdesk
-        ok, row = app.attempt(
+        desk = self.desk
+        ok, row = desk.attempt(
             lambda: actions.add_account(
-                app.db,
-                app.require_secrets(),
+                desk.db,
+                desk.require_secrets(),
                 values["marketplace"],
                 values["name"],
                 values["secret"],
@@ -182,24 +187,26 @@ class AccountsScreen(Screen[None]):
             )
         )
         if ok:
-            app.say(f"account {row.name} added; the token is in the keyring")
-            app.sync_now(row.id)
-        app.call_from_thread(self.reload)
+            desk.say(f"account {row.name} added; the token is in the keyring")
+            desk.sync_now(row.id)
+        self.app.call_from_thread(self.reload)
 
     def action_test(self) -> None:
         acc = self._selected()
         if acc is not None:
-            self.chatdesk.say(f"testing {acc.name}…")
+            self.desk.say(f"testing {acc.name}…")
             self._test(acc.name)
 
     @work(thread=True, group="accounts-test", exit_on_error=False)
     def _test(self, name: str) -> None:
         from chatdesk import actions
 
-        app = self.chatdesk
-        ok, result = app.attempt(lambda: actions.test_account(app.db, app.require_secrets(), name))
+        desk = self.desk
+        ok, result = desk.attempt(
+            lambda: actions.test_account(desk.db, desk.require_secrets(), name, **desk.actions_kwargs())
+        )
         if ok:
-            app.say(f"{name}: {result}")
+            desk.say(f"{name}: {result}")
 
     def action_remove(self) -> None:
         acc = self._selected()
@@ -220,22 +227,22 @@ class AccountsScreen(Screen[None]):
     def _remove(self, name: str) -> None:
         from chatdesk import actions
 
-        app = self.chatdesk
-        ok, _ = app.attempt(lambda: actions.remove_account(app.db, app.require_secrets(), name))
+        desk = self.desk
+        ok, _ = desk.attempt(lambda: actions.remove_account(desk.db, desk.require_secrets(), name))
         if ok:
-            app.say(f"account {name} removed")
-        app.call_from_thread(self.reload)
+            desk.say(f"account {name} removed")
+        self.app.call_from_thread(self.reload)
 
     def action_sync(self) -> None:
         acc = self._selected()
         if acc is not None:
-            self.chatdesk.sync_now(acc.id)
+            self.desk.sync_now(acc.id)
 
     def action_close(self) -> None:
         self.dismiss(None)
 
 
-def _when(at: datetime | None, app: ChatdeskApp) -> str:
+def _when(at: datetime | None, desk: Desk) -> str:
     if at is None:
         return "never"
-    return at.astimezone(app.config.tz).strftime("%d.%m %H:%M")
+    return at.astimezone(desk.config.tz).strftime("%d.%m %H:%M")

@@ -111,6 +111,7 @@ class PromptDialog(ModalScreen[str | None]):
         field = self.query_one("#prompt-input", Input)
         field.focus()
         field.cursor_position = len(field.value)  # typing continues the suggested value
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.dismiss(event.value)
 

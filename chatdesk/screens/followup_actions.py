@@ -15,23 +15,25 @@ from chatdesk.screens.dialogs import ConfirmDialog
 # start-up: cold start is paid by every launch, these by those who schedule.
 
 if TYPE_CHECKING:
-    from chatdesk.app import ChatdeskApp
+    from chatdesk.desk import Desk
     from chatdesk.store.views import ChatRow
 
 
 class FollowUpActions:
-    """Mixed into ``MainScreen``; relies on its ``chatdesk``, ``_focused_chat``, ``composer``
+    """Mixed into ``MainScreen``; relies on its ``desk``, ``_focused_chat``, ``composer``
     and ``show_chat``."""
 
-    chatdesk: ChatdeskApp
+    desk: Desk
     app: Any
 
-    def _focused_chat(self) -> ChatRow | None: ...  # provided by MainScreen
+    if TYPE_CHECKING:
+
+        def _focused_chat(self) -> ChatRow | None: ...  # provided by MainScreen
 
     def _need_chat(self) -> ChatRow | None:
         chat = self._focused_chat()
         if chat is None:
-            self.chatdesk.say("choose a chat first", severity="warning")
+            self.desk.say("choose a chat first", severity="warning")
         return chat
 
     def action_schedule_followup(self) -> None:
@@ -39,7 +41,7 @@ class FollowUpActions:
         if chat is not None:
             from chatdesk.screens.schedule import open_schedule_dialog
 
-            open_schedule_dialog(self.chatdesk, chat.id)
+            open_schedule_dialog(self, chat.id)
 
     def action_followups(self) -> None:
         from chatdesk.screens.followups import FollowUpsScreen
@@ -48,13 +50,13 @@ class FollowUpActions:
             if chat_id is not None:
                 self.show_chat(chat_id, opened=True)  # type: ignore[attr-defined]
 
-        self.app.push_screen(FollowUpsScreen(), opened)
+        self.app.push_screen(FollowUpsScreen(self.desk), opened)
 
     def action_resolve(self) -> None:
         chat = self._need_chat()
         if chat is None:
             return
-        rules = self.chatdesk.config.resolve_rules
+        rules = self.desk.config.resolve_rules
         plan = ", ".join(f"{k.replace('_days', '').replace('_', '-')} in {v}d" for k, v in rules.items() if v)
 
         def confirmed(yes: bool | None) -> None:
@@ -76,18 +78,18 @@ class FollowUpActions:
         from chatdesk import followups
         from chatdesk.store import followups as store_followups
 
-        app = self.chatdesk
-        now: datetime = app.clock()
-        ok, ids = app.attempt(lambda: followups.resolve(app.db, app.config, chat_id, now, app.home))
+        desk = self.desk
+        now: datetime = desk.clock()
+        ok, ids = desk.attempt(lambda: followups.resolve(desk.db, desk.config, chat_id, now, desk.home))
         if not ok or ids is None:
             return
         if ids:
-            rows = [store_followups.get(app.db, i) for i in ids]
-            when = "; ".join(f"{r.rule} {r.due_at.astimezone(app.config.tz):%a %d %b %H:%M}" for r in rows)
-            app.say(f"resolved; scheduled: {when}")
+            rows = [store_followups.get(desk.db, i) for i in ids]
+            when = "; ".join(f"{r.rule} {r.due_at.astimezone(desk.config.tz):%a %d %b %H:%M}" for r in rows)
+            desk.say(f"resolved; scheduled: {when}")
         else:
-            app.say("resolved; no follow-up rule applies (or they are already scheduled)")
-        app.call_from_thread(app.reload_views, frozenset({chat_id}))
+            desk.say("resolved; no follow-up rule applies (or they are already scheduled)")
+        desk.changed(frozenset({chat_id}))
 
     def action_template(self) -> None:
         chat = self._need_chat()
@@ -99,20 +101,20 @@ class FollowUpActions:
         from chatdesk import followups, templates
         from chatdesk.paths import templates_dir
 
-        app = self.chatdesk
+        desk = self.desk
 
         def load() -> tuple[list[templates.Template], list[str]]:
-            folder = templates_dir(app.home)
+            folder = templates_dir(desk.home)
             templates.install_default_templates(folder)
             found, errors = templates.load_templates(folder)
             return found, [str(e) for e in errors]
 
-        ok, loaded = app.attempt(load)
+        ok, loaded = desk.attempt(load)
         if not ok or loaded is None:
             return
         found, errors = loaded
-        values = followups.template_values(chat, app.config)
-        app.call_from_thread(self._pick_template, found, errors, values)
+        values = followups.template_values(chat, desk.config)
+        self.app.call_from_thread(self._pick_template, found, errors, values)
 
     def _pick_template(self, found: list[Any], errors: list[str], values: dict[str, str | None]) -> None:
         from chatdesk.screens.templates import TemplatePicker

@@ -8,24 +8,24 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
+if TYPE_CHECKING:
+    from chatdesk.desk import Desk
+
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from chatdesk.connectors import LABELS
 from chatdesk.sanitize import safe_text
+from chatdesk.screens.base import DeskScreen
 from chatdesk.screens.dialogs import ConfirmDialog
 from chatdesk.screens.schedule import open_schedule_dialog
 from chatdesk.store import followups as store_followups
 from chatdesk.store.followups import FollowUpRow
 from chatdesk.timeparse import format_relative
-
-if TYPE_CHECKING:
-    from chatdesk.app import ChatdeskApp
 
 STATE_STYLE = {
     "pending": "bold",
@@ -43,7 +43,7 @@ class FollowUpsLoaded(Message):
         self.rows = rows
 
 
-class FollowUpsScreen(Screen[int | None]):
+class FollowUpsScreen(DeskScreen[int | None]):
     """Dismisses with a chat id when the user asks to open that chat."""
 
     DEFAULT_CSS = """
@@ -62,14 +62,10 @@ class FollowUpsScreen(Screen[int | None]):
         Binding("k", "cursor_up", "Up", show=False, id="followups_up"),
     ]
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, desk: Desk | None = None) -> None:
+        super().__init__(desk)
         self.rows: list[FollowUpRow] = []
         self.history = False
-
-    @property
-    def chatdesk(self) -> ChatdeskApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         yield Static(id="fu-title")
@@ -89,9 +85,9 @@ class FollowUpsScreen(Screen[int | None]):
 
     @work(thread=True, exclusive=True, group="followups", exit_on_error=False)
     def _load(self, history: bool) -> None:
-        app = self.chatdesk
+        desk = self.desk
         states = None if history else ("pending", "sending")
-        ok, rows = app.attempt(lambda: store_followups.list_followups(app.db, states=states))
+        ok, rows = desk.attempt(lambda: store_followups.list_followups(desk.db, states=states))
         if ok and rows is not None:
             self.post_message(FollowUpsLoaded(rows))
 
@@ -99,10 +95,10 @@ class FollowUpsScreen(Screen[int | None]):
         table = self.query_one(DataTable)
         keep = table.cursor_row
         self.rows = message.rows
-        now = self.chatdesk.clock()
+        now = self.desk.clock()
         table.clear()
         for f in self.rows:
-            when = f.due_at.astimezone(self.chatdesk.config.tz).strftime("%d %b %H:%M")
+            when = f.due_at.astimezone(self.desk.config.tz).strftime("%d %b %H:%M")
             rel = format_relative(f.due_at, now) if f.state == "pending" else ""
             who = safe_text(f.customer or f.order_id or f"chat {f.chat_id}", single_line=True, max_len=24)
             table.add_row(
@@ -190,14 +186,14 @@ class FollowUpsScreen(Screen[int | None]):
         f = self._pending()
         if f is None:
             return
-        open_schedule_dialog(self.chatdesk, f.chat_id, followup=f, on_done=self.reload)
+        open_schedule_dialog(self, f.chat_id, followup=f, on_done=self.reload)
 
     @work(thread=True, group="followup-change", exit_on_error=False)
     def _store_call(self, fn: Any, done: str, deliver: bool) -> None:
-        app = self.chatdesk
-        ok, _ = app.attempt(lambda: fn(app.db))
+        desk = self.desk
+        ok, _ = desk.attempt(lambda: fn(desk.db))
         if ok:
-            app.say(done)
-            if deliver and app.engine is not None:
-                app.engine.followups_now()
+            desk.say(done)
+            if deliver:
+                desk.followups_now()
         self.app.call_from_thread(self.reload)

@@ -197,55 +197,57 @@ class ScheduleDialog(ModalScreen[ScheduleRequest | None]):
 
 
 def open_schedule_dialog(
-    app: Any, chat_id: int, *, followup: Any = None, on_done: Callable[[], None] | None = None
+    screen: Any, chat_id: int, *, followup: Any = None, on_done: Callable[[], None] | None = None
 ) -> None:
     """Load the chat and templates off the UI loop, show the dialog, then schedule (or edit)
-    in a worker. ``followup`` (a ``FollowUpRow``) switches the dialog to editing it."""
+    in a worker. ``screen`` is the calling ``DeskScreen`` (its ``desk`` gives the services);
+    ``followup`` (a ``FollowUpRow``) switches the dialog to editing it."""
+    desk, app = screen.desk, screen.app
     app.run_worker(
-        partial(_prepare, app, chat_id, followup, on_done), thread=True, group="schedule", exit_on_error=False
+        partial(_prepare, desk, app, chat_id, followup, on_done), thread=True, group="schedule", exit_on_error=False
     )
 
 
-def _prepare(app: Any, chat_id: int, followup: Any, on_done: Callable[[], None] | None) -> None:
+def _prepare(desk: Any, app: Any, chat_id: int, followup: Any, on_done: Callable[[], None] | None) -> None:
     from chatdesk import followups
     from chatdesk.paths import templates_dir
     from chatdesk.store import views
 
     def load() -> tuple[ChatRow | None, list[templates.Template], list[str]]:
-        folder = templates_dir(app.home)
+        folder = templates_dir(desk.home)
         templates.install_default_templates(folder)
         found, errors = templates.load_templates(folder)
-        return views.get_chat(app.db, chat_id), found, [str(e) for e in errors]
+        return views.get_chat(desk.db, chat_id), found, [str(e) for e in errors]
 
-    ok, loaded = app.attempt(load)
+    ok, loaded = desk.attempt(load)
     if not ok or loaded is None or loaded[0] is None:
         return
     chat, found, errors = loaded
-    values = followups.template_values(chat, app.config)
+    values = followups.template_values(chat, desk.config)
 
     def show() -> None:
         if followup is not None:
-            when = followup.due_at.astimezone(app.config.tz).strftime("%Y-%m-%d %H:%M")
+            when = followup.due_at.astimezone(desk.config.tz).strftime("%Y-%m-%d %H:%M")
             dialog = ScheduleDialog(
                 chat,
-                app.config,
+                desk.config,
                 found,
                 errors,
                 values,
                 when=when,
                 text=followup.text,
-                now=app.clock,
+                now=desk.clock,
                 title=f"Edit follow-up {followup.id}",
             )
         else:
-            dialog = ScheduleDialog(chat, app.config, found, errors, values, now=app.clock)
-        app.push_screen(dialog, partial(_submitted, app, chat, followup, on_done))
+            dialog = ScheduleDialog(chat, desk.config, found, errors, values, now=desk.clock)
+        app.push_screen(dialog, partial(_submitted, desk, app, chat, followup, on_done))
 
     app.call_from_thread(show)
 
 
 def _submitted(
-    app: Any, chat: ChatRow, followup: Any, on_done: Callable[[], None] | None, req: ScheduleRequest | None
+    desk: Any, app: Any, chat: ChatRow, followup: Any, on_done: Callable[[], None] | None, req: ScheduleRequest | None
 ) -> None:
     if req is None:
         return
@@ -263,19 +265,19 @@ def _submitted(
                     )
                 }
             )
-            store_followups.edit(app.db, followup.id, due_at=req.due_at, text=req.text, overrides=codes)
-            app.say(f"follow-up {followup.id} updated")
+            store_followups.edit(desk.db, followup.id, due_at=req.due_at, text=req.text, overrides=codes)
+            desk.say(f"follow-up {followup.id} updated")
         else:
             followups.schedule(
-                app.db, app.config, chat.id, req.due_at, req.text, template=req.template, force=req.force
+                desk.db, desk.config, chat.id, req.due_at, req.text, template=req.template, force=req.force
             )
-            local = req.due_at.astimezone(app.config.tz).strftime("%a %d %b %H:%M")
-            app.say(f"follow-up scheduled for {local}")
+            local = req.due_at.astimezone(desk.config.tz).strftime("%a %d %b %H:%M")
+            desk.say(f"follow-up scheduled for {local}")
 
     def run() -> None:
-        ok, _ = app.attempt(save)
+        ok, _ = desk.attempt(save)
         if ok:
-            app.call_from_thread(app.reload_views, frozenset({chat.id}))
+            desk.changed(frozenset({chat.id}))
             if on_done is not None:
                 app.call_from_thread(on_done)
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, cast
+from datetime import tzinfo
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -10,17 +11,17 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
-from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from chatdesk.sanitize import safe_text
+from chatdesk.screens.base import DeskModal
 from chatdesk.screens.dialogs import DIALOG_CSS
 from chatdesk.store.views import ChatRow, MessageRow
 from chatdesk.widgets.chat_list import BADGES, chat_title
 
 if TYPE_CHECKING:
-    from chatdesk.app import ChatdeskApp
+    from chatdesk.desk import Desk
 
 
 class SearchResults(Message):
@@ -30,8 +31,8 @@ class SearchResults(Message):
         self.hits = hits
 
 
-def hit_prompt(msg: MessageRow, chat: ChatRow, app: ChatdeskApp) -> Text:
-    when = msg.created_at.astimezone(app.config.tz).strftime("%d.%m %H:%M")
+def hit_prompt(msg: MessageRow, chat: ChatRow, tz: tzinfo) -> Text:
+    when = msg.created_at.astimezone(tz).strftime("%d.%m %H:%M")
     text = Text()
     text.append(f"{BADGES.get(chat.marketplace, '??')} ", "bold")
     text.append(chat_title(chat)[:30], "bold")
@@ -40,7 +41,7 @@ def hit_prompt(msg: MessageRow, chat: ChatRow, app: ChatdeskApp) -> Text:
     return text
 
 
-class SearchScreen(ModalScreen[tuple[int, int] | None]):
+class SearchScreen(DeskModal[tuple[int, int] | None]):
     """Returns (chat id, message id) of the chosen hit."""
 
     DEFAULT_CSS = (
@@ -55,8 +56,8 @@ class SearchScreen(ModalScreen[tuple[int, int] | None]):
         Binding("down", "results", "Results", show=False, id="search_results"),
     ]
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, desk: Desk | None = None) -> None:
+        super().__init__(desk)
         self._hits: list[tuple[MessageRow, ChatRow]] = []
 
     def compose(self) -> ComposeResult:
@@ -84,12 +85,12 @@ class SearchScreen(ModalScreen[tuple[int, int] | None]):
     def _search(self, query: str) -> None:
         from chatdesk.store import fts, views
 
-        app = cast("ChatdeskApp", self.app)
-        ok, hits = app.attempt(lambda: fts.search_ids(app.db, query, limit=50))
+        desk = self.desk
+        ok, hits = desk.attempt(lambda: fts.search_ids(desk.db, query, limit=50))
         if not ok:
             return
-        messages = {m.id: m for m in views.messages_by_ids(app.db, [h[0] for h in hits])}
-        chats = {c.id: c for c in views.list_chats_by_ids(app.db, sorted({h[1] for h in hits}))}
+        messages = {m.id: m for m in views.messages_by_ids(desk.db, [h[0] for h in hits])}
+        chats = {c.id: c for c in views.list_chats_by_ids(desk.db, sorted({h[1] for h in hits}))}
         rows = [(messages[m], chats[c]) for m, c in hits if m in messages and c in chats]
         self.post_message(SearchResults(query, rows))
 
@@ -99,8 +100,8 @@ class SearchScreen(ModalScreen[tuple[int, int] | None]):
         self._hits = message.hits
         results = self.query_one(OptionList)
         results.clear_options()
-        app = cast("ChatdeskApp", self.app)
-        results.add_options([Option(hit_prompt(m, c, app)) for m, c in message.hits])
+        tz = self.desk.config.tz
+        results.add_options([Option(hit_prompt(m, c, tz)) for m, c in message.hits])
         results.border_title = f"{len(message.hits)} found"
 
     @on(OptionList.OptionSelected)

@@ -1,9 +1,17 @@
-"""Opening the store: engine, SQLite tuning, schema version, read and write transactions.
+"""Opening the store: engine, engine tuning, migrations, read and write transactions, change watch.
+
+Two engines, one behaviour. A ``sqlite:///`` URL (the default, a file in the data dir) or a
+``postgresql+psycopg://`` URL (team mode; ``postgresql://`` and ``postgres://`` mean the same).
 
 Everything SQLite-specific about the connection lives in ``_tune_sqlite``: WAL so readers
 (the TUI) never wait for the writer (sync), a busy timeout so concurrent writers queue
 instead of failing, and ``BEGIN IMMEDIATE`` for write transactions so two processes never
-deadlock upgrading a read lock. Another engine (PostgreSQL) gets none of this.
+deadlock upgrading a read lock; other processes' commits are noticed through
+``PRAGMA data_version``. PostgreSQL gets its own in ``_tune_postgresql``: sessions in UTC,
+and every write transaction announces itself with ``NOTIFY`` (delivered at commit) so open
+TUIs elsewhere reload, with the WAL position as a polling fallback when LISTEN is unavailable.
+
+The schema is brought up to date by Alembic (``chatdesk/store/migrations``) at open.
 """
 
 from __future__ import annotations
@@ -16,16 +24,18 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import event, inspect
-from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import DatabaseError, OperationalError, SQLAlchemyError
-from sqlmodel import Session, SQLModel, create_engine
+from sqlalchemy import event, inspect, text
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError, SQLAlchemyError
+from sqlmodel import Session, create_engine
 
 from chatdesk.errors import StoreError
-from chatdesk.store import schema
+from chatdesk.store import migrations
 from chatdesk.store.schema import SCHEMA_VERSION, Meta
 
 BUSY_TIMEOUT_MS = 30_000
+CHANGES_CHANNEL = "chatdesk_changes"  # LISTEN/NOTIFY channel of PostgreSQL stores
+MIGRATION_LOCK = 0x63686174  # pg_advisory_xact_lock key: one process migrates at a time ("chat")
 
 
 def utcnow() -> datetime:
@@ -68,6 +78,42 @@ def _tune_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def _tune_postgresql(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record: object) -> None:  # type: ignore[no-untyped-def]
+        # Times are compared and shown in UTC whatever the server's or role's TimeZone says.
+        with dbapi_conn.cursor() as cur:
+            cur.execute("SET TIME ZONE 'UTC'")
+        dbapi_conn.commit()
+
+
+def normalize_url(url: str) -> URL:
+    """Parse a store URL; PostgreSQL URLs without a driver get psycopg 3.
+
+    Raises StoreError (one line) for a URL SQLAlchemy cannot parse or an engine chatdesk does
+    not support (only SQLite and PostgreSQL are)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise StoreError("the store URL is not valid (expected sqlite:///PATH or postgresql+psycopg://…)") from None
+    backend = parsed.get_backend_name()
+    if backend == "postgres" or (
+        backend == "postgresql" and parsed.get_driver_name() in ("", "psycopg2") and "+" not in parsed.drivername
+    ):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    backend = parsed.get_backend_name()
+    if backend not in ("sqlite", "postgresql"):
+        raise StoreError(f"unsupported store engine {backend!r}: use sqlite:///PATH or postgresql+psycopg://…")
+    if backend == "postgresql":
+        try:
+            import psycopg  # noqa: F401
+        except ImportError:
+            raise StoreError(
+                "a PostgreSQL store needs the psycopg driver: pip install 'chatdesk[pg]' (module psycopg missing)"
+            ) from None
+    return parsed
+
+
 def _unicode_lower(value: object) -> object:
     return value.lower() if isinstance(value, str) else value
 
@@ -88,20 +134,32 @@ class Database:
     """An open store. Thread-safe: every call opens its own short session."""
 
     def __init__(self, url: str, *, create: bool = True) -> None:
-        self.url = url
+        parsed = normalize_url(url)
+        # Team mode: the operator this process acts for (config ``operator`` / CHATDESK_OPERATOR).
+        # Drafts, seen marks and presence are per operator; outgoing messages carry it.
+        self.operator: str | None = None
+        self.url = url  # as given (a password in it, if any, is never shown: see ``where``)
         self._watch_conn: Connection | None = None
+        self._listen_conn: object | None = None  # psycopg.Connection listening on CHANGES_CHANNEL
+        self._notified = 0
         self._watch_lock = threading.Lock()
-        parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        self.is_postgresql = parsed.get_backend_name() == "postgresql"
+        self.dialect = parsed.get_backend_name()
+        # Never the password: the URL is shown in messages and logs.
         self.where = parsed.database if self.is_sqlite and parsed.database else parsed.render_as_string()
         kwargs: dict[str, object] = {}
         if self.is_sqlite:
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000}
             if parsed.database and parsed.database != ":memory:":
                 _create_private_file(Path(parsed.database))
-        self.engine = create_engine(url, **kwargs)
+        else:
+            kwargs["pool_pre_ping"] = True
+        self.engine = create_engine(parsed, **kwargs)
         if self.is_sqlite:
             _tune_sqlite(self.engine)
+        else:
+            _tune_postgresql(self.engine)
         try:
             self._check_and_migrate(create)
         except StoreError:
@@ -116,26 +174,42 @@ class Database:
             fts.install(self)
 
     def _check_and_migrate(self, create: bool) -> None:
-        insp = inspect(self.engine)
-        tables = set(insp.get_table_names())
-        if tables and "meta" not in tables:
-            raise StoreError(f"{self.where} is not a chatdesk database (it has other tables)")
-        if "meta" in tables:
-            with self.read() as s:
-                row = s.get(Meta, "schema_version")
-            version = int(row.value) if row else 0
-            if version > SCHEMA_VERSION:
-                raise StoreError(
-                    f"{self.where} was written by a newer chatdesk (schema {version}, this one "
-                    f"understands {SCHEMA_VERSION}); upgrade chatdesk to open it"
-                )
-        if not create and not tables:
-            raise StoreError(f"{self.where} has no chatdesk data")
-        assert schema  # tables are registered on SQLModel.metadata by importing schema
-        SQLModel.metadata.create_all(self.engine)
-        with self.write() as s:
-            if s.get(Meta, "schema_version") is None:
-                s.add(Meta(key="schema_version", value=str(SCHEMA_VERSION)))
+        """Refuse a foreign or newer store in one line; otherwise migrate it to the newest
+        revision (one process at a time: SQLite's write lock, PostgreSQL's advisory lock)."""
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(write=True)
+            with conn.begin():
+                if self.is_postgresql:
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
+                tables = set(inspect(conn).get_table_names())
+                if tables - {"alembic_version"} and "meta" not in tables:
+                    raise StoreError(f"{self.where} is not a chatdesk database (it has other tables)")
+                if "meta" in tables:
+                    row = conn.execute(text("SELECT value FROM meta WHERE key = 'schema_version'")).first()
+                    version = int(row[0]) if row and str(row[0]).isdigit() else 0
+                    if version > SCHEMA_VERSION:
+                        raise self._newer(f"schema {version}")
+                if not create and not tables:
+                    raise StoreError(f"{self.where} has no chatdesk data")
+                revision = migrations.current(conn) if "alembic_version" in tables else None
+                if revision is not None and not migrations.known(revision):
+                    raise self._newer(f"revision {revision}")
+                if revision != migrations.head():
+                    migrations.upgrade(conn, stamp_legacy="meta" in tables and revision is None)
+                with Session(bind=conn) as s:
+                    meta = s.get(Meta, "schema_version")
+                    if meta is None:
+                        s.add(Meta(key="schema_version", value=str(SCHEMA_VERSION)))
+                    elif meta.value != str(SCHEMA_VERSION):
+                        meta.value = str(SCHEMA_VERSION)
+                        s.add(meta)
+                    s.flush()
+
+    def _newer(self, what: str) -> StoreError:
+        return StoreError(
+            f"{self.where} was written by a newer chatdesk ({what}; this one understands "
+            f"{migrations.head()}); upgrade chatdesk to open it"
+        )
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Session]:
@@ -154,30 +228,68 @@ class Database:
                 conn = conn.execution_options(write=True)
                 with Session(bind=conn, expire_on_commit=False) as session:
                     yield session
+                    if self.is_postgresql:  # delivered to listeners at commit, dropped on rollback
+                        session.execute(text("SELECT pg_notify(:c, '')"), {"c": CHANGES_CHANNEL})
                     session.commit()
         except (DatabaseError, OperationalError, sqlite3.DatabaseError) as exc:  # raw: sqlite_fast
             raise _explain(exc, self.where) from None
 
     def data_version(self) -> int | None:
-        """SQLite's counter that changes when another connection commits (cheap change check)."""
-        if not self.is_sqlite:
-            return None
+        """A number that changes when another connection commits (cheap change check), or None
+        when unknown. SQLite: ``PRAGMA data_version``. PostgreSQL: the count of change
+        notifications received on a LISTEN connection; without one (a pooler that drops
+        LISTEN, a refused connection) the server's WAL position, which moves on every write."""
         with self._watch_lock:
-            try:
-                if self._watch_conn is None:
-                    self._watch_conn = self.engine.connect()
-                value = int(self._watch_conn.exec_driver_sql("PRAGMA data_version").scalar() or 0)
-                # End the implicit transaction: inside one, the snapshot (and the value) never changes.
-                self._watch_conn.rollback()
-                return value
-            except SQLAlchemyError:
-                return None
+            if self.is_sqlite:
+                return self._sqlite_data_version()
+            return self._pg_data_version()
+
+    def _sqlite_data_version(self) -> int | None:
+        try:
+            if self._watch_conn is None:
+                self._watch_conn = self.engine.connect()
+            value = int(self._watch_conn.exec_driver_sql("PRAGMA data_version").scalar() or 0)
+            # End the implicit transaction: inside one, the snapshot (and the value) never changes.
+            self._watch_conn.rollback()
+            return value
+        except SQLAlchemyError:
+            return None
+
+    def _pg_data_version(self) -> int | None:
+        import psycopg
+
+        try:
+            if self._listen_conn is None:
+                args, kwargs = self.engine.dialect.create_connect_args(self.engine.url)
+                conn = psycopg.connect(*args, **kwargs, autocommit=True, connect_timeout=10)
+                conn.execute(f"LISTEN {CHANGES_CHANNEL}")
+                self._listen_conn = conn
+            conn = self._listen_conn
+            assert isinstance(conn, psycopg.Connection)
+            for _ in conn.notifies(timeout=0.0):
+                self._notified += 1
+            return self._notified
+        except psycopg.Error:
+            self._drop_listener()
+        try:  # polling fallback
+            with self.engine.connect() as c:
+                lsn = c.execute(text("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint")).scalar()
+            return int(lsn or 0)
+        except SQLAlchemyError:
+            return None
+
+    def _drop_listener(self) -> None:
+        conn, self._listen_conn = self._listen_conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.close()  # type: ignore[attr-defined]
 
     def close(self) -> None:
         with self._watch_lock:
             if self._watch_conn is not None:
                 self._watch_conn.close()
                 self._watch_conn = None
+            self._drop_listener()
         self.engine.dispose()
 
 
@@ -191,4 +303,3 @@ def _create_private_file(path: Path) -> None:
         os.close(fd)
     except OSError as exc:
         raise StoreError(f"cannot create {path}: {exc.strerror or exc}") from None
-

@@ -13,13 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlmodel import Session
 
 from chatdesk.errors import UsageError
 from chatdesk.store.db import Database, from_db, to_db, utcnow
 from chatdesk.store.outbox import enqueue_in
-from chatdesk.store.schema import Account, Chat, FollowUp
+from chatdesk.store.schema import Account, Chat, FollowUp, Message
 
 OPEN_STATES = ("pending",)
 
@@ -55,6 +55,9 @@ class DueCheck:
     last_buyer_at: datetime | None
     created_at: datetime
     cancel_if_buyer_writes: bool
+    # Order of arrival: a buyer message stored after the follow-up was scheduled (row id above
+    # the one recorded then). None for follow-ups scheduled before this was recorded.
+    buyer_wrote_after: bool | None = None
 
 
 # verdict: ("send", None) | ("cancelled"|"expired"|"failed", reason) | ("later", new due time)
@@ -77,6 +80,7 @@ def add(
         if s.get(Chat, chat_id) is None:
             raise UsageError(f"no chat with id {chat_id}")
         row = FollowUp(
+            buyer_seq=buyer_seq(s, chat_id),
             chat_id=chat_id,
             due_at=to_db(due_at),  # type: ignore[arg-type]
             text=text,
@@ -91,6 +95,23 @@ def add(
         s.flush()
         assert row.id is not None
         return row.id
+
+
+def buyer_seq(s: Session, chat_id: int) -> int:
+    """The ingest sequence of the chat's newest buyer message (its row id; 0 if none).
+
+    Message ids grow in order of arrival in the store, whatever times the marketplace puts on
+    the messages, so "the buyer wrote after scheduling" is ``id > buyer_seq``: no clocks."""
+    value = s.execute(
+        select(func.max(Message.id)).where(Message.chat_id == chat_id, Message.author == "buyer")
+    ).scalar()
+    return int(value or 0)
+
+
+def buyer_wrote_after(s: Session, chat_id: int, seq: int | None) -> bool | None:
+    if seq is None:
+        return None
+    return buyer_seq(s, chat_id) > seq
 
 
 def _rows(s: Session, q) -> list[FollowUpRow]:  # type: ignore[no-untyped-def]
@@ -222,6 +243,7 @@ def deliver_due(db: Database, decide: Callable[[DueCheck, datetime], Verdict], *
                 last_buyer_at=from_db(chat.last_buyer_at),
                 created_at=from_db(f.created_at),  # type: ignore[arg-type]
                 cancel_if_buyer_writes=f.cancel_if_buyer_writes,
+                buyer_wrote_after=buyer_wrote_after(s, chat.id, f.buyer_seq),
             )
             verdict, detail = decide(check, now)
             claim = update(FollowUp).where(FollowUp.id == fid, FollowUp.state == "pending")

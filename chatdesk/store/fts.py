@@ -56,6 +56,10 @@ def to_match(query: str) -> str | None:
 
 def search_ids(db: Database, query: str, limit: int = 50) -> list[tuple[int, int]]:
     """(message id, chat id) of the matches, newest stored first (rowid order is cheap in FTS5)."""
+    if not db.is_sqlite:  # PostgreSQL: tsvector + GIN, same semantics
+        from chatdesk.store import fts_pg
+
+        return fts_pg.search_ids(db, query, limit)
     match = to_match(query)
     if match is None:
         return []

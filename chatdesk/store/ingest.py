@@ -21,7 +21,7 @@ from sqlmodel import Session
 from chatdesk.model import ChatInfo, KnownChat, MessageInfo, Page
 from chatdesk.store import sqlite_fast
 from chatdesk.store.db import Database, to_db, utcnow
-from chatdesk.store.schema import Chat, FollowUp, Message, SyncState
+from chatdesk.store.schema import Chat, FollowUp, Message, Outbox, SyncState
 
 PREVIEW_LEN = 200
 
@@ -319,6 +319,13 @@ def _insert_messages(session: Session, chat_ids: dict[str, int], msgs: list[Mess
                     .where(Message.id == match)
                     .values(external_id=m.external_id, state="sent", error=None, created_at=to_db(m.created_at))
                 )
+                # The echo is final: a failed/unknown row is settled too, and its outbox row is
+                # done unless its owner is still at work (its fenced verdict follows).
+                session.execute(
+                    update(Outbox)
+                    .where(Outbox.message_id == match, Outbox.claimed_by.is_(None))  # type: ignore[union-attr]
+                    .values(done=True)
+                )
                 session.execute(
                     update(FollowUp)
                     .where(FollowUp.message_id == match, FollowUp.state.in_(("sending", "failed")))  # type: ignore[attr-defined]
@@ -369,7 +376,7 @@ def _pending_outgoing(session: Session, chat_ids: list[int]) -> dict[int, list[t
                     mt.c.chat_id.in_(chat_ids[start : start + 500]),
                     mt.c.external_id.is_(None),
                     mt.c.author == "seller",
-                    mt.c.state.in_(("sending", "sent", "unknown")),
+                    mt.c.state.in_(("sending", "sent", "unknown", "failed")),
                 )
                 .order_by(mt.c.id)
             )
@@ -470,19 +477,24 @@ def _cancel_followups_on_buyer_reply(session: Session, chat_ids: set[int]) -> No
             ).scalars()
         )
     for chat_id in sorted(with_pending):
+        # Order of arrival decides (issue 12 §3): the buyer messages just stored have row ids
+        # above the ``buyer_seq`` recorded at scheduling, whatever the marketplace's clock says.
+        newest = session.execute(
+            select(func.max(Message.id)).where(Message.chat_id == chat_id, Message.author == "buyer")
+        ).scalar()
         last_buyer = session.execute(select(Chat.last_buyer_at).where(Chat.id == chat_id)).scalar()
-        if last_buyer is None:
-            continue
-        session.execute(
-            update(FollowUp)
-            .where(
-                FollowUp.chat_id == chat_id,
-                FollowUp.state == "pending",
-                FollowUp.cancel_if_buyer_writes.is_(True),  # type: ignore[attr-defined]
-                FollowUp.created_at < last_buyer,
-            )
-            .values(state="cancelled", reason="the buyer wrote after it was scheduled", updated_at=utcnow())
+        pending = update(FollowUp).where(
+            FollowUp.chat_id == chat_id,
+            FollowUp.state == "pending",
+            FollowUp.cancel_if_buyer_writes.is_(True),  # type: ignore[attr-defined]
         )
+        cancelled = {"state": "cancelled", "reason": "the buyer wrote after it was scheduled", "updated_at": utcnow()}
+        if newest is not None:
+            session.execute(pending.where(FollowUp.buyer_seq < newest).values(**cancelled))  # type: ignore[operator]
+        if last_buyer is not None:  # follow-ups scheduled before buyer_seq was recorded
+            session.execute(
+                pending.where(FollowUp.buyer_seq.is_(None), FollowUp.created_at < last_buyer).values(**cancelled)  # type: ignore[union-attr]
+            )
 
 
 # ----------------------------------------------------------------------------- stream state

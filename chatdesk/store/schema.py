@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, ForeignKey, Index, Integer, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, MetaData, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-SCHEMA_VERSION = 1
+# Written to meta.schema_version. chatdesk before Alembic refuses a store above 1, so any
+# Alembic revision after 0001 keeps this at 2; newer code compares Alembic revisions instead.
+SCHEMA_VERSION = 2
 
 MESSAGE_STATES = ("received", "queued", "sending", "sent", "failed", "unknown")
 FOLLOWUP_STATES = ("pending", "sending", "sent", "cancelled", "expired", "failed")
@@ -65,6 +67,7 @@ class Chat(SQLModel, table=True):
     marketplace_unread: int | None = None
     resolved_at: datetime | None = None
     created_at: datetime
+    assigned_to: str | None = Field(default=None, max_length=64, index=True)  # operator name (team mode)
 
 
 class Message(SQLModel, table=True):
@@ -82,14 +85,19 @@ class Message(SQLModel, table=True):
     attachments: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
     state: str = Field(default="received", max_length=16)
     error: str | None = Field(default=None, max_length=1000)
+    operator: str | None = Field(default=None, max_length=64)  # who wrote an outgoing message (team mode)
 
 
 class Outbox(SQLModel, table=True):
-    """Delivery bookkeeping of one outgoing message.
+    """Delivery bookkeeping of one outgoing message (one marketplace request per row when
+    queued by this version; older rows may hold several, tracked by ``parts_done``).
 
-    ``claimed_by``/``claimed_until`` make the claim atomic across processes; a row found in
-    ``sending`` with an expired claim was interrupted mid-request and becomes ``unknown``:
-    it is never re-sent automatically.
+    ``claimed_by``/``claim_token``/``claimed_until`` are a fenced, heartbeat-renewed claim: every
+    change after a send is an UPDATE conditional on the same owner *and* token, so a process
+    that lost the row can never overwrite what the new owner decided. ``in_flight`` is the
+    part whose request may be on the wire: a row whose owner is gone is ``unknown`` only when a
+    part was in flight, else it simply goes back to ``queued`` (nothing was sent). See
+    ``chatdesk.store.outbox.TRANSITIONS``.
     """
 
     id: int | None = Field(default=None, primary_key=True)
@@ -101,6 +109,9 @@ class Outbox(SQLModel, table=True):
     next_attempt_at: datetime | None = None
     claimed_by: str | None = Field(default=None, max_length=128)
     claimed_until: datetime | None = None
+    claim_token: int = 0  # fencing token: +1 on every claim
+    in_flight: int | None = None  # index of the part whose request may be on the wire
+    parts_done: int = 0  # requests of this row the marketplace accepted (never re-sent)
     done: bool = Field(default=False, index=True)
     followup_id: int | None = Field(default=None, foreign_key="followup.id")
     created_at: datetime
@@ -124,17 +135,62 @@ class SyncState(SQLModel, table=True):
 
 
 class Lease(SQLModel, table=True):
-    """Who polls an account: one process at a time, renewed while it runs."""
+    """Who polls an account: one process at a time, renewed while it runs.
+
+    ``fence`` grows by one each time the lease changes hands (never on a renewal): a holder
+    remembers the value it got and every write it makes as the holder can be conditioned on
+    it, so a process that lost the lease while paused cannot act on stale ownership."""
 
     account_id: int = Field(foreign_key="account.id", primary_key=True)
     owner: str = Field(max_length=128)
     expires_at: datetime
+    fence: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0, server_default="0"))
+    acquired_at: datetime | None = None
 
 
 class Draft(SQLModel, table=True):
+    """An unsent reply being written: one per chat and operator ("" when there is no operator)."""
+
     chat_id: int = Field(foreign_key="chat.id", primary_key=True)
+    operator: str = Field(default="", max_length=64, primary_key=True)
     text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     updated_at: datetime
+
+
+class Operator(SQLModel, table=True):
+    """A member of the support team (team mode): ``name`` is the login-like id used in config
+    (``operator = "anna"``), ``display_name`` what buyers' chats show ("Анна")."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, index=True, max_length=64)
+    display_name: str = Field(max_length=255)
+    created_at: datetime
+
+
+class ChatOperator(SQLModel, table=True):
+    """One operator's relation to one chat: what they last saw and whether they are there now.
+
+    ``seen_message_id`` is the newest ``message.id`` shown to them (ids grow in ingest order,
+    so "arrived after I looked" never compares two clocks). ``presence`` is ``viewing`` or
+    ``typing`` until ``presence_until`` (heartbeats extend it; expiry ends it)."""
+
+    chat_id: int = Field(foreign_key="chat.id", primary_key=True)
+    operator: str = Field(max_length=64, primary_key=True)
+    seen_message_id: int | None = None
+    seen_at: datetime | None = None
+    presence: str | None = Field(default=None, max_length=16)
+    presence_until: datetime | None = None
+
+
+class Note(SQLModel, table=True):
+    """An internal note in a chat: the team sees it, the buyer never does. Kept apart from
+    ``message`` so that nothing that delivers messages (outbox, connectors) can ever read it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    chat_id: int = Field(foreign_key="chat.id", index=True)
+    operator: str | None = Field(default=None, max_length=64)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime
 
 
 class FollowUp(SQLModel, table=True):
@@ -149,6 +205,9 @@ class FollowUp(SQLModel, table=True):
     state: str = Field(default="pending", max_length=16)
     reason: str | None = Field(default=None, max_length=1000)
     cancel_if_buyer_writes: bool = True
+    # Order of arrival, not clocks: the newest buyer message row id in the chat when the
+    # follow-up was scheduled; any buyer message with a higher id arrived after it.
+    buyer_seq: int | None = None
     overrides: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
     message_id: int | None = Field(default=None, foreign_key="message.id")
     created_at: datetime
@@ -196,3 +255,8 @@ class RuleBlock(SQLModel, table=True):
     at: datetime
     severity: str = Field(max_length=8)
     codes: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
+
+
+def metadata() -> MetaData:
+    """The tables above (SQLModel registers every ``table=True`` model on one MetaData)."""
+    return SQLModel.metadata

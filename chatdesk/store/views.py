@@ -223,22 +223,25 @@ def total_unread(db: Database) -> int:
 
 
 def get_draft(db: Database, chat_id: int) -> str:
+    """This operator's draft in the chat (``db.operator``; "" without team mode)."""
     with db.read() as s:
-        d = s.get(Draft, chat_id)
+        d = s.get(Draft, (chat_id, db.operator or ""))
     return d.text if d else ""
 
 
 def save_draft(db: Database, chat_id: int, text: str) -> None:
+    """Keep (or, when empty, drop) this operator's draft; other operators' drafts are theirs."""
     from chatdesk.store.db import utcnow
 
+    operator = db.operator or ""
     with db.write() as s:
-        d = s.get(Draft, chat_id)
+        d = s.get(Draft, (chat_id, operator))
         if not text:
             if d is not None:
                 s.delete(d)
             return
         if d is None:
-            s.add(Draft(chat_id=chat_id, text=text, updated_at=utcnow()))
+            s.add(Draft(chat_id=chat_id, operator=operator, text=text, updated_at=utcnow()))
         else:
             d.text = text
             d.updated_at = utcnow()

@@ -1,9 +1,20 @@
-"""Outbox delivery: claim, send, settle; due follow-ups queued into the outbox."""
+"""Outbox delivery: claim, send, settle; due follow-ups queued into the outbox.
+
+Ownership is fenced (``store.outbox``): a job is claimed one at a time and only when the
+account's rate limiter is not blocked for longer than ``MAX_CLAIM_WAIT`` (the budget is taken
+before the claim, never waited for while holding it), its claim is renewed by a heartbeat
+while the request runs, each request is announced (``begin_part``) and recorded
+(``part_accepted``) so an accepted request is never sent again, and every verdict is an
+UPDATE fenced by owner and claim token.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 from datetime import timedelta
+from typing import ClassVar
 
 from chatdesk.connectors.base import (
     AuthError,
@@ -11,8 +22,10 @@ from chatdesk.connectors.base import (
     ConnectorError,
     RateLimited,
     Rejected,
+    SendReceipt,
     TransientError,
     redact,
+    request_parts,
 )
 from chatdesk.errors import ChatdeskError
 from chatdesk.store import accounts as store_accounts
@@ -28,29 +41,60 @@ from chatdesk.sync.runtime import (
 
 
 class OutboxDelivery(EngineCore):
+    MAX_CLAIM_WAIT: ClassVar[float] = 30.0  # never claim a row we would then wait longer than this to send
+    CLAIM_BATCH: ClassVar[int] = 50  # rows delivered per account per round
+
     # ------------------------------------------------------------------ outbox
-    async def deliver_account(self, account_id: int, *, message_id: int | None = None) -> None:
+    async def deliver_account(self, account_id: int, *, message_id: int | None = None, mine: bool = False) -> None:
         account = await asyncio.to_thread(store_accounts.get_account_by_id, self.db, account_id)
         try:
             rt = await self._runtime(account)
         except ChatdeskError:
             return
         async with rt.lock:
-            await self._deliver(rt, message_id=message_id)
+            await self._deliver(rt, message_id=message_id, mine=mine)
 
-    async def _deliver(self, rt: Runtime, *, message_id: int | None = None) -> None:
-        jobs = await asyncio.to_thread(outbox.claim_due, self.db, rt.account.id, self.owner, message_id=message_id)
-        for job in jobs:
-            await self._send_one(rt, job)
-        if jobs:
-            self._emit(SyncEvent("outbox", rt.account.id, chat_ids=frozenset(j.chat_id for j in jobs)))
+    async def _deliver(self, rt: Runtime, *, message_id: int | None = None, mine: bool = False) -> None:
+        await asyncio.to_thread(outbox.settle_interrupted, self.db, rt.account.id)
+        touched: set[int] = set()
+        for _ in range(self.CLAIM_BATCH):
+            if rt.connector.limiter.blocked_for() > self.MAX_CLAIM_WAIT:
+                break  # the marketplace said wait: leave the rows queued (and unowned) until then
+            jobs = await asyncio.to_thread(
+                outbox.claim_due, self.db, rt.account.id, self.owner, 1, message_id=message_id, mine=mine
+            )
+            if not jobs:
+                break
+            touched.add(jobs[0].chat_id)
+            if not await self._send_one(rt, jobs[0]):
+                break  # rate limited: the rest waits for the next round
+        if touched:
+            self._emit(SyncEvent("outbox", rt.account.id, chat_ids=frozenset(touched)))
 
-    async def _send_one(self, rt: Runtime, job: outbox.OutboxJob) -> None:
+    async def _heartbeat(self, job: outbox.OutboxJob) -> None:
+        """Renew the claim while the job runs, so "interrupted" means "owner gone"."""
+        while True:
+            await asyncio.sleep(outbox.CLAIM_TTL / 4)
+            if not await asyncio.to_thread(outbox.renew, self.db, job):
+                return
+
+    async def _send_one(self, rt: Runtime, job: outbox.OutboxJob) -> bool:
+        """Deliver one claimed row; False when a rate limit stopped it (stop the round)."""
+        beat = asyncio.ensure_future(self._heartbeat(job))
+        try:
+            return await self._send_parts(rt, job)
+        finally:
+            beat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beat
+
+    async def _send_parts(self, rt: Runtime, job: outbox.OutboxJob) -> bool:
+        db = self.db
         try:
             files = tuple(load_file(f) for f in job.files)
         except OSError as exc:
-            await asyncio.to_thread(outbox.mark_failed, self.db, job, f"cannot read attachment: {exc.strerror}")
-            return
+            await asyncio.to_thread(outbox.mark_failed, db, job, f"cannot read attachment: {exc.strerror}")
+            return True
         ref = ChatRef(
             external_id=job.chat_external_id,
             kind=job.chat_kind,  # type: ignore[arg-type]
@@ -58,32 +102,62 @@ class OutboxDelivery(EngineCore):
             status=job.chat_status,
             last_buyer_message_id=job.last_buyer_message_id,
         )
-        try:
-            await rt.connector.send(ref, job.text, files)
-        except RateLimited as exc:
-            at = utcnow() + timedelta(seconds=exc.retry_after)
-            await asyncio.to_thread(outbox.retry_later, self.db, job, at, f"rate limited: {exc.message}")
-        except TransientError as exc:
-            reason = redact(exc.message, rt.secret)
-            if exc.reached_server:
+        connector = rt.connector
+        parts = request_parts(connector.limits.get(job.chat_kind), job.text, files, connector.files_per_request)
+        notes: list[str] = []
+        for index, (text, part_files) in enumerate(parts):
+            if index < job.parts_done:
+                continue  # accepted before: never again
+            if not await asyncio.to_thread(outbox.begin_part, db, job, index):
+                return True  # no longer ours: the new owner decides
+            try:
+                receipt = await connector.send(ref, text, tuple(part_files))
+            except RateLimited as exc:
+                at = utcnow() + timedelta(seconds=exc.retry_after)
+                await asyncio.to_thread(outbox.retry_later, db, job, at, f"rate limited: {exc.message}")
+                return False
+            except TransientError as exc:
+                reason = redact(exc.message, rt.secret)
+                if exc.reached_server:
+                    words = (
+                        f"no answer from {connector.label} ({reason}); it may have arrived — the next sync will tell"
+                    )
+                    await asyncio.to_thread(outbox.mark_unknown, db, job, words)
+                else:
+                    at = utcnow() + timedelta(seconds=min(300, 5 * 2 ** min(job.attempts, 6)))
+                    await asyncio.to_thread(outbox.retry_later, db, job, at, f"not sent yet: {reason}")
+                return True
+            except (Rejected, AuthError, ConnectorError) as exc:
+                reason = redact(exc.message, rt.secret)
+                if index:
+                    reason += f" (part {index + 1} of {len(parts)}; the earlier parts were delivered)"
+                await asyncio.to_thread(outbox.mark_failed, db, job, reason)
+                return True
+            except Exception as exc:  # unknown failure after the request may have gone out
+                log_unexpected(f"unexpected error sending message {job.message_id}", rt.secret)
                 await asyncio.to_thread(
-                    outbox.mark_unknown,
-                    self.db,
-                    job,
-                    f"no answer from {rt.connector.label} ({reason}); it may have arrived — the next sync will tell",
+                    outbox.mark_unknown, db, job, f"unexpected {type(exc).__name__}; it may have arrived"
                 )
-            else:
-                at = utcnow() + timedelta(seconds=min(300, 5 * 2 ** min(job.attempts, 6)))
-                await asyncio.to_thread(outbox.retry_later, self.db, job, at, f"not sent yet: {reason}")
-        except (Rejected, AuthError, ConnectorError) as exc:
-            await asyncio.to_thread(outbox.mark_failed, self.db, job, redact(exc.message, rt.secret))
-        except Exception as exc:  # unknown failure after the request may have gone out
-            log_unexpected(f"unexpected error sending message {job.message_id}", rt.secret)
-            await asyncio.to_thread(
-                outbox.mark_unknown, self.db, job, f"unexpected {type(exc).__name__}; it may have arrived"
-            )
-        else:
-            await asyncio.to_thread(outbox.mark_sent, self.db, job)
+                return True
+            if not await asyncio.to_thread(outbox.part_accepted, db, job, index):
+                return True
+            if isinstance(receipt, SendReceipt) and receipt.failed_files:
+                notes.append(await self._record_failed_files(rt, job, receipt))
+        await asyncio.to_thread(outbox.mark_sent, db, job, "; ".join(notes) or None)
+        return True
+
+    async def _record_failed_files(self, rt: Runtime, job: outbox.OutboxJob, receipt: SendReceipt) -> str:
+        """Files refused inside an accepted message become one failed message each, which the
+        user can re-send alone; the accepted message itself is sent."""
+        by_name = {str(f.get("name")): f for f in job.files}
+        words: list[str] = []
+        for name, why in receipt.failed_files:
+            reason = redact(why, rt.secret)
+            spec = by_name.get(name)
+            if spec is not None:
+                await asyncio.to_thread(outbox.add_failed_part, self.db, job, [json.loads(json.dumps(spec))], reason)
+            words.append(f"{name}: {reason}")
+        return "delivered without " + "; ".join(words) + " (re-send the file alone)"
 
     async def deliver_all(self) -> None:
         accounts = await asyncio.to_thread(store_accounts.list_accounts, self.db)

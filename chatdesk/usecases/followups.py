@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from chatdesk import rules, templates
+from chatdesk import marketplaces, rules, templates
 from chatdesk.config import Config
 from chatdesk.connectors import LABELS
 from chatdesk.errors import UsageError
@@ -27,7 +27,7 @@ from chatdesk.store.db import Database
 from chatdesk.store.followups import DueCheck, Verdict
 from chatdesk.timeparse import next_allowed
 
-OZON_REPLY_WINDOW = timedelta(hours=48)
+OZON_REPLY_WINDOW = marketplaces.OZON.reply_window or timedelta(hours=48)  # [OZ-26-07]
 
 
 def template_values(chat: views.ChatRow, config: Config) -> dict[str, str | None]:
@@ -104,8 +104,14 @@ def schedule(
 
 def decide(check: DueCheck, now: datetime, config: Config) -> Verdict:
     """The send-time re-check of one due follow-up."""
-    if check.cancel_if_buyer_writes and check.last_buyer_at and check.last_buyer_at > check.created_at:
-        return "cancelled", "the buyer wrote after it was scheduled"
+    if check.cancel_if_buyer_writes:
+        # Order of arrival in the store decides, never the marketplace's clock against ours;
+        # only follow-ups scheduled before that was recorded fall back to comparing times.
+        wrote = check.buyer_wrote_after
+        if wrote is None:
+            wrote = bool(check.last_buyer_at and check.last_buyer_at > check.created_at)
+        if wrote:
+            return "cancelled", "the buyer wrote after it was scheduled"
     status = (check.status or "").upper()
     if status in views.CLOSED_STATUSES and check.kind == "chat":
         return "expired", f"the chat is {status.lower()}: the marketplace no longer accepts messages in it"

@@ -1,32 +1,58 @@
-"""Sending from the CLI: rule check, outbox, delivery, and a one-line outcome.
+"""Replies, shared by the CLI and the TUI: check a reply against the rules, split it into one
+outbox message per marketplace request, queue it, and (for the CLI) deliver it and wait for the
+outcome.
 
-The same outbox and rules serve the TUI and follow-ups; this module only adds the
-synchronous "send and tell me how it went" flow that ``chatdesk send`` needs.
+- :func:`queue_reply` is the one way to queue a reply (the TUI's composer and ``send``).
+- :func:`send_now` is ``chatdesk send``: it reads the account's secret *before* queueing (a
+  missing keyring refuses with nothing queued), queues the parts already claimed by its own
+  engine (no other process can take them in between), delivers them and reports an
+  :class:`Outcome` whose exit code says whether a retry is safe (see ``EXIT_*``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import mimetypes
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from chatdesk import rules
 from chatdesk.config import Config
 from chatdesk.connectors import connector_class
-from chatdesk.errors import UsageError
+from chatdesk.connectors.base import request_parts
+from chatdesk.errors import SecretsError, UsageError
 from chatdesk.model import Limits
 from chatdesk.sanitize import safe_text
 from chatdesk.secrets import SecretStore
+from chatdesk.store import accounts as store_accounts
 from chatdesk.store import outbox, views
 from chatdesk.store.db import Database
 from chatdesk.sync import ClientFactory, SyncEngine
+
+EXIT_SENT = 0  # the marketplace accepted every part
+EXIT_FAILED = 1  # refused (or not queued): nothing of it went out; fix and retry if you like
+EXIT_USAGE = 2  # bad input: nothing was queued
+# Queued, in flight in another chatdesk process, or unconfirmed: chatdesk owns the reply now and
+# will deliver (or has delivered) it. Running `send` again would send it twice: do not retry.
+EXIT_DO_NOT_RETRY = 3
+WAIT_FOR_OTHER = 30.0  # seconds `send` waits for another process's outcome before exiting 3
 
 
 @dataclass(frozen=True)
 class Outcome:
     exit_code: int
     line: str
+
+
+@dataclass(frozen=True)
+class QueuedReply:
+    """A queued reply: one outbox message per marketplace request, in sending order."""
+
+    chat_id: int
+    account_id: int
+    message_ids: tuple[int, ...]
+    overrides: tuple[str, ...]
 
 
 def file_specs(paths: list[Path]) -> list[dict[str, object]]:
@@ -60,6 +86,66 @@ def precheck(chat: views.ChatRow, text: str, files: list[dict[str, object]], *, 
     return sorted({w.code for w in warnings})
 
 
+def split_parts(
+    limits: Limits | None, text: str, files: list[dict[str, object]], files_per_request: int | None = None
+) -> list[tuple[str, list[dict[str, object]]]]:
+    """One outbox message per request the marketplace can take (see
+    ``connectors.base.request_parts``): Ozon and YM want text and each file apart."""
+    return request_parts(limits, text, files, files_per_request)
+
+
+def reply_parts(
+    chat: views.ChatRow, text: str, files: list[dict[str, object]]
+) -> list[tuple[str, list[dict[str, object]]]]:
+    """The requests ``chat``'s marketplace needs for this reply (its connector's limits)."""
+    cls = connector_class(chat.marketplace)
+    return split_parts(cls.limits.get(chat.kind), text, files, cls.files_per_request)
+
+
+def queue_reply(
+    db: Database,
+    chat_id: int,
+    text: str,
+    files: list[dict[str, object]] | None = None,
+    *,
+    force: bool = False,
+    owner: str | None = None,
+) -> QueuedReply:
+    """Check, split and queue a reply; the draft is cleared in the same transaction.
+
+    ``files``: specs from :func:`file_specs` (``path``, ``name``, ``size`` in bytes,
+    ``content_type``). ``force``: keep content warnings (their codes are recorded as
+    overrides; the TUI passes it after its send-anyway dialog). ``owner``: the rows are born
+    claimed by that engine (``send``), so no other process can take them first.
+    Raises :class:`UsageError` for an unknown chat, a hard-limit breach (always) or a content
+    warning without ``force``; nothing is queued then. Limits come from the chat's connector.
+    """
+    chat = views.get_chat(db, chat_id)
+    if chat is None:
+        raise UsageError(f"no chat with id {chat_id}")
+    files = list(files or [])
+    overrides = precheck(chat, text, files, force=force)
+    parts = reply_parts(chat, text, files)
+    ids = outbox.enqueue_parts(db, chat_id, parts, overrides=overrides or None, owner=owner)
+    return QueuedReply(chat_id, chat.account_id, tuple(ids), tuple(overrides))
+
+
+class _ReadOnce:
+    """The secret read before queueing, handed to the engine so a slow keyring is asked once."""
+
+    def __init__(self, inner: SecretStore, account: str, secret: str) -> None:
+        self.inner, self.account, self.secret = inner, account, secret
+
+    def get(self, account: str) -> str:
+        return self.secret if account == self.account else self.inner.get(account)
+
+    def set(self, account: str, secret: str) -> None:
+        self.inner.set(account, secret)
+
+    def delete(self, account: str) -> None:
+        self.inner.delete(account)
+
+
 def send_now(
     db: Database,
     secrets: SecretStore,
@@ -70,57 +156,73 @@ def send_now(
     *,
     force: bool = False,
     client_factory: ClientFactory | None = None,
+    wait_for_other: float = WAIT_FOR_OTHER,
 ) -> Outcome:
+    """``chatdesk send``: returns the outcome line and its exit code (``EXIT_*``).
+
+    Raises :class:`UsageError` (exit 2) for bad input and :class:`SecretsError` (exit 1) when
+    the account's secret cannot be read; in both cases nothing is queued."""
     chat = views.get_chat(db, chat_id)
     if chat is None:
         raise UsageError(f"no chat with id {chat_id}")
     text = text.strip("\n")
     files = file_specs(attach)
-    overrides = precheck(chat, text, files, force=force)
-    limits = connector_class(chat.marketplace).limits.get(chat.kind)
-    message_ids = [
-        outbox.enqueue(db, chat_id, part_text, files=part_files, overrides=overrides)
-        for part_text, part_files in split_parts(limits, text, files)
-    ]
-    engine = SyncEngine(db, secrets=secrets, config=config, client_factory=client_factory)
+    precheck(chat, text, files, force=force)  # refuse bad input before touching the keyring
+    account = store_accounts.get_account_by_id(db, chat.account_id)
+    try:
+        secret = secrets.get(account.name)
+    except SecretsError as exc:
+        raise SecretsError(f"not sent, nothing queued: {exc}") from None
+    engine = SyncEngine(
+        db, secrets=_ReadOnce(secrets, account.name, secret), config=config, client_factory=client_factory
+    )
+    queued = queue_reply(db, chat_id, text, files, force=force, owner=engine.owner)
 
     async def deliver() -> None:
         try:
-            for message_id in message_ids:
-                await engine.deliver_account(chat.account_id, message_id=message_id)
+            await engine.deliver_account(chat.account_id, mine=True)
         finally:
             await engine.aclose()
 
     asyncio.run(deliver())
-    outcomes = [_outcome(db, mid) for mid in message_ids]
-    worst = max(outcomes, key=lambda o: o.exit_code)
+    outcomes = [_outcome(db, mid, wait_for_other) for mid in queued.message_ids]
+    worst = max(outcomes, key=lambda o: (o.exit_code != 0, o.exit_code == EXIT_DO_NOT_RETRY, o.exit_code))
     if chat.kind == "question" and not worst.exit_code:
         return Outcome(0, worst.line + "; note: WB lets you edit an answer only once, within 60 days")
     if len(outcomes) == 1 or worst.exit_code:
         return worst
-    return Outcome(0, f"sent in {len(outcomes)} parts (messages {', '.join(map(str, message_ids))})")
+    ids = ", ".join(map(str, queued.message_ids))
+    return Outcome(0, f"sent in {len(outcomes)} parts (messages {ids})")
 
 
-def split_parts(
-    limits: Limits | None, text: str, files: list[dict[str, object]]
-) -> list[tuple[str, list[dict[str, object]]]]:
-    """One message per request the marketplace can take: Ozon wants text and each file apart."""
-    if not files or limits is None:
-        return [(text, files)]
-    per = limits.max_files or len(files)
-    groups = [files[i : i + per] for i in range(0, len(files), per)]
-    if limits.text_with_files:
-        return [(text, groups[0])] + [("", g) for g in groups[1:]]
-    return ([(text, [])] if text.strip() else []) + [("", g) for g in groups]
-
-
-def _outcome(db: Database, message_id: int) -> Outcome:
+def _outcome(db: Database, message_id: int, wait_for_other: float) -> Outcome:
+    """The message's outcome; a row another process is sending is waited for (bounded)."""
+    deadline = time.monotonic() + wait_for_other
     state, error = outbox.message_state(db, message_id)
+    while state == "sending" and time.monotonic() < deadline:
+        time.sleep(0.5)
+        state, error = outbox.message_state(db, message_id)
     reason = safe_text(error or "", single_line=True)
+    if state == "sent" and reason:  # accepted, but a file inside it was refused
+        return Outcome(
+            EXIT_DO_NOT_RETRY,
+            f"partly sent (message {message_id}): {reason}; do not re-run send (the text arrived): "
+            "press R on the failed file in chatdesk to send it alone",
+        )
     if state == "sent":
-        return Outcome(0, f"sent (message {message_id})")
+        return Outcome(EXIT_SENT, f"sent (message {message_id})")
     if state == "failed":
-        return Outcome(1, f"failed: {reason}")
+        return Outcome(EXIT_FAILED, f"failed: {reason}")
     if state == "unknown":
-        return Outcome(1, f"unconfirmed: {reason} (message {message_id}; never re-sent automatically)")
-    return Outcome(1, f"queued (message {message_id}): {reason}; the next sync will send it")
+        return Outcome(
+            EXIT_DO_NOT_RETRY,
+            f"unconfirmed: {reason} (message {message_id}; never re-sent automatically; do not retry)",
+        )
+    if state == "sending":
+        return Outcome(
+            EXIT_DO_NOT_RETRY,
+            f"being sent by another chatdesk process (message {message_id}); do not retry: "
+            "`chatdesk messages` will show the outcome",
+        )
+    why = f": {reason}" if reason else ""
+    return Outcome(EXIT_DO_NOT_RETRY, f"queued (message {message_id}){why}; chatdesk will send it — do not retry")

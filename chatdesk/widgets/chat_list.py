@@ -20,13 +20,15 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from chatdesk.keymap import bindings
+from chatdesk.marketplaces import MARKETPLACES
 from chatdesk.messages import ChatCountLoaded, ChatHighlighted, ChatOpened, ChatPageLoaded
 from chatdesk.sanitize import safe_text
 from chatdesk.store.views import ChatFilter, ChatRow
+from chatdesk.widgets.cursor import cursor_style, few_colours, over
 
 PAGE = 100
 ROW_HEIGHT = 2
-BADGES = {"wildberries": "WB", "ozon": "OZ", "yandex": "YM"}
+BADGES = {m.id: m.badge for m in MARKETPLACES.values()}  # a view of chatdesk.marketplaces
 
 Fetch = Callable[[ChatFilter, int, int], list[ChatRow]]
 Count = Callable[[ChatFilter], int]
@@ -41,6 +43,12 @@ def chat_title(chat: ChatRow) -> str:
     if chat.product_id:
         return f"product {safe_text(chat.product_id, single_line=True)}"
     return safe_text(chat.external_id, single_line=True)
+
+
+def is_resolved(chat: ChatRow) -> bool:
+    """Resolved, and the buyer has not written since."""
+    resolved = chat.resolved_at
+    return resolved is not None and (chat.last_buyer_at is None or chat.last_buyer_at <= resolved)
 
 
 def relative_time(at: datetime | None, now: datetime) -> str:
@@ -87,7 +95,7 @@ class ChatList(ScrollView, can_focus=True):
         "chat-list--followup",
     }
     DEFAULT_CSS = """
-    ChatList { background: $surface; }
+    ChatList { background: $surface; overflow-x: hidden; }
     ChatList > .chat-list--cursor { background: $block-cursor-background; color: $block-cursor-foreground; }
     ChatList > .chat-list--cursor-blurred { background: $block-cursor-blurred-background; }
     ChatList > .chat-list--wildberries { background: #a0128a; color: #ffffff; text-style: bold; }
@@ -174,7 +182,7 @@ class ChatList(ScrollView, can_focus=True):
         if message.generation != self.generation:
             return
         self.total = message.count
-        self.virtual_size = Size(self.size.width, self.total * ROW_HEIGHT)
+        self.virtual_size = Size(self._virtual_width(), self.total * ROW_HEIGHT)
         if self.cursor >= self.total:
             self.cursor = max(0, self.total - 1)
         self.refresh()
@@ -282,14 +290,22 @@ class ChatList(ScrollView, can_focus=True):
 
     def on_resize(self) -> None:
         self._strips.clear()
-        self.virtual_size = Size(self.size.width, self.total * ROW_HEIGHT)
+        self.virtual_size = Size(self._virtual_width(), self.total * ROW_HEIGHT)
 
     # ------------------------------------------------------------------ rendering
+
+    def _width(self) -> int:
+        """Cells a row may use: the widget minus its vertical scrollbar's column."""
+        return max(1, self.scrollable_content_region.width or self.size.width)
+
+    def _virtual_width(self) -> int:
+        """Never wider than the room left when the vertical scrollbar shows: no horizontal scroll."""
+        return max(1, self.size.width - self.styles.scrollbar_size_vertical)
 
     def render_line(self, y: int) -> Strip:
         line = int(self.scroll_offset.y) + y
         index, part = divmod(line, ROW_HEIGHT)
-        width = self.size.width
+        width = self._width()
         base = self.rich_style
         if index >= self.total:
             return Strip.blank(width, base)
@@ -298,51 +314,69 @@ class ChatList(ScrollView, can_focus=True):
         key = (index, part, width, selected, self.has_focus, row is None)
         strip = self._strips.get(key)
         if strip is None:
-            text = Text("…" if part == 0 else "", style="dim") if row is None else self._line(row, part, width)
-            text.stylize(base, 0)
-            text.truncate(width, overflow="ellipsis", pad=True)
-            strip = Strip(list(text.render(self.app.console)), width)
+            if row is None:
+                lead, body = Text(), Text("…" if part == 0 else "", style="dim")
+            else:
+                lead, body = self._line(row, part, width)
+            console = self.app.console
+            # The widget's style is the base of the whole line (padding included): the spans
+            # of badges, SLA marks and previews sit on top of it, never under it.
+            lead_text = Text(style=base)
+            lead_text.append_text(lead)
+            body_text = Text(style=base)
+            body_text.append_text(body)
+            body_text.truncate(max(0, width - lead_text.cell_len), overflow="ellipsis", pad=True)
+            lead_segments = list(lead_text.render(console))
+            body_segments = list(body_text.render(console))
             if selected:
                 name = "chat-list--cursor" if self.has_focus else "chat-list--cursor-blurred"
-                strip = strip.apply_style(self.get_component_rich_style(name))
-            strip = strip.adjust_cell_length(width, base)
+                cursor = cursor_style(self, name)
+                body_segments = over(body_segments, cursor)
+                # The badge keeps its colours; the SLA mark keeps its colour on the cursor's
+                # background. Without colours, reverse video marks the whole row.
+                if few_colours(self):
+                    lead_segments = over(lead_segments, cursor)
+                elif part == 1:
+                    lead_segments = over(lead_segments, Style(bgcolor=cursor.bgcolor))
+            strip = Strip([*lead_segments, *body_segments]).adjust_cell_length(width, base)
             self._strips[key] = strip
         return strip.apply_offsets(0, line)
 
     def _style(self, name: str) -> Style:
         return self.get_component_rich_style(f"chat-list--{name}", partial=True)
 
-    def _line(self, row: ChatRow, part: int, width: int) -> Text:
+    def _line(self, row: ChatRow, part: int, width: int) -> tuple[Text, Text]:
+        """(lead, body) of one of a chat's two lines: the lead is the badge or the SLA mark."""
         now = self._now
         if part == 0:
             badge = BADGES.get(row.marketplace, row.marketplace[:2].upper())
+            lead = Text(badge, self._style(row.marketplace) if row.marketplace in BADGES else Style())
             right = Text()
             if row.has_followup:
                 right.append("⚑ ", self._style("followup"))
             if row.unread:
                 right.append(f"{row.unread} ", self._style("unread"))
             right.append(relative_time(row.last_message_at, now), self._style("muted"))
-            left = Text()
-            left.append(f"{badge}", self._style(row.marketplace) if row.marketplace in BADGES else Style())
-            left.append(" ")
+            left = Text(" ")
             name_style = self._style("unread") if row.unread else Style()
-            room = max(1, width - left.cell_len - right.cell_len - 1)
+            room = max(1, width - lead.cell_len - left.cell_len - right.cell_len - 1)
             name = Text(chat_title(row), style=name_style)
             name.truncate(room, overflow="ellipsis")
             left.append_text(name)
-            pad = max(1, width - left.cell_len - right.cell_len)
-            return Text.assemble(left, " " * pad, right)
-        text = Text("   ")
-        if row.waiting and not row.closed:
+            pad = max(1, width - lead.cell_len - left.cell_len - right.cell_len)
+            return lead, Text.assemble(left, " " * pad, right)
+        lead = Text("   ")
+        if is_resolved(row):
+            lead = Text("✓r ", style=self._style("ok"))
+        elif row.waiting and not row.closed:
             warn, late = self._sla
             minutes = (now - row.last_buyer_at).total_seconds() / 60 if row.last_buyer_at else 0
             level = "late" if minutes >= late else "warn" if minutes >= warn else "ok"
-            text = Text()
-            text.append(f"◷{waited(row.last_buyer_at, now):>3} ", self._style(level))
+            lead = Text(f"◷{waited(row.last_buyer_at, now):>3}", self._style(level))
+            lead.append(" ")
         elif row.closed:
-            text = Text("✓  ", style=self._style("muted"))
-        text.append(safe_text(row.preview or "", single_line=True, max_len=300), self._style("muted"))
-        return text
+            lead = Text("✓  ", style=self._style("muted"))
+        return lead, Text(safe_text(row.preview or "", single_line=True, max_len=300), self._style("muted"))
 
     def rendered_text(self) -> str:
         """What the list shows, as plain text (tests and the no-ESC-bytes check)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import tzinfo
 from typing import ClassVar
 
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.cache import LRUCache
@@ -24,6 +25,9 @@ from chatdesk.keymap import bindings
 from chatdesk.messages import NeedOlder
 from chatdesk.sanitize import safe_text
 from chatdesk.store.views import ChatRow, MessageRow
+from chatdesk.widgets.cursor import cursor_style, over
+
+GUTTER = 1  # the column left of every line that marks the selected message
 
 STATE_LABELS = {
     "queued": "queued",
@@ -58,6 +62,7 @@ class ConversationView(ScrollView, can_focus=True):
         "conversation--attachment",
         "conversation--selected",
         "conversation--selected-blurred",
+        "conversation--gutter",
     }
     DEFAULT_CSS = """
     ConversationView { background: $surface; }
@@ -68,8 +73,10 @@ class ConversationView(ScrollView, can_focus=True):
     ConversationView > .conversation--failed { color: $text-error; text-style: bold; }
     ConversationView > .conversation--pending { color: $text-warning; }
     ConversationView > .conversation--attachment { color: $text-primary; text-style: underline; }
-    ConversationView > .conversation--selected { background: $block-cursor-blurred-background; }
-    ConversationView > .conversation--selected-blurred { background: $boost; }
+    ConversationView { overflow-x: hidden; }
+    ConversationView > .conversation--selected { background: $primary 35%; }
+    ConversationView > .conversation--selected-blurred { background: $primary 15%; }
+    ConversationView > .conversation--gutter { color: $accent; text-style: bold; }
     """
 
     selected: reactive[int | None] = reactive(None, init=False)
@@ -141,8 +148,14 @@ class ConversationView(ScrollView, can_focus=True):
 
     # ------------------------------------------------------------------ layout
 
+    def _width(self) -> int:
+        """Cells a line may use: the widget minus its scrollbar column and the cursor gutter."""
+        # The scrollbar's column is kept free whether or not it shows, so a message wrapped
+        # before the scrollbar appeared still fits after.
+        return max(10, self.size.width - self.styles.scrollbar_size_vertical - GUTTER)
+
     def _relayout(self) -> None:
-        width = max(10, self.size.width)
+        width = self._width()
         lines: list[tuple[int, Strip]] = []
         first: list[int] = []
         prev_day = None
@@ -162,7 +175,7 @@ class ConversationView(ScrollView, can_focus=True):
             lines.extend((i, strip) for strip in block)
         self._lines = lines
         self._first_line = first
-        self.virtual_size = Size(width, len(lines))
+        self.virtual_size = Size(width + GUTTER, len(lines))
         self.refresh()
 
     def _style(self, name: str) -> Style:
@@ -229,16 +242,20 @@ class ConversationView(ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         line = int(self.scroll_offset.y) + y
-        width = self.size.width
+        width = self.scrollable_content_region.width or self.size.width
         base = self.rich_style
         if line >= len(self._lines):
             return Strip.blank(width, base)
         index, strip = self._lines[line]
-        strip = strip.adjust_cell_length(width).apply_style(base)
+        strip = strip.adjust_cell_length(max(0, width - GUTTER)).apply_style(base)
         if index >= 0 and index == self.selected:
+            # The selected message (what R, e, C, d, v, y act on): a bar in the gutter and
+            # its colours over every segment (reverse video without colours).
             name = "conversation--selected" if self.has_focus else "conversation--selected-blurred"
-            strip = strip.apply_style(self.get_component_rich_style(name))
-        return strip.apply_offsets(0, line)
+            style = cursor_style(self, name)
+            gutter = Segment("▌", base + self.get_component_rich_style("conversation--gutter"))
+            return Strip([gutter, *over(strip, style)], width).apply_offsets(0, line)
+        return Strip([Segment(" ", base), *strip], width).apply_offsets(0, line)
 
     def rendered_text(self) -> str:
         return "\n".join(strip.text for _i, strip in self._lines)

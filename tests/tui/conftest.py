@@ -80,11 +80,10 @@ def seed(db: Database) -> dict[str, int]:
 @pytest.fixture(autouse=True)
 def _fast_timers(monkeypatch: pytest.MonkeyPatch) -> None:
     """Shorter debounce/watch periods: the behaviour is the same, the suite waits less."""
-    import chatdesk.app
-    import chatdesk.screens.main
+    from chatdesk.screens.main import MainScreen
 
-    monkeypatch.setattr(chatdesk.screens.main, "PREVIEW_DEBOUNCE", 0.01)
-    monkeypatch.setattr(chatdesk.app, "WATCH_INTERVAL", 0.3)
+    monkeypatch.setattr(MainScreen, "PREVIEW_DEBOUNCE", 0.01)
+    monkeypatch.setattr(ChatdeskApp, "WATCH_INTERVAL", 0.3)
 
 
 @pytest.fixture

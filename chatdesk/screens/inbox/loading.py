@@ -1,0 +1,156 @@
+"""The conversation on screen, older pages, live reloads and the status line: store reads in
+thread workers, results applied on the UI loop only for the chat that is still the target."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from textual import work
+from textual.worker import get_current_worker
+
+from chatdesk.messages import (
+    ChatCountLoaded,
+    ChatHighlighted,
+    ChatOpened,
+    Conversation,
+    ConversationLoaded,
+    DataChanged,
+    NeedOlder,
+    OlderLoaded,
+    StatusLoaded,
+    UnreadGrew,
+)
+from chatdesk.screens.inbox.base import InboxBase
+from chatdesk.widgets.header import ChatHeader
+from chatdesk.widgets.status_line import StatusLine
+
+if TYPE_CHECKING:
+    pass
+
+
+class Loading(InboxBase):
+    # ------------------------------------------------------------------ loading
+
+    def on_chat_count_loaded(self, _message: ChatCountLoaded) -> None:
+        self._update_titles()
+
+    def on_chat_highlighted(self, message: ChatHighlighted) -> None:
+        if self._preview_timer is not None:
+            self._preview_timer.stop()
+            self._preview_timer = None
+        if message.chat.id == self.target_id:
+            return
+        chat_id = message.chat.id
+        self._preview_timer = self.set_timer(self.PREVIEW_DEBOUNCE, lambda: self.show_chat(chat_id))
+
+    def on_chat_opened(self, message: ChatOpened) -> None:
+        self.show_chat(message.chat.id, opened=True)
+        self.conversation.focus()
+
+    def show_chat(self, chat_id: int, *, opened: bool = False, focus_message: int | None = None) -> None:
+        if chat_id != self.target_id:
+            self.flush_draft()
+            self._cancel_read_timer()
+            self._opened_id = None
+        self.target_id = chat_id
+        if opened:
+            self._opened_id = chat_id
+        self._load(
+            chat_id,
+            with_draft=self.composer.chat is None or self.composer.chat.id != chat_id,
+            focus_message=focus_message,
+        )
+
+    def refresh_conversation(self) -> None:
+        if self.target_id is not None:
+            self._load(
+                self.target_id,
+                with_draft=self.composer.chat is None or self.composer.chat.id != self.target_id,
+                focus_message=None,
+            )
+
+    @work(thread=True, exclusive=True, group="conversation", exit_on_error=False)
+    def _load(self, chat_id: int, *, with_draft: bool, focus_message: int | None) -> None:
+        from chatdesk.store import views
+
+        db = self.desk.db
+        chat = views.get_chat(db, chat_id)
+        if chat is None:
+            return
+        limit = self.PAGE
+        if focus_message is not None:
+            target = views.get_message(db, focus_message)
+            if target is not None:
+                limit = max(self.PAGE, views.count_messages_from(db, chat_id, target.created_at, target.id) + 5)
+        messages = views.list_messages(db, chat_id, limit=limit + 1)
+        has_more = len(messages) > limit
+        if has_more:
+            messages = messages[1:]
+        draft = views.get_draft(db, chat_id) if with_draft else None
+        if get_current_worker().is_cancelled:
+            return
+        self.post_message(ConversationLoaded(Conversation(chat, messages, has_more, draft, focus_message)))
+
+    def on_conversation_loaded(self, message: ConversationLoaded) -> None:
+        conv = message.conversation
+        if conv.chat.id != self.target_id:
+            return
+        new_chat = self.conversation.chat is None or self.conversation.chat.id != conv.chat.id
+        self.conversation.show(conv.chat, conv.messages, conv.has_more, keep_position=not new_chat)
+        self.query_one(ChatHeader).show(conv.chat)
+        if self.composer.chat is None or self.composer.chat.id != conv.chat.id:
+            self.composer.set_chat(conv.chat, conv.draft or "")
+        else:
+            self.composer.chat = conv.chat
+            self.composer.update_status()
+        if conv.focus_message_id is not None:
+            self.call_after_refresh(self.conversation.select_message, conv.focus_message_id)
+        if self._opened_id == conv.chat.id and conv.chat.unread and self._read_timer is None:
+            delay = self.desk.config.mark_read_delay
+            chat_id = conv.chat.id
+            self._read_timer = self.set_timer(delay, lambda: self._mark_read(chat_id))
+        self._update_titles()
+
+    def on_need_older(self, _message: NeedOlder) -> None:
+        conv = self.conversation
+        if conv.chat is None or not conv.messages:
+            return
+        first = conv.messages[0]
+        self._load_older(conv.chat.id, (first.created_at, first.id))
+
+    @work(thread=True, exclusive=True, group="older", exit_on_error=False)
+    def _load_older(self, chat_id: int, before: Any) -> None:
+        from chatdesk.store import views
+
+        rows = views.list_messages(self.desk.db, chat_id, before=before, limit=self.PAGE + 1)
+        has_more = len(rows) > self.PAGE
+        self.post_message(OlderLoaded(chat_id, rows[1:] if has_more else rows, has_more))
+
+    def on_older_loaded(self, message: OlderLoaded) -> None:
+        if self.conversation.chat is not None and self.conversation.chat.id == message.chat_id:
+            self.conversation.prepend(message.messages, message.has_more)
+            self._update_titles()
+
+    def on_data_changed(self, _message: DataChanged) -> None:
+        self.chat_list.reload()
+        self.refresh_conversation()
+        self.refresh_status()
+
+    def refresh_status(self) -> None:
+        self._load_status()
+
+    @work(thread=True, exclusive=True, group="status", exit_on_error=False)
+    def _load_status(self) -> None:
+        from chatdesk.store import views
+
+        desk = self.desk
+        streams = views.sync_status(desk.db)
+        unread = views.total_unread(desk.db)
+        polling = {s.account_id: desk.is_polling(s.account_id) for s in streams}
+        self.post_message(StatusLoaded(streams, unread, polling))
+
+    def on_status_loaded(self, message: StatusLoaded) -> None:
+        self.query_one(StatusLine).show(message.streams, message.unread, message.polling)
+        if self._last_unread is not None and message.unread > self._last_unread:
+            self.post_message(UnreadGrew(message.unread - self._last_unread))
+        self._last_unread = message.unread

@@ -1,0 +1,74 @@
+"""Read state is the operator's: an opened chat is marked read after ``mark_read_delay``; ``u``
+toggles it locally, ``M`` also tells the marketplace."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual import work
+
+from chatdesk.connectors import LABELS
+from chatdesk.screens.inbox.base import InboxBase
+from chatdesk.store.views import ChatRow
+from chatdesk.widgets.composer import ComposerInput
+from chatdesk.widgets.conversation import ConversationView
+
+if TYPE_CHECKING:
+    pass
+
+
+class ReadState(InboxBase):
+    # ------------------------------------------------------------------ read state
+
+    def _cancel_read_timer(self) -> None:
+        if self._read_timer is not None:
+            self._read_timer.stop()
+            self._read_timer = None
+
+    def _mark_read(self, chat_id: int) -> None:
+        self._read_timer = None
+        if self.target_id == chat_id and self._opened_id == chat_id:
+            self._set_unread(chat_id, 0)
+
+    @work(thread=True, group="unread", exit_on_error=False)
+    def _set_unread(self, chat_id: int, unread: int) -> None:
+        from chatdesk.store import views
+
+        ok, _ = self.desk.attempt(lambda: views.set_unread(self.desk.db, chat_id, unread))
+        if ok:
+            self.desk.changed(frozenset({chat_id}))
+
+    def _focused_chat(self) -> ChatRow | None:
+        """The chat keys act on: the conversation's when it or the composer has focus, else the cursor's."""
+        focused = self.focused
+        if isinstance(focused, ConversationView | ComposerInput) and self.conversation.chat is not None:
+            return self.conversation.chat
+        return self.chat_list.current or self.conversation.chat
+
+    def action_toggle_unread(self) -> None:
+        chat = self._focused_chat()
+        if chat is None:
+            return
+        if chat.id == self._opened_id:
+            self._cancel_read_timer()
+            self._opened_id = None  # the operator decided: no timer overrides it
+        self._set_unread(chat.id, 0 if chat.unread else 1)
+
+    def action_mark_read_remote(self) -> None:
+        chat = self._focused_chat()
+        if chat is not None:
+            self._mark_read_remote(chat)
+
+    @work(thread=True, group="remote", exit_on_error=False)
+    def _mark_read_remote(self, chat: ChatRow) -> None:
+        from chatdesk import actions
+        from chatdesk.store import views
+
+        desk = self.desk
+        ok, _ = desk.attempt(
+            lambda: actions.mark_read_remote(desk.db, desk.require_secrets(), chat.id, **desk.actions_kwargs())
+        )
+        if ok:
+            desk.attempt(lambda: views.set_unread(desk.db, chat.id, 0))
+            desk.say(f"marked read on {LABELS.get(chat.marketplace, chat.marketplace)} too")
+            self.desk.changed(frozenset({chat.id}))

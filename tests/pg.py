@@ -1,0 +1,134 @@
+"""A throwaway PostgreSQL server for the test run: ``initdb`` + ``pg_ctl`` into a temporary
+folder, listening on a loopback port only, stopped (and its folder deleted) at the end.
+
+Used by ``tests/conftest.py``: the server starts once per session, the first time a test asks
+for the PostgreSQL half of a parametrized store; each such test gets a database of its own
+(``CREATE DATABASE``, dropped afterwards). Outside CI, without PostgreSQL binaries, the
+PostgreSQL half is skipped with the reason; with ``CI=true`` it must run, so it fails instead.
+
+initdb refuses to run as root: as root the cluster is created and run by the ``postgres`` OS
+user (made by the Debian package) through ``runuser``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import itertools
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+
+USER = "chatdesk"
+
+
+def find_bin_dir() -> Path | None:
+    """The folder holding ``initdb`` and ``pg_ctl``: $PG_BINDIR, the PATH, or the Debian layout
+    (/usr/lib/postgresql/<major>/bin, newest first)."""
+    env = os.environ.get("PG_BINDIR")
+    candidates: list[Path] = [Path(env)] if env else []
+    initdb = shutil.which("initdb")
+    if initdb:
+        candidates.append(Path(initdb).resolve().parent)
+    for found in sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=_major, reverse=True):
+        candidates.append(Path(found))
+    for c in candidates:
+        if (c / "initdb").exists() and (c / "pg_ctl").exists():
+            return c
+    return None
+
+
+def _major(path: str) -> int:
+    part = Path(path).parent.name
+    return int(part) if part.isdigit() else 0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class PgServer:
+    """One running cluster. ``new_database()`` hands out a fresh database URL."""
+
+    def __init__(self, bin_dir: Path) -> None:
+        self.bin_dir = bin_dir
+        self.root = Path(tempfile.mkdtemp(prefix="chatdesk-pg-"))
+        self.data = self.root / "data"
+        self.port = _free_port()
+        self._counter = itertools.count(1)
+        self._run_as: str | None = None
+        if os.geteuid() == 0:
+            self._run_as = "postgres"
+            try:
+                pw = pwd.getpwnam("postgres")
+            except KeyError:
+                raise RuntimeError("running as root and there is no 'postgres' OS user to run initdb as") from None
+            os.chown(self.root, pw.pw_uid, pw.pw_gid)
+        self.log = self.root / "server.log"
+
+    def _cmd(self, *args: str) -> list[str]:
+        cmd = [str(self.bin_dir / args[0]), *args[1:]]
+        return ["runuser", "-u", self._run_as, "--", *cmd] if self._run_as else cmd
+
+    def start(self) -> None:
+        subprocess.run(
+            self._cmd("initdb", "-D", str(self.data), "-U", USER, "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"),
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        opts = (
+            f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
+        )
+        subprocess.run(
+            self._cmd("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", opts, "-w", "-t", "60", "start"),
+            check=True,
+            capture_output=True,
+            timeout=90,
+        )
+
+    def admin_url(self, database: str = "postgres") -> str:
+        return f"postgresql+psycopg://{USER}@127.0.0.1:{self.port}/{database}"
+
+    def _admin(self, sql: str) -> None:
+        import psycopg
+
+        with psycopg.connect(f"host=127.0.0.1 port={self.port} user={USER} dbname=postgres", autocommit=True) as c:
+            c.execute(sql)
+
+    def new_database(self) -> str:
+        name = f"t{os.getpid()}_{next(self._counter)}"
+        self._admin(f"CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8'")
+        return self.admin_url(name)
+
+    def drop_database(self, url: str) -> None:
+        name = url.rsplit("/", 1)[1]
+        with contextlib.suppress(Exception):
+            self._admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+    def stop(self) -> None:
+        with contextlib.suppress(Exception):
+            subprocess.run(
+                self._cmd("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop"),
+                capture_output=True,
+                timeout=60,
+            )
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def unavailable_reason() -> str | None:
+    """Why the PostgreSQL half cannot run here, or None when it can."""
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        return "psycopg is not installed (pip install -e '.[pg]')"
+    if find_bin_dir() is None:
+        return "no PostgreSQL binaries (initdb, pg_ctl) on PATH or under /usr/lib/postgresql/*/bin"
+    return None

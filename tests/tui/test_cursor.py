@@ -1,0 +1,123 @@
+"""Issue 13 items 1 and 5: what a person sees in the chat list and the conversation, checked on
+the rendered segments (styles, not words): the cursor row differs from its neighbours in colour
+and with NO_COLOR, SLA and badge colours are applied, padding carries the widget's background,
+and the list never loses its time column to the scrollbar."""
+
+from __future__ import annotations
+
+import pytest
+from rich.console import Console
+from rich.segment import Segment
+
+from chatdesk.screens.main import MainScreen
+from tests.tui.conftest import chat, make_app, settle
+
+
+@pytest.fixture
+def truecolor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A terminal with colours (the headless driver reports the 16 standard ones)."""
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setattr(Console, "color_system", property(lambda _self: "truecolor"))
+
+
+@pytest.fixture
+def no_color(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+
+
+def styles(segments: list[Segment]) -> list[str]:
+    return [str(s.style) for s in segments if s.text.strip()]
+
+
+def row_look(lst, index: int) -> tuple[tuple[str, ...], tuple[str, ...]]:  # type: ignore[no-untyped-def]
+    """The styles of both lines of a chat row, minus the badge/mark lead (it keeps its colours)."""
+    y = index * 2 - int(lst.scroll_offset.y)
+    first = [s for s in lst.render_line(y)][1:]
+    second = [s for s in lst.render_line(y + 1)][1:]
+    return tuple(str(s.style) for s in first), tuple(str(s.style) for s in second)
+
+
+async def cursor_differs(store) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("j")
+        await settle(pilot, app)
+        scr = app.screen
+        assert isinstance(scr, MainScreen)
+        lst = scr.chat_list
+        assert lst.cursor == 1
+        cursor, above, below = row_look(lst, 1), row_look(lst, 0), row_look(lst, 2)
+        for part in (0, 1):
+            assert set(cursor[part]).isdisjoint(above[part]), (cursor[part], above[part])
+            assert set(cursor[part]).isdisjoint(below[part]), (cursor[part], below[part])
+        if app.no_color:
+            assert all("reverse" in s for s in cursor[0] + cursor[1])
+        # The selected message: every line of it looks different from the others, with a bar.
+        await pilot.press("enter", "k")
+        await settle(pilot, app)
+        conv = scr.conversation
+        assert conv.selected_message is not None
+        lines = [list(conv.render_line(y)) for y in range(conv.size.height)]
+        marked = [segs for segs in lines if segs and segs[0].text == "▌"]
+        unmarked = [segs for segs in lines if segs and segs[0].text == " " and any(s.text.strip() for s in segs)]
+        assert marked and unmarked
+        sel_styles = {str(s.style) for segs in marked for s in segs[1:] if s.text.strip()}
+        other_styles = {str(s.style) for segs in unmarked for s in segs[1:] if s.text.strip()}
+        assert sel_styles.isdisjoint(other_styles), (sel_styles, other_styles)
+
+
+async def test_cursor_visible_in_colour(store, truecolor) -> None:  # type: ignore[no-untyped-def]
+    await cursor_differs(store)
+
+
+async def test_cursor_visible_with_no_color(store, no_color) -> None:  # type: ignore[no-untyped-def]
+    await cursor_differs(store)
+
+
+async def test_badges_and_sla_colours_are_applied(store, truecolor) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app)
+        lst = app.screen.chat_list
+        rows = {row.external_id: i for i, row in lst.loaded_rows()}
+
+        def lead(index: int, part: int) -> Segment:
+            return next(iter(lst.render_line(index * 2 + part)))
+
+        badges = {ext: lead(i, 0).style for ext, i in rows.items()}
+        assert badges["wb1"].bgcolor == badges["wb2"].bgcolor
+        assert len({badges["wb1"].bgcolor, badges["oz1"].bgcolor, badges["ym1"].bgcolor}) == 3
+        for style in badges.values():
+            assert style.bgcolor != lst.rich_style.bgcolor
+        # Глеб waits 10 min (ok), Анна 40 min (warn), Борис 200 min (late): three colours.
+        ok, warn, late = (lead(rows[e], 1) for e in ("wb2", "wb1", "oz1"))
+        assert ok.text.startswith("◷") and warn.text.startswith("◷") and late.text.startswith("◷")
+        assert len({ok.style.color, warn.style.color, late.style.color}) == 3
+        assert warn.style.color == lst.get_component_rich_style("chat-list--warn").color
+        assert late.style.color == lst.get_component_rich_style("chat-list--late").color
+        # No cell of a row is left without the list's background (the "black blocks").
+        for y in range(8):
+            for seg in lst.render_line(y):
+                assert seg.style is not None and seg.style.bgcolor is not None, (y, seg)
+
+
+@pytest.mark.parametrize("size", [(60, 20), (80, 24)])
+async def test_list_width_leaves_the_scrollbar_alone(store, size) -> None:  # type: ignore[no-untyped-def]
+    from chatdesk.store.accounts import get_account
+
+    wb = get_account(store, "wb-main").id
+    for n in range(30):  # enough chats for a vertical scrollbar
+        chat(wb, store, f"more{n}", f"Покупатель {n}", [("buyer", "Здравствуйте", 60 * 24 * 3 + n)])
+    app = make_app(store)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot, app)
+        lst = app.screen.chat_list
+        lines = lst.rendered_text().splitlines()
+        first = lines[0].rstrip()
+        assert first.endswith("10m"), first  # the time column is whole
+        assert lst.show_vertical_scrollbar
+        assert lst.virtual_size.width <= lst.scrollable_content_region.width
+        assert not lst.show_horizontal_scrollbar
+        conv = app.screen.conversation
+        assert not conv.show_horizontal_scrollbar
