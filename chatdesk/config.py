@@ -57,6 +57,8 @@ class Config:
     resolve_rules: dict[str, int] = field(
         default_factory=lambda: {"check_in_days": 3, "restock_days": 14, "cross_sell_days": 7}
     )
+    hooks: dict[str, object] = field(default_factory=dict)  # [hooks]: see chatdesk.hooks
+    assist: dict[str, object] = field(default_factory=dict)  # [assist]: see chatdesk.assist.llm
 
     @property
     def tz(self) -> tzinfo:
@@ -97,6 +99,7 @@ def load_config(path: Path) -> Config:
         raise UsageError(f"config {path}: bad timezone or sending_window: {exc}") from None
     if not start < end:
         raise UsageError(f"config {path}: sending_window must start before it ends")
+    _check_assist_and_hooks(path, cfg)
     return cfg
 
 
@@ -128,3 +131,15 @@ def _coerce(path: Path, key: str, value: object) -> object:
             raise bad("a table")
         return dict(value)
     return value
+
+
+def _check_assist_and_hooks(path: Path, cfg: Config) -> None:
+    """``[hooks]`` and ``[assist]`` are checked by their owners; a mistake is one line here."""
+    from chatdesk import hooks
+    from chatdesk.assist import llm
+
+    try:
+        hooks.parse_settings(cfg.hooks, cfg.notify_command)
+        llm.parse_settings(cfg.assist)
+    except ValueError as exc:
+        raise UsageError(f"config {path}: {exc}") from None

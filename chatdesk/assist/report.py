@@ -47,6 +47,7 @@ from chatdesk.store.db import Database
 
 GROUPS = ("marketplace", "account", "product", "topic", "day")
 OZON_WINDOW = timedelta(hours=48)  # Ozon seller API: reply within 48 h of the buyer's last message (OZ-26-07)
+"""Fallback when the registry has no window for Ozon (it has: :mod:`chatdesk.marketplaces`)."""
 UNTAGGED = "untagged"
 
 
@@ -141,7 +142,9 @@ def window_outcome(turn: _Turn, now: float) -> bool | None:
     or no window (see the module docstring for each marketplace's rule). Times in POSIX s."""
     mp, kind = turn.chat.marketplace, turn.chat.kind
     if mp == "ozon":
-        limit = OZON_WINDOW.total_seconds()
+        from chatdesk import marketplaces
+
+        limit = (marketplaces.get("ozon").reply_window or OZON_WINDOW).total_seconds()
         if turn.answered_at is not None:
             return turn.answered_at - turn.start <= limit
         return False if now - turn.start > limit else None

@@ -15,9 +15,12 @@ def suggest(
     chat: str,
     as_json: Annotated[bool, typer.Option("--json")] = False,
     limit: Annotated[int, typer.Option(min=1, max=20, help="Past answers to offer.")] = 3,
+    offline: Annotated[bool, typer.Option("--offline", help="Skip the configured model.")] = False,
 ) -> None:
     """Reply suggestions for a chat's latest buyer message: how you answered similar questions
-    before, and matching templates. Offline; nothing is sent."""
+    before, matching templates, and a draft from your model if [assist] is configured. Nothing
+    is sent."""
+    from chatdesk.assist import llm
     from chatdesk.assist import suggest as assist_suggest
     from chatdesk.rules import describe
     from chatdesk.sanitize import safe_text
@@ -26,7 +29,19 @@ def suggest(
     c = get_ctx(ctx)
     db = c.db()
     cid = chat_id_arg(db, chat)
-    result = assist_suggest.suggest(db, cid, config=c.config(), found_templates=load_templates(c.home), limit=limit)
+    config = c.config()
+    found = load_templates(c.home)
+    result = assist_suggest.suggest(db, cid, config=config, found_templates=found, limit=limit)
+    settings = llm.parse_settings(config.assist)
+    if settings.enabled and not offline and result.for_message_id is not None:
+        key = model_key(c) if settings.base_url else None
+        try:
+            drafted = assist_suggest.model_suggestion(
+                db, cid, result, lambda ctx_: llm.ModelCall(settings, ctx_, key=key), found
+            )
+            result = assist_suggest.with_model(result, drafted)
+        except llm.ModelError as exc:
+            result = assist_suggest.Suggestions(**{**result.__dict__, "notices": (*result.notices, f"model: {exc}")})
     if as_json:
         print_json(assist_suggest.to_json(result))
         return
@@ -124,3 +139,44 @@ def _print_report(r) -> None:  # type: ignore[no-untyped-def]
                 for f in r.fire
             ],
         )
+
+
+assist_app = typer.Typer(
+    help="The model that drafts replies (optional; see [assist] in config.toml).", no_args_is_help=True
+)
+app.add_typer(assist_app, name="assist")
+
+
+@assist_app.command("key")
+def assist_key(
+    ctx: typer.Context,
+    remove: Annotated[bool, typer.Option("--remove", help="Forget the stored key.")] = False,
+) -> None:
+    """Store the model endpoint's key in the keyring (prompted without echo, or read from stdin)."""
+    import getpass
+    import sys
+
+    from chatdesk.assist.llm import KEY_NAME
+    from chatdesk.errors import UsageError
+
+    secrets = get_ctx(ctx).secrets()
+    if remove:
+        secrets.delete(KEY_NAME)
+        typer.echo("the model key is removed from the keyring")
+        return
+    key = sys.stdin.readline().strip() if not sys.stdin.isatty() else getpass.getpass("model API key: ").strip()
+    if not key:
+        raise UsageError("no key given")
+    secrets.set(KEY_NAME, key)
+    typer.echo("the model key is stored in the keyring; it is sent only to [assist] base_url's host")
+
+
+def model_key(c) -> str | None:  # type: ignore[no-untyped-def]
+    """The endpoint key from the keyring, or None when none is stored."""
+    from chatdesk.assist.llm import KEY_NAME
+    from chatdesk.errors import SecretsError
+
+    try:
+        return c.secrets().get(KEY_NAME)  # type: ignore[no-any-return]
+    except SecretsError:
+        return None
