@@ -56,7 +56,7 @@ T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 
 
 def runner(db: Database, argv: list[str], events: tuple[str, ...] = hooks.EVENTS, now: datetime = T0, **kw):  # type: ignore[no-untyped-def]
-    settings = hooks.parse_settings({e: argv + [e] for e in events} | kw)
+    settings = hooks.parse_settings({e: [*argv, e] for e in events} | kw)
     return hooks.HookRunner(db, settings, sla_warn_minutes=30, sla_late_minutes=120, clock=lambda: now)
 
 

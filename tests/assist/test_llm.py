@@ -87,7 +87,7 @@ def test_slow_model_is_bounded_and_cancellable(server: str, monkeypatch: pytest.
 
 
 def test_unreachable_endpoint_says_so() -> None:
-    with pytest.raises(llm.ModelError, match="cannot reach the model at 127.0.0.1"):
+    with pytest.raises(llm.ModelError, match=r"cannot reach the model at 127\.0\.0\.1"):
         llm.ModelCall(_settings("http://127.0.0.1:9/v1"), {}).run()
 
 
