@@ -49,6 +49,10 @@ SYSTEM_PROMPT = (
 )
 
 
+IN_PROCESS: dict[str, httpx.BaseTransport] = {}
+"""base_url -> a transport that answers in-process (the demo's sandbox); never a real host."""
+
+
 class ModelError(Exception):
     """The model could not draft a reply; ``str()`` is a plain sentence for the seller."""
 
@@ -248,7 +252,7 @@ class ModelCall:
             if self._cancelled.is_set():
                 raise Cancelled("cancelled")
             self._http = httpx.Client(
-                transport=self.transport,
+                transport=self.transport or IN_PROCESS.get(s.base_url),
                 timeout=httpx.Timeout(s.timeout, connect=min(10.0, s.timeout)),
                 follow_redirects=False,  # the key goes to the configured host only
             )

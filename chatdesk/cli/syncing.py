@@ -30,9 +30,15 @@ def sync(
     db = c.db()
     for name in account or []:
         store_accounts.get_account(db, name)
-    engine = SyncEngine(db, secrets=c.secrets(), config=c.config())
+    config = c.config()
+    engine = SyncEngine(db, secrets=c.secrets(), config=config)
+    from chatdesk import hooks
+
+    watcher = hooks.attach(engine, db, config)  # [hooks] and topic tags, off the engine's thread
     if once:
         results = engine.run_once_blocking(account)
+        watcher.stop()
+        watcher.once()  # the round's events, before exiting
         failed = False
         for r in results:
             if r.errors:
@@ -48,3 +54,5 @@ def sync(
         asyncio.run(engine.run_forever())
     except KeyboardInterrupt:
         typer.echo("stopped")
+    finally:
+        watcher.stop()

@@ -13,6 +13,8 @@ import json
 import time
 from typing import Any
 
+import httpx
+
 SLOW_SECONDS = 30.0
 MODELS = ("chatdesk-fake", "chatdesk-fake-slow", "chatdesk-fake-500", "chatdesk-fake-garbage", "chatdesk-fake-empty")
 
@@ -76,3 +78,13 @@ def handle(method: str, path: str, headers: dict[str, str], body: bytes) -> tupl
             "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
         }
     )
+
+
+def transport(sandbox) -> httpx.BaseTransport:  # type: ignore[no-untyped-def]
+    """A synchronous in-process transport to ``sandbox``'s ``/llm`` (the demo's model)."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        resp = sandbox.handle(request.method, request.url.path, {}, dict(request.headers), request.content)
+        return httpx.Response(resp.status, headers=resp.headers, content=resp.body)
+
+    return httpx.MockTransport(handler)
