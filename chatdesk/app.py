@@ -13,7 +13,6 @@ sync``, a second window) writing the same store.
 
 from __future__ import annotations
 
-import subprocess
 import threading
 from collections.abc import Callable
 from datetime import datetime
@@ -286,8 +285,8 @@ class ChatdeskApp(App[None]):
         if ring and self.config.bell:
             self.bell()
         self.notify(text, markup=False, title="chatdesk")
-        if self.config.notify_command:
-            self._run_notify_command(text)
+        # notify_command is the buyer_message hook now (chatdesk.hooks): run per message, with
+        # who wrote where, never for history, once across processes.
 
     def on_unread_grew(self, message: UnreadGrew) -> None:
         self.unread_grew(message.by)
@@ -299,24 +298,6 @@ class ChatdeskApp(App[None]):
             return
         if self.engine is None:
             self.new_buyer_messages(by, [])
-
-    def _run_notify_command(self, text: str) -> None:
-        argv = [*self.config.notify_command, safe_text(text, single_line=True, max_len=300)]
-
-        def run() -> None:
-            try:
-                subprocess.run(
-                    argv,
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                    timeout=10,
-                    check=False,
-                )
-            except (OSError, subprocess.SubprocessError) as exc:
-                self.desk.say(f"notify_command failed: {error_words(exc)}", severity="warning")
-
-        self.run_worker(run, thread=True, group="notify", exit_on_error=False)
 
     def _watch_store(self) -> None:
         self.run_worker(self._check_version, thread=True, exclusive=True, group="watch", exit_on_error=False)

@@ -16,8 +16,10 @@ so none of them can drift from the others.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from textual.binding import Binding
+if TYPE_CHECKING:  # the table is read headless (config validation); only bindings() needs Textual
+    from textual.binding import Binding
 
 
 @dataclass(frozen=True)
@@ -147,7 +149,10 @@ SCOPES = {
 }
 
 
-def bindings(scope: str) -> list[Binding]:
+def bindings(scope: str) -> list[Binding | tuple[str, str] | tuple[str, str, str]]:
+    """Textual bindings of ``scope`` (the TUI's widgets and screens call this)."""
+    from textual.binding import Binding
+
     return [
         Binding(
             k.keys,

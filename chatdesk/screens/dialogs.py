@@ -240,6 +240,31 @@ class PickDialog(ModalScreen[int | None]):
         self.dismiss(None)
 
 
+class ReviewChoice(ModalScreen[str | None]):
+    """Team mode: the chat changed since you looked. ``a`` sends anyway; Enter/Esc cancel (a
+    buyer-facing action never defaults to Enter)."""
+
+    DEFAULT_CSS = DIALOG_CSS.format(name="ReviewChoice")
+    BINDINGS: ClassVar = [
+        Binding("a", "answer('send')", "Send anyway", id="review_send_anyway"),
+        Binding("enter,escape,n", "answer(None)", "Cancel", id="review_cancel"),
+    ]
+
+    def __init__(self, title: str, body: Text) -> None:
+        super().__init__()
+        self._title = title
+        self._body = body
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(safe_content(self._title), classes="dialog-title")
+            yield Static(self._body)
+            yield Static(Text("a: send anyway    Enter / Esc: cancel and review"), classes="dialog-keys")
+
+    def action_answer(self, value: str | None) -> None:
+        self.dismiss(value)
+
+
 class PassphraseDialog(ModalScreen[str | None]):
     """The file keyring's passphrase, asked once before anything needs the keyring.
 

@@ -12,8 +12,9 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlmodel import Session
 
 from chatdesk.errors import UsageError
@@ -146,12 +147,13 @@ def _rows(s: Session, q) -> list[FollowUpRow]:  # type: ignore[no-untyped-def]
     return out
 
 
-def _base_query():  # type: ignore[no-untyped-def]
-    return (
+def _base_query() -> Select[Any]:
+    query: Select[Any] = (
         select(FollowUp, Account.name, Account.marketplace, Chat.customer, Chat.order_id)
         .join(Chat, Chat.id == FollowUp.chat_id)  # type: ignore[arg-type]
         .join(Account, Account.id == Chat.account_id)  # type: ignore[arg-type]
     )
+    return query
 
 
 def list_followups(
@@ -237,8 +239,9 @@ def deliver_due(db: Database, decide: Callable[[DueCheck, datetime], Verdict], *
                 .join(Chat, Chat.id == FollowUp.chat_id)  # type: ignore[arg-type]
                 .join(Account, Account.id == Chat.account_id)  # type: ignore[arg-type]
                 .where(FollowUp.id == fid, FollowUp.state == "pending")
+                .with_for_update(skip_locked=True, of=FollowUp)  # PostgreSQL: skip one being claimed
             ).one_or_none()
-            if row is None:  # another process took it
+            if row is None:  # another process took it (or is taking it)
                 continue
             f, chat, marketplace = row
             check = DueCheck(

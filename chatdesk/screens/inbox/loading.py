@@ -98,6 +98,11 @@ class Loading(InboxBase):
         if has_more:
             messages = messages[1:]
         draft = views.get_draft(db, chat_id) if with_draft else None
+        if with_draft and messages and db.operator is not None:  # team mode: opened, so seen
+            from chatdesk.store import team
+
+            team.mark_seen(db, chat_id, db.operator, max(m.id for m in messages))
+            team.heartbeat(db, chat_id, db.operator, "viewing")
         if get_current_worker().is_cancelled:
             return
         self.post_message(ConversationLoaded(Conversation(chat, messages, has_more, draft, focus_message)))
