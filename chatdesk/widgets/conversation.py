@@ -25,7 +25,7 @@ from chatdesk.keymap import bindings
 from chatdesk.messages import NeedOlder
 from chatdesk.sanitize import safe_text
 from chatdesk.store.views import ChatRow, MessageRow
-from chatdesk.widgets.cursor import cursor_style, over
+from chatdesk.widgets.cursor import component_style, cursor_style, over
 
 GUTTER = 1  # the column left of every line that marks the selected message
 
@@ -185,7 +185,7 @@ class ConversationView(ScrollView, can_focus=True):
         self.refresh()
 
     def _style(self, name: str) -> Style:
-        return self.get_component_rich_style(f"conversation--{name}", partial=True)
+        return component_style(self, f"conversation--{name}")
 
     def _center(self, label: str, width: int, fill: str = " ") -> Strip:
         text = Text(label.center(width, fill)[:width], style=self._style("muted"))

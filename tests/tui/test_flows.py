@@ -112,6 +112,10 @@ async def test_first_sync_of_an_account_is_not_news(store, tmp_path) -> None:  #
         await settle(pilot, app, 0.3)
         await settle(pilot, app, 0.3)
         assert rang == [True]
+        for _ in range(50):  # the notify command runs in its own process: give it time
+            if out.exists() and out.read_text():
+                break
+            await settle(pilot, app, 0.1)
         assert out.read_text().splitlines() == ["1 new message — Борис · OZ ozon-main: А ещё вопрос"]
         assert any("Борис · OZ ozon-main" in str(n.message) for n in app._notifications)
 
