@@ -138,7 +138,10 @@ class StatsScreen(DeskScreen[tuple[int, int] | None]):
             plt.title("Buyer messages per day")
         elif self.kind == "response":
             minutes = [(g.first_response.median or 0) / 60 for g in self.by_day.groups]
-            plt.plot(labels, minutes, marker="braille")
+            xs = list(range(len(labels)))
+            plt.plot(xs, minutes, marker="braille")  # numbers on x: plotext reads "MM-DD" strings as dates
+            step = max(1, len(labels) // 8)
+            plt.xticks(xs[::step], labels[::step])
             plt.title("First response time per day, median (minutes)")
         else:
             rows = list(reversed(self.by_product or []))
