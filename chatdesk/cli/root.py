@@ -29,6 +29,8 @@ def root(
 ) -> None:
     """With no command: open the inbox."""
     ctx.obj = Ctx(home, db)
+    if ctx.invoked_subcommand != "sandbox":
+        ctx.obj.config()  # a broken config.toml is one line and exit 2 before any command runs
     if ctx.invoked_subcommand is None:
         c = get_ctx(ctx)
         from chatdesk.app import run_app

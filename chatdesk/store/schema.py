@@ -134,6 +134,25 @@ class SyncState(SQLModel, table=True):
     next_poll_at: datetime | None = None
 
 
+class BadItem(SQLModel, table=True):
+    """An item a marketplace sent that could not be stored, by its raw id: shown in
+    ``account list`` and the accounts screen so nothing is dropped silently. ``seen`` counts
+    how often it came back; ``last_seen_at`` is the latest."""
+
+    __tablename__ = "bad_item"
+    __table_args__ = (UniqueConstraint("account_id", "stream", "external_id", name="uq_bad_item"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    stream: str = Field(max_length=32)
+    external_id: str = Field(max_length=255)
+    chat_external_id: str | None = Field(default=None, max_length=255)
+    reason: str = Field(max_length=500)
+    seen: int = 1
+    first_seen_at: datetime
+    last_seen_at: datetime
+
+
 class Lease(SQLModel, table=True):
     """Who polls an account: one process at a time, renewed while it runs.
 
@@ -146,6 +165,16 @@ class Lease(SQLModel, table=True):
     expires_at: datetime
     fence: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0, server_default="0"))
     acquired_at: datetime | None = None
+
+
+class SyncWorker(SQLModel, table=True):
+    """A running sync engine (daemon or TUI with keys), by its lease owner id, alive until
+    ``heartbeat_until`` (the database's clock on PostgreSQL). Live workers split the accounts:
+    each takes at most its fair share of leases."""
+
+    owner: str = Field(primary_key=True, max_length=128)
+    heartbeat_until: datetime
+    started_at: datetime
 
 
 class Draft(SQLModel, table=True):

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlalchemy import text
 
-from chatdesk.store import terms
+from chatdesk.store import fts_pg, terms
 from chatdesk.store.db import Database, from_db
 
 CANDIDATES = 400
@@ -89,7 +89,8 @@ def past_answers(
 
     First every term must occur (AND, whole history, BM25 order); if that finds fewer than
     :data:`ENOUGH`, any term may occur (OR, BM25 order) among the newest :data:`RECENT_WINDOW`
-    messages. Raises StoreError on store errors.
+    messages. SQLite ranks with FTS5's BM25, PostgreSQL with ``ts_rank_cd`` over the same terms
+    (see :mod:`chatdesk.store.fts_pg`). Raises StoreError on store errors.
     """
     if not query_terms:
         return []
@@ -107,20 +108,12 @@ def past_answers(
 def _lookup(db: Database, match: str | None, exclude_chat_id: int, limit: int, min_rowid: int) -> list[PastAnswer]:
     if match is None:
         return []
-    if db.is_sqlite:
-        hits = (
-            "SELECT rowid AS id, bm25(message_fts) AS score FROM message_fts "
-            "WHERE message_fts MATCH :q AND rowid > :min_rowid ORDER BY rank LIMIT :n"
-        )
-    else:
-        # PostgreSQL: the GIN index over Snowball stems (migration 0002, chatdesk.store.fts_pg);
-        # the terms are stems already, so the query side only lower-cases ('simple').
-        from chatdesk.store.fts_pg import INDEXED
-
-        hits = (
-            f"SELECT m.id, -ts_rank({INDEXED}, to_tsquery('simple', :q)) AS score FROM message m "
-            f"WHERE {INDEXED} @@ to_tsquery('simple', :q) AND m.id > :min_rowid ORDER BY score, m.id DESC LIMIT :n"
-        )
+    hits = (
+        "SELECT rowid AS id, bm25(message_fts) AS score FROM message_fts "
+        "WHERE message_fts MATCH :q AND rowid > :min_rowid ORDER BY rank LIMIT :n"
+        if db.is_sqlite
+        else fts_pg.ranked_hits_sql()
+    )
     sql = text(
         f"""
         WITH hits AS ({hits}), q AS (

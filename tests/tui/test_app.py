@@ -43,7 +43,8 @@ async def test_list_order_and_open_chat(store) -> None:  # type: ignore[no-untyp
         await settle(pilot, app)
         assert scr.conversation.chat.external_id == "wb1"
         assert "Спасибо, а когда будет?" in scr.conversation.rendered_text()
-        assert "nmID 88412006" in str(scr.query_one("#chat-header").render())
+        header = str(scr.query_one("#chat-header").render())
+        assert "product 88412006 · size M · 1 990 ₽" in header and "nmID" not in header
         await pilot.press("enter")
         await settle(pilot, app)
         assert app.focused is scr.conversation
@@ -284,6 +285,10 @@ async def test_engine_event_rings_and_leaves_notify_command_to_the_hooks(store, 
     out = tmp_path / "argv.txt"
     script = tmp_path / "notify.py"
     script.write_text("import sys, json\nopen(sys.argv[1], 'w').write(json.dumps(sys.argv[2:]))\n")
+    from chatdesk.store.schema import SyncState
+
+    with store.write() as s:  # wb-main synced before: what arrives now is news
+        s.add(SyncState(account_id=1, stream="chats", last_success_at=NOW))
     engine = FakeEngine(store)
     config = Config(timezone="UTC", bell=True, notify_command=(sys.executable, str(script), str(out)))
     app = make_app(store, engine=engine, config=config)
