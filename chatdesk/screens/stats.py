@@ -105,7 +105,7 @@ class StatsScreen(DeskScreen[tuple[int, int] | None]):
         )
         summary.append(f"within SLA {percent(t.sla_share)} · within window {percent(t.window_share)} · ")
         summary.append(f"waiting now {t.unanswered_now}", style="bold" if t.unanswered_now else "")
-        summary.append("\nv volume · r response time · p problems per product · Esc back", style="dim")
+        summary.append("\nv volume · r response time · p problems per product · Esc back")
         self.query_one("#st-summary", Static).update(summary)
         fire = self.query_one("#st-fire", OptionList)
         fire.clear_options()

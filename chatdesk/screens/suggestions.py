@@ -44,6 +44,7 @@ class SuggestionPicker(ModalScreen[Suggestion | None]):
         + "SuggestionPicker OptionList { height: auto; max-height: 8; }"
         + "SuggestionPicker #sg-preview { height: auto; max-height: 9; }"
         + "SuggestionPicker .sg-muted { color: $text-muted; }"
+        + "SuggestionPicker #sg-notices { color: $text-warning; }"
     )
     BINDINGS: ClassVar = [
         Binding("escape", "cancel", "Cancel", id="suggest_cancel"),
@@ -58,9 +59,7 @@ class SuggestionPicker(ModalScreen[Suggestion | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(
-                Text("Suggestions: Enter puts one into the composer to edit; nothing is sent"), classes="dialog-title"
-            )
+            yield Static(Text("Suggestions: Enter edits one in the composer; nothing is sent"), classes="dialog-title")
             buyer = safe_text(self.result.buyer_text or "", single_line=True, max_len=200)
             yield Static(Text(f"buyer: {buyer}"), id="sg-buyer", classes="sg-muted")
             yield OptionList(id="sg-list")
@@ -98,7 +97,7 @@ class SuggestionPicker(ModalScreen[Suggestion | None]):
             )
         if self.items:
             options.highlighted = keep if keep is not None and keep < len(self.items) else 0
-        notices = Text("\n".join(safe_text(n, single_line=True, max_len=200) for n in self.notices), style="yellow")
+        notices = Text("\n".join(safe_text(n, single_line=True, max_len=200) for n in self.notices))
         self.query_one("#sg-notices", Static).update(notices)
         self._show(options.highlighted)
 

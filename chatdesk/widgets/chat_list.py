@@ -399,7 +399,7 @@ class ChatList(ScrollView, can_focus=True):
         body = Text()
         left = window_left(row, now)  # the marketplace's reply window (issue 14)
         if left is not None:
-            body.append(f"⧗{short_left(left)} ", self._style("late" if left < timedelta(hours=6) else "warn"))
+            body.append(f"◔{short_left(left)} ", self._style("late" if left < timedelta(hours=6) else "warn"))
         tag = topic_tag(row)
         if tag:
             body.append(f"{tag} ", self._style("topic"))
