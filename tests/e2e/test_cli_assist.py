@@ -12,7 +12,6 @@ import pytest
 
 from tests.e2e.conftest import TOKEN, Cli, Sandbox
 
-
 HOOK = """
 import json, os, sys
 event = json.load(sys.stdin)
