@@ -139,3 +139,18 @@ def test_presence_heartbeat_and_expiry(db: Database, chat_id: int) -> None:
     assert team.presence(db, [chat_id]) == {chat_id: [("anna", "typing")]}  # Ivan's heartbeat ran out
     team.leave(db, chat_id, "anna")
     assert team.presence(db) == {}
+
+
+def test_followup_scheduling_is_guarded_too(db: Database, store_url: str, chat_id: int) -> None:
+    from chatdesk.config import Config
+    from chatdesk.usecases import followups
+
+    anna = _as(store_url, "anna")
+    try:
+        due = T0 + timedelta(days=3)
+        with pytest.raises(team_uc.ReviewNeeded):  # never looked at the chat
+            followups.schedule(anna, Config(), chat_id, due, "Как вам товар?")
+        team_uc.seen(anna, chat_id)
+        assert followups.schedule(anna, Config(), chat_id, due, "Как вам товар?")
+    finally:
+        anna.close()

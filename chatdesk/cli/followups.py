@@ -48,6 +48,9 @@ def followup_add(
     at: Annotated[str | None, typer.Option("--at", help="Time: ISO date/time, 'tomorrow 10:00'.")] = None,
     template: Annotated[str | None, typer.Option("--template")] = None,
     force: Annotated[bool, typer.Option("--force", help="Keep it despite content warnings (recorded).")] = False,
+    anyway: Annotated[
+        bool, typer.Option("--anyway", help="Team mode: schedule although the chat changed since you looked.")
+    ] = False,
 ) -> None:
     """Schedule a follow-up into a chat."""
     from chatdesk.usecases import followups
@@ -57,7 +60,7 @@ def followup_add(
     chat_id = chat_id_arg(db, chat)
     due = when_arg(c, in_, at)
     body = text_or_template(c, chat_id, text, template)
-    fid = followups.schedule(db, c.config(), chat_id, due, body, template=template, force=force)
+    fid = followups.schedule(db, c.config(), chat_id, due, body, template=template, force=force, anyway=anyway)
     typer.echo(f"follow-up {fid} scheduled for {local_time(due)}")
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import func, or_, select
 
 from chatdesk.model import Attachment
 from chatdesk.store.db import Database, from_db, to_db
-from chatdesk.store.schema import Account, Chat, Draft, FollowUp, Message
+from chatdesk.store.schema import Account, Chat, Draft, FollowUp, Message, Operator
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,7 @@ class MessageRow:
     state: str
     error: str | None
     operator: str | None = None  # team mode: who wrote an outgoing message
+    operator_name: str | None = None  # their display name ("Анна"), when they are a known operator
 
 
 def _chat_query(flt: ChatFilter):  # type: ignore[no-untyped-def]
@@ -178,7 +179,7 @@ def list_chats_by_ids(db: Database, ids: list[int]) -> list[ChatRow]:
         return [_chat_row(*r) for r in s.execute(q).all()]
 
 
-def _message_row(m: Message) -> MessageRow:
+def _message_row(m: Message, operator_name: str | None = None) -> MessageRow:
     assert m.id is not None
     return MessageRow(
         id=m.id,
@@ -191,6 +192,7 @@ def _message_row(m: Message) -> MessageRow:
         state=m.state,
         error=m.error,
         operator=m.operator,
+        operator_name=operator_name,
     )
 
 
@@ -199,7 +201,11 @@ def list_messages(
 ) -> list[MessageRow]:
     """Messages of a chat in chronological order; with ``limit`` the newest ``limit`` ones
     (before ``before``), so a long chat opens on its last page without reading the rest."""
-    q = select(Message).where(Message.chat_id == chat_id)
+    q = (
+        select(Message, Operator.display_name)
+        .outerjoin(Operator, Operator.name == Message.operator)  # type: ignore[arg-type]
+        .where(Message.chat_id == chat_id)
+    )
     if before is not None:
         at, mid = before
         at = to_db(at)
@@ -208,7 +214,7 @@ def list_messages(
     if limit is not None:
         q = q.limit(limit)
     with db.read() as s:
-        rows = [_message_row(m) for m in s.execute(q).scalars()]
+        rows = [_message_row(m, name) for m, name in s.execute(q).all()]
     rows.reverse()
     return rows
 

@@ -50,7 +50,9 @@ async def test_ivans_reply_stops_annas_send_until_she_chooses(anna_store: Databa
         await pilot.press("ctrl+j")  # she has reviewed: now it goes
         await settle(pilot, app, 0.2)
         mine = [m for m in views.list_messages(anna_store, cid) if m.text == "мой ответ"]
-        assert len(mine) == 1 and mine[0].operator == "anna"
+        assert len(mine) == 1 and mine[0].operator == "anna" and mine[0].operator_name == "Анна"
+        shown = scr.conversation.rendered_text()
+        assert "Иван" in shown and "Анна" in shown  # every outgoing message says who wrote it
 
 
 async def test_send_anyway_is_an_explicit_key(anna_store: Database, store_url: str) -> None:
