@@ -18,6 +18,7 @@ from chatdesk.store.db import Database, from_db, utcnow
 from chatdesk.store.ingest import _insert
 from chatdesk.store.schema import (
     Account,
+    BadItem,
     Chat,
     ChatOperator,
     Draft,
@@ -118,6 +119,7 @@ def remove_account(db: Database, name: str) -> None:
         s.execute(delete(Message).where(Message.id.in_(msg_ids)))  # type: ignore[union-attr]
         s.execute(delete(Chat).where(Chat.account_id == acc.id))
         s.execute(delete(SyncState).where(SyncState.account_id == acc.id))
+        s.execute(delete(BadItem).where(BadItem.account_id == acc.id))
         s.execute(delete(Lease).where(Lease.account_id == acc.id))
         s.execute(delete(Account).where(Account.id == acc.id))
 

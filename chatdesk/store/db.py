@@ -262,9 +262,9 @@ class Database:
                 conn = psycopg.connect(*args, **kwargs, autocommit=True, connect_timeout=10)
                 conn.execute(f"LISTEN {CHANGES_CHANNEL}")
                 self._listen_conn = conn
-            conn = self._listen_conn
-            assert isinstance(conn, psycopg.Connection)
-            for _ in conn.notifies(timeout=0.0):
+            listener = self._listen_conn
+            assert isinstance(listener, psycopg.Connection)
+            for _ in listener.notifies(timeout=0.0):
                 self._notified += 1
             return self._notified
         except psycopg.Error:

@@ -85,6 +85,7 @@ def past_answers(
 ) -> list[PastAnswer]:
     """Buyer messages outside ``exclude_chat_id`` like the query, best first, each with the
     seller's first sent or received reply after it in its chat; unanswered questions are left out.
+    SQLite ranks with FTS5's BM25, PostgreSQL with ``ts_rank`` over the same stems.
 
     First every term must occur (AND, whole history, BM25 order); if that finds fewer than
     :data:`ENOUGH`, any term may occur (OR, BM25 order) among the newest :data:`RECENT_WINDOW`

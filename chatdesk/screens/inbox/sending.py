@@ -103,7 +103,7 @@ class Sending(InboxBase):
                 if yes:
                     self.send_text(chat, text, confirmed=True, files=files)
 
-            self.app.push_screen(ConfirmDialog("Warnings", body, yes="send anyway"), done)
+            self.app.push_screen(ConfirmDialog("Warnings", body, yes="send anyway", destructive=True), done)
             return
         self._drop_pending_draft(chat.id)
         self._enqueue(chat, text, sorted({f.code for f in warn}), files)
