@@ -54,6 +54,7 @@ class ChatRow:
     resolved_at: datetime | None = None
     last_buyer_message_id: str | None = None
     assigned_to: str | None = None
+    present: tuple[tuple[str, str], ...] = ()  # team mode: (who, "viewing"|"typing") of other operators
 
     @property
     def closed(self) -> bool:

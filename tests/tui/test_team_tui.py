@@ -73,3 +73,23 @@ async def test_send_anyway_is_an_explicit_key(anna_store: Database, store_url: s
         await pilot.press("a")
         await settle(pilot, app, 0.3)
         assert [m.operator for m in views.list_messages(anna_store, cid) if m.text == "всё равно"] == ["anna"]
+
+
+async def test_header_shows_assignment_and_who_else_is_here(anna_store: Database) -> None:
+    from chatdesk.widgets.header import ChatHeader
+
+    engine = FakeEngine(anna_store)
+    app = make_app(anna_store, engine=engine)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot, app)
+        scr = main(app)
+        cid = scr.target_id
+        assert cid is not None
+        team.assign(anna_store, cid, "anna")
+        team.heartbeat(anna_store, cid, "ivan", "typing", ttl=60)
+        assert team.presence(anna_store, [cid])[cid] == [("anna", "viewing"), ("ivan", "typing")]
+        scr.refresh_conversation()
+        await settle(pilot, app, 0.2)
+        header = str(scr.query_one(ChatHeader).render())
+        assert "assigned to anna" in header and "Иван typing" in header
+        assert "Анна viewing" not in header  # not myself
