@@ -187,9 +187,8 @@ def _with_team(db, chat, *, seen: int | None):  # type: ignore[no-untyped-def]
     the newest message id shown, on an explicit open) and is viewing it; add who else is here."""
     import dataclasses
 
-    from chatdesk.store import team
-
     from chatdesk.errors import ChatdeskError
+    from chatdesk.store import team
 
     me = db.operator
     try:
