@@ -300,7 +300,8 @@ def sync_status(db: Database) -> list[StreamStatus]:
 
     lease = (
         select(Lease.owner)
-        .where(Lease.account_id == Account.id, Lease.expires_at >= utcnow())
+        # The database's clock on PostgreSQL (leases are judged by it), this machine's on SQLite.
+        .where(Lease.account_id == Account.id, Lease.expires_at >= (utcnow() if db.is_sqlite else func.now()))
         .correlate(Account)
         .scalar_subquery()
     )
