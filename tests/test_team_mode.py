@@ -154,3 +154,16 @@ def test_followup_scheduling_is_guarded_too(db: Database, store_url: str, chat_i
         assert followups.schedule(anna, Config(), chat_id, due, "Как вам товар?")
     finally:
         anna.close()
+
+
+def test_round_robin_auto_assignment_respects_the_cap(db: Database, chat_id: int) -> None:
+    acc = accounts.get_account(db, "wb")
+    msgs = tuple(MessageInfo(f"w{i}", f"wb{i}", "buyer", "Вопрос", T0 + timedelta(minutes=i)) for i in range(5))
+    ingest.apply_page(db, acc.id, "chats", Page(messages=msgs))  # 6 waiting chats in all
+    pairs = team.auto_assign(db, cap=2)
+    assert [who for _, who in pairs] == ["anna", "ivan", "anna", "ivan"]  # 2 each, then full
+    assert pairs[0][0] == chat_id  # the longest wait first
+    assert len(views.list_chats(db, views.ChatFilter(unassigned=True))) == 2
+    assert team.auto_assign(db, cap=2) == []
+    with pytest.raises(Exception, match="at least 1"):
+        team.auto_assign(db, cap=0)
