@@ -73,8 +73,8 @@ def assign(
     db = get_ctx(ctx).db()
     if auto:
         pairs = team.auto_assign(db, cap)
-        for chat_id, who in pairs:
-            typer.echo(f"chat {chat_id} assigned to {who}")
+        for chat_id, picked in pairs:
+            typer.echo(f"chat {chat_id} assigned to {picked}")
         typer.echo(f"{len(pairs)} chat(s) assigned")
         return
     if chat is None:
