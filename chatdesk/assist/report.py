@@ -273,8 +273,8 @@ def build(db: Database, config: Config, *, since: datetime, until: datetime, by:
             chat.resolved_at is None or (chat.last_buyer_at is not None and chat.resolved_at < chat.last_buyer_at)
         )
         if waiting and (chat.status or "").upper() not in {"FINISHED", "CLOSED"}:
-            at = chat.last_buyer_at.timestamp() if chat.last_buyer_at else None
-            group(chat_key(chat, at)).unanswered_now += 1
+            since_at = chat.last_buyer_at.timestamp() if chat.last_buyer_at else None
+            group(chat_key(chat, since_at)).unanswered_now += 1
 
     for cid, state, when in facts.followups:
         g = group(chat_key(chats[cid], when.timestamp()))
@@ -365,8 +365,9 @@ def parse_since(text: str) -> timedelta:
     from chatdesk.timeparse import parse_duration
 
     raw = text.strip().lower()
-    value = timedelta(weeks=int(raw[:-1])) if raw.endswith("w") and raw[:-1].isdigit() else parse_duration(raw)
-    if value <= timedelta(0) or value > timedelta(days=366 * 3):
+    longest = timedelta(days=366 * 3)
+    value = parse_duration(raw, limit=longest)
+    if value <= timedelta(0) or value > longest:
         raise ValueError(f"--since must be between 1 minute and 3 years, not {text!r}")
     return value
 
