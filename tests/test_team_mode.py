@@ -167,3 +167,14 @@ def test_round_robin_auto_assignment_respects_the_cap(db: Database, chat_id: int
     assert team.auto_assign(db, cap=2) == []
     with pytest.raises(Exception, match="at least 1"):
         team.auto_assign(db, cap=0)
+
+
+def test_the_list_shows_who_else_is_in_a_chat(db: Database, store_url: str, chat_id: int) -> None:
+    team.heartbeat(db, chat_id, "ivan", "typing", ttl=60)
+    team.heartbeat(db, chat_id, "anna", "viewing", ttl=60)
+    anna = _as(store_url, "anna")
+    try:
+        assert views.list_chats(anna)[0].present == (("ivan", "typing"),)  # not herself
+    finally:
+        anna.close()
+    assert views.list_chats(db)[0].present == ()  # solo use: no presence query at all

@@ -162,7 +162,25 @@ def list_chats(
     if limit is not None:
         q = q.limit(limit)
     with db.read() as s:
-        return [_chat_row(*r) for r in s.execute(q).all()]
+        rows = [_chat_row(*r) for r in s.execute(q).all()]
+    return _with_presence(db, rows)
+
+
+def _with_presence(db: Database, rows: list[ChatRow]) -> list[ChatRow]:
+    """Team mode: who else is viewing or typing in each chat of the page (one query)."""
+    if db.operator is None or not rows:
+        return rows
+    import dataclasses
+
+    from chatdesk.store import team
+
+    here = team.presence(db, [r.id for r in rows])
+    return [
+        dataclasses.replace(r, present=tuple((o, st) for o, st in here.get(r.id, []) if o != db.operator))
+        if r.id in here
+        else r
+        for r in rows
+    ]
 
 
 def count_chats(db: Database, flt: ChatFilter = ChatFilter()) -> int:

@@ -93,3 +93,6 @@ async def test_header_shows_assignment_and_who_else_is_here(anna_store: Database
         header = str(scr.query_one(ChatHeader).render())
         assert "assigned to anna" in header and "Иван typing" in header
         assert "Анна viewing" not in header  # not myself
+        scr.chat_list.reload()
+        await settle(pilot, app, 0.2)
+        assert "✎" in scr.chat_list.rendered_text()  # the list marks the chat Иван is typing in
