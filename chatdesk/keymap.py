@@ -55,6 +55,7 @@ KEYS: tuple[Key, ...] = (
     Key("followups", "p", "followups", "Follow-ups: all scheduled (edit, cancel, send now)", "main"),
     Key("resolve", "x", "resolve", "Mark resolved (schedules follow-ups by your rules)", "main"),
     Key("sync", "s", "sync", "Sync now", "main", True, "sync"),
+    Key("assign", "A", "assign_me", "Team mode: assign the chat to me / give it back", "main"),
     Key("accounts", "a", "accounts", "Accounts", "main", True, "accounts"),
     Key("focus_next", "tab", "focus_pane(1)", "Next pane", "main"),
     Key("focus_previous", "shift+tab", "focus_pane(-1)", "Previous pane", "main"),

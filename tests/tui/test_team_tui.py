@@ -96,3 +96,30 @@ async def test_header_shows_assignment_and_who_else_is_here(anna_store: Database
         scr.chat_list.reload()
         await settle(pilot, app, 0.2)
         assert "✎" in scr.chat_list.rendered_text()  # the list marks the chat Иван is typing in
+
+
+async def test_assign_key_takes_and_gives_back_the_chat(anna_store: Database) -> None:
+    app = make_app(anna_store, engine=FakeEngine(anna_store))
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot, app)
+        scr = main(app)
+        cid = scr.chat_list.current.id  # type: ignore[union-attr]
+        await pilot.press("A")
+        await settle(pilot, app, 0.2)
+        assert team.assigned_to(anna_store, cid) == "anna"
+        await settle(pilot, app, 0.3)  # the list reloads with the new assignee
+        await pilot.press("A")
+        await settle(pilot, app, 0.2)
+        assert team.assigned_to(anna_store, cid) is None
+
+
+async def test_typing_in_the_composer_is_announced(anna_store: Database) -> None:
+    app = make_app(anna_store, engine=FakeEngine(anna_store))
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot, app)
+        scr = main(app)
+        cid = scr.target_id
+        await pilot.press("r", *"пишу")
+        scr.presence_beat()
+        await settle(pilot, app, 0.2)
+        assert ("anna", "typing") in team.presence(anna_store, [cid]).get(cid, [])  # type: ignore[arg-type]

@@ -105,17 +105,19 @@ class Loading(InboxBase):
         self.post_message(ConversationLoaded(Conversation(chat, messages, has_more, draft, focus_message)))
 
     def presence_beat(self) -> None:
-        """Team mode: keep "viewing" alive for the open chat (every 10 s, expiry 30 s)."""
+        """Team mode: keep "viewing" (or "typing", with text in the composer for this chat) alive
+        for the open chat (every 10 s, expiry 30 s)."""
         if self.desk.db.operator is not None and self.target_id is not None:
-            self._beat(self.target_id)
+            composing = self.composer.chat is not None and self.composer.chat.id == self.target_id
+            self._beat(self.target_id, "typing" if composing and self.composer.text.strip() else "viewing")
 
     @work(thread=True, exclusive=True, group="presence", exit_on_error=False)
-    def _beat(self, chat_id: int) -> None:
+    def _beat(self, chat_id: int, state: str) -> None:
         from chatdesk.store import team
 
         db = self.desk.db
         if db.operator is not None:
-            self.desk.attempt(lambda: team.heartbeat(db, chat_id, db.operator or "", "viewing"))
+            self.desk.attempt(lambda: team.heartbeat(db, chat_id, db.operator or "", state))
 
     def on_conversation_loaded(self, message: ConversationLoaded) -> None:
         conv = message.conversation
@@ -192,9 +194,9 @@ def _with_team(db, chat, *, seen: int | None):  # type: ignore[no-untyped-def]
 
     me = db.operator
     try:
-        if seen:
+        if seen:  # an explicit open; later refreshes leave presence to the 10 s heartbeat
             team.mark_seen(db, chat.id, me, seen)
-        team.heartbeat(db, chat.id, me, "viewing")
+            team.heartbeat(db, chat.id, me, "viewing")
         names = team.display_names(db)
         here = team.presence(db, [chat.id]).get(chat.id, [])
     except ChatdeskError:  # presence is a nicety: the conversation still opens
