@@ -15,11 +15,7 @@ from sqlalchemy import func, or_, select
 
 from chatdesk.model import Attachment
 from chatdesk.store.db import Database, from_db, to_db
-<<<<<<< HEAD
-from chatdesk.store.schema import Account, Chat, Draft, FollowUp, Message, MessageTopic
-=======
-from chatdesk.store.schema import Account, Chat, Draft, FollowUp, Message, Operator
->>>>>>> team
+from chatdesk.store.schema import Account, Chat, Draft, FollowUp, Message, MessageTopic, Operator
 
 
 @dataclass(frozen=True)
