@@ -177,7 +177,7 @@ def _message_row(m: Message) -> MessageRow:
         external_id=m.external_id,
         author=m.author,
         text=m.text,
-        created_at=from_db(m.created_at),  # type: ignore[arg-type]
+        created_at=from_db(m.created_at),
         attachments=tuple(Attachment(**a) for a in json.loads(m.attachments or "[]")),
         state=m.state,
         error=m.error,
@@ -192,7 +192,7 @@ def list_messages(
     q = select(Message).where(Message.chat_id == chat_id)
     if before is not None:
         at, mid = before
-        at = to_db(at) or at
+        at = to_db(at)
         q = q.where(or_(Message.created_at < at, (Message.created_at == at) & (Message.id < mid)))
     q = q.order_by(Message.created_at.desc(), Message.id.desc())  # type: ignore[attr-defined,union-attr]
     if limit is not None:
@@ -313,7 +313,7 @@ def sync_status(db: Database) -> list[StreamStatus]:
 def count_messages_from(db: Database, chat_id: int, at: datetime, message_id: int) -> int:
     """How many messages of a chat are at or after the message (``at``, ``message_id``): the size of
     the newest window that still shows it (a search hit opened in its chat)."""
-    at = to_db(at)  # type: ignore[assignment]
+    at = to_db(at)
     q = select(func.count()).where(
         Message.chat_id == chat_id,
         or_(Message.created_at > at, (Message.created_at == at) & (Message.id >= message_id)),
