@@ -53,6 +53,7 @@ class Config:
     bell: bool = True
     notify_command: tuple[str, ...] = ()
     seller_name: str = ""
+    operator: str = ""  # team mode: who I am ("anna"); CHATDESK_OPERATOR overrides
     timezone: str = ""
     sending_window: tuple[str, str] = ("09:00", "21:00")
     cancel_followup_if_buyer_writes: bool = True
@@ -61,6 +62,8 @@ class Config:
     resolve_rules: dict[str, int] = field(
         default_factory=lambda: {"check_in_days": 3, "restock_days": 14, "cross_sell_days": 7}
     )
+    hooks: dict[str, object] = field(default_factory=dict)  # [hooks]: see chatdesk.hooks
+    assist: dict[str, object] = field(default_factory=dict)  # [assist]: see chatdesk.assist.llm
 
     @property
     def tz(self) -> tzinfo:
@@ -132,7 +135,14 @@ def check_config(path: Path) -> tuple[Config, list[str]]:
         except _Problem as exc:
             problems.append(str(exc))
     cfg = Config(**values)
-    for name, check in (("sending_window", _check_window), ("timezone", _check_tz), ("", _check_sla)):
+    checks = (
+        ("sending_window", _check_window),
+        ("timezone", _check_tz),
+        ("", _check_sla),
+        ("hooks", _check_hooks),
+        ("assist", _check_assist),
+    )
+    for name, check in checks:
         try:
             check(path, cfg)
         except _Problem as exc:
@@ -251,3 +261,23 @@ def _check_resolve_rules(path: Path, value: dict[str, object]) -> dict[str, int]
             )
         rules[name] = days
     return rules
+
+
+def _check_hooks(path: Path, cfg: Config) -> None:
+    """``[hooks]`` (and ``notify_command``, one hook among them) as :mod:`chatdesk.hooks` reads it."""
+    from chatdesk import hooks
+
+    try:
+        hooks.parse_settings(cfg.hooks, cfg.notify_command)
+    except ValueError as exc:
+        raise _Problem(f"config {path}: {exc}") from None
+
+
+def _check_assist(path: Path, cfg: Config) -> None:
+    """``[assist]`` as :mod:`chatdesk.assist.llm` reads it."""
+    from chatdesk.assist import llm
+
+    try:
+        llm.parse_settings(cfg.assist)
+    except ValueError as exc:
+        raise _Problem(f"config {path}: {exc}") from None

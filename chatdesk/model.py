@@ -66,8 +66,21 @@ class MessageInfo:
 
 
 @dataclass(frozen=True)
+class BadItem:
+    """An item a marketplace sent that cannot be stored (no usable id or time, a broken
+    object). It is recorded with its raw id — never dropped silently — and never blocks the
+    stream: the rest of its page is stored and the cursor moves on. ``external_id``: the raw
+    id as text (may be empty), ``reason``: plain words."""
+
+    external_id: str
+    reason: str
+    chat_external_id: str | None = None
+
+
+@dataclass(frozen=True)
 class Page:
-    """A unit of progress: upsert these chats and messages, then persist ``cursor``.
+    """A unit of progress: upsert these chats and messages, record ``bad_items``, then
+    persist ``cursor``.
 
     ``cursor`` ``None`` means "leave the stream cursor as it is".
     """
@@ -75,6 +88,7 @@ class Page:
     chats: tuple[ChatInfo, ...] = ()
     messages: tuple[MessageInfo, ...] = ()
     cursor: str | None = None
+    bad_items: tuple[BadItem, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -139,11 +153,13 @@ class FileSpec:
 
 @dataclass(frozen=True)
 class Download:
-    """A downloaded attachment, or ``retry_after`` seconds when it is still being moderated."""
+    """A downloaded attachment (``content``, or ``size`` bytes streamed into the caller's
+    file), or ``retry_after`` seconds when it is still being moderated."""
 
     content: bytes | None = None
     content_type: str | None = None
     retry_after: float | None = None
+    size: int | None = None  # decoded bytes written to the caller's sink (streamed downloads)
 
 
 @dataclass(frozen=True)

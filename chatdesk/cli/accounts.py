@@ -86,6 +86,7 @@ def account_list(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--js
     db = c.db()
     status = views.sync_status(db)
     rows = accounts.list_accounts(db)
+    bad = views.bad_items(db, limit=1000)
     if as_json:
         print_json(
             [
@@ -101,9 +102,22 @@ def account_list(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--js
                             "last_error": s.last_error,
                             "backoff_until": iso(s.backoff_until),
                             "unavailable": s.unavailable,
+                            "error_kind": s.error_kind,
                         }
                         for s in status
                         if s.account_id == a.id and s.last_attempt_at
+                    ],
+                    "bad_items": [
+                        {
+                            "stream": b.stream,
+                            "id": b.external_id,
+                            "chat": b.chat_external_id,
+                            "reason": b.reason,
+                            "seen": b.seen,
+                            "last_seen_at": iso(b.last_seen_at),
+                        }
+                        for b in bad
+                        if b.account_id == a.id
                     ],
                 }
                 for a in rows
@@ -115,6 +129,11 @@ def account_list(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--js
         streams = [s for s in status if s.account_id == a.id]
         last_ok = max((s.last_success_at for s in streams if s.last_success_at), default=None)
         errors = "; ".join(f"{s.stream}: {s.last_error}" for s in streams if s.last_error)
+        mine = [b for b in bad if b.account_id == a.id]
+        if mine:
+            ids = ", ".join(f"{b.external_id or '(no id)'} ({b.reason})" for b in mine[:3])
+            more = f" and {len(mine) - 3} more (--json)" if len(mine) > 3 else ""
+            errors = "; ".join(x for x in (errors, f"{len(mine)} item(s) not stored: {ids}{more}") if x)
         table.append([a.name, a.marketplace, a.base_url or "official", local_time(last_ok) or "never", errors])
     print_table(["NAME", "MARKETPLACE", "BASE URL", "LAST SYNC", "ERRORS"], table)
 

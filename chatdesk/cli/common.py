@@ -111,9 +111,15 @@ class Ctx:
         if self._db is None:
             from chatdesk.paths import db_url
             from chatdesk.store.db import Database
+            from chatdesk.usecases.team import operator_from
 
-            url = db_url(self.home, self.db_arg)
-            self._db = open_store(Database, url)
+            db = open_store(Database, db_url(self.home, self.db_arg))
+            try:
+                db.operator = operator_from(self.config().operator)
+            except Exception:
+                db.close()
+                raise
+            self._db = db
         assert isinstance(self._db, _database_class())
         return self._db
 

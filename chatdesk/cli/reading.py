@@ -19,7 +19,7 @@ from chatdesk.cli.common import (
     print_json,
     print_table,
 )
-from chatdesk.errors import ChatdeskError, UsageError
+from chatdesk.errors import UsageError
 
 if TYPE_CHECKING:
     from chatdesk.store.views import ChatRow, MessageRow
@@ -38,9 +38,12 @@ def _chat_json(ch: ChatRow) -> dict[str, object]:
         "status": ch.status,
         "unread": ch.unread,
         "waiting": ch.waiting,
+        "resolved": ch.resolved_at is not None and (ch.last_buyer_at is None or ch.last_buyer_at <= ch.resolved_at),
+        "resolved_at": iso(ch.resolved_at),
         "last_message_at": iso(ch.last_message_at),
         "preview": ch.preview,
         "has_followup": ch.has_followup,
+        "assigned_to": ch.assigned_to,
     }
 
 
@@ -51,6 +54,8 @@ def chats(
     marketplace: Annotated[str | None, typer.Option(help="wildberries | ozon | yandex")] = None,
     unread: Annotated[bool, typer.Option("--unread")] = False,
     waiting: Annotated[bool, typer.Option("--waiting", help="Last message is the buyer's.")] = False,
+    mine: Annotated[bool, typer.Option("--mine", help="Team mode: assigned to me.")] = False,
+    unassigned: Annotated[bool, typer.Option("--unassigned", help="Team mode: assigned to nobody.")] = False,
 ) -> None:
     """List conversations, newest activity first."""
     from chatdesk.connectors import connector_class
@@ -58,16 +63,26 @@ def chats(
 
     if marketplace:
         connector_class(marketplace)
-    rows = views.list_chats(
-        get_ctx(ctx).db(), views.ChatFilter(marketplace=marketplace, unread=unread, waiting=waiting)
+    db = get_ctx(ctx).db()
+    if mine and db.operator is None:
+        from chatdesk.errors import UsageError
+
+        raise UsageError('--mine needs CHATDESK_OPERATOR or operator = "…" in config.toml')
+    flt = views.ChatFilter(
+        marketplace=marketplace,
+        unread=unread,
+        waiting=waiting,
+        assigned_to=db.operator if mine else None,
+        unassigned=unassigned,
     )
+    rows = views.list_chats(db, flt)
     if as_json:
         print_json([_chat_json(r) for r in rows])
         return
     print_chats(rows)
 
 
-def _message_json(m: MessageRow, replaced: bool = False) -> dict[str, object]:
+def _message_json(m: MessageRow, replaced: bool = False, names: dict[str, str] | None = None) -> dict[str, object]:
     return {
         "id": m.id,
         "external_id": m.external_id,
@@ -81,6 +96,8 @@ def _message_json(m: MessageRow, replaced: bool = False) -> dict[str, object]:
         "state": m.state,
         "error": m.error,
         "replaced": replaced,
+        "operator": m.operator,
+        "operator_name": (names or {}).get(m.operator or "", m.operator),
     }
 
 
@@ -88,16 +105,19 @@ def _message_json(m: MessageRow, replaced: bool = False) -> dict[str, object]:
 def messages(ctx: typer.Context, chat: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """A conversation's messages, oldest first."""
     from chatdesk.sanitize import safe_text
-    from chatdesk.store import views
+    from chatdesk.store import team, views
     from chatdesk.usecases.questions import replaced_ids
+    from chatdesk.usecases.team import seen
 
     db = get_ctx(ctx).db()
     chat_id = chat_id_arg(db, chat)
     rows = views.list_messages(db, chat_id)
     chat_row = views.get_chat(db, chat_id)
     replaced = replaced_ids(rows, chat_row.kind if chat_row else "chat")
+    names = team.display_names(db)
+    seen(db, chat_id, max((m.id for m in rows), default=None))  # team mode: this operator has looked
     if as_json:
-        print_json([_message_json(m, m.id in replaced) for m in rows])
+        print_json([_message_json(m, m.id in replaced, names) for m in rows])
         return
     out = console()
     for m in rows:
@@ -105,7 +125,8 @@ def messages(ctx: typer.Context, chat: str, as_json: Annotated[bool, typer.Optio
         state += " [replaced by a later answer]" if m.id in replaced else ""
         files = "".join(f" [file: {a.name}]" for a in m.attachments)
         files += f" (message {m.id}: chatdesk download {m.id})" if m.attachments else ""
-        out.print(safe_text(f"{local_time(m.created_at)} {m.author}{state}: {m.text}{files}"))
+        who = f" ({names.get(m.operator, m.operator)})" if m.operator else ""
+        out.print(safe_text(f"{local_time(m.created_at)} {m.author}{who}{state}: {m.text}{files}"))
 
 
 @app.command()
@@ -119,8 +140,6 @@ def search(
     from chatdesk.store import fts, views
 
     db = get_ctx(ctx).db()
-    if not db.is_sqlite:
-        raise ChatdeskError("full-text search needs the SQLite store")
     hits = fts.search_ids(db, query, limit)
     msgs = {m.id: m for m in views.messages_by_ids(db, [h[0] for h in hits])}
     chats_by_id = {c.id: c for c in views.list_chats_by_ids(db, sorted({h[1] for h in hits}))}

@@ -40,7 +40,13 @@ def root(
         config = c.config()
         secrets = c.secrets()
         engine = SyncEngine(database, secrets=secrets, config=config)
-        run_app(database, config=config, engine=engine, secrets=secrets, home=c.data_dir)
+        from chatdesk import hooks
+
+        watcher = hooks.attach(engine, database, config)  # [hooks] (and notify_command), topic tags
+        try:
+            run_app(database, config=config, engine=engine, secrets=secrets, home=c.data_dir)
+        finally:
+            watcher.stop()
 
 
 def main() -> None:

@@ -15,15 +15,17 @@ from __future__ import annotations
 import abc
 import base64
 import json
+import math
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, TypeVar
 
 from chatdesk.model import (  # records live in chatdesk.model; re-exported below for old import paths
     AccountConfig,
     Attachment,
     Author,
+    BadItem,
     ChatInfo,
     ChatRef,
     Download,
@@ -42,6 +44,8 @@ __all__ = [  # the contract, plus the records re-exported from chatdesk.model
     "Attachment",
     "AuthError",
     "Author",
+    "BadItem",
+    "BlockedHost",
     "ChatInfo",
     "ChatRef",
     "Connector",
@@ -50,13 +54,17 @@ __all__ = [  # the contract, plus the records re-exported from chatdesk.model
     "Kind",
     "KnownChat",
     "Limits",
+    "MarketplaceDown",
     "MessageInfo",
+    "MissingAccess",
     "OutgoingFile",
     "Page",
     "RateLimited",
     "Rejected",
     "SendReceipt",
     "StreamUnavailable",
+    "TooLarge",
+    "TooManyParallel",
     "TransientError",
 ]
 
@@ -67,7 +75,14 @@ if TYPE_CHECKING:  # httpx is imported where requests are made, not by everyone 
 
 
 class ConnectorError(Exception):
-    """Base: ``message`` is plain words for the user, already free of secrets."""
+    """Base: ``message`` is plain words for the user, already free of secrets.
+
+    ``cause`` names the kind of failure; the engine's reaction to each cause is a table in
+    :mod:`chatdesk.sync.policy`, and which answers mean which cause is the table in
+    :mod:`chatdesk.connectors.errors`. Subclasses only set ``cause``.
+    """
+
+    cause: ClassVar[str] = "error"
 
     def __init__(self, message: str, *, status: int | None = None) -> None:
         super().__init__(safe_text(message, single_line=True, max_len=500))
@@ -76,42 +91,152 @@ class ConnectorError(Exception):
 
 
 class TransientError(ConnectorError):
-    """Worth retrying later: 5xx, connection refused, malformed body.
+    """Worth retrying later: connection refused, malformed body.
 
     ``reached_server`` says whether the request may have been processed (read timeout,
     connection dropped after the body went out): for a send that is an ambiguous outcome.
     """
+
+    cause: ClassVar[str] = "transient"
 
     def __init__(self, message: str, *, status: int | None = None, reached_server: bool = True) -> None:
         super().__init__(message, status=status)
         self.reached_server = reached_server
 
 
+class MarketplaceDown(TransientError):
+    """5xx, or a maintenance/proxy HTML page instead of the API's answer: the marketplace is
+    down. Retried with exponential back-off; the request may have been processed."""
+
+    cause: ClassVar[str] = "down"
+
+
 class RateLimited(TransientError):
-    """429/420: wait ``retry_after`` seconds. The server refused, so nothing was processed."""
+    """429/420 quota exhausted: wait ``retry_after`` seconds (already clamped by
+    :func:`retry_hint`). The server refused, so nothing was processed."""
+
+    cause: ClassVar[str] = "quota"
 
     def __init__(self, message: str, *, retry_after: float, status: int | None = None) -> None:
         super().__init__(message, status=status, reached_server=False)
         self.retry_after = retry_after
 
 
+class TooManyParallel(RateLimited):
+    """Too many simultaneous requests (YM 420 "Hit rate limit of N parallel requests", shared
+    by every integration of the cabinet): a concurrency refusal, retried after a short
+    jittered pause within the same round."""
+
+    cause: ClassVar[str] = "parallel"
+
+
 class AuthError(ConnectorError):
-    """401/403: the token is wrong, expired or lacks a category. Stops only this stream."""
+    """401 and friends: the key is wrong, expired or revoked. Stops only this stream."""
+
+    cause: ClassVar[str] = "bad_credentials"
+
+
+class BlockedHost(AuthError):
+    """403 as an HTML page (a firewall, not the API): this host or IP address is blocked, or
+    the token is bound to other IP addresses."""
+
+    cause: ClassVar[str] = "blocked"
 
 
 class Rejected(ConnectorError):
     """A definite 4xx refusal with the marketplace's reason: the message is ``failed``."""
 
+    cause: ClassVar[str] = "rejected"
+
+
+class TooLarge(Rejected):
+    """A download passed its size cap (counted in decoded bytes): the partial file is discarded."""
+
 
 class StreamUnavailable(ConnectorError):
-    """This stream cannot work with this account (e.g. WB token without questions category)."""
+    """This stream cannot work with this account (e.g. WB token without questions category):
+    a state shown once, not a failure of every round."""
+
+    cause: ClassVar[str] = "missing_access"
+
+
+class MissingAccess(StreamUnavailable, Rejected):
+    """The token lacks a category, or the seller lacks a subscription, for this method. The
+    message says which. It is a definite refusal of the request (a send is ``failed``) and,
+    for polling, a stream state shown once. ``partial``: the stream still delivered what the account may read
+    (e.g. Ozon's chat list without history), so it keeps its normal polling."""
+
+    def __init__(self, message: str, *, status: int | None = None, partial: bool = False) -> None:
+        super().__init__(message, status=status)
+        self.partial = partial
+
+    cause: ClassVar[str] = "missing_access"
 
 
 # ----------------------------------------------------------------------------- helpers
 
+DEFAULT_DOWNLOAD_CAP = 64 * 1024 * 1024  # bytes, decoded; no marketplace chat file is near this
+MAX_REDIRECTS = 3
+ERROR_BODY_CAP = 64 * 1024  # bytes of a refusal's body kept for its words
+_CHUNK = 256 * 1024
+
+# Headers that identify the seller besides the secret itself (Ozon's Client-Id).
+CREDENTIAL_HEADERS = ("Authorization", "Api-Key", "Client-Id", "Cookie")
+
+
+# Epoch timestamps by magnitude: seconds until year 5138, then milliseconds, microseconds,
+# nanoseconds. A 2026 instant is ~1.8e9 s, ~1.8e12 ms, ~1.8e15 µs, ~1.8e18 ns.
+_EPOCH_UNITS = ((1e11, 1.0), (1e14, 1e3), (1e17, 1e6), (1e20, 1e9))
+_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+_LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def utc_from_epoch(value: object) -> datetime:
+    """An epoch timestamp in s, ms, µs or ns (int, float, or their text: ``1764300003000``,
+    ``1764300003000.0``, ``"1764300003"``) as aware UTC; the unit is told by magnitude.
+
+    Raises ValueError for anything else, including non-finite numbers, booleans and instants
+    outside 2000–2100 (no real chat message is dated there; such a value is a wrong unit).
+    """
+    if isinstance(value, bool) or value is None:
+        raise ValueError(f"not a timestamp: {value!r}")
+    try:
+        number = float(str(value).strip()) if not isinstance(value, int | float) else float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"not a timestamp: {str(value)[:40]!r}") from None
+    if not math.isfinite(number) or number <= 0:
+        raise ValueError(f"not a timestamp: {str(value)[:40]!r}")
+    for bound, per_second in _EPOCH_UNITS:
+        if number < bound:
+            at = datetime.fromtimestamp(number / per_second, tz=UTC)
+            if not _EARLIEST <= at < _LATEST:
+                raise ValueError(f"timestamp out of range: {str(value)[:40]!r}")
+            return at
+    raise ValueError(f"timestamp out of range: {str(value)[:40]!r}")
+
 
 def utc_from_ms(value: int | float | str) -> datetime:
-    return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
+    """A millisecond epoch timestamp as aware UTC (other units are recognized too, see
+    :func:`utc_from_epoch`). Raises ValueError."""
+    return utc_from_epoch(value)
+
+
+def retry_hint(value: object, default: float, *, low: float = 1.0, high: float = 3600.0) -> float:
+    """A marketplace's "retry after" hint in seconds, bounded to ``[low, high]``.
+
+    Hints are untrusted: ``1e12``, ``inf``, ``NaN``, negative, text or an HTTP date. Missing,
+    unparsable and non-finite hints give ``default``; finite ones are clamped (a negative or
+    zero hint becomes ``low``, a huge one ``high``). Never raises.
+    """
+    if value is None or isinstance(value, bool):
+        return min(high, max(low, default))
+    try:
+        seconds = float(str(value).strip())
+    except ValueError:
+        return min(high, max(low, default))
+    if not math.isfinite(seconds):
+        return min(high, max(low, default))
+    return min(high, max(low, seconds))
 
 
 def parse_iso(value: str) -> datetime:
@@ -154,15 +279,60 @@ def jwt_expiry(token: str) -> datetime | None:
         return None
 
 
+def _secret_forms(secret: str) -> set[str]:
+    """Every way a marketplace or a library may echo ``secret``: as is, URL-encoded (either
+    hex case, ``+`` for space), JSON-escaped (``\\uXXXX`` too), and base64 (standard and
+    URL-safe, padded or not, at each of the three byte alignments it can have inside a longer
+    encoded string, e.g. ``Basic base64(client:secret)``). Case is handled by the caller."""
+    from urllib.parse import quote, quote_plus
+
+    forms = {secret, quote(secret, safe=""), quote_plus(secret, safe="")}
+    forms |= {f.replace("%", "%25") for f in list(forms)}  # encoded twice
+    forms.add(json.dumps(secret)[1:-1])
+    forms.add(json.dumps(secret)[1:-1].replace("/", "\\/"))
+    forms.add(json.dumps(secret, ensure_ascii=True)[1:-1])
+    forms.add("".join(f"\\u{ord(c):04x}" for c in secret))
+    raw = secret.encode()
+    for pad in range(3):
+        for enc in (base64.b64encode, base64.urlsafe_b64encode):
+            text = enc(b"\0" * pad + raw).decode()
+            # drop the characters that also depend on the neighbouring bytes
+            start = (pad * 4 + 2) // 3 if pad else 0
+            stable = text[start:].rstrip("=")
+            tail = (len(raw) + pad) % 3
+            if tail:
+                stable = stable[:-1]
+            if len(stable) >= 8:
+                forms.add(stable)
+    return {f for f in forms if len(f) >= 4}
+
+
 def redact(text: str, *secrets: str) -> str:
-    """Remove secrets from text that may reach a user, a log or the store."""
+    """Remove secrets from text that may reach a user, a log or the store, in every echoed
+    form (:func:`_secret_forms`), case-insensitively. Secrets shorter than 4 characters are
+    not looked for (they would redact ordinary words)."""
+    import re
+
     for secret in secrets:
         if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
+            forms = sorted(_secret_forms(secret), key=len, reverse=True)
+            pattern = "|".join(re.escape(f) for f in forms)
+            text = re.sub(pattern, "***", text, flags=re.IGNORECASE)
     return text
 
 
+def contains_secret(text: str, *secrets: str) -> bool:
+    """True if any form of any secret is still in ``text`` (the secret scan)."""
+    return redact(text, *secrets) != text
+
+
 # ----------------------------------------------------------------------------- requests
+
+
+async def _empty() -> AsyncIterator[bytes]:
+    return
+    yield b""  # pragma: no cover
+
 
 F = TypeVar("F")
 
@@ -210,6 +380,8 @@ class Connector(abc.ABC):
     # connectors that walk their whole chat list), "lazy" (a mapping that looks up only the
     # chats asked about), or a chat kind ("question") to get only those.
     known_scope: ClassVar[Mapping[str, str]] = {}
+    # The official API hosts (https): credentials go to these, or to the configured base_url.
+    official_hosts: ClassVar[tuple[str, ...]] = ()
     # Files one send request carries (None: all of them). YM and Ozon take one file per call.
     files_per_request: ClassVar[int | None] = None
 
@@ -229,7 +401,13 @@ class Connector(abc.ABC):
         A :class:`SendReceipt` reports files refused inside an accepted message."""
 
     @abc.abstractmethod
-    async def download(self, chat: ChatRef, attachment: Attachment) -> Download: ...
+    async def download(
+        self, chat: ChatRef, attachment: Attachment, sink: BinaryIO | None = None, cap: int | None = None
+    ) -> Download:
+        """Fetch an attachment. With ``sink`` the decoded bytes are streamed into it (at most
+        ``cap`` bytes, else :class:`Rejected` with ``cap_exceeded``) and ``Download.size`` says
+        how many; without, they come back as ``Download.content`` (capped at
+        ``DEFAULT_DOWNLOAD_CAP``). ``retry_after`` set = not ready yet (WB moderation)."""
 
     async def mark_read(self, chat: ChatRef, message_external_id: str) -> None:
         """Set the marketplace's own read marker (explicit user action only)."""
@@ -242,6 +420,138 @@ class Connector(abc.ABC):
     def secret_headers(self) -> dict[str, str]:
         """Headers that carry the secret (used by redaction and tests)."""
         return {}
+
+    def credential_origins(self) -> frozenset[tuple[str, str, int]]:
+        """Where credentials may go: (scheme, host, port) of the configured ``base_url``, else of
+        the marketplace's official API hosts (``official_hosts``), parsed by httpx."""
+        import httpx
+
+        bases = [self.account.base_url] if self.account.base_url else list(self.official_hosts)
+        out = set()
+        for base in bases:
+            u = httpx.URL(base)
+            out.add((u.scheme, u.host, u.port or (443 if u.scheme == "https" else 80)))
+        return frozenset(out)
+
+    def _credentials_for(self, url: str, headers: Any) -> dict[str, str]:
+        """``headers`` minus every credential unless ``url`` is exactly a credential origin
+        (scheme, host and port, compared after httpx parsed it the way it will send it). A
+        base_url of plain http (loopback sandbox) is an exact origin too; nothing else is."""
+        import httpx
+
+        out = dict(headers or {})
+        u = httpx.URL(url)
+        origin = (u.scheme, u.host, u.port or (443 if u.scheme == "https" else 80))
+        if origin in self.credential_origins():
+            return out
+        secret = self.account.secret
+        names = {n.lower() for n in self.secret_headers()} | {n.lower() for n in CREDENTIAL_HEADERS}
+        return {k: v for k, v in out.items() if k.lower() not in names and not (secret and secret in str(v))}
+
+    async def fetch(
+        self, key: str, url: str, headers: Mapping[str, str] | None, sink: BinaryIO, cap: int
+    ) -> tuple[httpx.Response, int]:
+        """A streamed GET for a file: returns ``(response, bytes written to sink)``.
+
+        - Decoded bytes are counted against ``cap`` as they are inflated (gzip/deflate are
+          decoded here, in bounded steps; any other ``Content-Encoding`` is refused), so a
+          small compressed body can never become a huge file; past the cap :class:`TooLarge`.
+        - A 3xx is followed (at most ``MAX_REDIRECTS``) only to https and without any
+          credential header; otherwise :class:`Rejected` — never an empty "saved" file.
+        - Any answer but 200 comes back with at most ``ERROR_BODY_CAP`` bytes of body for its
+          words, nothing written to ``sink``; the caller maps its status.
+        """
+        import zlib
+
+        import httpx
+
+        current = httpx.URL(url)
+        sent_headers: dict[str, str] = {**dict(headers or {}), "Accept-Encoding": "gzip, deflate, identity"}
+        for _hop in range(MAX_REDIRECTS + 1):
+            safe = self._credentials_for(str(current), sent_headers)
+            await self.limiter.acquire(key)
+            try:
+                response = await self.client.send(self.client.build_request("GET", current, headers=safe), stream=True)
+            except httpx.TransportError as exc:
+                raise TransientError(
+                    redact(f"cannot download from {self.label}: {type(exc).__name__}", self.account.secret),
+                    reached_server=False,
+                ) from None
+            try:
+                status = response.status_code
+                if 300 <= status < 400:
+                    location = response.headers.get("location")
+                    target = current.join(location) if location else None
+                    if target is None or target.scheme != "https":
+                        where = f"{target.scheme}://{target.host}" if target is not None else "nowhere"
+                        raise Rejected(
+                            f"{self.label} answered the download with a redirect ({status}) to {where}: "
+                            "not followed (only https, and never with the key); nothing was saved",
+                            status=status,
+                        )
+                    current = target
+                    sent_headers = {"Accept-Encoding": sent_headers["Accept-Encoding"]}  # no credential, ever
+                    continue
+                if status != 200:  # a refusal, or WB's 202 "still being checked": words, not a file
+                    body = response.content if response.is_stream_consumed else b""
+                    async for chunk in response.aiter_raw() if not response.is_stream_consumed else _empty():
+                        body += chunk
+                        if len(body) >= ERROR_BODY_CAP:
+                            break
+                    return httpx.Response(status, headers=response.headers, content=body[:ERROR_BODY_CAP]), 0
+                declared = response.headers.get("content-length", "")
+                encoding = response.headers.get("content-encoding", "identity").strip().lower() or "identity"
+                if encoding == "identity" and declared.isdigit() and int(declared) > cap:
+                    raise TooLarge(
+                        f"the file ({int(declared)} bytes) is larger than its {cap}-byte limit; nothing was saved"
+                    )
+                if encoding in ("gzip", "x-gzip"):
+                    inflater: Any = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                elif encoding == "deflate":
+                    inflater = zlib.decompressobj()
+                elif encoding == "identity":
+                    inflater = None
+                else:
+                    raise Rejected(f"{self.label} sent the file with an unsupported encoding ({encoding[:20]})")
+                written = 0
+
+                def put(data: bytes) -> None:
+                    nonlocal written
+                    written += len(data)
+                    if written > cap:
+                        raise TooLarge(f"the file is larger than its {cap}-byte limit; the partial file was deleted")
+                    sink.write(data)
+
+                if response.is_stream_consumed:  # read already (an in-memory transport or hook): decoded
+                    put(response.content)
+                    return response, written
+                async for raw in response.aiter_raw():
+                    if inflater is None:
+                        put(raw)
+                        continue
+                    pending = raw
+                    while pending:
+                        try:
+                            put(inflater.decompress(pending, _CHUNK))
+                        except zlib.error:
+                            raise TransientError(f"{self.label} sent a corrupt compressed file") from None
+                        pending = inflater.unconsumed_tail
+                if inflater is not None:
+                    put(inflater.flush())
+                return response, written
+            finally:
+                await response.aclose()
+        raise Rejected(f"{self.label} redirected the download more than {MAX_REDIRECTS} times; nothing was saved")
+
+    async def _download_into(
+        self, key: str, url: str, headers: Mapping[str, str] | None, sink: BinaryIO | None, cap: int | None
+    ) -> tuple[httpx.Response, int, bytes | None]:
+        """:meth:`fetch` into ``sink``, or into memory when there is none (returned as bytes)."""
+        import io
+
+        buffer = io.BytesIO() if sink is None else None
+        response, size = await self.fetch(key, url, headers, sink or buffer, cap or DEFAULT_DOWNLOAD_CAP)  # type: ignore[arg-type]
+        return response, size, buffer.getvalue() if buffer is not None else None
 
     async def http(self, key: str, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """One request: the ``key`` budget first, then transport failures typed. Failures
@@ -256,6 +566,7 @@ class Connector(abc.ABC):
             httpx.UnsupportedProtocol,
             httpx.LocalProtocolError,
         )
+        kwargs["headers"] = self._credentials_for(url, kwargs.get("headers"))
         await self.limiter.acquire(key)
         try:
             return await self.client.request(method, url, **kwargs)

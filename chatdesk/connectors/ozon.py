@@ -37,9 +37,9 @@ import base64
 import json
 import re
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, BinaryIO, ClassVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -53,10 +53,12 @@ from chatdesk.connectors.base import (
     ChatInfo,
     ChatRef,
     Connector,
+    ConnectorError,
     Download,
     KnownChat,
     Limits,
     MessageInfo,
+    MissingAccess,
     OutgoingFile,
     Page,
     RateLimited,
@@ -67,6 +69,7 @@ from chatdesk.connectors.base import (
     parse_iso,
     redact,
 )
+from chatdesk.connectors.errors import ErrorTable
 from chatdesk.ratelimit import RateLimiter
 
 HOST = "https://api-seller.ozon.ru"
@@ -129,6 +132,7 @@ class OzonConnector(Connector):
     can_mark_read = True
     limits: ClassVar[Mapping[str, Limits]] = ROW.limits  # one file per request; text and files apart
     files_per_request = 1  # /v1/chat/send/file takes one file and no text
+    official_hosts = (HOST,)
 
     def __init__(self, account: AccountConfig, client: httpx.AsyncClient, limiter: RateLimiter | None = None):
         super().__init__(account, client, limiter)
@@ -162,20 +166,12 @@ class OzonConnector(Connector):
                 return loads_exact(response.content or b"{}")
             except ValueError:
                 raise TransientError(f"Ozon sent an unreadable answer to {path}", status=status) from None
-        reason = self._reason(response)
-        if status == 429:
-            retry = _retry_after(response)
-            self.limiter.block(BUDGET_KEY, retry)
-            raise RateLimited(f"Ozon rate limit reached; waiting {retry:g} s", retry_after=retry, status=status)
-        if status == 401 or (status == 403 and not (sending and _mentions(reason, _PREMIUM_WORDS))):
-            raise AuthError(
-                f"Ozon refused the credentials ({status}{': ' + reason if reason else ''}). Check the "
-                "Client-Id and Api-Key in Seller cabinet → Settings → API keys (keys expire after 6 months)",
-                status=status,
-            )
-        if status >= 500:
-            raise TransientError(f"Ozon server error {status}{': ' + reason if reason else ''}", status=status)
-        raise Rejected(self._plain(reason, status), status=status)
+        error = ozon_error(response, self.account.secret)
+        if isinstance(error, RateLimited):
+            self.limiter.block(BUDGET_KEY, error.retry_after)
+        if error.cause == "rejected":
+            raise Rejected(self._plain(self._reason(response), status), status=status)
+        raise error
 
     def _reason(self, response: httpx.Response) -> str:
         """Ozon's own words from an ``rpcStatus`` body (``message``), else the raw text."""
@@ -205,6 +201,7 @@ class OzonConnector(Connector):
         if stream != "chats":
             raise ValueError(f"Ozon has no stream {stream!r}")
         listed = await self._list_buyer_chats()
+        refused: MissingAccess | None = None
         for chat in listed:
             prior = known.get(chat.chat_id)
             status_changed = prior is not None and (prior.status or "").upper() != (chat.status or "")
@@ -215,9 +212,20 @@ class OzonConnector(Connector):
             if chat.last_message_id == "0":
                 yield Page(chats=(self._info(chat, {}),))
                 continue
-            last = prior.last_message_id if prior is not None else None
-            messages, context = await self._history(chat.chat_id, last)
-            yield Page(chats=(self._info(chat, context),), messages=tuple(messages))
+            if refused is None:
+                last = prior.last_message_id if prior is not None else None
+                try:
+                    messages, context = await self._history(chat.chat_id, last)
+                except MissingAccess as exc:
+                    refused = exc
+                else:
+                    yield Page(chats=(self._info(chat, context),), messages=tuple(messages))
+                    continue
+            # History refused for want of a subscription: keep the chat as the list shows it
+            # (status, unread count) without its version, so its history is read once allowed.
+            yield Page(chats=(replace(self._info(chat, {}), version=None),))
+        if refused is not None:
+            raise MissingAccess(refused.message, status=refused.status, partial=True)
 
     async def _list_buyer_chats(self) -> list[_ListedChat]:
         out: dict[str, _ListedChat] = {}
@@ -386,11 +394,15 @@ class OzonConnector(Connector):
             sending=True,
         )
 
-    async def download(self, chat: ChatRef, attachment: Attachment) -> Download:
+    async def download(
+        self, chat: ChatRef, attachment: Attachment, sink: BinaryIO | None = None, cap: int | None = None
+    ) -> Download:
         """Ozon gives an image message's file only as a URL inside ``data``.
 
-        With ``base_url`` set, Ozon hosts are mapped onto it (sandbox); otherwise the secret
-        goes only to api-seller.ozon.ru, never to a CDN or a third-party host a message names.
+        With ``base_url`` set, Ozon hosts are mapped onto it (sandbox). The Client-Id and
+        Api-Key are offered, and ``Connector.fetch`` sends them only to the exact configured
+        origin (https://api-seller.ozon.ru:443 or the base_url), never to a CDN, plain http or
+        another port.
         """
         url = attachment.url
         if not url:
@@ -399,16 +411,15 @@ class OzonConnector(Connector):
         host = (parts.hostname or "").lower()
         if parts.scheme not in ("http", "https") or not (host.endswith(".ozon.ru") or host.endswith(".ozone.ru")):
             raise Rejected(f"not an Ozon file link: {host or url[:60]}")
-        headers: dict[str, str] = {}
         if self.account.base_url:
             url = self.base + parts.path + (f"?{parts.query}" if parts.query else "")
-            headers = self._headers()
-        elif host == urlsplit(HOST).hostname:
-            headers = self._headers()
-        response = await self.http(BUDGET_KEY, "GET", url, headers=headers)
+        headers = {k: v for k, v in self._headers().items() if k != "Content-Type"}
+        response, size, content = await self._download_into(BUDGET_KEY, url, headers, sink, cap)
         if response.status_code >= 300:
             self._decode(response, "file download", sending=False)
-        return Download(content=response.content, content_type=response.headers.get("content-type"))
+        if response.status_code != 200:
+            raise Rejected(f"Ozon answered the download with {response.status_code}; nothing was saved")
+        return Download(content=content, content_type=response.headers.get("content-type"), size=size)
 
     async def test(self) -> str:
         data = self._obj(await self._call("/v3/chat/list", {"limit": 1}), "/v3/chat/list")
@@ -417,13 +428,39 @@ class OzonConnector(Connector):
         return f"Ozon chat API works for Client-Id {self.account.settings.get('client_id')}{suffix}"
 
 
+OZON_ERRORS = ErrorTable(
+    name="Ozon",
+    rules=(),  # HTTP's own meaning is enough; a 403 naming the subscription is a common row
+    words={
+        "bad_credentials": (
+            "Ozon refused the credentials ({status}: {text}). Check the Client-Id and Api-Key in Seller "
+            "cabinet → Settings → API keys (keys expire after 6 months)"
+        ),
+        "missing_access": (
+            "Ozon: the seller's subscription does not include this ({status}: {text}); buyer chat history "
+            "and replies need Premium Plus or Premium Pro. The chat list and unread counts still show"
+        ),
+        "quota": "Ozon rate limit reached; waiting {seconds} s ({text})",
+        "down": "Ozon server error {status} ({text}); chatdesk retries on its own",
+        "rejected": "Not sent: Ozon: {text}",
+    },
+    text_fields=("message", "error", "details"),
+    retry_headers=("Retry-After",),
+    default_wait=60.0,
+)
+
+
+def ozon_error(response: httpx.Response, secret: str) -> ConnectorError:
+    """An Ozon refusal as its typed error, by :data:`OZON_ERRORS`.
+
+    Shape (OZ-26-07): ``rpcStatus`` ``{code, message, details}`` for every 4xx/5xx; a firewall
+    or maintenance page is HTML. 429 waits ``Retry-After`` seconds (clamped to 1 s–1 h; 60 s
+    when absent, as the spec names no header). A 403 whose words name the subscription
+    (Premium) is ``missing_access``, any other 401/403 ``bad_credentials``.
+    """
+    return OZON_ERRORS.error(response, secret)
+
+
 def _mentions(text: str, words: tuple[str, ...]) -> bool:
     low = text.lower()
     return any(w in low for w in words)
-
-
-def _retry_after(response: httpx.Response) -> float:
-    try:
-        return max(0.0, float(response.headers.get("retry-after", "")))
-    except ValueError:
-        return 60.0

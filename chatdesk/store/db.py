@@ -110,9 +110,7 @@ def normalize_url(url: str) -> URL:
     except ArgumentError:
         raise StoreError("the store URL is not valid (expected sqlite:///PATH or postgresql+psycopg://…)") from None
     backend = parsed.get_backend_name()
-    if backend == "postgres" or (
-        backend == "postgresql" and parsed.get_driver_name() in ("", "psycopg2") and "+" not in parsed.drivername
-    ):
+    if parsed.drivername in ("postgres", "postgresql"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     backend = parsed.get_backend_name()
     if backend not in ("sqlite", "postgresql"):
@@ -286,7 +284,7 @@ class Database:
             self._drop_listener()
         try:  # polling fallback
             with self.engine.connect() as c:
-                lsn = c.execute(text("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint")).scalar()
+                lsn = c.execute(text("SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::bigint")).scalar()
             return int(lsn or 0)
         except SQLAlchemyError:
             return None
