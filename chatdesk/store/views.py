@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import func, or_, select
+from sqlmodel import col
 
 from chatdesk.model import Attachment
 from chatdesk.store.db import Database, from_db, to_db
@@ -111,9 +112,9 @@ def _chat_query(flt: ChatFilter):  # type: ignore[no-untyped-def]
     if flt.assigned_to:
         q = q.where(Chat.assigned_to == flt.assigned_to)
     if flt.unassigned:
-        q = q.where(Chat.assigned_to.is_(None))  # type: ignore[union-attr]
+        q = q.where(col(Chat.assigned_to).is_(None))
     if flt.status == "open":
-        q = q.where(or_(Chat.status.is_(None), func.upper(Chat.status).not_in(CLOSED_STATUSES)))  # type: ignore[union-attr]
+        q = q.where(or_(col(Chat.status).is_(None), func.upper(Chat.status).not_in(CLOSED_STATUSES)))
     elif flt.status == "closed":
         q = q.where(func.upper(Chat.status).in_(CLOSED_STATUSES))
     if flt.text:
@@ -181,7 +182,7 @@ def list_chats(
     if flt.stable_order:
         q = q.order_by(Chat.id)
     else:
-        q = q.order_by(Chat.last_message_at.desc().nulls_last(), Chat.id.desc())  # type: ignore[union-attr]
+        q = q.order_by(col(Chat.last_message_at).desc().nulls_last(), col(Chat.id).desc())
     q = q.offset(offset)
     if limit is not None:
         q = q.limit(limit)
@@ -221,7 +222,7 @@ def get_chat(db: Database, chat_id: int) -> ChatRow | None:
 def list_chats_by_ids(db: Database, ids: list[int]) -> list[ChatRow]:
     if not ids:
         return []
-    q = _chat_query(ChatFilter()).where(Chat.id.in_(ids))  # type: ignore[union-attr]
+    q = _chat_query(ChatFilter()).where(col(Chat.id).in_(ids))
     with db.read() as s:
         return [_chat_row(*r) for r in s.execute(q).all()]
 
@@ -234,7 +235,7 @@ def _message_row(m: Message, operator_name: str | None = None) -> MessageRow:
         external_id=m.external_id,
         author=m.author,
         text=m.text,
-        created_at=from_db(m.created_at),  # type: ignore[arg-type]
+        created_at=from_db(m.created_at),
         attachments=tuple(Attachment(**a) for a in json.loads(m.attachments or "[]")),
         state=m.state,
         error=m.error,
@@ -255,9 +256,9 @@ def list_messages(
     )
     if before is not None:
         at, mid = before
-        at = to_db(at) or at
+        at = to_db(at)
         q = q.where(or_(Message.created_at < at, (Message.created_at == at) & (Message.id < mid)))
-    q = q.order_by(Message.created_at.desc(), Message.id.desc())  # type: ignore[attr-defined,union-attr]
+    q = q.order_by(col(Message.created_at).desc(), col(Message.id).desc())
     if limit is not None:
         q = q.limit(limit)
     with db.read() as s:
@@ -276,7 +277,7 @@ def messages_by_ids(db: Database, ids: list[int]) -> list[MessageRow]:
     if not ids:
         return []
     with db.read() as s:
-        rows = s.execute(select(Message).where(Message.id.in_(ids))).scalars().all()  # type: ignore[union-attr]
+        rows = s.execute(select(Message).where(col(Message.id).in_(ids))).scalars().all()
     return [_message_row(m) for m in rows]
 
 
@@ -377,7 +378,7 @@ def sync_status(db: Database) -> list[StreamStatus]:
 def count_messages_from(db: Database, chat_id: int, at: datetime, message_id: int) -> int:
     """How many messages of a chat are at or after the message (``at``, ``message_id``): the size of
     the newest window that still shows it (a search hit opened in its chat)."""
-    at = to_db(at)  # type: ignore[assignment]
+    at = to_db(at)
     q = select(func.count()).where(
         Message.chat_id == chat_id,
         or_(Message.created_at > at, (Message.created_at == at) & (Message.id >= message_id)),
@@ -405,7 +406,7 @@ def bad_items(db: Database, account_id: int | None = None, *, limit: int = 100) 
     """The newest unstorable items (of one account, or all), newest first, at most ``limit``."""
     from chatdesk.store.schema import BadItem
 
-    q = select(BadItem).order_by(BadItem.last_seen_at.desc(), BadItem.id.desc()).limit(limit)  # type: ignore[attr-defined,union-attr]
+    q = select(BadItem).order_by(col(BadItem.last_seen_at).desc(), col(BadItem.id).desc()).limit(limit)
     if account_id is not None:
         q = q.where(BadItem.account_id == account_id)
     with db.read() as s:
