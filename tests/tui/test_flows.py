@@ -110,7 +110,6 @@ async def test_first_sync_of_an_account_is_not_news(store, tmp_path) -> None:  #
         # notify_command is the buyer_message hook (chatdesk.hooks, run beside the engine, never
         # for history): the app itself only rings and shows the toast.
         # tests/assist/test_hooks.py::test_notify_command_is_the_buyer_message_hook covers it.
-        assert not out.exists()
         toasts = [str(n.message) for n in app._notifications if "new message" in str(n.message)]
         assert toasts == ["1 new message — Борис · OZ ozon-main: А ещё вопрос"]
 
