@@ -75,12 +75,10 @@ def precheck(
     """Refuse hard-limit breaches always and content warnings unless forced; return the
     overridden warning codes (recorded with the message). With ``db``, a refusal is recorded
     for the report (``rule_block``)."""
-    findings = rules.check(
+    findings = rules.check_chat(
         text,
-        marketplace=chat.marketplace,
-        kind=chat.kind,
+        chat,
         files=[rules.FileInfo(str(f["name"]), int(f["size"]), str(f["content_type"])) for f in files],  # type: ignore[call-overload]
-        chat_status=chat.status,
     )
     hard = rules.hard(findings)
     if hard:
