@@ -27,7 +27,7 @@ class ChatFilter:
     status: str | None = None  # "open" | "closed"
     text: str | None = None
     stable_order: bool = False
-    topic: str | None = None  # topic of the chat's newest tagged buyer message (chatdesk.assist.topics)
+    topic: str | None = None  # topic of the chat's newest buyer message (chatdesk.assist.topics)
     assigned_to: str | None = None  # team mode: only chats assigned to this operator ("mine")
     unassigned: bool = False  # team mode: only chats nobody is assigned to
 
@@ -54,7 +54,7 @@ class ChatRow:
     reply_token: str | None = None
     resolved_at: datetime | None = None
     last_buyer_message_id: str | None = None
-    topic: str | None = None  # of the newest tagged buyer message (issue 14); None: not tagged yet
+    topic: str | None = None  # of the newest buyer message (issue 14); None: not tagged yet
     assigned_to: str | None = None
 
     @property
@@ -126,16 +126,17 @@ def _chat_query(flt: ChatFilter):  # type: ignore[no-untyped-def]
 
 
 def _topic_subquery():  # type: ignore[no-untyped-def]
-    """The topic of the chat's newest tagged buyer message: one index seek per listed chat."""
-    return (
-        select(MessageTopic.topic)
-        .join(Message, Message.id == MessageTopic.message_id)  # type: ignore[arg-type]
+    """The topic of the chat's newest buyer message (None until it is tagged): one backward
+    index seek to that message and one primary-key lookup, never a scan of the chat."""
+    newest_buyer = (
+        select(Message.id)
         .where(Message.chat_id == Chat.id, Message.author == "buyer")
         .order_by(Message.created_at.desc(), Message.id.desc())  # type: ignore[attr-defined,union-attr]
         .limit(1)
         .correlate(Chat)
         .scalar_subquery()
     )
+    return select(MessageTopic.topic).where(MessageTopic.message_id == newest_buyer).correlate(Chat).scalar_subquery()
 
 
 def _chat_row(chat: Chat, account: str, marketplace: str, followups: int, topic: str | None = None) -> ChatRow:
