@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.sql.selectable import ScalarSelect
 
 from chatdesk.model import Attachment
 from chatdesk.store.db import Database, from_db, to_db
-from chatdesk.store.schema import Account, Chat, Draft, FollowUp, Message
+from chatdesk.store.schema import Account, Chat, Draft, FollowUp, Message, MessageTopic
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class ChatFilter:
     status: str | None = None  # "open" | "closed"
     text: str | None = None
     stable_order: bool = False
+    topic: str | None = None  # topic of the chat's newest buyer message (chatdesk.assist.topics)
     assigned_to: str | None = None  # team mode: only chats assigned to this operator ("mine")
     unassigned: bool = False  # team mode: only chats nobody is assigned to
 
@@ -54,6 +56,7 @@ class ChatRow:
     resolved_at: datetime | None = None
     last_buyer_message_id: str | None = None
     has_draft: bool = False  # an unsent reply is saved for this chat
+    topic: str | None = None  # of the newest buyer message (issue 14); None: not tagged yet
     assigned_to: str | None = None
 
     @property
@@ -86,10 +89,13 @@ def _chat_query(flt: ChatFilter):  # type: ignore[no-untyped-def]
         .scalar_subquery()
     )
     has_draft = select(func.count()).where(Draft.chat_id == Chat.id).correlate(Chat).scalar_subquery()
-    q = select(Chat, Account.name, Account.marketplace, has_followup, has_draft).join(
+    topic = _topic_subquery()
+    q = select(Chat, Account.name, Account.marketplace, has_followup, has_draft, topic).join(
         Account,
         Account.id == Chat.account_id,  # type: ignore[arg-type]
     )
+    if flt.topic:
+        q = q.where(topic == flt.topic)
     if flt.marketplace:
         q = q.where(Account.marketplace == flt.marketplace)
     if flt.account:
@@ -122,7 +128,26 @@ def _chat_query(flt: ChatFilter):  # type: ignore[no-untyped-def]
     return q
 
 
-def _chat_row(chat: Chat, account: str, marketplace: str, followups: int, drafts: int = 0) -> ChatRow:
+def _topic_subquery() -> ScalarSelect[str]:
+    """The topic of the chat's newest buyer message (None until it is tagged): one backward
+    index seek to that message and one primary-key lookup, never a scan of the chat."""
+    newest_buyer = (
+        select(Message.id)
+        .where(Message.chat_id == Chat.id, Message.author == "buyer")
+        .order_by(Message.created_at.desc(), Message.id.desc())  # type: ignore[attr-defined,union-attr]
+        .limit(1)
+        .correlate(Chat)
+        .scalar_subquery()
+    )
+    topic: ScalarSelect[str] = (
+        select(MessageTopic.topic).where(MessageTopic.message_id == newest_buyer).correlate(Chat).scalar_subquery()
+    )
+    return topic
+
+
+def _chat_row(
+    chat: Chat, account: str, marketplace: str, followups: int, drafts: int = 0, topic: str | None = None
+) -> ChatRow:
     assert chat.id is not None
     return ChatRow(
         id=chat.id,
@@ -147,6 +172,7 @@ def _chat_row(chat: Chat, account: str, marketplace: str, followups: int, drafts
         reply_token=chat.reply_token,
         resolved_at=from_db(chat.resolved_at),
         last_buyer_message_id=chat.last_buyer_message_id,
+        topic=topic,
         assigned_to=chat.assigned_to,
     )
 

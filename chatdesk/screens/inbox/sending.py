@@ -96,6 +96,7 @@ class Sending(InboxBase):
         warn = [f for f in findings if f.severity == "warn"]
         if hard:
             self.desk.say("not sent: " + "; ".join(f.reason for f in hard), severity="error")
+            self.record_block(chat.id, "hard", [f.code for f in hard])  # for the report
             return
         if warn and not confirmed:
             from chatdesk import rules
@@ -107,6 +108,8 @@ class Sending(InboxBase):
             def done(yes: bool | None) -> None:
                 if yes:
                     self.send_text(chat, text, confirmed=True, files=files)
+                else:
+                    self.record_block(chat.id, "warn", [f.code for f in warn])  # for the report
 
             self.app.push_screen(ConfirmDialog("Warnings", body, yes="send anyway", destructive=True), done)
             return
