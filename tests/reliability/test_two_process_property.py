@@ -30,7 +30,7 @@ def test_any_interleaving_delivers_every_part_exactly_once(steps, replies: int, 
 
 
 @pytest.mark.slow
-@settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(steps=STEPS, replies=st.integers(1, 4), parts=st.integers(1, 3))
 def test_interleavings_soak(steps, replies: int, parts: int) -> None:  # type: ignore[no-untyped-def]
     run(steps, replies, parts, FIGURES)
