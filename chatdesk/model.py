@@ -66,8 +66,21 @@ class MessageInfo:
 
 
 @dataclass(frozen=True)
+class BadItem:
+    """An item a marketplace sent that cannot be stored (no usable id or time, a broken
+    object). It is recorded with its raw id — never dropped silently — and never blocks the
+    stream: the rest of its page is stored and the cursor moves on. ``external_id``: the raw
+    id as text (may be empty), ``reason``: plain words."""
+
+    external_id: str
+    reason: str
+    chat_external_id: str | None = None
+
+
+@dataclass(frozen=True)
 class Page:
-    """A unit of progress: upsert these chats and messages, then persist ``cursor``.
+    """A unit of progress: upsert these chats and messages, record ``bad_items``, then
+    persist ``cursor``.
 
     ``cursor`` ``None`` means "leave the stream cursor as it is".
     """
@@ -75,6 +88,7 @@ class Page:
     chats: tuple[ChatInfo, ...] = ()
     messages: tuple[MessageInfo, ...] = ()
     cursor: str | None = None
+    bad_items: tuple[BadItem, ...] = ()
 
 
 @dataclass(frozen=True)

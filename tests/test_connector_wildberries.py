@@ -318,8 +318,11 @@ async def test_send_4xx_is_rejected_with_wb_detail_and_errors_list_is_a_refusal(
     route = respx.post(MESSAGE)
     route.respond(400, json={"status": 400, "title": "Bad Request", "detail": "Invalid signature"},
                   headers={"content-type": "application/problem+json"})
+    # The chat list still gives the same sign: the refusal stands (one re-read, no loop).
+    listed = respx.get(CHATS).respond(json={"result": [{"chatID": CHAT_A, "replySign": SIGN}], "errors": None})
     with pytest.raises(Rejected, match="Invalid signature"):
         await make().send(ChatRef(CHAT_A, reply_token=SIGN), "hi")
+    assert listed.call_count == 1 and route.call_count == 1
     route.respond(200, json={"result": {"chatID": CHAT_A}, "errors": ["file upload failed"]})
     with pytest.raises(Rejected, match="file upload failed"):
         await make().send(ChatRef(CHAT_A, reply_token=SIGN), "hi")
@@ -454,3 +457,28 @@ def test_jwt_warning() -> None:
     assert "expires on 2026-07-04" in (jwt_warning(_jwt(now + timedelta(days=3)), now) or "")
     assert "expired on 2026-06-30" in (jwt_warning(_jwt(now - timedelta(days=1)), now) or "")
     assert jwt_warning("not-a-jwt", now) is None
+
+
+@respx.mock
+async def test_a_rotated_reply_sign_is_re_read_and_the_send_retried_once() -> None:
+    """Issue 11 §3: WB's new replySign format (2026-06-04) refuses a cached sign with 400
+    "Invalid signature"; fresh signs come only from the chat list. Re-read, retry once, and
+    hand the fresh sign to the next poll so the store keeps it."""
+    new_sign = "2:" + "cd" * 60
+    seen: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sign = next(p for p in request.content.split(b"\r\n\r\n")[1:2])
+        seen.append(sign.split(b"\r\n")[0].decode())
+        if seen[-1] != new_sign:
+            return httpx.Response(400, json={"status": 400, "title": "Bad Request", "detail": "Invalid signature"})
+        return httpx.Response(200, json={"result": {"chatID": CHAT_A}, "errors": []})
+
+    respx.post(MESSAGE).mock(side_effect=answer)
+    listed = respx.get(CHATS).respond(json={"result": [{"chatID": CHAT_A, "replySign": new_sign}], "errors": None})
+    conn = make()
+    await conn.send(ChatRef(CHAT_A, reply_token=SIGN), "Добрый день!")
+    assert seen == [SIGN, new_sign] and listed.call_count == 1
+    respx.get(EVENTS).respond(json=EMPTY)
+    pages = [p async for p in conn.poll("chats", "1698045576000", {})]
+    assert any(c.external_id == CHAT_A and c.reply_token == new_sign for p in pages for c in p.chats)

@@ -19,6 +19,7 @@ from chatdesk.connectors.base import (
     OutgoingFile,
     RateLimited,
     Rejected,
+    TooManyParallel,
     TransientError,
 )
 from chatdesk.connectors.yandex import HOST, YandexConnector
@@ -71,7 +72,10 @@ def connector():
 
 
 async def collect(connector, known=None):
-    return [p async for p in connector.poll("chats", None, known or {})]
+    pages = [p async for p in connector.poll("chats", None, known or {})]
+    # The last page carries only the cursor (when this listing began, issue 11 §2).
+    assert pages and pages[-1].cursor and not pages[-1].chats and not pages[-1].messages
+    return pages[:-1]
 
 
 def bodies(route) -> list[dict]:
@@ -205,10 +209,12 @@ async def test_420_rate_limit_uses_resource_until_and_blocks_the_method(connecto
     assert 25 <= info.value.retry_after <= 31 and info.value.reached_server is False
     assert connector.limiter._buckets["getChats"].tokens == 0
     assert connector.limiter._buckets["getChats"].blocked_until > 0
+    # A bare 420 (no X-RateLimit-Resource-* headers) is the cabinet's parallel-request limit
+    # (issue 11 §3): a short jittered pause, not the 60 s default of a method quota.
     respx.post(f"{API}/chats/message").mock(return_value=httpx.Response(420))
-    with pytest.raises(RateLimited) as info:
+    with pytest.raises(TooManyParallel) as info:
         await connector.send(ChatRef("5"), "Добрый день")
-    assert info.value.retry_after == 60
+    assert 0.5 <= info.value.retry_after <= 2
 
 
 @respx.mock

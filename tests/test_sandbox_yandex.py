@@ -128,7 +128,8 @@ async def test_full_poll_equals_truth_and_idle_poll_lists_only(page_size) -> Non
         assert sim.requests[f"POST /v2/businesses/{BUSINESS_ID}/chats"] == math.ceil(len(sim.chats) / page_size)
 
     sandbox.reset_counts()
-    assert await poll(connector, store) == []
+    idle = await poll(connector, store)
+    assert [(p.chats, p.messages) for p in idle] == [((), ())]  # only the cursor (when the listing began)
     pages_needed = math.ceil(len(sim.chats) / (page_size or 20))
     assert counts(sim) == {"POST list": pages_needed}
 

@@ -35,7 +35,9 @@ def account_add(
     client_id: Annotated[str | None, typer.Option(help="Ozon Client-Id.")] = None,
     business_id: Annotated[str | None, typer.Option(help="Yandex Market business id.")] = None,
     allow_http: Annotated[bool, typer.Option(help="Allow plain http to a non-loopback base URL.")] = False,
-    poll_interval: Annotated[int | None, typer.Option(help="Seconds between polls (default from config).")] = None,
+    poll_interval: Annotated[
+        int | None, typer.Option(min=5, max=86_400, help="Seconds between polls (default from config).")
+    ] = None,
     auth_scheme: Annotated[str | None, typer.Option(help="WB only: 'bearer' to send 'Bearer <token>'.")] = None,
 ) -> None:
     """Add an account; the secret is prompted without echo, or read from stdin."""
@@ -84,6 +86,7 @@ def account_list(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--js
     db = c.db()
     status = views.sync_status(db)
     rows = accounts.list_accounts(db)
+    bad = views.bad_items(db, limit=1000)
     if as_json:
         print_json(
             [
@@ -99,9 +102,22 @@ def account_list(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--js
                             "last_error": s.last_error,
                             "backoff_until": iso(s.backoff_until),
                             "unavailable": s.unavailable,
+                            "error_kind": s.error_kind,
                         }
                         for s in status
                         if s.account_id == a.id and s.last_attempt_at
+                    ],
+                    "bad_items": [
+                        {
+                            "stream": b.stream,
+                            "id": b.external_id,
+                            "chat": b.chat_external_id,
+                            "reason": b.reason,
+                            "seen": b.seen,
+                            "last_seen_at": iso(b.last_seen_at),
+                        }
+                        for b in bad
+                        if b.account_id == a.id
                     ],
                 }
                 for a in rows
@@ -113,18 +129,42 @@ def account_list(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--js
         streams = [s for s in status if s.account_id == a.id]
         last_ok = max((s.last_success_at for s in streams if s.last_success_at), default=None)
         errors = "; ".join(f"{s.stream}: {s.last_error}" for s in streams if s.last_error)
+        mine = [b for b in bad if b.account_id == a.id]
+        if mine:
+            ids = ", ".join(f"{b.external_id or '(no id)'} ({b.reason})" for b in mine[:3])
+            more = f" and {len(mine) - 3} more (--json)" if len(mine) > 3 else ""
+            errors = "; ".join(x for x in (errors, f"{len(mine)} item(s) not stored: {ids}{more}") if x)
         table.append([a.name, a.marketplace, a.base_url or "official", local_time(last_ok) or "never", errors])
     print_table(["NAME", "MARKETPLACE", "BASE URL", "LAST SYNC", "ERRORS"], table)
 
 
 @account_app.command("remove")
-def account_remove(ctx: typer.Context, name: str) -> None:
-    """Remove an account, its secret, and its local data (the marketplace keeps everything)."""
+def account_remove(
+    ctx: typer.Context,
+    name: str,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask (needed when not on a terminal).")] = False,
+) -> None:
+    """Remove an account, its secret, and its local data (the marketplace keeps everything).
+
+    Asks first (Enter answers no); without a terminal it needs --yes.
+    """
+    from chatdesk.sanitize import safe_text
+    from chatdesk.store.accounts import get_account
     from chatdesk.usecases import accounts as actions
 
     c = get_ctx(ctx)
-    actions.remove_account(c.db(), c.secrets(), name)
-    typer.echo(f"removed account {name}")
+    db = c.db()
+    get_account(db, name)  # an unknown name is refused before asking
+    shown = safe_text(name, single_line=True)
+    what = f"account {shown}: its chats, drafts, queued replies and follow-ups on this computer, and its secret"
+    if not yes:
+        if not sys.stdin.isatty():
+            raise UsageError(f"account remove deletes {what}; add --yes to confirm")
+        if not typer.confirm(f"Remove {what}? The marketplace keeps its copy.", default=False):
+            typer.echo("not removed")
+            raise typer.Exit(1)
+    actions.remove_account(db, c.secrets(), name)
+    typer.echo(f"removed account {shown}")
 
 
 @account_app.command("test")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import abc
 import base64
 import json
+import math
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,6 +25,7 @@ from chatdesk.model import (  # records live in chatdesk.model; re-exported belo
     AccountConfig,
     Attachment,
     Author,
+    BadItem,
     ChatInfo,
     ChatRef,
     Download,
@@ -42,6 +44,8 @@ __all__ = [  # the contract, plus the records re-exported from chatdesk.model
     "Attachment",
     "AuthError",
     "Author",
+    "BadItem",
+    "BlockedHost",
     "ChatInfo",
     "ChatRef",
     "Connector",
@@ -50,7 +54,9 @@ __all__ = [  # the contract, plus the records re-exported from chatdesk.model
     "Kind",
     "KnownChat",
     "Limits",
+    "MarketplaceDown",
     "MessageInfo",
+    "MissingAccess",
     "OutgoingFile",
     "Page",
     "RateLimited",
@@ -58,6 +64,7 @@ __all__ = [  # the contract, plus the records re-exported from chatdesk.model
     "SendReceipt",
     "StreamUnavailable",
     "TooLarge",
+    "TooManyParallel",
     "TransientError",
 ]
 
@@ -68,7 +75,14 @@ if TYPE_CHECKING:  # httpx is imported where requests are made, not by everyone 
 
 
 class ConnectorError(Exception):
-    """Base: ``message`` is plain words for the user, already free of secrets."""
+    """Base: ``message`` is plain words for the user, already free of secrets.
+
+    ``cause`` names the kind of failure; the engine's reaction to each cause is a table in
+    :mod:`chatdesk.sync.policy`, and which answers mean which cause is the table in
+    :mod:`chatdesk.connectors.errors`. Subclasses only set ``cause``.
+    """
+
+    cause: ClassVar[str] = "error"
 
     def __init__(self, message: str, *, status: int | None = None) -> None:
         super().__init__(safe_text(message, single_line=True, max_len=500))
@@ -77,31 +91,62 @@ class ConnectorError(Exception):
 
 
 class TransientError(ConnectorError):
-    """Worth retrying later: 5xx, connection refused, malformed body.
+    """Worth retrying later: connection refused, malformed body.
 
     ``reached_server`` says whether the request may have been processed (read timeout,
     connection dropped after the body went out): for a send that is an ambiguous outcome.
     """
+
+    cause: ClassVar[str] = "transient"
 
     def __init__(self, message: str, *, status: int | None = None, reached_server: bool = True) -> None:
         super().__init__(message, status=status)
         self.reached_server = reached_server
 
 
+class MarketplaceDown(TransientError):
+    """5xx, or a maintenance/proxy HTML page instead of the API's answer: the marketplace is
+    down. Retried with exponential back-off; the request may have been processed."""
+
+    cause: ClassVar[str] = "down"
+
+
 class RateLimited(TransientError):
-    """429/420: wait ``retry_after`` seconds. The server refused, so nothing was processed."""
+    """429/420 quota exhausted: wait ``retry_after`` seconds (already clamped by
+    :func:`retry_hint`). The server refused, so nothing was processed."""
+
+    cause: ClassVar[str] = "quota"
 
     def __init__(self, message: str, *, retry_after: float, status: int | None = None) -> None:
         super().__init__(message, status=status, reached_server=False)
         self.retry_after = retry_after
 
 
+class TooManyParallel(RateLimited):
+    """Too many simultaneous requests (YM 420 "Hit rate limit of N parallel requests", shared
+    by every integration of the cabinet): a concurrency refusal, retried after a short
+    jittered pause within the same round."""
+
+    cause: ClassVar[str] = "parallel"
+
+
 class AuthError(ConnectorError):
-    """401/403: the token is wrong, expired or lacks a category. Stops only this stream."""
+    """401 and friends: the key is wrong, expired or revoked. Stops only this stream."""
+
+    cause: ClassVar[str] = "bad_credentials"
+
+
+class BlockedHost(AuthError):
+    """403 as an HTML page (a firewall, not the API): this host or IP address is blocked, or
+    the token is bound to other IP addresses."""
+
+    cause: ClassVar[str] = "blocked"
 
 
 class Rejected(ConnectorError):
     """A definite 4xx refusal with the marketplace's reason: the message is ``failed``."""
+
+    cause: ClassVar[str] = "rejected"
 
 
 class TooLarge(Rejected):
@@ -109,7 +154,23 @@ class TooLarge(Rejected):
 
 
 class StreamUnavailable(ConnectorError):
-    """This stream cannot work with this account (e.g. WB token without questions category)."""
+    """This stream cannot work with this account (e.g. WB token without questions category):
+    a state shown once, not a failure of every round."""
+
+    cause: ClassVar[str] = "missing_access"
+
+
+class MissingAccess(StreamUnavailable, Rejected):
+    """The token lacks a category, or the seller lacks a subscription, for this method. The
+    message says which. It is a definite refusal of the request (a send is ``failed``) and,
+    for polling, a stream state shown once. ``partial``: the stream still delivered what the account may read
+    (e.g. Ozon's chat list without history), so it keeps its normal polling."""
+
+    def __init__(self, message: str, *, status: int | None = None, partial: bool = False) -> None:
+        super().__init__(message, status=status)
+        self.partial = partial
+
+    cause: ClassVar[str] = "missing_access"
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -123,8 +184,59 @@ _CHUNK = 256 * 1024
 CREDENTIAL_HEADERS = ("Authorization", "Api-Key", "Client-Id", "Cookie")
 
 
+# Epoch timestamps by magnitude: seconds until year 5138, then milliseconds, microseconds,
+# nanoseconds. A 2026 instant is ~1.8e9 s, ~1.8e12 ms, ~1.8e15 µs, ~1.8e18 ns.
+_EPOCH_UNITS = ((1e11, 1.0), (1e14, 1e3), (1e17, 1e6), (1e20, 1e9))
+_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+_LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def utc_from_epoch(value: object) -> datetime:
+    """An epoch timestamp in s, ms, µs or ns (int, float, or their text: ``1764300003000``,
+    ``1764300003000.0``, ``"1764300003"``) as aware UTC; the unit is told by magnitude.
+
+    Raises ValueError for anything else, including non-finite numbers, booleans and instants
+    outside 2000–2100 (no real chat message is dated there; such a value is a wrong unit).
+    """
+    if isinstance(value, bool) or value is None:
+        raise ValueError(f"not a timestamp: {value!r}")
+    try:
+        number = float(str(value).strip()) if not isinstance(value, int | float) else float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"not a timestamp: {str(value)[:40]!r}") from None
+    if not math.isfinite(number) or number <= 0:
+        raise ValueError(f"not a timestamp: {str(value)[:40]!r}")
+    for bound, per_second in _EPOCH_UNITS:
+        if number < bound:
+            at = datetime.fromtimestamp(number / per_second, tz=UTC)
+            if not _EARLIEST <= at < _LATEST:
+                raise ValueError(f"timestamp out of range: {str(value)[:40]!r}")
+            return at
+    raise ValueError(f"timestamp out of range: {str(value)[:40]!r}")
+
+
 def utc_from_ms(value: int | float | str) -> datetime:
-    return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
+    """A millisecond epoch timestamp as aware UTC (other units are recognized too, see
+    :func:`utc_from_epoch`). Raises ValueError."""
+    return utc_from_epoch(value)
+
+
+def retry_hint(value: object, default: float, *, low: float = 1.0, high: float = 3600.0) -> float:
+    """A marketplace's "retry after" hint in seconds, bounded to ``[low, high]``.
+
+    Hints are untrusted: ``1e12``, ``inf``, ``NaN``, negative, text or an HTTP date. Missing,
+    unparsable and non-finite hints give ``default``; finite ones are clamped (a negative or
+    zero hint becomes ``low``, a huge one ``high``). Never raises.
+    """
+    if value is None or isinstance(value, bool):
+        return min(high, max(low, default))
+    try:
+        seconds = float(str(value).strip())
+    except ValueError:
+        return min(high, max(low, default))
+    if not math.isfinite(seconds):
+        return min(high, max(low, default))
+    return min(high, max(low, seconds))
 
 
 def parse_iso(value: str) -> datetime:

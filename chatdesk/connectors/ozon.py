@@ -37,7 +37,7 @@ import base64
 import json
 import re
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, BinaryIO, ClassVar
 from urllib.parse import urlsplit
@@ -49,13 +49,16 @@ from chatdesk.connectors.base import (
     AccountConfig,
     Attachment,
     AuthError,
+    Author,
     ChatInfo,
     ChatRef,
     Connector,
+    ConnectorError,
     Download,
     KnownChat,
     Limits,
     MessageInfo,
+    MissingAccess,
     OutgoingFile,
     Page,
     RateLimited,
@@ -66,6 +69,7 @@ from chatdesk.connectors.base import (
     parse_iso,
     redact,
 )
+from chatdesk.connectors.errors import ErrorTable
 from chatdesk.ratelimit import RateLimiter
 
 HOST = "https://api-seller.ozon.ru"
@@ -75,7 +79,8 @@ HISTORY_LIMIT = 1000  # v3 maximum
 MAX_PAGES = 10_000  # a server that never says has_next=false must not hang a poll
 MAX_STALLS = 3  # history pages in a row that bring nothing new (e.g. a repeated page)
 BUYER_CHAT_TYPES = {"BUYER_SELLER", "BUYER_SELLER_SELECT"}
-AUTHORS = {"customer": "buyer", "seller": "seller"}  # everyone else (crm, courier, support...) -> marketplace
+# everyone else (crm, courier, support...) -> marketplace
+AUTHORS: dict[str, Author] = {"customer": "buyer", "seller": "seller"}
 # Limits and budget are the marketplace row's (chatdesk.marketplaces, which cites the spec and
 # says which numbers are chatdesk's own: the spec states no file type or size limit).
 ROW = marketplaces.OZON
@@ -161,20 +166,12 @@ class OzonConnector(Connector):
                 return loads_exact(response.content or b"{}")
             except ValueError:
                 raise TransientError(f"Ozon sent an unreadable answer to {path}", status=status) from None
-        reason = self._reason(response)
-        if status == 429:
-            retry = _retry_after(response)
-            self.limiter.block(BUDGET_KEY, retry)
-            raise RateLimited(f"Ozon rate limit reached; waiting {retry:g} s", retry_after=retry, status=status)
-        if status == 401 or (status == 403 and not (sending and _mentions(reason, _PREMIUM_WORDS))):
-            raise AuthError(
-                f"Ozon refused the credentials ({status}{': ' + reason if reason else ''}). Check the "
-                "Client-Id and Api-Key in Seller cabinet → Settings → API keys (keys expire after 6 months)",
-                status=status,
-            )
-        if status >= 500:
-            raise TransientError(f"Ozon server error {status}{': ' + reason if reason else ''}", status=status)
-        raise Rejected(self._plain(reason, status), status=status)
+        error = ozon_error(response, self.account.secret)
+        if isinstance(error, RateLimited):
+            self.limiter.block(BUDGET_KEY, error.retry_after)
+        if error.cause == "rejected":
+            raise Rejected(self._plain(self._reason(response), status), status=status)
+        raise error
 
     def _reason(self, response: httpx.Response) -> str:
         """Ozon's own words from an ``rpcStatus`` body (``message``), else the raw text."""
@@ -204,6 +201,7 @@ class OzonConnector(Connector):
         if stream != "chats":
             raise ValueError(f"Ozon has no stream {stream!r}")
         listed = await self._list_buyer_chats()
+        refused: MissingAccess | None = None
         for chat in listed:
             prior = known.get(chat.chat_id)
             status_changed = prior is not None and (prior.status or "").upper() != (chat.status or "")
@@ -214,9 +212,20 @@ class OzonConnector(Connector):
             if chat.last_message_id == "0":
                 yield Page(chats=(self._info(chat, {}),))
                 continue
-            last = prior.last_message_id if prior is not None else None
-            messages, context = await self._history(chat.chat_id, last)
-            yield Page(chats=(self._info(chat, context),), messages=tuple(messages))
+            if refused is None:
+                last = prior.last_message_id if prior is not None else None
+                try:
+                    messages, context = await self._history(chat.chat_id, last)
+                except MissingAccess as exc:
+                    refused = exc
+                else:
+                    yield Page(chats=(self._info(chat, context),), messages=tuple(messages))
+                    continue
+            # History refused for want of a subscription: keep the chat as the list shows it
+            # (status, unread count) without its version, so its history is read once allowed.
+            yield Page(chats=(replace(self._info(chat, {}), version=None),))
+        if refused is not None:
+            raise MissingAccess(refused.message, status=refused.status, partial=True)
 
     async def _list_buyer_chats(self) -> list[_ListedChat]:
         out: dict[str, _ListedChat] = {}
@@ -312,7 +321,7 @@ class OzonConnector(Connector):
         if not message_id.isdigit():
             return None
         user = raw.get("user") if isinstance(raw.get("user"), dict) else {}
-        author = AUTHORS.get(str(user.get("type") or "").strip().lower(), "marketplace")
+        author: Author = AUTHORS.get(str(user.get("type") or "").strip().lower(), "marketplace")
         data = [str(x) for x in raw.get("data") or () if x is not None]
         attachments: list[Attachment] = []
         if _flag(raw.get("is_image")):
@@ -333,7 +342,7 @@ class OzonConnector(Connector):
         return MessageInfo(
             chat_external_id=chat_id,
             external_id=message_id,
-            author=author,  # type: ignore[arg-type]
+            author=author,
             text="\n".join(data),
             created_at=parse_iso(created) if isinstance(created, str) and created else EPOCH,
             attachments=tuple(attachments),
@@ -419,13 +428,39 @@ class OzonConnector(Connector):
         return f"Ozon chat API works for Client-Id {self.account.settings.get('client_id')}{suffix}"
 
 
+OZON_ERRORS = ErrorTable(
+    name="Ozon",
+    rules=(),  # HTTP's own meaning is enough; a 403 naming the subscription is a common row
+    words={
+        "bad_credentials": (
+            "Ozon refused the credentials ({status}: {text}). Check the Client-Id and Api-Key in Seller "
+            "cabinet → Settings → API keys (keys expire after 6 months)"
+        ),
+        "missing_access": (
+            "Ozon: the seller's subscription does not include this ({status}: {text}); buyer chat history "
+            "and replies need Premium Plus or Premium Pro. The chat list and unread counts still show"
+        ),
+        "quota": "Ozon rate limit reached; waiting {seconds} s ({text})",
+        "down": "Ozon server error {status} ({text}); chatdesk retries on its own",
+        "rejected": "Not sent: Ozon: {text}",
+    },
+    text_fields=("message", "error", "details"),
+    retry_headers=("Retry-After",),
+    default_wait=60.0,
+)
+
+
+def ozon_error(response: httpx.Response, secret: str) -> ConnectorError:
+    """An Ozon refusal as its typed error, by :data:`OZON_ERRORS`.
+
+    Shape (OZ-26-07): ``rpcStatus`` ``{code, message, details}`` for every 4xx/5xx; a firewall
+    or maintenance page is HTML. 429 waits ``Retry-After`` seconds (clamped to 1 s–1 h; 60 s
+    when absent, as the spec names no header). A 403 whose words name the subscription
+    (Premium) is ``missing_access``, any other 401/403 ``bad_credentials``.
+    """
+    return OZON_ERRORS.error(response, secret)
+
+
 def _mentions(text: str, words: tuple[str, ...]) -> bool:
     low = text.lower()
     return any(w in low for w in words)
-
-
-def _retry_after(response: httpx.Response) -> float:
-    try:
-        return max(0.0, float(response.headers.get("retry-after", "")))
-    except ValueError:
-        return 60.0

@@ -33,7 +33,9 @@ Rate budgets (client side, per account): each chat method 10 requests / 10 s wit
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, BinaryIO, ClassVar
 
@@ -44,13 +46,16 @@ from chatdesk.connectors.base import (
     AccountConfig,
     Attachment,
     AuthError,
+    BadItem,
     ChatInfo,
     ChatRef,
     Connector,
+    ConnectorError,
     Download,
     KnownChat,
     Limits,
     MessageInfo,
+    MissingAccess,
     OutgoingFile,
     Page,
     RateLimited,
@@ -62,8 +67,9 @@ from chatdesk.connectors.base import (
     loads_exact,
     parse_iso,
     redact,
-    utc_from_ms,
+    utc_from_epoch,
 )
+from chatdesk.connectors.errors import ErrorTable, rule
 from chatdesk.ratelimit import Budget, RateLimiter
 
 CHAT_HOST = "https://buyer-chat-api.wildberries.ru"
@@ -90,6 +96,9 @@ EDIT_ONCE_NOTE = "WB lets an answer be edited only once within 60 days of sendin
 QUESTIONS_FIRST_WINDOW = timedelta(days=30)  # how far back the first sync reads answered questions
 QUESTIONS_MARGIN_S = 300  # re-read this many seconds before the newest question seen (indexing lag)
 MAX_PAGES_PER_POLL = 1000  # a safety stop; the cursor is persisted so the next poll continues
+MAX_STALLS = 3  # events pages in a row with nothing new end a poll (a feed replaying itself)
+FIRST_CURSOR_MARGIN_S = 60  # an empty first answer without ``next``: resume from a minute ago
+SIGN_REFRESH = timedelta(hours=6)  # re-read the chat list (fresh replySigns) this often while running
 
 
 def jwt_warning(token: str, now: datetime | None = None) -> str | None:
@@ -129,6 +138,8 @@ class WildberriesConnector(Connector):
         for key, budget in BUDGETS.items():
             self.limiter.budgets.setdefault(key, budget)
         base = (account.base_url or "").rstrip("/")
+        self._list_read_at = self.clock()  # the chat list (and its signs) as of connector start
+        self._fresh_signs: dict[str, str] = {}  # chat -> sign re-read after a refusal, for the store
         self.chat_host = base or CHAT_HOST
         self.questions_host = base or QUESTIONS_HOST
 
@@ -144,34 +155,22 @@ class WildberriesConnector(Connector):
         return redact(text, self.account.secret)
 
     async def _request(self, key: str, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        """One request with the budget, transport errors mapped, and 429/5xx/401 mapped.
-
-        Other 4xx answers are returned to the caller, which knows the endpoint's error shape.
-        """
+        """One request with the budget, transport errors typed, and refusals classified by
+        :func:`wildberries_error`. A plain refusal (``rejected``: 400/404/422 in WB's JSON) is
+        returned to the caller, which knows the endpoint's error shape."""
         resp = await self.http(key, method, url, headers=self.secret_headers(), **kwargs)
         return self._mapped(key, resp)
 
     def _mapped(self, key: str, resp: httpx.Response) -> httpx.Response:
-        """429/5xx/401/402 mapped to the typed errors; other answers returned."""
-        status = resp.status_code
-        if status == 429:
-            seconds = _retry_seconds(resp.headers)
-            self.limiter.block(key, seconds)
-            message = f"Wildberries rate limit: retry in {seconds:g} s"
-            raise RateLimited(message, retry_after=seconds, status=status)
-        if status in (401, 403):
-            raise AuthError(
-                self._clean(
-                    f"Wildberries refused the token ({status}: {_problem_text(resp)}). "
-                    "Check that the token is valid, not expired and has the 'Чат с покупателями' category."
-                ),
-                status=status,
-            )
-        if status == 402:
-            detail = _problem_text(resp)
-            raise AuthError(self._clean(f"Wildberries requires payment (402): {detail}"), status=status)
-        if status >= 500:
-            raise TransientError(f"Wildberries server error {status}", status=status, reached_server=True)
+        """A refusal classified by :func:`wildberries_error` and raised; a plain refusal
+        (``rejected``) and every success are returned to the caller."""
+        if resp.status_code < 400:
+            return resp
+        error = wildberries_error(resp, self.account.secret)
+        if isinstance(error, RateLimited):
+            self.limiter.block(key, error.retry_after)
+        if error.cause != "rejected":
+            raise error
         return resp
 
     def _json(self, resp: httpx.Response) -> dict[str, Any]:
@@ -186,7 +185,9 @@ class WildberriesConnector(Connector):
         return body
 
     def _refused(self, resp: httpx.Response) -> Rejected:
-        return Rejected(self._clean(f"Wildberries refused: {_problem_text(resp)}"), status=resp.status_code)
+        error = wildberries_error(resp, self.account.secret, cause="rejected")
+        assert isinstance(error, Rejected)
+        return error
 
     def _ok_json(self, resp: httpx.Response) -> dict[str, Any]:
         """The body of a 2xx answer; any other 4xx here is a definite refusal."""
@@ -219,17 +220,25 @@ class WildberriesConnector(Connector):
     async def _poll_chats(self, cursor: str | None, known: Mapping[str, KnownChat]) -> AsyncIterator[Page]:
         listed: dict[str, dict[str, Any]] = {}
         list_fetched = False
-        if cursor is None:
-            listed = {str(c["chatID"]): c for c in await self._chat_list()}
-            list_fetched = True
-            if listed:  # chats whose events WB no longer serves still belong in the inbox
-                yield Page(chats=tuple(_listed_chat(w) for w in listed.values()))
+        stale = self._sign_refresh_due()
+        if cursor is None or stale or self._fresh_signs:
+            if cursor is None or stale:
+                listed = await self._listed()
+                list_fetched = True
+            # Signs re-read after a refusal (see ``send``) or on the schedule reach the store
+            # here; chats whose events WB no longer serves still belong in the inbox.
+            signs = [ChatInfo(external_id=k, reply_token=v) for k, v in self._fresh_signs.items() if k not in listed]
+            self._fresh_signs.clear()
+            described = [c for c in (_listed_chat(w) for w in listed.values()) if c is not None]
+            if described or signs:
+                yield Page(chats=(*described, *signs))
         # Chats introduced by their own isNewChat event in this poll; the store's are asked of
         # ``known`` one by one (it is a lazy mapping: an idle poll must not read every chat).
-        described: set[str] = set()
+        introduced: set[str] = set()
         seen_events: set[str] = set()
         latest: dict[str, tuple[datetime, str]] = {}  # newest activity emitted per chat in this poll
-        current = cursor
+        current = _next_ms(cursor)
+        stalls = 0
         for _ in range(MAX_PAGES_PER_POLL):
             params = {"next": current} if current else None
             url = f"{self.chat_host}/api/v1/seller/events"
@@ -239,25 +248,46 @@ class WildberriesConnector(Connector):
             result = body.get("result")
             if not isinstance(result, dict):
                 raise TransientError("Wildberries sent events without a result")
-            events = [e for e in (result.get("events") or []) if isinstance(e, dict) and e.get("chatID")]
-            if _count(result.get("totalEvents")) == 0 or not events:
+            raw_events = result.get("events") if isinstance(result.get("events"), list) else []
+            events = [e for e in raw_events if isinstance(e, dict) and _text(e.get("chatID"))]
+            broken = [_bad_event(e, "no chat id") for e in raw_events if e not in events]
+            new_next = _next_ms(result.get("next"))
+            if _count(result.get("totalEvents")) == 0 or not raw_events:
+                if cursor is None and current is None:
+                    # An empty first answer still gives a place to resume from, so the next
+                    # idle poll is one events request, not the chat list again.
+                    start = new_next or int((self.clock().timestamp() - FIRST_CURSOR_MARGIN_S) * 1000)
+                    yield Page(cursor=str(start))
                 return
             for event in events:
                 if event.get("isNewChat") and event.get("replySign"):
-                    described.add(str(event["chatID"]))
+                    introduced.add(str(event["chatID"]))
             if not list_fetched and any(
-                str(e["chatID"]) not in described and str(e["chatID"]) not in known for e in events
+                str(e["chatID"]) not in introduced and str(e["chatID"]) not in known for e in events
             ):
-                listed = {str(c["chatID"]): c for c in await self._chat_list()}
+                listed = await self._listed()
                 list_fetched = True
             fresh = [e for e in events if str(e.get("eventID") or "") not in seen_events]
             seen_events.update(str(e.get("eventID") or "") for e in events)
-            next_value = result.get("next")
-            new_cursor = str(next_value) if next_value not in (None, "", 0) else None
-            yield self._events_page(fresh, listed, latest, new_cursor)
-            if new_cursor is None or new_cursor == current:
+            # The feed may stall or go backwards (A, B, A, B…): the cursor never moves back,
+            # and a poll ends once ``next`` stops advancing or pages bring nothing new.
+            advancing = new_next is not None and (current is None or new_next > current)
+            stalls = 0 if fresh else stalls + 1
+            page = self._events_page(fresh, listed, latest, str(new_next) if advancing else None)
+            yield replace(page, bad_items=page.bad_items + tuple(broken))
+            if not advancing or stalls >= MAX_STALLS:
                 return
-            current = new_cursor
+            current = new_next
+
+    async def _listed(self) -> dict[str, dict[str, Any]]:
+        chats = await self._chat_list()
+        self._list_read_at = self.clock()
+        return {str(c["chatID"]): c for c in chats}
+
+    def _sign_refresh_due(self) -> bool:
+        """Signs are re-read every :data:`SIGN_REFRESH` while a connector lives (daemon, TUI):
+        WB changed the ``replySign`` format on 2026-06-04 and may again."""
+        return self.clock() - self._list_read_at >= SIGN_REFRESH
 
     def _events_page(
         self,
@@ -267,6 +297,7 @@ class WildberriesConnector(Connector):
         cursor: str | None,
     ) -> Page:
         messages: list[MessageInfo] = []
+        bad: list[BadItem] = []
         facts: dict[str, dict[str, Any]] = {}
         for event in events:
             chat_id = str(event["chatID"])
@@ -277,10 +308,14 @@ class WildberriesConnector(Connector):
                 fact["customer"] = str(event["clientName"])
             created = _event_time(event)
             if created is not None:
-                fact["version"] = str(event.get("addTimestamp") or int(created.timestamp() * 1000))
+                fact["version"] = str(int(created.timestamp() * 1000))
             message = event.get("message")
-            if not isinstance(message, dict) or not event.get("eventID") or created is None:
+            if not isinstance(message, dict):
                 continue  # a non-message event: counted (the cursor moves past it), nothing to store
+            if not _text(event.get("eventID")) or created is None:
+                reason = "no event id" if not _text(event.get("eventID")) else "no usable addTimestamp or addTime"
+                bad.append(_bad_event(event, reason))
+                continue
             attachments_wire = _dict(message.get("attachments"))
             if isinstance(attachments_wire.get("goodCard"), dict):
                 fact["good_card"] = attachments_wire["goodCard"]
@@ -301,10 +336,9 @@ class WildberriesConnector(Connector):
             wire = listed.get(chat_id, {})
             good_card = _dict(wire.get("goodCard")) or fact.get("good_card")
             last = wire.get("lastMessage")
-            if isinstance(last, dict) and last.get("addTimestamp"):
-                at = utc_from_ms(last["addTimestamp"])
-                if chat_id not in latest or latest[chat_id][0] < at:
-                    latest[chat_id] = (at, str(last.get("text") or ""))
+            at = _maybe_time(last.get("addTimestamp")) if isinstance(last, dict) else None
+            if isinstance(last, dict) and at is not None and (chat_id not in latest or latest[chat_id][0] < at):
+                latest[chat_id] = (at, str(last.get("text") or ""))
             newest = latest.get(chat_id)
             chats.append(
                 ChatInfo(
@@ -319,16 +353,19 @@ class WildberriesConnector(Connector):
                     preview=newest[1] if newest else None,
                 )
             )
-        return Page(chats=tuple(chats), messages=tuple(messages), cursor=cursor)
+        return Page(chats=tuple(chats), messages=tuple(messages), cursor=cursor, bad_items=tuple(bad))
 
     # ------------------------------------------------------------------ questions
 
     async def _questions_request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         try:
             resp = await self._request("wb.questions", method, f"{self.questions_host}{path}", **kwargs)
-        except AuthError as exc:
-            if exc.status in (401, 403):
-                raise StreamUnavailable(QUESTIONS_CATEGORY_MISSING, status=exc.status) from None
+        except (AuthError, StreamUnavailable) as exc:
+            # A refusal of the questions host means this token lacks the category (a token
+            # refused outright fails the chats stream too, in its own words); a firewall page
+            # is not a category problem.
+            if exc.status in (401, 402, 403) and exc.cause in ("bad_credentials", "missing_access"):
+                raise MissingAccess(QUESTIONS_CATEGORY_MISSING, status=exc.status) from None
             raise
         if resp.status_code >= 400:
             raise self._refused(resp)
@@ -366,9 +403,9 @@ class WildberriesConnector(Connector):
         open_questions = await self._question_list(False, None)
         answered = await self._question_list(True, date_from)
         seen = {str(q["id"]) for q in open_questions} | {str(q["id"]) for q in answered}
-        for ext, chat in known.items():
+        for ext, known_chat in known.items():
             qid = ext[2:] if ext.startswith("q:") else None
-            if qid and qid not in seen and (chat.status or "") == "unanswered":
+            if qid and qid not in seen and (known_chat.status or "") == "unanswered":
                 try:
                     body = await self._questions_request("GET", "/api/v1/question", params={"id": qid})
                 except Rejected:
@@ -402,12 +439,39 @@ class WildberriesConnector(Connector):
             await self._answer_question(chat, text, files)
             return None
         _check_chat_message(text, files)
-        if not chat.reply_token:
+        sign = chat.reply_token
+        if not sign:
             raise Rejected("no reply signature yet; sync first")
-        if len(chat.reply_token) > REPLY_SIGN_MAX:
+        try:
+            return await self._send_signed(sign, text, files)
+        except Rejected as exc:
+            # WB changes the replySign format from time to time (2026-06-04): a sign cached
+            # before is refused with 400 "Invalid signature". Fresh signs come only from the
+            # chat list: re-read it and retry once with the chat's current sign.
+            if exc.status != 400 or "signature" not in exc.message.lower():
+                raise
+            fresh = await self._fresh_sign(chat.external_id)
+            if not fresh or fresh == sign:
+                raise
+            return await self._send_signed(fresh, text, files)
+
+    async def _fresh_sign(self, chat_id: str) -> str | None:
+        """The chat's current ``replySign`` from the chat list (kept for the next poll to
+        store), or None if WB does not list the chat."""
+        listed = await self._listed()
+        for cid, wire in listed.items():
+            sign = _text(wire.get("replySign"))
+            if sign:
+                self._fresh_signs[cid] = sign
+        return self._fresh_signs.get(chat_id)
+
+    async def _send_signed(self, sign: str, text: str, files: tuple[OutgoingFile, ...]) -> SendReceipt | None:
+        """One ``POST /api/v1/seller/message`` with this sign."""
+        if len(sign) > REPLY_SIGN_MAX:
             raise Rejected("the chat's reply signature is longer than WB allows; sync again")
+        chat_sign = sign
         # Always multipart (WB accepts nothing else): text fields go as nameless file parts.
-        parts: list[tuple[str, Any]] = [("replySign", (None, chat.reply_token))]
+        parts: list[tuple[str, Any]] = [("replySign", (None, chat_sign))]
         if text:
             parts.append(("message", (None, text)))
         parts.extend(("file", (f.name, f.content, f.content_type)) for f in files)
@@ -462,32 +526,47 @@ class WildberriesConnector(Connector):
         return Download(content=content, content_type=content_type, size=size)
 
 
+# ---------------------------------------------------------------------- refusals
+
+WB_ERRORS = ErrorTable(
+    name="Wildberries",
+    rules=(
+        # WB answers a token without the method's category with 401 "token scope not allowed".
+        rule("missing_access", 401, 403, words=("scope", "category", "категори")),
+        # 402: a catalogue solution's balance ran out (WB-26-07 components/responses/402).
+        rule("missing_access", 402),
+    ),
+    words={
+        "bad_credentials": (
+            "Wildberries refused the token ({status}: {text}). Check that the token is valid, not expired "
+            "and has the 'Чат с покупателями' category."
+        ),
+        "missing_access": (
+            "Wildberries: the token has no access to this ({status}: {text}). Create a token with the "
+            "category it needs ('Чат с покупателями' for chats, 'Вопросы и отзывы' for questions)"
+        ),
+        "quota": "Wildberries rate limit: retry in {seconds} s",
+        "down": "Wildberries server error {status} ({text}); chatdesk retries on its own",
+        "rejected": "Wildberries refused: {text}",
+    },
+    text_fields=("detail", "errorText", "error", "title", "message"),
+    retry_headers=("X-Ratelimit-Retry", "Retry-After", "X-Ratelimit-Reset"),
+    default_wait=10.0,
+)
+
+
+def wildberries_error(resp: httpx.Response, secret: str, *, cause: str | None = None) -> ConnectorError:
+    """A WB refusal as its typed error, by :data:`WB_ERRORS` (status, body shape, WB's words).
+
+    Shapes (WB-26-07 ``components/responses``): problem+json ``{title, detail, status…}`` for
+    401/402/429 and chat 400s; the questions envelope ``{error: true, errorText}``; an HTML page
+    from a proxy or firewall. Waits come from ``X-Ratelimit-Retry`` (seconds, WB's 429 header),
+    then ``Retry-After``/``X-Ratelimit-Reset``, clamped to 1 s–1 h; 10 s when none is usable.
+    """
+    return WB_ERRORS.error(resp, secret, cause=cause)
+
+
 # ---------------------------------------------------------------------- wire helpers
-
-
-def _retry_seconds(headers: httpx.Headers) -> float:
-    for name in ("X-Ratelimit-Retry", "Retry-After", "X-Ratelimit-Reset"):
-        value = headers.get(name)
-        if value:
-            try:
-                return max(0.0, float(value))
-            except ValueError:
-                continue
-    return 10.0
-
-
-def _problem_text(resp: httpx.Response) -> str:
-    """WB's own words from any of its error shapes (problem+json or the questions envelope)."""
-    try:
-        body = loads_exact(resp.content)
-    except ValueError:
-        body = None
-    if isinstance(body, dict):
-        for key in ("detail", "errorText", "error", "title", "message"):
-            value = body.get(key)
-            if isinstance(value, str) and value.strip():
-                return value.strip()
-    return f"HTTP {resp.status_code}"
 
 
 def _raise_errors(body: Mapping[str, Any]) -> None:
@@ -501,15 +580,47 @@ def _sender(event: Mapping[str, Any]) -> Any:
 
 
 def _event_time(event: Mapping[str, Any]) -> datetime | None:
-    stamp = event.get("addTimestamp")
+    """``addTimestamp`` in whatever unit or form it comes (ms per the spec; s, µs, a JSON float
+    such as ``1764300003000.0`` are seen too), else ``addTime`` (ISO UTC); None if neither is
+    usable."""
+    at = _maybe_time(event.get("addTimestamp"))
+    if at is not None:
+        return at
     try:
-        if stamp not in (None, ""):
-            return utc_from_ms(stamp)  # type: ignore[arg-type]
-        if event.get("addTime"):
-            return parse_iso(str(event["addTime"]))
+        return parse_iso(str(event["addTime"])) if event.get("addTime") else None
     except (ValueError, TypeError, OverflowError):
         return None
-    return None
+
+
+def _maybe_time(value: Any) -> datetime | None:
+    try:
+        return utc_from_epoch(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def _next_ms(value: Any) -> int | None:
+    """WB's ``next`` (a ms timestamp; WB refuses anything but an integer) as an int, or None
+    when absent, zero, negative, non-finite or not a number."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        return None
+    if not math.isfinite(number) or number <= 0 or number >= 1e17:
+        return None
+    return int(number)
+
+
+def _bad_event(event: Any, reason: str) -> BadItem:
+    wire = event if isinstance(event, dict) else {}
+    raw = wire.get("eventID")
+    return BadItem(
+        external_id=str(raw) if raw not in (None, "") else "",
+        reason=f"event skipped: {reason}",
+        chat_external_id=str(wire["chatID"]) if wire.get("chatID") not in (None, "") else None,
+    )
 
 
 def _attachments(wire: Mapping[str, Any]) -> tuple[Attachment, ...]:
@@ -555,17 +666,21 @@ def _text(value: Any) -> str | None:
     return str(value) if value not in (None, "") else None
 
 
-def _listed_chat(wire: Mapping[str, Any]) -> ChatInfo:
-    """A chat as ``GET /api/v1/seller/chats`` describes it (no version: no messages here)."""
+def _listed_chat(wire: Mapping[str, Any]) -> ChatInfo | None:
+    """A chat as ``GET /api/v1/seller/chats`` describes it (no version: no messages here);
+    None without a chat id. Every field but ``chatID`` may be missing or odd."""
+    chat_id = _text(wire.get("chatID"))
+    if chat_id is None:
+        return None
     card = wire.get("goodCard")
     last = wire.get("lastMessage") if isinstance(wire.get("lastMessage"), dict) else {}
-    at = utc_from_ms(last["addTimestamp"]) if last.get("addTimestamp") else None
+    at = _maybe_time(last.get("addTimestamp"))
     return ChatInfo(
-        external_id=str(wire["chatID"]),
+        external_id=chat_id,
         kind="chat",
-        customer=str(wire["clientName"]) if wire.get("clientName") else None,
+        customer=_text(wire.get("clientName")),
         product_id=_nm_id(card),
-        reply_token=str(wire["replySign"]) if wire.get("replySign") else None,
+        reply_token=_text(wire.get("replySign")),
         context=_card_context(card),
         last_message_at=at,
         preview=str(last.get("text") or "") if at else None,

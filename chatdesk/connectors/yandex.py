@@ -21,11 +21,10 @@ FINISHED chats would hide a chat that finishes (or is created and finished) betw
 
 from __future__ import annotations
 
-import email.utils
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, BinaryIO, ClassVar
 from urllib.parse import urljoin
 
@@ -36,9 +35,12 @@ from chatdesk.connectors.base import (
     AccountConfig,
     Attachment,
     AuthError,
+    Author,
+    BadItem,
     ChatInfo,
     ChatRef,
     Connector,
+    ConnectorError,
     Download,
     KnownChat,
     Limits,
@@ -48,12 +50,14 @@ from chatdesk.connectors.base import (
     RateLimited,
     Rejected,
     StreamUnavailable,
+    TooManyParallel,
     TransientError,
     exact_id,
     loads_exact,
     parse_iso,
     redact,
 )
+from chatdesk.connectors.errors import ErrorTable, rule
 from chatdesk.ratelimit import Budget, RateLimiter
 
 HOST = "https://api.partner.market.yandex.ru"
@@ -69,7 +73,12 @@ AUTH_HINT = (
     "(Settings → API and modules); the token needs the 'communication' or 'all-methods' scope"
 )
 BUDGETS: dict[str, Budget] = dict(ROW.budgets)  # published limits per method per hour
-AUTHORS = {"customer": "buyer", "partner": "seller", "market": "marketplace", "support": "marketplace"}
+AUTHORS: dict[str, Author] = {
+    "customer": "buyer",
+    "partner": "seller",
+    "market": "marketplace",
+    "support": "marketplace",
+}
 FINISHED = "FINISHED"
 
 
@@ -83,39 +92,82 @@ def _norm_time(value: object) -> str:
         return text
 
 
-def _retry_after(response: httpx.Response) -> float:
-    """Seconds until ``X-RateLimit-Resource-Until`` (ISO date-time, or HTTP date), else 60."""
-    raw = response.headers.get("X-RateLimit-Resource-Until") or ""
-    until: datetime | None = None
+YM_ERRORS = ErrorTable(
+    name="Yandex Market",
+    rules=(
+        # The cabinet-wide limit on simultaneous requests answers 420 "Hit rate limit of N
+        # parallel requests" without the X-RateLimit-Resource-* headers of a method quota.
+        rule("parallel", 420, 429, words=("parallel", "параллельн", "одновременн")),
+        rule("parallel", 420, without_headers=("x-ratelimit-resource",)),
+        rule("quota", 420),
+    ),
+    words={
+        "bad_credentials": "Yandex Market refused the Api-Key ({status}: {text}); " + AUTH_HINT,
+        "missing_access": "Yandex Market: this Api-Key or cabinet has no access to this ({status}: {text}); "
+        + AUTH_HINT,
+        "quota": "Yandex Market rate limit for {method}: {text}; waiting {seconds} s",
+        "parallel": "Yandex Market: too many simultaneous requests for this cabinet ({text}); retrying in a moment",
+        "down": "Yandex Market server error {status}: {text}",
+        "rejected": "Yandex Market: {text}",
+    },
+    text_fields=("errors", "message", "error"),
+    retry_headers=("X-RateLimit-Resource-Until", "Retry-After"),
+    default_wait=DEFAULT_RETRY,
+)
+
+
+def yandex_error(response: httpx.Response, secret: str, method: str = "") -> ConnectorError:
+    """A Yandex Market refusal as its typed error, by :data:`YM_ERRORS`.
+
+    Shape (YM-spec ``ApiErrorResponse``): ``{"status": "ERROR", "errors": [{code, message}]}``.
+    A method quota is HTTP 420 with ``X-RateLimit-Resource-Until`` (a date-time): wait until
+    then (clamped to 1 s–1 h; 60 s when unusable). A 420 without those headers, or naming
+    parallel requests, is the cabinet's concurrency limit: a short jittered pause.
+    """
+    return YM_ERRORS.error(response, secret, method=method or "this method")
+
+
+UPDATED_AT_PRECISION = timedelta(seconds=1)  # ``updatedAt`` comes to the second
+CLOCK_MARGIN = timedelta(seconds=1)  # the Date header is to the second too
+
+
+def _date_header(response: httpx.Response) -> datetime:
+    """The server's clock from ``Date`` (HTTP date), else ours."""
+    import email.utils
+
     try:
-        until = parse_iso(raw)
+        at = email.utils.parsedate_to_datetime(response.headers.get("date", ""))
+    except (TypeError, ValueError, IndexError):
+        return datetime.now(UTC)
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+def _ascii_digits(value: str) -> bool:
+    return value.isascii() and value.isdigit()
+
+
+def _cursor_time(cursor: str | None) -> datetime | None:
+    if not cursor:
+        return None
+    try:
+        return parse_iso(cursor)
     except ValueError:
-        try:
-            until = email.utils.parsedate_to_datetime(raw)
-        except (TypeError, ValueError):
-            until = None
-    if until is None:
-        return DEFAULT_RETRY
-    if until.tzinfo is None:
-        until = until.replace(tzinfo=UTC)
-    return min(3600.0, max(1.0, (until - datetime.now(UTC)).total_seconds()))
+        return None
+
+
+def _within_precision(info: ChatInfo, previous: datetime | None) -> bool:
+    """Could a message have come after the last read in the same second as ``updatedAt``?
+    True when the chat's ``updatedAt`` is within its precision (plus the clock's) of when the
+    previous listing began: then its history is re-read from the last message id (one cheap
+    request), because an unchanged marker proves nothing within its precision."""
+    if previous is None or info.last_message_at is None:
+        return False
+    return info.last_message_at >= previous - UPDATED_AT_PRECISION - CLOCK_MARGIN
 
 
 def _error_text(response: httpx.Response) -> str:
     """The envelope's ``errors[].message`` (or code), the marketplace's own words."""
-    try:
-        body = loads_exact(response.content)
-    except ValueError:
-        body = None
-    if isinstance(body, dict) and isinstance(body.get("errors"), list):
-        parts = [
-            str(e.get("message") or e.get("code"))
-            for e in body["errors"]
-            if isinstance(e, dict) and (e.get("message") or e.get("code"))
-        ]
-        if parts:
-            return "; ".join(parts)
-    return response.reason_phrase or f"HTTP {response.status_code}"
+    return YM_ERRORS.answer(response).text or response.reason_phrase or f"HTTP {response.status_code}"
 
 
 class YandexConnector(Connector):
@@ -133,6 +185,7 @@ class YandexConnector(Connector):
         for key, budget in BUDGETS.items():
             self.limiter.budgets.setdefault(key, budget)
         self.base = (account.base_url or HOST).rstrip("/")
+        self._server_now: datetime | None = None  # the Date of the latest answer
 
     def secret_headers(self) -> dict[str, str]:
         return {"Api-Key": self.account.secret}
@@ -149,25 +202,20 @@ class YandexConnector(Connector):
         return redact(text, self.account.secret)
 
     def _check(self, key: str, response: httpx.Response) -> None:
-        """Map a non-2xx answer to the typed errors (420 also blocks the method's bucket)."""
-        status = response.status_code
-        if status < 400:
+        """Raise the typed error of a non-2xx answer (:func:`yandex_error`); a quota refusal
+        also blocks the method's bucket until the announced time."""
+        if response.status_code < 400:
             return
-        text = self._redact(_error_text(response))
-        if status in (420, 429):
-            wait = _retry_after(response)
-            self.limiter.block(key, wait)
-            raise RateLimited(f"Yandex Market rate limit for {key}: {text}", retry_after=wait, status=status)
-        if status in (401, 403):
-            raise AuthError(f"Yandex Market refused the Api-Key ({status}: {text}); {AUTH_HINT}", status=status)
-        if status >= 500:
-            raise TransientError(f"Yandex Market server error {status}: {text}", status=status)
-        raise Rejected(f"Yandex Market: {text}", status=status)
+        error = yandex_error(response, self.account.secret, key)
+        if isinstance(error, RateLimited) and not isinstance(error, TooManyParallel):
+            self.limiter.block(key, error.retry_after)
+        raise error
 
     async def _call(self, key: str, method: str, suffix: str, **kwargs: Any) -> dict[str, Any]:
         """A JSON API call; returns the envelope, raising on HTTP or envelope errors."""
         headers = {"Api-Key": self.account.secret, "Accept": "application/json"}
         response = await self.http(key, method, self._url(suffix), headers=headers, **kwargs)
+        self._server_now = _date_header(response)
         self._check(key, response)
         status = response.status_code
         try:
@@ -188,10 +236,14 @@ class YandexConnector(Connector):
         Each changed chat is yielded as one Page holding its whole new history and its
         version, because YM's history order is unspecified: committing part of it could set
         the stored ``last_message_id`` past messages we never fetched. Chats seen twice in
-        one poll (overlapping pages) are processed once. The cursor stays None.
+        one poll (overlapping pages) are processed once. An unreadable chat or message is a
+        bad item (recorded with its raw id), never a failed round. The cursor is when the
+        listing began; see :func:`_within_precision`.
         """
         if stream != "chats":
             raise StreamUnavailable(f"Yandex Market has no {stream!r} stream")
+        previous = _cursor_time(cursor)
+        started: datetime | None = None
         seen: set[str] = set()
         tokens: Counter[str] = Counter()
         token: str | None = None
@@ -200,23 +252,34 @@ class YandexConnector(Connector):
             if token:
                 params["pageToken"] = token
             body = await self._call("getChats", "POST", "/chats", params=params, json={})
+            started = started or self._server_now
             result = body.get("result") or {}
             status_only: list[ChatInfo] = []
+            bad: list[BadItem] = []
             for raw in result.get("chats") or []:
-                info = self._parsed(self._chat_info, raw)
+                try:
+                    info = self._chat_info(raw)
+                except (KeyError, ValueError, TypeError, AttributeError) as exc:
+                    raw_id = raw.get("chatId") if isinstance(raw, dict) else None
+                    reason = f"chat skipped: {type(exc).__name__}"
+                    bad.append(BadItem(str(raw_id) if raw_id is not None else "", reason))
+                    continue
                 if info.external_id in seen:
                     continue
                 seen.add(info.external_id)
                 prior = known.get(info.external_id)
-                if prior is not None and prior.version == info.version:
+                if prior is not None and prior.version == info.version and not _within_precision(info, previous):
                     if (prior.status or "").upper() != (info.status or "").upper():
                         status_only.append(ChatInfo(info.external_id, status=info.status))
                     continue
                 yield await self._history_page(info, prior)
-            if status_only:
-                yield Page(chats=tuple(status_only))
+            if status_only or bad:
+                yield Page(chats=tuple(status_only), bad_items=tuple(bad))
             token = self._next_token(result, tokens)
             if token is None:
+                # The cursor is when this listing began (the server's clock): chats whose
+                # updatedAt is within its one-second precision of it are re-read next time.
+                yield Page(cursor=(started or datetime.now(UTC)).isoformat())
                 return
 
     @staticmethod
@@ -263,7 +326,8 @@ class YandexConnector(Connector):
     async def _history_page(self, info: ChatInfo, prior: KnownChat | None) -> Page:
         """All messages after the stored last one, deduped and sorted, plus the versioned chat."""
         since = prior.last_message_id if prior is not None else None
-        floor = int(since) if since and since.isdigit() else None
+        floor = int(since) if since and _ascii_digits(since) else None
+        bad: list[BadItem] = []
         # The spec leaves open whether messageIdFrom is inclusive (the sandbox makes it so) and
         # answers may overlap: drop everything up to it, which is stored already because a
         # chat's history is only ever committed whole.
@@ -278,8 +342,23 @@ class YandexConnector(Connector):
             data = await self._call("getChatHistory", "POST", "/chats/history", params=params, json=body)
             result = data.get("result") or {}
             for raw in result.get("messages") or []:
-                message = self._parsed(self._message, raw, info.external_id)
-                if floor is None or int(message.external_id) > floor:
+                try:
+                    message = self._message(raw, info.external_id)
+                    number = int(message.external_id) if _ascii_digits(message.external_id) else None
+                except (KeyError, ValueError, TypeError, AttributeError) as exc:
+                    raw_id = raw.get("messageId") if isinstance(raw, dict) else None
+                    bad.append(
+                        BadItem(
+                            str(raw_id) if raw_id is not None else "",
+                            f"message skipped: {type(exc).__name__}",
+                            info.external_id,
+                        )
+                    )
+                    continue
+                if number is None:
+                    bad.append(BadItem(message.external_id, "message skipped: id is not a number", info.external_id))
+                    continue
+                if floor is None or number > floor:
                     found.setdefault(message.external_id, message)
             token = self._next_token(result, tokens)
             if token is None:
@@ -289,7 +368,7 @@ class YandexConnector(Connector):
         if messages:
             newest = max(messages, key=lambda m: (m.created_at, int(m.external_id)))
             preview = newest.text or ", ".join(a.name for a in newest.attachments) or None
-        return Page(chats=(replace(info, preview=preview),), messages=tuple(messages))
+        return Page(chats=(replace(info, preview=preview),), messages=tuple(messages), bad_items=tuple(bad))
 
     def _message(self, raw: Mapping[str, Any], chat_id: str) -> MessageInfo:
         sender = str(raw.get("sender") or "").lower()
@@ -305,7 +384,7 @@ class YandexConnector(Connector):
         return MessageInfo(
             chat_external_id=chat_id,
             external_id=exact_id(raw["messageId"]),
-            author=AUTHORS.get(sender, "marketplace"),  # type: ignore[arg-type]
+            author=AUTHORS.get(sender, "marketplace"),
             text=str(raw.get("message") or ""),
             created_at=parse_iso(str(raw["createdAt"])),
             attachments=files,

@@ -15,6 +15,14 @@ from chatdesk.marketplaces import MARKETPLACES
 from chatdesk.sandbox.core import Fault, MarketplaceSim, Sandbox, SimRequest, SimResponse
 from chatdesk.sandbox.seed import conversations
 
+# Quirks each sim serves on demand (``POST /_sandbox/quirk/<prefix>`` {"name": ..., params}):
+# answers the specs allow that the seeded data never shows (issue 11). Surrogates in buyer text
+# need no quirk: ``POST /_sandbox/buyer/<prefix>`` with such a text is served as the JSON escape.
+QUIRKS = {
+    "wb": ("timestamp", "missing_optional", "cursor", "sign_rotation", "retry_hint"),
+    "ozon": ("subscription_403", "retry_hint"),
+    "ym": ("same_second", "customer_name", "parallel_420", "retry_hint"),
+}
 PREFIXES = {m.id: m.sandbox_prefix for m in MARKETPLACES.values()}  # a view of chatdesk.marketplaces
 SANDBOX_TOKEN = "sandbox-token"
 
@@ -49,4 +57,4 @@ def build_sandbox(
     return Sandbox(sims, rng=random.Random(seed))
 
 
-__all__ = ["PREFIXES", "SANDBOX_TOKEN", "Fault", "Sandbox", "SimRequest", "SimResponse", "build_sandbox"]
+__all__ = ["PREFIXES", "QUIRKS", "SANDBOX_TOKEN", "Fault", "Sandbox", "SimRequest", "SimResponse", "build_sandbox"]

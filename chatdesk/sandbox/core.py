@@ -62,7 +62,11 @@ class SimResponse:
     def json(cls, obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> SimResponse:
         h = {"content-type": "application/json"}
         h.update(headers or {})
-        return cls(status, json.dumps(obj, ensure_ascii=False).encode(), h)
+        try:
+            body = json.dumps(obj, ensure_ascii=False).encode()
+        except UnicodeEncodeError:  # a lone surrogate (a quirk): sent as the JSON escape, as real servers do
+            body = json.dumps(obj, ensure_ascii=True).encode()
+        return cls(status, body, h)
 
 
 @dataclass
@@ -134,6 +138,13 @@ class MarketplaceSim(abc.ABC):
     def seller_portal_writes(self, chat_external_id: str, text: str) -> None:
         """The seller answers from the marketplace's own web portal (not through chatdesk)."""
 
+    def quirk(self, name: str, params: dict[str, Any]) -> list[Fault]:
+        """Make the marketplace behave in a way its spec allows but the seeded data never
+        shows (issue 11): change state for data quirks, or return the faults that produce
+        the quirk. Raise KeyError for a quirk this marketplace does not have. See
+        :data:`chatdesk.sandbox.QUIRKS` for the list."""
+        raise KeyError(name)
+
     @abc.abstractmethod
     def truth(self) -> dict[str, Any]:
         """Ground truth in chatdesk's normalized shape: ``{"chats": [...], "messages": {chat: [...]}}``.
@@ -189,6 +200,13 @@ class Sandbox:
         parts = raw_path.lstrip("/").split("/", 1)
         if parts[0] == "_sandbox":
             return self._control(method, "/" + (parts[1] if len(parts) > 1 else ""), query, body)
+        if parts[0] == "llm":  # the fake chat-completions endpoint (issue 14); outside the lock: it may be slow
+            from chatdesk.sandbox import llm
+
+            status, resp_headers, resp_body = llm.handle(
+                method.upper(), "/" + (parts[1] if len(parts) > 1 else ""), headers, body
+            )
+            return SimResponse(status, resp_body, resp_headers)
         sim = self.sims.get(parts[0])
         if sim is None:
             return SimResponse.json({"error": f"no sandbox marketplace at /{parts[0]}"}, 404)
@@ -223,7 +241,8 @@ class Sandbox:
 
     def _control(self, method: str, path: str, query: dict[str, list[str]], body: bytes) -> SimResponse:
         """``GET /_sandbox/truth/<prefix>``, ``GET /_sandbox/stats``, ``POST /_sandbox/fault``
-        (a Fault as JSON), ``POST /_sandbox/buyer/<prefix>`` ({chat?, text?}),
+        (a Fault as JSON), ``POST /_sandbox/quirk/<prefix>`` ({name, ...params}, see
+        ``MarketplaceSim.quirk``), ``POST /_sandbox/buyer/<prefix>`` ({chat?, text?}),
         ``POST /_sandbox/portal/<prefix>`` ({chat, text}), ``POST /_sandbox/reset-counts``."""
         with self.lock:
             seg = path.strip("/").split("/")
@@ -237,6 +256,13 @@ class Sandbox:
             if method == "POST" and seg[0] == "fault":
                 self.inject(Fault(**payload))
                 return SimResponse.json({"ok": True})
+            if method == "POST" and seg[0] == "quirk" and len(seg) == 2 and seg[1] in self.sims:
+                try:
+                    faults = self.sims[seg[1]].quirk(str(payload.get("name")), payload)
+                except KeyError:
+                    return SimResponse.json({"error": f"no quirk {payload.get('name')!r} at /{seg[1]}"}, 404)
+                self.inject(*faults)
+                return SimResponse.json({"ok": True, "faults": len(faults)})
             if method == "POST" and seg[0] == "reset-counts":
                 self.reset_counts()
                 return SimResponse.json({"ok": True})

@@ -52,6 +52,20 @@ def rpc_status(status: int, code: int, message: str, headers: dict[str, str] | N
     return SimResponse.json({"code": code, "message": message, "details": []}, status, headers)
 
 
+def subscription_fault(times: int = 1000) -> Fault:
+    """A 403 on chat history naming the subscription, as older Ozon docs and SDKs describe it
+    (buyer chat history needs Premium Plus)."""
+    return Fault(
+        kind="status",
+        prefix="ozon",
+        path="/v3/chat/history",
+        status=403,
+        headers={"content-type": "application/json"},
+        body={"code": 7, "message": "Chat history is available only with the Premium Plus subscription", "details": []},
+        times=times,
+    )
+
+
 def rate_limit_fault(path: str | None = None, seconds: int = 1, times: int = 1) -> Fault:
     """A 429 for the next matching request.
 
@@ -224,6 +238,17 @@ class OzonSim(MarketplaceSim):
     def seller_portal_writes(self, chat_external_id: str, text: str) -> None:
         chat = self.chats[chat_external_id]
         self._add(chat, "seller", text, self._moment())
+
+    def quirk(self, name: str, params: dict[str, Any]) -> list[Fault]:
+        """``subscription_403`` (chat history refused with a 403 naming Premium Plus, ``times``
+        requests), ``retry_hint`` (``value``: the next 429's Retry-After, e.g. 1e12, inf)."""
+        if name == "subscription_403":
+            return [subscription_fault(int(params.get("times") or 1000))]
+        if name == "retry_hint":
+            fault = rate_limit_fault(params.get("path"), 1, int(params.get("times") or 1))
+            fault.headers["Retry-After"] = str(params.get("value", "1e12"))
+            return [fault]
+        raise KeyError(name)
 
     def truth(self) -> dict[str, Any]:
         chats = [c for c in sorted(self.chats.values(), key=lambda c: c.created_at) if c.buyer]

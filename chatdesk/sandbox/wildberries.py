@@ -129,6 +129,11 @@ class WildberriesSim(MarketplaceSim):
         self.pending_download_ids: set[str] = set()  # answer 202 (moderation pending)
         self.rejected_download_ids: set[str] = set()  # answer 451 (failed moderation)
         self.questions: list[dict[str, Any]] = []
+        self.stamp_forms: dict[str, str] = {}  # eventID -> how its addTimestamp is served (quirk)
+        self.stripped: set[str] = set()  # eventIDs served without their optional fields (quirk)
+        self.next_form: str | None = None  # the next event's timestamp form (quirk)
+        self.strip_next = False  # the next event goes without optional fields (quirk)
+        self.cursor_quirk: tuple[str, int] | None = None  # ("backward"|"stall", answers left)
 
     # ------------------------------------------------------------------ ids
 
@@ -224,9 +229,65 @@ class WildberriesSim(MarketplaceSim):
             self.chat_created[chat_id] = stamp
         if sender == "client" or first:
             event["clientName"] = chat["clientName"]
+        if self.next_form:
+            self.stamp_forms[event["eventID"]] = self.next_form
+            self.next_form = None
+        if self.strip_next:
+            self.stripped.add(event["eventID"])
+            self.strip_next = False
         self.events.append(event)
         self._stamps.append(stamp)
         return event
+
+    # ------------------------------------------------------------------ quirks
+
+    def quirk(self, name: str, params: dict[str, Any]) -> list[Fault]:
+        """``timestamp`` (``form``: ``us``, ``s``, ``float``, ``garbage``: the next event's
+        addTimestamp), ``missing_optional`` (the next event without addTime, source,
+        clientName, isNewChat, eventType), ``cursor`` (``mode``: ``backward``/``stall``,
+        ``times``: events answers whose ``next`` goes back or stays), ``sign_rotation`` (every
+        chat gets a new-format replySign; old ones are refused), ``retry_hint`` (``value``:
+        the next 429's X-Ratelimit-Retry, e.g. 1e12, inf, -5, NaN)."""
+        if name == "timestamp":
+            self.next_form = str(params.get("form") or "us")
+            return []
+        if name == "missing_optional":
+            self.strip_next = True
+            return []
+        if name == "cursor":
+            self.cursor_quirk = (str(params.get("mode") or "backward"), int(params.get("times") or 50))
+            return []
+        if name == "sign_rotation":
+            for chat in self.chats.values():
+                chat["replySign"] = f"2:{chat['chatID']}:{self._hex(96)}"
+            return []
+        if name == "retry_hint":
+            fault = rate_limit_fault(params.get("path"), 1, int(params.get("times") or 1))
+            fault.headers["X-Ratelimit-Retry"] = str(params.get("value", "1e12"))
+            fault.headers["Retry-After"] = str(params.get("value", "1e12"))
+            return [fault]
+        raise KeyError(name)
+
+    def _wire(self, event: dict[str, Any]) -> dict[str, Any]:
+        """An event as served, with its quirks applied."""
+        eid = event["eventID"]
+        if eid not in self.stamp_forms and eid not in self.stripped:
+            return event
+        wire = dict(event)
+        stamp = event["addTimestamp"]
+        form = self.stamp_forms.get(eid)
+        if form == "us":
+            wire["addTimestamp"] = stamp * 1000
+        elif form == "s":
+            wire["addTimestamp"] = stamp // 1000
+        elif form == "float":
+            wire["addTimestamp"] = float(stamp)
+        elif form == "garbage":
+            wire["addTimestamp"] = "soon"
+        if eid in self.stripped:
+            for key in ("addTime", "source", "clientName", "isNewChat", "eventType"):
+                wire.pop(key, None)
+        return wire
 
     # ------------------------------------------------------------------ seed and actors
 
@@ -434,9 +495,13 @@ class WildberriesSim(MarketplaceSim):
         if self.duplicate_next > 0 and start > 0:
             page = self.events[max(0, start - 2) : start] + page
             self.duplicate_next -= 1
-        result: dict[str, Any] = {"totalEvents": len(page), "events": page}
+        result: dict[str, Any] = {"totalEvents": len(page), "events": [self._wire(e) for e in page]}
         if page:
             result["next"] = page[-1]["addTimestamp"] + 1
+            if self.cursor_quirk is not None and raw is not None:
+                mode, left = self.cursor_quirk
+                result["next"] = int(raw) - 1000 if mode == "backward" else int(raw)
+                self.cursor_quirk = (mode, left - 1) if left > 1 else None
             result["oldestEventTime"] = page[0]["addTime"]
             result["newestEventTime"] = page[-1]["addTime"]
         else:

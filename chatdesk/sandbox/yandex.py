@@ -110,6 +110,19 @@ def rate_limit_fault(path: str | None = None, seconds: int = 1) -> Fault:
     )
 
 
+def parallel_limit_fault(times: int = 1, limit: int = 3) -> Fault:
+    """YM's cabinet-wide limit on simultaneous requests: 420 without X-RateLimit-Resource-*."""
+    return Fault(
+        kind="status",
+        prefix="ym",
+        status=420,
+        times=times,
+        headers={"content-type": "application/json"},
+        body={"status": "ERROR", "errors": [{"code": "LIMIT_EXCEEDED",
+                                             "message": f"Hit rate limit of {limit} parallel requests"}]},
+    )
+
+
 class YandexSim(MarketplaceSim):
     marketplace = "yandex"
     prefix = "ym"
@@ -120,6 +133,7 @@ class YandexSim(MarketplaceSim):
         self.chats: dict[int, _Chat] = {}
         self.replays = 0  # duplicate data actually served (tests check faults took effect)
         self._next_message = FIRST_MESSAGE_ID
+        self.same_second = False  # the next buyer message keeps the chat's updatedAt (quirk)
 
     # ------------------------------------------------------------------------- state
 
@@ -127,6 +141,9 @@ class YandexSim(MarketplaceSim):
         """Now, to the second, strictly after the chat's last activity, so ``updatedAt``
         always moves when a message is added (even under a frozen test clock)."""
         at = self.now().replace(microsecond=0)
+        if chat is not None and self.same_second:
+            self.same_second = False  # written in the same second as the last message
+            return chat.updated_at
         if chat is not None and at <= chat.updated_at:
             at = chat.updated_at + timedelta(seconds=1)
         return at
@@ -201,6 +218,25 @@ class YandexSim(MarketplaceSim):
         chat = self.chats[int(chat_external_id)]
         self._add(chat, "PARTNER", text, self._stamp(chat))
         chat.status = "WAITING_FOR_CUSTOMER"
+
+    def quirk(self, name: str, params: dict[str, Any]) -> list[Fault]:
+        """``same_second`` (the next buyer message lands in the same second as the chat's last
+        one: updatedAt does not move), ``customer_name`` (``chat``, ``name``: e.g. with a lone
+        surrogate), ``parallel_420`` (``times`` bare 420 "parallel requests" answers),
+        ``retry_hint`` (``value``: the next 420's X-RateLimit-Resource-Until)."""
+        if name == "same_second":
+            self.same_second = True
+            return []
+        if name == "customer_name":
+            self.chats[int(params["chat"])].customer = str(params["customer"])
+            return []
+        if name == "parallel_420":
+            return [parallel_limit_fault(int(params.get("times") or 1))]
+        if name == "retry_hint":
+            fault = rate_limit_fault(params.get("path"), 1)
+            fault.headers["X-RateLimit-Resource-Until"] = str(params.get("value", "9999-12-31T23:59:59Z"))
+            return [fault]
+        raise KeyError(name)
 
     def truth(self) -> dict[str, Any]:
         chats = sorted(self.chats.values(), key=lambda c: c.id)

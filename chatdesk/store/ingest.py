@@ -10,17 +10,21 @@ a crash anywhere leaves a store whose cursor never runs ahead of its data.
 from __future__ import annotations
 
 import json
+import re
+import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy import bindparam, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError, ProgrammingError, StatementError
 from sqlmodel import Session
 
-from chatdesk.model import ChatInfo, KnownChat, MessageInfo, Page
+from chatdesk.model import BadItem, ChatInfo, KnownChat, MessageInfo, Page
 from chatdesk.store import sqlite_fast
 from chatdesk.store.db import Database, to_db, utcnow
+from chatdesk.store.schema import BadItem as BadItemRow
 from chatdesk.store.schema import Chat, FollowUp, Message, Outbox, SyncState
 
 PREVIEW_LEN = 200
@@ -31,6 +35,7 @@ class IngestResult:
     new_messages: int = 0
     new_buyer_messages: int = 0
     reconciled: int = 0
+    bad_items: int = 0  # items recorded as unstorable (see BadItem)
     chat_ids: set[int] = field(default_factory=set)
     buyer_chat_ids: set[int] = field(default_factory=set)
     buyer_previews: list[tuple[int, str]] = field(default_factory=list)  # (chat id, text)
@@ -39,6 +44,7 @@ class IngestResult:
         self.new_messages += other.new_messages
         self.new_buyer_messages += other.new_buyer_messages
         self.reconciled += other.reconciled
+        self.bad_items += other.bad_items
         self.chat_ids |= other.chat_ids
         self.buyer_chat_ids |= other.buyer_chat_ids
         self.buyer_previews.extend(other.buyer_previews)
@@ -59,7 +65,9 @@ def _id_key(value: str | None) -> tuple[int, int | str]:
     """Sort key for marketplace ids: numeric ids compare as numbers (exactly), others as text."""
     if value is None:
         return (0, 0)
-    return (1, int(value)) if value.isdigit() else (2, value)
+    # isdigit() alone also accepts "²" or Arabic-Indic digits, which int() refuses or reads
+    # differently: only ASCII digits are numbers here.
+    return (1, int(value)) if value.isascii() and value.isdigit() else (2, value)
 
 
 def known_chats(
@@ -178,6 +186,17 @@ def _upsert_chats(session: Session, account_id: int, infos: Iterable[ChatInfo]) 
         else:
             stmt = update(table).where(table.c.id == bindparam("_id")).values({n: bindparam(n) for n in names})
             conn.execute(stmt, rows)
+    counts = [{"_id": ids[i.external_id], "_unread": max(0, i.unread)} for i in infos if i.unread is not None]
+    if counts:
+        # No history in hand (e.g. Ozon without the subscription that reads it): the
+        # marketplace's own unread count is the best there is. Once messages are stored,
+        # they alone decide the count.
+        stmt = (
+            update(table)
+            .where(table.c.id == bindparam("_id"), table.c.last_message_id.is_(None))
+            .values(unread=bindparam("_unread"))
+        )
+        conn.execute(stmt, counts)
     if activity:
         stmt = (
             update(table)
@@ -236,9 +255,185 @@ def apply_pages(db: Database, account_id: int, stream: str, pages: list[Page]) -
     never runs ahead of stored data) because the pages commit or roll back together.
     """
     result = IngestResult()
+    cleaned = [_clean_page(p) for p in pages]
     with db.write() as session:
-        _apply(session, account_id, stream, merge_pages(pages), result)
+        try:
+            with session.begin_nested():
+                _apply(session, account_id, stream, merge_pages(cleaned), result)
+        except (OperationalError, sqlite3.OperationalError):
+            raise  # a full disk or a lock fails the whole write, never one item
+        except _ITEM_ERRORS:
+            # One item the database refuses must not block the stream: store the pages item by
+            # item, record what cannot be stored, and move the cursor on (issue 11 §1).
+            result = IngestResult()
+            for page in cleaned:
+                _apply_isolated(session, account_id, stream, page, result)
+        _record_bad(session, account_id, stream, [b for p in cleaned for b in p.bad_items])
+        result.bad_items += sum(len(p.bad_items) for p in cleaned)
     return result
+
+
+# What one unstorable item raises (not a full disk or a lock: those fail the whole write).
+_ITEM_ERRORS = (
+    IntegrityError,
+    DataError,
+    ProgrammingError,
+    StatementError,
+    sqlite3.Error,  # raised raw by sqlite_fast's executemany
+    ValueError,
+    TypeError,
+    UnicodeError,
+)
+_SURROGATES = re.compile("[\ud800-\udfff]")
+MAX_ID = 255
+
+
+def storable(text: str) -> str:
+    """Text any store accepts: lone UTF-16 surrogates (half an emoji, valid in JSON) become
+    U+FFFD and NUL is dropped (PostgreSQL refuses it in text). Other control characters are
+    kept here and removed where text is shown (:func:`chatdesk.sanitize.safe_text`)."""
+    if text.isascii():
+        return text.replace("\x00", "")
+    return _SURROGATES.sub("\ufffd", text).replace("\x00", "")
+
+
+def _opt(text: str | None) -> str | None:
+    return None if text is None else storable(text)
+
+
+def _bad_id(value: object) -> str | None:
+    """Why an id cannot be a key, or None if it can."""
+    if not isinstance(value, str) or not value.strip():
+        return "no usable id"
+    if len(value) > MAX_ID:
+        return f"id longer than {MAX_ID} characters"
+    if storable(value) != value or any(ord(c) < 32 for c in value):
+        return "id with control characters or broken Unicode"
+    return None
+
+
+def _raw_id(value: object) -> str:
+    return storable(str(value if value is not None else ""))[:MAX_ID]
+
+
+def _clean_page(page: Page) -> Page:
+    """The page with every string storable; items without a usable id or time moved to
+    ``bad_items`` (recorded with their raw id, never silently dropped)."""
+    bad = list(page.bad_items)
+    chats: list[ChatInfo] = []
+    dropped_chats: set[str] = set()
+    for c in page.chats:
+        reason = _bad_id(c.external_id)
+        if reason:
+            bad.append(BadItem(_raw_id(c.external_id), f"chat: {reason}"))
+            dropped_chats.add(c.external_id)
+            continue
+        chats.append(
+            replace(
+                c,
+                customer=_opt(c.customer),
+                order_id=_opt(c.order_id),
+                product_id=_opt(c.product_id),
+                status=_opt(c.status),
+                reply_token=_opt(c.reply_token),
+                version=_opt(c.version),
+                preview=_opt(c.preview),
+                context={storable(str(k)): storable(str(v)) for k, v in c.context.items()},
+            )
+        )
+    messages: list[MessageInfo] = []
+    for m in page.messages:
+        reason = _bad_id(m.external_id) or (
+            f"its chat: {_bad_id(m.chat_external_id)}" if _bad_id(m.chat_external_id) else None
+        )
+        if reason is None and (not isinstance(m.created_at, datetime) or m.created_at.tzinfo is None):
+            reason = "no usable time"
+        if reason:
+            bad.append(BadItem(_raw_id(m.external_id), f"message: {reason}", _raw_id(m.chat_external_id)))
+            continue
+        messages.append(
+            replace(
+                m,
+                text=storable(m.text or ""),
+                attachments=tuple(
+                    replace(
+                        a,
+                        name=storable(a.name),
+                        content_type=_opt(a.content_type),
+                        url=_opt(a.url),
+                        download_id=_opt(a.download_id),
+                    )
+                    for a in m.attachments
+                ),
+            )
+        )
+    return Page(chats=tuple(chats), messages=tuple(messages), cursor=page.cursor, bad_items=tuple(bad))
+
+
+def _apply_isolated(session: Session, account_id: int, stream: str, page: Page, result: IngestResult) -> None:
+    """Apply one page item by item, each in its own savepoint; what fails becomes a bad item."""
+    bad: list[BadItem] = []
+    by_chat = {c.external_id: c for c in page.chats}
+    for chat in page.chats:
+        try:
+            with session.begin_nested():
+                _upsert_chats(session, account_id, [chat])
+        except _ITEM_ERRORS as exc:
+            bad.append(BadItem(_raw_id(chat.external_id), f"chat not storable: {type(exc).__name__}"))
+    for m in page.messages:
+        part = IngestResult()
+        try:
+            with session.begin_nested():
+                chat = by_chat.get(m.chat_external_id)
+                _apply(session, account_id, stream, Page(chats=(chat,) if chat else (), messages=(m,)), part)
+        except _ITEM_ERRORS as exc:
+            bad.append(
+                BadItem(
+                    _raw_id(m.external_id), f"message not storable: {type(exc).__name__}", _raw_id(m.chat_external_id)
+                )
+            )
+        else:
+            result.merge(part)
+    if page.cursor is not None:
+        _set_cursor(session, account_id, stream, page.cursor)
+    _record_bad(session, account_id, stream, bad)
+    result.bad_items += len(bad)
+
+
+def _record_bad(session: Session, account_id: int, stream: str, items: list[BadItem]) -> None:
+    """Upsert bad items by (account, stream, raw id): ``seen`` +1 and ``last_seen_at`` now."""
+    if not items:
+        return
+    now = utcnow()
+    table = BadItemRow.__table__
+    unique = {b.external_id: b for b in items}
+    conn = session.connection()
+    conn.execute(
+        _insert(session, table),
+        [
+            {
+                "account_id": account_id,
+                "stream": stream,
+                "external_id": b.external_id,
+                "chat_external_id": b.chat_external_id,
+                "reason": b.reason[:500],
+                "seen": 0,
+                "first_seen_at": now,
+                "last_seen_at": now,
+            }
+            for b in unique.values()
+        ],
+    )
+    conn.execute(
+        update(table)
+        .where(
+            table.c.account_id == account_id,
+            table.c.stream == stream,
+            table.c.external_id == bindparam("_ext"),
+        )
+        .values(seen=table.c.seen + 1, last_seen_at=now, reason=bindparam("_reason")),
+        [{"_ext": b.external_id, "_reason": b.reason[:500]} for b in unique.values()],
+    )
 
 
 def merge_pages(pages: list[Page]) -> Page:
@@ -289,12 +484,12 @@ def _insert_messages(session: Session, chat_ids: dict[str, int], msgs: list[Mess
     else:
         existing = set()
         for start in range(0, len(wanted), 400):
-            rows = conn.execute(
+            pairs = conn.execute(
                 select(mt.c.chat_id, mt.c.external_id).where(
                     tuple_(mt.c.chat_id, mt.c.external_id).in_(wanted[start : start + 400])
                 )
             ).all()
-            existing.update((r[0], r[1]) for r in rows)
+            existing.update((r[0], r[1]) for r in pairs)
 
     fresh_by_chat: dict[int, list[MessageInfo]] = {}
     for chat_id, items in by_chat.items():
@@ -426,9 +621,19 @@ def _update_aggregates(session: Session, new_by_chat: dict[int, list[MessageInfo
         chat = current[chat_id]
         last_at = chat["last_message_at"]
         unread = chat["unread"]
+        # Unread counts the buyer's messages after the seller's latest, not the messages after
+        # the chat's last activity (which a chat list may already have set to the newest
+        # message: two buyer messages in one sync then counted as one).
+        seller_at = last_at if chat["last_author"] == "seller" else None
         for m in new:  # chronological
             at = to_db(m.created_at)
             assert at is not None
+            if m.author == "seller" and (seller_at is None or at >= seller_at):  # type: ignore[operator]
+                seller_at = at
+                if chat["last_buyer_at"] is None or at >= chat["last_buyer_at"]:  # type: ignore[operator]
+                    unread = 0
+            elif m.author == "buyer" and (seller_at is None or at > seller_at):  # type: ignore[operator]
+                unread += 1  # type: ignore[operator]
             if m.author == "buyer":
                 chat["last_buyer_at"] = max(chat["last_buyer_at"] or at, at)  # type: ignore[type-var]
                 if chat["last_buyer_message_id"] is None or _id_key(m.external_id) > _id_key(
@@ -440,10 +645,6 @@ def _update_aggregates(session: Session, new_by_chat: dict[int, list[MessageInfo
                 last_at = at
                 chat["last_author"] = m.author
                 chat["preview"] = (m.text or _attachment_label(m))[:PREVIEW_LEN]
-                if m.author == "seller":
-                    unread = 0
-                elif m.author == "buyer":
-                    unread += 1  # type: ignore[operator]
             if chat["last_message_id"] is None or _id_key(m.external_id) > _id_key(chat["last_message_id"]):  # type: ignore[arg-type]
                 chat["last_message_id"] = m.external_id
         chat["last_message_at"] = last_at
@@ -501,7 +702,7 @@ def _cancel_followups_on_buyer_reply(session: Session, chat_ids: set[int]) -> No
 
 
 def _state(session: Session, account_id: int, stream: str) -> SyncState:
-    row = session.execute(
+    row: SyncState | None = session.execute(
         select(SyncState).where(SyncState.account_id == account_id, SyncState.stream == stream)
     ).scalar_one_or_none()
     if row is None:
@@ -511,6 +712,7 @@ def _state(session: Session, account_id: int, stream: str) -> SyncState:
         row = session.execute(
             select(SyncState).where(SyncState.account_id == account_id, SyncState.stream == stream)
         ).scalar_one()
+    assert row is not None
     return row
 
 

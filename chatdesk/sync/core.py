@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import threading
 from collections.abc import Callable
-from datetime import timedelta
 from typing import ClassVar
 
 from chatdesk.config import Config
@@ -35,9 +34,7 @@ class EngineCore:
     held leases and listeners. Tunables are class attributes so tests can override them."""
 
     MAX_INLINE_WAIT: ClassVar[float] = 30.0  # a rate limit shorter than this is waited out within the same poll
-    INLINE_RETRIES: ClassVar[int] = 3
-    AUTH_BACKOFF: ClassVar[timedelta] = timedelta(minutes=15)
-    UNAVAILABLE_BACKOFF: ClassVar[timedelta] = timedelta(hours=6)
+    INLINE_RETRIES: ClassVar[int] = 3  # at most this many inline retries per poll (policy.POLL gives each cause's)
     COMMIT_BATCH: ClassVar[int] = 2000  # messages (roughly) per store transaction during a sync
     COMMIT_SECONDS: ClassVar[float] = 2.0  # ...or this many seconds of fetched data
 
@@ -110,6 +107,8 @@ class EngineCore:
             with contextlib.suppress(ChatdeskError):
                 await asyncio.to_thread(store_accounts.release_lease, self.db, account_id, self.owner)
         self._held.clear()
+        with contextlib.suppress(ChatdeskError):
+            await asyncio.to_thread(store_accounts.forget_worker, self.db, self.owner)
 
     def _interval(self, account: AccountRow) -> float:
         return float(account.poll_interval or self.config.poll_interval)

@@ -49,8 +49,9 @@ class AccountResult:
     polled: bool = True
     new_messages: int = 0
     new_buyer_messages: int = 0
-    errors: list[str] = field(default_factory=list)
-    note: str | None = None
+    errors: list[str] = field(default_factory=list)  # failures: ``sync --once`` exits 1
+    note: str | None = None  # why the account was not polled
+    notes: list[str] = field(default_factory=list)  # states worth a line once (unavailable, waiting)
 
     @property
     def ok(self) -> bool:
@@ -95,6 +96,32 @@ def log_unexpected(what: str, secret: str) -> None:
     """Log the exception being handled with its traceback, minus the token: a library's
     exception text may quote request headers (h11's "Illegal header value ...")."""
     log.error("%s\n%s", what, redact(traceback.format_exc(), secret))
+
+
+def log_to_file(folder: Path) -> Path | None:
+    """Send chatdesk's (and APScheduler's) log records to ``<folder>/chatdesk.log`` instead of
+    the terminal: a failing account is one line on the terminal, its details are here, with
+    secrets already redacted by whoever logs (:func:`log_unexpected`). Idempotent; returns
+    the file, or None when it cannot be opened (then records are dropped, never printed)."""
+    from chatdesk.paths import ensure_private_dir
+
+    try:
+        path = ensure_private_dir(folder) / "chatdesk.log"
+        handler: logging.Handler = logging.FileHandler(path, encoding="utf-8")
+    except (OSError, Exception):
+        path, handler = None, logging.NullHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    for name in ("chatdesk", "apscheduler"):
+        logger = logging.getLogger(name)
+        for old in [h for h in logger.handlers if getattr(h, "_chatdesk_file", False)]:
+            logger.removeHandler(old)
+            old.close()
+        handler._chatdesk_file = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+        logger.propagate = False
+        if logger.level == logging.NOTSET or logger.level > logging.WARNING:
+            logger.setLevel(logging.WARNING)
+    return path
 
 
 def load_file(spec: dict[str, object]) -> OutgoingFile:

@@ -5,28 +5,25 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Mapping
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from chatdesk.connectors.base import (
-    AuthError,
     ConnectorError,
     KnownChat,
     Page,
-    RateLimited,
-    StreamUnavailable,
-    TransientError,
     redact,
 )
 from chatdesk.errors import ChatdeskError
 from chatdesk.store import accounts as store_accounts
 from chatdesk.store import ingest, outbox
-from chatdesk.store.db import utcnow
+from chatdesk.store.db import from_db, utcnow
+from chatdesk.sync import policy
 from chatdesk.sync.delivery import OutboxDelivery
 from chatdesk.sync.runtime import (
     AccountResult,
     Runtime,
     SyncEvent,
-    backoff,
     log_unexpected,
 )
 
@@ -43,17 +40,17 @@ class StreamPolling(OutboxDelivery):
         interval = self._interval(account)
         ttl = max(3 * interval, 120.0)
         had_lease = account.id in self._held
-        got = await asyncio.to_thread(store_accounts.acquire_lease, self.db, account.id, self.owner, ttl)
-        if not got:
-            self._held.discard(account.id)
-            owner = await asyncio.to_thread(store_accounts.lease_owner, self.db, account.id)
-            result.polled = False
-            result.note = f"polled by another chatdesk process ({owner})"
-            return result
-        self._held.add(account.id)
+        # The key first: a process without it (an operator's TUI on another host) must never
+        # take the lease, or the daemon that has the key would wait for it to expire.
         try:
             rt = await self._runtime(account)
         except ChatdeskError as exc:
+            self._held.discard(account.id)
+            owner = await asyncio.to_thread(store_accounts.lease_owner, self.db, account.id)
+            if owner is not None and owner != self.owner:
+                result.polled = False
+                result.note = f"polled by another chatdesk process ({owner})"
+                return result
             msg = str(exc)
             await asyncio.to_thread(
                 ingest.record_attempt, self.db, account.id, "chats", ok=False, error=msg, error_kind="secret"
@@ -61,6 +58,14 @@ class StreamPolling(OutboxDelivery):
             result.errors.append(msg)
             self._emit(SyncEvent("error", account.id, message=f"{account.name}: {msg}"))
             return result
+        fence = await asyncio.to_thread(self._take_lease, account.id, ttl)
+        if fence is None:
+            self._held.discard(account.id)
+            owner = await asyncio.to_thread(store_accounts.lease_owner, self.db, account.id)
+            result.polled = False
+            result.note = f"polled by another chatdesk process ({owner})"
+            return result
+        self._held.add(account.id)
         async with rt.lock:
             if not had_lease:
                 rt.known_cache.clear()  # someone else may have synced this account meanwhile
@@ -69,14 +74,22 @@ class StreamPolling(OutboxDelivery):
             previews: list[tuple[int, str]] = []
             for stream in rt.connector.streams:
                 res = await self._poll_stream(rt, stream, interval, force=force)
-                if isinstance(res, str):
-                    result.errors.append(f"{stream}: {res}")
+                if isinstance(res, StreamFailure):
+                    if res.failure:
+                        result.errors.append(f"{stream}: {res.message}")
+                    elif res.news:
+                        result.notes.append(f"{stream}: {res.message}")
                 elif res is not None:
                     result.new_messages += res.new_messages
                     result.new_buyer_messages += res.new_buyer_messages
                     changed |= res.chat_ids
                     previews.extend(res.buyer_previews)
-            await self._deliver(rt)
+            # Fencing: deliver only while still the holder this poll started as (a pause longer
+            # than the lease, e.g. a suspended VM, lets another daemon take over meanwhile).
+            if await asyncio.to_thread(store_accounts.holds_lease, self.db, account.id, self.owner, fence):
+                await self._deliver(rt)
+            else:
+                self._held.discard(account.id)
         self._emit(
             SyncEvent(
                 "error" if result.errors else "synced",
@@ -89,15 +102,44 @@ class StreamPolling(OutboxDelivery):
         )
         return result
 
+    def _take_lease(self, account_id: int, ttl: float) -> int | None:
+        """Heartbeat this engine, then take the account's lease within a fair share: with N
+        live sync engines, each holds at most ceil(accounts / N) leases, so several daemons
+        split the accounts (rate limits are per token) and a dead one's are taken over."""
+        workers = store_accounts.heartbeat_worker(self.db, self.owner, ttl)
+        share = None
+        if workers > 1:
+            enabled = sum(1 for a in store_accounts.list_accounts(self.db) if a.enabled)
+            share = max(1, -(-enabled // workers))
+        return store_accounts.take_lease(self.db, account_id, self.owner, ttl, share=share)
+
     async def _poll_stream(
         self, rt: Runtime, stream: str, interval: float, *, force: bool
-    ) -> ingest.IngestResult | str | None:
-        """Poll one stream to the end; return what was ingested, an error text, or None if skipped."""
+    ) -> ingest.IngestResult | StreamFailure | None:
+        """Poll one stream to the end; return what was ingested, how it failed, or None if it
+        rests (its back-off has not ended; a forced poll still rests when :mod:`policy` says
+        the wait must be honoured, e.g. an announced rate-limit wait or a missing category).
+
+        The reaction to every failure is :data:`policy.POLL`'s row for its cause: one
+        ``except`` for all of them, no branch per error class."""
         account = rt.account
         state = await asyncio.to_thread(ingest.stream_state, self.db, account.id, stream)
         now = utcnow()
-        if state.backoff_until and state.backoff_until > now and not force:
-            return None
+        if state.backoff_until and state.backoff_until > now:
+            row = policy.POLL.get(state.error_kind or "", policy.POLL["error"])
+            if not force:
+                return None
+            if row.forced:  # said once when it began; a wait the marketplace announced is worth a line
+                if row.state != "waiting":
+                    return None
+                until = from_db(state.backoff_until) or now
+                return StreamFailure(
+                    message=f"waiting until {until:%H:%M:%S} UTC as the marketplace asked ({state.last_error})",
+                    key=state.error_kind or "quota",
+                    failure=False,
+                    state=row.state,
+                    until=until,
+                )
         total = ingest.IngestResult()
         attempt = 0
         while True:
@@ -110,31 +152,30 @@ class StreamPolling(OutboxDelivery):
                     await self._drain(rt.connector.poll(stream, cursor, known), account.id, stream, total, touched)
                 finally:
                     await self._refresh_known(rt, stream, touched)
-            except RateLimited as exc:
-                if exc.retry_after <= self.MAX_INLINE_WAIT and attempt <= self.INLINE_RETRIES:
-                    await asyncio.sleep(exc.retry_after)
+            except Exception as exc:  # classified below: a connector's cause, the store, or a bug
+                key, error = self._classify(rt, stream, exc)
+                reaction = policy.POLL[key]
+                pause = policy.inline_pause(reaction, error, attempt, self.MAX_INLINE_WAIT, cap=self.INLINE_RETRIES)
+                if pause is not None:
+                    await asyncio.sleep(pause)
                     continue
-                return await self._fail(rt, stream, exc, "rate_limited", timedelta(seconds=exc.retry_after))
-            except StreamUnavailable as exc:
-                return await self._fail(rt, stream, exc, "unavailable", self.UNAVAILABLE_BACKOFF, unavailable=True)
-            except AuthError as exc:
-                return await self._fail(rt, stream, exc, "auth", self.AUTH_BACKOFF)
-            except TransientError as exc:
-                if attempt <= self.INLINE_RETRIES:
-                    await asyncio.sleep(min(8.0, 0.5 * 2 ** (attempt - 1)))
-                    continue
-                return await self._fail(rt, stream, exc, "transient", backoff(state.failures, interval))
-            except ConnectorError as exc:
-                return await self._fail(rt, stream, exc, "error", backoff(state.failures, interval))
-            except ChatdeskError as exc:
-                return await self._fail(rt, stream, exc, "store", backoff(state.failures, interval))
-            except Exception as exc:  # a bug or an unexpected wire format: record, never crash
-                log_unexpected(f"unexpected error polling {account.name}/{stream}", rt.secret)
-                err = ConnectorError(f"unexpected {type(exc).__name__}: {redact(str(exc), rt.secret)}")
-                return await self._fail(rt, stream, err, "bug", backoff(state.failures, interval))
+                wait = policy.backoff_for(reaction, error, state.failures or 0, interval)
+                return await self._fail(rt, stream, error, key, reaction, wait, was=state.unavailable)
             next_at = utcnow() + timedelta(seconds=interval)
             await asyncio.to_thread(ingest.record_attempt, self.db, account.id, stream, ok=True, next_poll_at=next_at)
             return total
+
+    def _classify(self, rt: Runtime, stream: str, exc: Exception) -> tuple[str, Exception]:
+        """The :data:`policy.POLL` key of a failure, and the error whose words are recorded.
+        A bug or an unexpected wire format is logged with its traceback (secrets redacted) and
+        recorded in one line; it never crashes the round."""
+        if isinstance(exc, ConnectorError):
+            return policy.poll_key(exc), exc
+        if isinstance(exc, ChatdeskError):
+            return "store", exc
+        log_unexpected(f"unexpected error polling {rt.account.name}/{stream}", rt.secret)
+        words = policy.POLL["bug"].words
+        return "bug", ConnectorError(f"unexpected {type(exc).__name__}: {words}")
 
     async def _known(self, rt: Runtime, stream: str) -> Mapping[str, KnownChat]:
         """What the stream's connector needs of the store's chats. By default all of the
@@ -213,13 +254,17 @@ class StreamPolling(OutboxDelivery):
         rt: Runtime,
         stream: str,
         exc: Exception,
-        kind: str,
-        backoff: timedelta,
+        key: str,
+        reaction: policy.PollReaction,
+        wait: timedelta,
         *,
-        unavailable: bool = False,
-    ) -> str:
+        was: str | None,
+    ) -> StreamFailure:
+        """Record a failed poll as :data:`policy.POLL` says (the row's key is stored as the
+        stream's ``error_kind``, so the next run of any process honours the same wait)."""
         msg = redact(str(exc), rt.secret) or type(exc).__name__
-        until = utcnow() + backoff
+        until = utcnow() + wait
+        unavailable = reaction.state == "unavailable"
         await asyncio.to_thread(
             ingest.record_attempt,
             self.db,
@@ -227,9 +272,30 @@ class StreamPolling(OutboxDelivery):
             stream,
             ok=False,
             error=msg,
-            error_kind=kind,
+            error_kind=key,
             backoff_until=until,
             unavailable=msg if unavailable else None,
             next_poll_at=until,
         )
-        return msg
+        return StreamFailure(
+            message=msg,
+            key=key,
+            failure=reaction.failure,
+            state=reaction.state,
+            until=until,
+            news=not unavailable or was != msg,
+        )
+
+
+@dataclass(frozen=True)
+class StreamFailure:
+    """How a stream's poll failed: the recorded words, the :data:`policy.POLL` key and row
+    facts the caller needs (``failure``: counts for ``sync --once``'s exit code; ``news``:
+    the state is new, so it is worth a line — an unavailable stream is said once)."""
+
+    message: str
+    key: str
+    failure: bool
+    state: str
+    until: datetime
+    news: bool = True
