@@ -60,9 +60,10 @@ _BARE_TIME = re.compile(rf"^{_TIME}$")
 _RU_DATE = re.compile(rf"^(\d{{1,2}})\.(\d{{1,2}})\.(\d{{4}})(?:\s+{_TIME})?$")
 
 
-def parse_duration(text: str) -> timedelta:
+def parse_duration(text: str, *, limit: timedelta = MAX_AHEAD) -> timedelta:
     """``"2d 4h"``, ``"через 3 дня"``, ``"in a week"`` -> a positive timedelta of at most
-    :data:`MAX_AHEAD`; ``ValueError`` with a plain sentence otherwise."""
+    ``limit`` (default :data:`MAX_AHEAD`, for times ahead); ``ValueError`` with a plain sentence
+    otherwise."""
     cleaned = _PREFIX.sub("", " ".join(text.lower().split()))
     total = timedelta()
     pos = 0
@@ -74,11 +75,11 @@ def parse_duration(text: str) -> timedelta:
         if amount is None and len(m.group(2)) < 3:
             raise ValueError(f"cannot read {text!r} as a duration; try 3d, 2h, 30m, 1w or 2d 4h")
         if amount is not None and amount.isdigit() and len(amount) > 6:
-            raise ValueError(_too_far(text))
+            raise ValueError(_too_far(text, limit))
         count = 1 if amount is None or amount in _SPELLED_ONE else int(amount)
         total += count * _UNITS[m.group(2)]
-        if total > MAX_AHEAD:
-            raise ValueError(_too_far(text))
+        if total > limit:
+            raise ValueError(_too_far(text, limit))
         pos = m.end()
     if not cleaned or cleaned[pos:].strip(" ,"):
         raise ValueError(f"cannot read {text!r} as a duration; try 3d, 2h, 30m, 1w or 2d 4h")
@@ -87,8 +88,9 @@ def parse_duration(text: str) -> timedelta:
     return total
 
 
-def _too_far(text: str) -> str:
-    return f"{text!r} is too far ahead: at most {MAX_AHEAD.days} days"
+def _too_far(text: str, limit: timedelta) -> str:
+    what = "too far ahead" if limit == MAX_AHEAD else "too long"
+    return f"{text!r} is {what}: at most {limit.days} days"
 
 
 def _clock(hour: str | None, minute: str | None, meridiem: str | None, text: str) -> time:

@@ -365,8 +365,9 @@ def parse_since(text: str) -> timedelta:
     from chatdesk.timeparse import parse_duration
 
     raw = text.strip().lower()
-    value = timedelta(weeks=int(raw[:-1])) if raw.endswith("w") and raw[:-1].isdigit() else parse_duration(raw)
-    if value <= timedelta(0) or value > timedelta(days=366 * 3):
+    longest = timedelta(days=366 * 3)
+    value = parse_duration(raw, limit=longest)
+    if value <= timedelta(0) or value > longest:
         raise ValueError(f"--since must be between 1 minute and 3 years, not {text!r}")
     return value
 

@@ -1,7 +1,7 @@
 """assist and insight: topics of buyer messages, hook events fired, rule-check blocks
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-11-29
 
 - ``message_topic``: one topic per buyer message (offline rules or the configured model),
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004"
-down_revision = "0003"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
