@@ -23,6 +23,7 @@ LAPSE = st.tuples(st.sampled_from(("lapse", "kill", "takeover")), st.sampled_fro
 STEPS = st.lists(st.one_of(STEP, BUSY, BUSY, BUSY, LAPSE), min_size=4, max_size=60)
 
 
+@pytest.mark.timeout(600)
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(steps=STEPS, replies=st.integers(1, 3), parts=st.integers(1, 3))
 def test_any_interleaving_delivers_every_part_exactly_once(steps, replies: int, parts: int) -> None:  # type: ignore[no-untyped-def]
@@ -30,6 +31,7 @@ def test_any_interleaving_delivers_every_part_exactly_once(steps, replies: int, 
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)
 @settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(steps=STEPS, replies=st.integers(1, 4), parts=st.integers(1, 3))
 def test_interleavings_soak(steps, replies: int, parts: int) -> None:  # type: ignore[no-untyped-def]
