@@ -88,7 +88,7 @@ def parse_duration(text: str, *, limit: timedelta = MAX_AHEAD) -> timedelta:
     return total
 
 
-def _too_far(text: str, limit: timedelta) -> str:
+def _too_far(text: str, limit: timedelta = MAX_AHEAD) -> str:
     what = "too far ahead" if limit == MAX_AHEAD else "too long"
     return f"{text!r} is {what}: at most {limit.days} days"
 
