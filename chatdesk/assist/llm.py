@@ -257,7 +257,11 @@ class ModelCall:
                 follow_redirects=False,  # the key goes to the configured host only
             )
         client = openai.OpenAI(
-            base_url=s.base_url, api_key=self.key or "none", max_retries=0, timeout=s.timeout, http_client=self._http
+            base_url=s.base_url,
+            api_key=self.key or "none",
+            max_retries=0,
+            timeout=s.timeout,
+            http_client=self._http,  # type: ignore[arg-type]  # openai 3 types it as httpx2.Client; httpx's is accepted
         )
         outcome: dict[str, Any] = {}
         done = threading.Event()

@@ -273,8 +273,8 @@ def build(db: Database, config: Config, *, since: datetime, until: datetime, by:
             chat.resolved_at is None or (chat.last_buyer_at is not None and chat.resolved_at < chat.last_buyer_at)
         )
         if waiting and (chat.status or "").upper() not in {"FINISHED", "CLOSED"}:
-            at = chat.last_buyer_at.timestamp() if chat.last_buyer_at else None
-            group(chat_key(chat, at)).unanswered_now += 1
+            since_at = chat.last_buyer_at.timestamp() if chat.last_buyer_at else None
+            group(chat_key(chat, since_at)).unanswered_now += 1
 
     for cid, state, when in facts.followups:
         g = group(chat_key(chats[cid], when.timestamp()))

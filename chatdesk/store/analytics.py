@@ -76,8 +76,8 @@ def _message_facts(s, s0: datetime) -> list[MessageFact]:  # type: ignore[no-unt
             return cursor.execute(sql, (t0, t0)).fetchall()  # type: ignore[no-any-return]
         finally:
             cursor.close()
-    sql = text(_FACTS_SQL.format(at="m.created_at", s0=":s0")).bindparams(bindparam("s0", type_=DateTime()))
-    return [(r[0], r[1], r[2], _posix(r[3]), r[4], r[5]) for r in s.execute(sql, {"s0": s0})]
+    stmt = text(_FACTS_SQL.format(at="m.created_at", s0=":s0")).bindparams(bindparam("s0", type_=DateTime()))
+    return [(r[0], r[1], r[2], _posix(r[3]), r[4], r[5]) for r in s.execute(stmt, {"s0": s0})]
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,7 @@ def period_facts(db: Database, since: datetime, until: datetime) -> PeriodFacts:
     had_buyer = (
         exists().where(Message.chat_id == Chat.id, Message.author == "buyer", Message.created_at < s0).correlate(Chat)
     )
-    active = select(
+    active = select(  # type: ignore[misc]  # a wide select: mypy gives up on its overloads
         Chat.id,
         Account.name,
         Account.marketplace,
@@ -174,14 +174,14 @@ def period_facts(db: Database, since: datetime, until: datetime) -> PeriodFacts:
         overrides = [(int(r[0]), _aware(r[1])) for r in s.execute(ov).all()]
         bl = select(RuleBlock.chat_id, RuleBlock.at, RuleBlock.severity).where(RuleBlock.at >= s0, RuleBlock.at < u0)
         blocks = [(int(r[0]), _aware(r[1]), r[2]) for r in s.execute(bl).all()]
-    for cid, *_ in [*followups, *overrides, *blocks]:
+    for cid in [f[0] for f in followups] + [o[0] for o in overrides] + [b[0] for b in blocks]:
         if cid not in chats:  # a chat quiet since, but its follow-up or block belongs to the period
             chats.update(_chats_by_id(db, [cid], s0))
     return PeriodFacts(since, until, chats, messages, followups, overrides, blocks)  # type: ignore[arg-type]
 
 
 def _chats_by_id(db: Database, ids: list[int], s0: datetime | None) -> dict[int, ChatFacts]:
-    q = select(
+    q = select(  # type: ignore[misc]  # a wide select: mypy gives up on its overloads
         Chat.id,
         Account.name,
         Account.marketplace,

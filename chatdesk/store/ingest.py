@@ -384,8 +384,8 @@ def _apply_isolated(session: Session, account_id: int, stream: str, page: Page, 
         part = IngestResult()
         try:
             with session.begin_nested():
-                chat = by_chat.get(m.chat_external_id)
-                _apply(session, account_id, stream, Page(chats=(chat,) if chat else (), messages=(m,)), part)
+                owner = by_chat.get(m.chat_external_id)
+                _apply(session, account_id, stream, Page(chats=(owner,) if owner else (), messages=(m,)), part)
         except _ITEM_ERRORS as exc:
             bad.append(
                 BadItem(

@@ -214,7 +214,8 @@ def resolve(db: Database, config: Config, chat_id: int, now: datetime, home: str
     if chat is None:
         raise UsageError(f"no chat with id {chat_id}")
     store_followups.mark_resolved(db, chat_id)
-    existing = {f.rule for f in store_followups.list_followups(db, chat_id=chat_id, states=("pending",))}
+    pending = store_followups.list_followups(db, chat_id=chat_id, states=("pending",))
+    existing = {f.rule for f in pending if f.rule is not None}
     created: list[int] = []
     for planned in resolve_plan(chat, config, now, existing):
         if planned.skip is not None or planned.due is None:
