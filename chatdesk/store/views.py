@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.sql.selectable import ScalarSelect
 from sqlmodel import col
 
 from chatdesk.model import Attachment
 from chatdesk.store.db import Database, from_db, to_db
-from chatdesk.store.schema import Account, Chat, Draft, FollowUp, Message, MessageTopic, Operator
+from chatdesk.store.schema import Account, Chat, Draft, FollowUp, Message, MessageTopic
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class ChatFilter:
     status: str | None = None  # "open" | "closed"
     text: str | None = None
     stable_order: bool = False
-    topic: str | None = None  # topic of the chat's newest tagged buyer message (chatdesk.assist.topics)
+    topic: str | None = None  # topic of the chat's newest buyer message (chatdesk.assist.topics)
     assigned_to: str | None = None  # team mode: only chats assigned to this operator ("mine")
     unassigned: bool = False  # team mode: only chats nobody is assigned to
 
@@ -56,9 +57,8 @@ class ChatRow:
     resolved_at: datetime | None = None
     last_buyer_message_id: str | None = None
     has_draft: bool = False  # an unsent reply is saved for this chat
-    topic: str | None = None  # of the newest tagged buyer message (issue 14); None: not tagged yet
+    topic: str | None = None  # of the newest buyer message (issue 14); None: not tagged yet
     assigned_to: str | None = None
-    present: tuple[tuple[str, str], ...] = ()  # team mode: (who, "viewing"|"typing") of other operators
 
     @property
     def closed(self) -> bool:
@@ -80,7 +80,6 @@ class MessageRow:
     state: str
     error: str | None
     operator: str | None = None  # team mode: who wrote an outgoing message
-    operator_name: str | None = None  # their display name ("Анна"), when they are a known operator
 
 
 def _chat_query(flt: ChatFilter):  # type: ignore[no-untyped-def]
@@ -130,17 +129,21 @@ def _chat_query(flt: ChatFilter):  # type: ignore[no-untyped-def]
     return q
 
 
-def _topic_subquery():  # type: ignore[no-untyped-def]
-    """The topic of the chat's newest tagged buyer message: one index seek per listed chat."""
-    return (
-        select(MessageTopic.topic)
-        .join(Message, Message.id == MessageTopic.message_id)  # type: ignore[arg-type]
+def _topic_subquery() -> ScalarSelect[str]:
+    """The topic of the chat's newest buyer message (None until it is tagged): one backward
+    index seek to that message and one primary-key lookup, never a scan of the chat."""
+    newest_buyer = (
+        select(Message.id)
         .where(Message.chat_id == Chat.id, Message.author == "buyer")
         .order_by(Message.created_at.desc(), Message.id.desc())  # type: ignore[attr-defined,union-attr]
         .limit(1)
         .correlate(Chat)
         .scalar_subquery()
     )
+    topic: ScalarSelect[str] = (
+        select(MessageTopic.topic).where(MessageTopic.message_id == newest_buyer).correlate(Chat).scalar_subquery()
+    )
+    return topic
 
 
 def _chat_row(
@@ -187,25 +190,7 @@ def list_chats(
     if limit is not None:
         q = q.limit(limit)
     with db.read() as s:
-        rows = [_chat_row(*r) for r in s.execute(q).all()]
-    return _with_presence(db, rows)
-
-
-def _with_presence(db: Database, rows: list[ChatRow]) -> list[ChatRow]:
-    """Team mode: who else is viewing or typing in each chat of the page (one query)."""
-    if db.operator is None or not rows:
-        return rows
-    import dataclasses
-
-    from chatdesk.store import team
-
-    here = team.presence(db, [r.id for r in rows])
-    return [
-        dataclasses.replace(r, present=tuple((o, st) for o, st in here.get(r.id, []) if o != db.operator))
-        if r.id in here
-        else r
-        for r in rows
-    ]
+        return [_chat_row(*r) for r in s.execute(q).all()]
 
 
 def count_chats(db: Database, flt: ChatFilter = ChatFilter()) -> int:
@@ -227,7 +212,7 @@ def list_chats_by_ids(db: Database, ids: list[int]) -> list[ChatRow]:
         return [_chat_row(*r) for r in s.execute(q).all()]
 
 
-def _message_row(m: Message, operator_name: str | None = None) -> MessageRow:
+def _message_row(m: Message) -> MessageRow:
     assert m.id is not None
     return MessageRow(
         id=m.id,
@@ -240,7 +225,6 @@ def _message_row(m: Message, operator_name: str | None = None) -> MessageRow:
         state=m.state,
         error=m.error,
         operator=m.operator,
-        operator_name=operator_name,
     )
 
 
@@ -249,11 +233,7 @@ def list_messages(
 ) -> list[MessageRow]:
     """Messages of a chat in chronological order; with ``limit`` the newest ``limit`` ones
     (before ``before``), so a long chat opens on its last page without reading the rest."""
-    q = (
-        select(Message, Operator.display_name)
-        .outerjoin(Operator, Operator.name == Message.operator)  # type: ignore[arg-type]
-        .where(Message.chat_id == chat_id)
-    )
+    q = select(Message).where(Message.chat_id == chat_id)
     if before is not None:
         at, mid = before
         at = to_db(at)
@@ -262,7 +242,7 @@ def list_messages(
     if limit is not None:
         q = q.limit(limit)
     with db.read() as s:
-        rows = [_message_row(m, name) for m, name in s.execute(q).all()]
+        rows = [_message_row(m) for m in s.execute(q).scalars()]
     rows.reverse()
     return rows
 
@@ -343,8 +323,7 @@ def sync_status(db: Database) -> list[StreamStatus]:
 
     lease = (
         select(Lease.owner)
-        # The database's clock on PostgreSQL (leases are judged by it), this machine's on SQLite.
-        .where(Lease.account_id == Account.id, Lease.expires_at >= (utcnow() if db.is_sqlite else func.now()))
+        .where(Lease.account_id == Account.id, Lease.expires_at >= utcnow())
         .correlate(Account)
         .scalar_subquery()
     )

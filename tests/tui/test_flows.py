@@ -107,9 +107,6 @@ async def test_first_sync_of_an_account_is_not_news(store, tmp_path) -> None:  #
         await settle(pilot, app, 0.3)
         await settle(pilot, app, 0.3)
         assert rang == [True]
-        # notify_command is the buyer_message hook (chatdesk.hooks, run beside the engine, never
-        # for history): the app itself only rings and shows the toast.
-        # tests/assist/test_hooks.py::test_notify_command_is_the_buyer_message_hook covers it.
         toasts = [str(n.message) for n in app._notifications if "new message" in str(n.message)]
         assert toasts == ["1 new message — Борис · OZ ozon-main: А ещё вопрос"]
 
