@@ -55,6 +55,7 @@ class ChatRow:
     resolved_at: datetime | None = None
     last_buyer_message_id: str | None = None
     topic: str | None = None  # of the newest buyer message (issue 14); None: not tagged yet
+    has_draft: bool = False  # an unsent reply is saved for this chat
     assigned_to: str | None = None
 
     @property
@@ -86,8 +87,9 @@ def _chat_query(flt: ChatFilter):  # type: ignore[no-untyped-def]
         .correlate(Chat)
         .scalar_subquery()
     )
+    has_draft = select(func.count()).where(Draft.chat_id == Chat.id).correlate(Chat).scalar_subquery()
     topic = _topic_subquery()
-    q = select(Chat, Account.name, Account.marketplace, has_followup, topic).join(
+    q = select(Chat, Account.name, Account.marketplace, has_followup, has_draft, topic).join(
         Account,
         Account.id == Chat.account_id,  # type: ignore[arg-type]
     )
@@ -139,7 +141,9 @@ def _topic_subquery():  # type: ignore[no-untyped-def]
     return select(MessageTopic.topic).where(MessageTopic.message_id == newest_buyer).correlate(Chat).scalar_subquery()
 
 
-def _chat_row(chat: Chat, account: str, marketplace: str, followups: int, topic: str | None = None) -> ChatRow:
+def _chat_row(
+    chat: Chat, account: str, marketplace: str, followups: int, drafts: int = 0, topic: str | None = None
+) -> ChatRow:
     assert chat.id is not None
     return ChatRow(
         id=chat.id,
@@ -160,6 +164,7 @@ def _chat_row(chat: Chat, account: str, marketplace: str, followups: int, topic:
         preview=chat.preview,
         context=json.loads(chat.context or "{}"),
         has_followup=bool(followups),
+        has_draft=bool(drafts),
         reply_token=chat.reply_token,
         resolved_at=from_db(chat.resolved_at),
         last_buyer_message_id=chat.last_buyer_message_id,
