@@ -1,4 +1,4 @@
-"""Figure 9: team scale. Ten simulated operator clients and one sync daemon on one store, on
+"""Figure 11: team scale. Ten simulated operator clients and one sync daemon on one store, on
 PostgreSQL and on SQLite side by side, with the same rows (the 10k-chat / 1M-message store,
 copied into a throwaway PostgreSQL).
 
@@ -200,7 +200,7 @@ def run(stores: Stores, big: Path | None = None) -> Result:
             pgres[k] < TARGET_QUERY_S for k in ("list_p95", "open_p95", "search_p95")
         )
     return Result(
-        9,
+        11,
         f"team scale: {CLIENTS} operator clients + 1 daemon (p95)",
         value,
         baseline,
