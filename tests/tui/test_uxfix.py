@@ -42,3 +42,28 @@ async def test_ozon_composer_counts_down_then_refuses_after_48h(store) -> None: 
         await settle(pilot, app, 0.3)
         assert len(views.list_messages(store, chat_id(store, "oz1"))) == before
         assert main(app).composer.text == "Подойдёт"  # kept: nothing was lost
+
+
+async def test_resolve_dialog_shows_texts_warns_and_enter_cancels(store) -> None:  # type: ignore[no-untyped-def]
+    """Finding 4: Глеб (WB, first row) wrote last and got no answer. `x` names that, shows each buyer-facing
+    text it would schedule, and Enter cancels: nothing is resolved or scheduled."""
+    from chatdesk.screens.dialogs import ConfirmDialog
+    from chatdesk.store import followups as store_followups
+
+    app = make_app(store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        gleb = chat_id(store, "wb2")
+        await pilot.press("enter")
+        await settle(pilot, app)
+        await pilot.press("x")
+        await settle(pilot, app, 0.3)
+        assert isinstance(app.screen, ConfirmDialog)
+        body = " ".join(getattr(w.render(), "plain", str(w.render())) for w in app.screen.query("Static"))
+        assert "The buyer is waiting" in body
+        assert "check-in:" in body and "Здравствуйте, Глеб!" in body  # the check-in's own words, filled for this chat
+        await pilot.press("enter")
+        await settle(pilot, app, 0.3)
+        assert not isinstance(app.screen, ConfirmDialog)
+        assert views.get_chat(store, gleb).resolved_at is None
+        assert store_followups.list_followups(store) == []

@@ -129,7 +129,9 @@ class Sending(InboxBase):
             """The use case the CLI's send uses too: check, one outbox row per marketplace
             request, the draft cleared in the same transaction."""
             try:
-                return replies.queue_reply(desk.db, chat_id, text, files, force=bool(overrides), anyway=anyway)
+                return replies.queue_reply(
+                    desk.db, chat_id, text, files, force=bool(overrides), anyway=anyway, now=desk.clock()
+                )
             except team.ReviewNeeded as exc:  # team mode: the buyer or another operator wrote
                 team.seen(desk.db, chat_id)  # the dialog shows them: reviewed either way
                 return exc
