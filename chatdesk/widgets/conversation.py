@@ -213,7 +213,8 @@ class ConversationView(ScrollView, can_focus=True):
             name = safe_text(self.chat.customer, single_line=True, max_len=40) if self.chat else ""
             head.append(name or "Buyer", self._style("buyer"))
         elif msg.author == "seller":
-            head.append("You", self._style("seller"))
+            who = msg.operator_name or msg.operator  # team mode: who of the team wrote it
+            head.append(safe_text(who, single_line=True, max_len=40) if who else "You", self._style("seller"))
         else:
             head.append("Marketplace", self._style("marketplace"))
         head.append(f"  {msg.created_at.astimezone(self.tz).strftime('%H:%M')}", self._style("muted"))
