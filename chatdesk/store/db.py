@@ -23,6 +23,7 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import overload
 
 from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import URL, Connection, Engine, make_url
@@ -43,6 +44,12 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+@overload
+def to_db(dt: datetime) -> datetime: ...
+@overload
+def to_db(dt: None) -> None: ...
+@overload
+def to_db(dt: datetime | None) -> datetime | None: ...
 def to_db(dt: datetime | None) -> datetime | None:
     """Aware UTC for the DB; a naive value is taken to be UTC already."""
     if dt is None or dt.tzinfo is UTC:
@@ -50,6 +57,12 @@ def to_db(dt: datetime | None) -> datetime | None:
     return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
+@overload
+def from_db(dt: datetime) -> datetime: ...
+@overload
+def from_db(dt: None) -> None: ...
+@overload
+def from_db(dt: datetime | None) -> datetime | None: ...
 def from_db(dt: datetime | None) -> datetime | None:
     """Aware UTC from the DB (engines without time zones hand back naive UTC)."""
     return to_db(dt)
@@ -117,6 +130,7 @@ def _unicode_lower(value: object) -> object:
 
 
 def _explain(exc: BaseException, where: str) -> StoreError:
+    exc = _root_cause(exc)
     msg = str(getattr(exc, "orig", exc) or exc).splitlines()[0]
     low = msg.lower()
     if "not a database" in low or "file is encrypted" in low:
@@ -126,6 +140,21 @@ def _explain(exc: BaseException, where: str) -> StoreError:
     if "readonly" in low or "read-only" in low or "unable to open" in low:
         return StoreError(f"cannot open {where} for writing: {msg}")
     return StoreError(f"database error on {where}: {msg}")
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    """The database error that started a chain: when SQLite gives up on a transaction (disk
+    full, I/O error) it rolls it back itself, so the savepoint the caller then releases is gone
+    and the error reported last ("no such savepoint") hides the real one."""
+    seen: BaseException = exc
+    cause = exc.__context__
+    for _ in range(5):
+        if cause is None:
+            break
+        if "no such savepoint" not in str(seen).lower():
+            break
+        seen, cause = cause, cause.__context__
+    return seen
 
 
 class Database:

@@ -401,9 +401,9 @@ class ChatList(ScrollView, can_focus=True):
         elif row.closed:
             lead = Text("✓  ", style=self._style("muted"))
         body = Text()
-        left = window_left(row, now)  # the marketplace's reply window (issue 14)
-        if left is not None:
-            body.append(f"◔{short_left(left)} ", self._style("late" if left < timedelta(hours=6) else "warn"))
+        window = window_left(row, now)  # the marketplace's reply window (issue 14)
+        if window is not None:
+            body.append(f"◔{short_left(window)} ", self._style("late" if window < timedelta(hours=6) else "warn"))
         tag = topic_tag(row)
         if tag:
             body.append(f"{tag} ", self._style("topic"))
