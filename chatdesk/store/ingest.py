@@ -406,6 +406,15 @@ def _record_bad(session: Session, account_id: int, stream: str, items: list[BadI
         return
     now = utcnow()
     table = BadItemRow.__table__
+    # Connectors hand over the raw id as it came: make every string storable first.
+    items = [
+        BadItem(
+            _raw_id(b.external_id),
+            storable(b.reason)[:500],
+            _raw_id(b.chat_external_id) if b.chat_external_id is not None else None,
+        )
+        for b in items
+    ]
     unique = {b.external_id: b for b in items}
     conn = session.connection()
     conn.execute(
