@@ -13,7 +13,6 @@ sync``, a second window) writing the same store.
 
 from __future__ import annotations
 
-import subprocess
 import threading
 from collections.abc import Callable
 from datetime import datetime
@@ -73,6 +72,7 @@ class ChatdeskApp(App[None]):
         self.store_changed_signal: Signal[frozenset[int] | None] = Signal(self, "store-changed")
         self._data_version: int | None = None
         self._engine_rang = False  # the engine already announced the messages unread grew by
+        self._synced_before: set[int] | None = None  # accounts whose history is already in the store
         self.set_keymap(desk.keymap)
         desk.connect(self._say_from_anywhere, self._changed_from_anywhere)
         if desk.engine is not None:
@@ -118,12 +118,65 @@ class ChatdeskApp(App[None]):
         # The rule tables compile ~100 ms of regexes on import; the composer needs them on the
         # first chat it shows, so load them now off the UI loop instead of then on it.
         self.run_worker(_import_rules, thread=True, group="warm-up", exit_on_error=False)
+        self.call_after_refresh(self._unlock_then_start)
+
+    # ------------------------------------------------------------------ keyring and engine start
+
+    KEYRING_LOCKED = (
+        "the file keyring is locked: set CHATDESK_KEYRING_PASSPHRASE or enter the passphrase when chatdesk asks"
+    )
+
+    def _unlock_then_start(self, error: str = "") -> None:
+        """Ask the file keyring's passphrase once, in a dialog, before anything needs the keyring
+        (never a terminal prompt from a worker); then start the engine, if any."""
+        from chatdesk.secrets import KeyringSecrets
+
+        if self.desk.secrets is None:
+            self.desk.require_secrets()  # cheap: the backend opens on first use
+        secrets = self.desk.secrets
+        if isinstance(secrets, KeyringSecrets):
+            secrets.interactive = False
+            if secrets.needs_passphrase():
+                from chatdesk.screens.dialogs import PassphraseDialog
+
+                path = str((self.desk.home or Path(".")) / "keyring.cfg")
+                self.push_screen(PassphraseDialog(path, error), self._passphrase_given)
+                return
+        self._start_engine_soon()
+
+    def _passphrase_given(self, passphrase: str | None) -> None:
+        if passphrase is None:
+            self.exit(return_code=2, message=f"chatdesk: {self.KEYRING_LOCKED}")
+            return
+
+        def unlock() -> None:
+            from chatdesk.errors import ChatdeskError
+
+            secrets = self.desk.secrets
+            try:
+                secrets.unlock(passphrase)  # type: ignore[union-attr]
+            except ChatdeskError as exc:
+                self.call_from_thread(self._unlock_then_start, error_words(exc))
+                return
+            self.call_from_thread(self._start_engine_soon)
+
+        self.run_worker(unlock, thread=True, group="unlock", exit_on_error=False)
+
+    def _start_engine_soon(self) -> None:
         if self.desk.engine is not None:
-            # After the first paint and off the UI loop: the inbox shows what the store has at
-            # once, and polling (scheduler import, first requests) starts behind it.
-            self.call_after_refresh(
-                self.run_worker, self.desk.engine.start, thread=True, group="engine-start", exit_on_error=False
-            )
+            # Off the UI loop: the inbox shows what the store has at once, and polling
+            # (scheduler import, first requests) starts behind it.
+            self.run_worker(self._start_engine, thread=True, group="engine-start", exit_on_error=False)
+
+    def _start_engine(self) -> None:
+        """(worker) Learn which accounts synced before this run, then start polling: an
+        account's first sync brings its history, which is not news."""
+        from chatdesk.store import views
+
+        ok, streams = self.desk.attempt(lambda: views.sync_status(self.desk.db))
+        self._synced_before = {s.account_id for s in streams or [] if s.last_success_at} if ok else set()
+        assert self.desk.engine is not None
+        self.desk.engine.start()
 
     async def action_quit(self) -> None:
         """Quit (q, ctrl+q, the palette) only after every screen saved what it must (drafts)."""
@@ -178,20 +231,53 @@ class ChatdeskApp(App[None]):
         event = message.event
         if event.kind == "error" and event.message:
             self.desk.say(event.message, severity="error")
+            if event.account_id is not None:
+                self.desk.recent_errors[event.account_id] = event.message
+        if event.kind == "synced" and event.account_id is not None:
+            self.desk.recent_errors.pop(event.account_id, None)
         if event.kind == "synced" and event.new_buyer_messages:
-            self.new_buyer_messages(event.new_buyer_messages, [text for _chat, text in event.previews])
-            self._engine_rang = True
+            first_sync = self._synced_before is not None and event.account_id not in self._synced_before
+            if first_sync:
+                self._engine_rang = True  # the unread it adds is history, not news
+            else:
+                self._announce_news(event.new_buyer_messages, list(event.previews))
+                self._engine_rang = True
+        if event.kind == "synced" and event.account_id is not None and self._synced_before is not None:
+            self._synced_before.add(event.account_id)
         self.reload_views(frozenset(event.chat_ids) or None)
 
-    def new_buyer_messages(self, count: int, previews: list[str]) -> None:
-        """Bell, a toast and the notify command: the operator may be in another window."""
-        preview = safe_text(previews[-1] if previews else "", single_line=True, max_len=120)
-        text = f"{count} new message{'s' if count != 1 else ''}" + (f": {preview}" if preview else "")
+    def _announce_news(self, count: int, previews: list[tuple[int, str]]) -> None:
+        """Ring now; say who wrote and where once the chats are read (in a worker)."""
         if self.config.bell:
             self.bell()
+
+        def load() -> None:
+            from chatdesk.store import views
+
+            ids = sorted({chat_id for chat_id, _text in previews})
+            ok, chats = self.desk.attempt(lambda: views.list_chats_by_ids(self.desk.db, ids))
+            by_id = {c.id: c for c in chats or []} if ok else {}
+            lines = []
+            for chat_id, text in previews[-3:]:
+                chat = by_id.get(chat_id)
+                lines.append((news_where(chat) if chat is not None else "", text))
+            self.call_from_thread(self.new_buyer_messages, count, lines, ring=False)
+
+        self.run_worker(load, thread=True, group="news", exit_on_error=False)
+
+    def new_buyer_messages(self, count: int, previews: list[Any], *, ring: bool = True) -> None:
+        """A toast and the notify command (and the bell, unless rung already): the operator may
+        be in another window. ``previews``: texts, or (who and where, text) pairs, newest last."""
+        last = previews[-1] if previews else ""
+        where, words = last if isinstance(last, tuple) else ("", last)
+        preview = safe_text(words, single_line=True, max_len=120)
+        text = f"{count} new message{'s' if count != 1 else ''}"
+        text += (f" — {where}" if where else "") + (f": {preview}" if preview else "")
+        if ring and self.config.bell:
+            self.bell()
         self.notify(text, markup=False, title="chatdesk")
-        if self.config.notify_command:
-            self._run_notify_command(text)
+        # notify_command is the buyer_message hook now (chatdesk.hooks): run per message, with
+        # who wrote where, never for history, once across processes.
 
     def on_unread_grew(self, message: UnreadGrew) -> None:
         self.unread_grew(message.by)
@@ -204,24 +290,6 @@ class ChatdeskApp(App[None]):
         if self.engine is None:
             self.new_buyer_messages(by, [])
 
-    def _run_notify_command(self, text: str) -> None:
-        argv = [*self.config.notify_command, safe_text(text, single_line=True, max_len=300)]
-
-        def run() -> None:
-            try:
-                subprocess.run(
-                    argv,
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                    timeout=10,
-                    check=False,
-                )
-            except (OSError, subprocess.SubprocessError) as exc:
-                self.desk.say(f"notify_command failed: {error_words(exc)}", severity="warning")
-
-        self.run_worker(run, thread=True, group="notify", exit_on_error=False)
-
     def _watch_store(self) -> None:
         self.run_worker(self._check_version, thread=True, exclusive=True, group="watch", exit_on_error=False)
 
@@ -232,6 +300,15 @@ class ChatdeskApp(App[None]):
         if self._data_version is not None and version != self._data_version:
             self.call_from_thread(self.reload_views)
         self._data_version = version
+
+
+def news_where(chat: Any) -> str:
+    """Who wrote and where, for a notification: "Анна · WB wb-main" (sanitized)."""
+    from chatdesk.widgets.chat_list import BADGES, chat_title
+
+    who = safe_text(chat_title(chat), single_line=True, max_len=40)
+    account = safe_text(chat.account, single_line=True, max_len=24)
+    return f"{who} · {BADGES.get(chat.marketplace, chat.marketplace)} {account}"
 
 
 def _import_rules() -> None:

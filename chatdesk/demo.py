@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from chatdesk.store.views import ChatRow
 
 DEMO_BASE = "http://127.0.0.1"  # never dialled: the sandbox transport answers in-process
+DEMO_MODEL_URL = f"{DEMO_BASE}/llm/v1"  # answered in-process by the sandbox's fake model
 DEMO_SETTINGS = {"ozon": {"client_id": "123456"}, "yandex": {"business_id": "12345678"}}
 
 
@@ -47,8 +48,17 @@ def setup(home: Path, sandbox: Sandbox) -> tuple[Database, MemorySecrets, SyncEn
         )
     transport = sandbox.transport()
     # The demo delivers follow-ups at any hour, so "send now" can be watched whenever it runs.
+    # The demo's model is the sandbox's fake chat-completions endpoint, answered in-process.
+    from chatdesk.assist import llm
+    from chatdesk.sandbox import llm as fake_llm
+
+    llm.IN_PROCESS[DEMO_MODEL_URL] = fake_llm.transport(sandbox)
     config = Config(
-        poll_interval=15, mark_read_delay=2.0, seller_name="Магазин «Уют»", sending_window=("00:00", "23:59")
+        poll_interval=15,
+        mark_read_delay=2.0,
+        seller_name="Магазин «Уют»",
+        sending_window=("00:00", "23:59"),
+        assist={"base_url": DEMO_MODEL_URL, "model": "chatdesk-fake", "timeout": 10},
     )
     engine = SyncEngine(
         db,
@@ -96,6 +106,9 @@ def run(*, headless: bool = False, show_inbox: Callable[[list[ChatRow]], None] |
         desk = Desk(db, engine.config, engine=engine, secrets=secrets, home=home, client_factory=engine.client_factory)
         stop = threading.Event()
         threading.Thread(target=_ticker, args=(sandbox, stop, random.Random(3)), daemon=True).start()
+        from chatdesk import hooks
+
+        watcher = hooks.attach(engine, db, engine.config)  # topic tags (and hooks, if any)
         try:
             run_app(
                 desk=desk,
@@ -103,5 +116,6 @@ def run(*, headless: bool = False, show_inbox: Callable[[list[ChatRow]], None] |
             )
         finally:
             stop.set()
+            watcher.stop()
     finally:
         shutil.rmtree(home, ignore_errors=True)

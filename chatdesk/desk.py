@@ -96,6 +96,8 @@ class Desk:
     clock: Callable[[], datetime] = utcnow
     client_factory: Any = None
     keymap: dict[str, str] = field(default_factory=dict)
+    # account id -> the engine's last error words for it, until it syncs again (UI thread only)
+    recent_errors: dict[int, str] = field(default_factory=dict)
     unknown_keys: list[str] = field(default_factory=list)
     _say: Callable[[str, str], None] | None = field(default=None, repr=False)
     _changed: Callable[[frozenset[int] | None], None] | None = field(default=None, repr=False)
@@ -160,7 +162,7 @@ class Desk:
         if self.secrets is None:
             from chatdesk.secrets import KeyringSecrets
 
-            self.secrets = KeyringSecrets(self.home)
+            self.secrets = KeyringSecrets(self.home, interactive=False)  # never getpass from a worker
         return self.secrets
 
     def actions_kwargs(self) -> dict[str, Any]:

@@ -16,8 +16,10 @@ so none of them can drift from the others.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from textual.binding import Binding
+if TYPE_CHECKING:  # the table is read headless (config validation); only bindings() needs Textual
+    from textual.binding import Binding
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,7 @@ class Key:
 KEYS: tuple[Key, ...] = (
     # Main screen: work whichever pane has focus (except while typing in the composer).
     Key("help", "question_mark", "help", "Help: all keys", "main", True, "help"),
+    Key("quit", "q", "quit", "Quit", "main", True, "quit"),  # early: the footer keeps it at 80 columns
     Key("reply", "r,i", "reply", "Reply: focus the composer", "main", True, "reply"),
     Key("editor", "E", "editor", "Compose in $EDITOR, then review", "main"),
     Key("next_unread", "n", "next_unread", "Next chat with unread messages", "main", True, "next unread"),
@@ -53,7 +56,6 @@ KEYS: tuple[Key, ...] = (
     Key("resolve", "x", "resolve", "Mark resolved (schedules follow-ups by your rules)", "main"),
     Key("sync", "s", "sync", "Sync now", "main", True, "sync"),
     Key("accounts", "a", "accounts", "Accounts", "main", True, "accounts"),
-    Key("quit", "q", "quit", "Quit", "main", True, "quit"),
     Key("focus_next", "tab", "focus_pane(1)", "Next pane", "main"),
     Key("focus_previous", "shift+tab", "focus_pane(-1)", "Previous pane", "main"),
     # Chat list.
@@ -103,6 +105,34 @@ KEYS: tuple[Key, ...] = (
     Key("account_remove", "d,delete", "remove", "Remove the account", "accounts", True, "remove"),
     Key("account_sync", "s", "sync", "Sync this account now", "accounts", True, "sync"),
     Key("account_close", "escape,q", "close", "Back", "accounts", True, "back"),
+    Key("account_down", "j,down", "cursor(1)", "Next account", "accounts"),
+    Key("account_up", "k,up", "cursor(-1)", "Previous account", "accounts"),
+    Key("account_first", "g,home", "first", "First account", "accounts"),
+    Key("account_last", "G,end", "last", "Last account", "accounts"),
+    # Follow-ups screen (p).
+    Key("followups_open", "enter", "open_chat", "Open the follow-up's chat", "followups", True, "open chat"),
+    Key("followups_edit", "e", "edit", "Edit the follow-up (time, text)", "followups", True, "edit"),
+    Key("followups_cancel", "c,x", "cancel_followup", "Cancel the follow-up (asks)", "followups", True, "cancel it"),
+    Key("followups_send_now", "S", "send_now", "Send it now (asks; Enter cancels)", "followups", True, "send now"),
+    Key("followups_history", "h", "toggle_history", "Show / hide past follow-ups", "followups", True, "history"),
+    Key("followups_down", "j", "cursor_down", "Next follow-up", "followups"),
+    Key("followups_up", "k", "cursor_up", "Previous follow-up", "followups"),
+    Key("followups_back", "escape,q", "close", "Back", "followups", True, "back"),
+    # Search (ctrl+f, F).
+    Key("search_results", "down", "results", "From the query to the results (or Enter)", "search"),
+    Key("search_close", "escape", "cancel", "Close search", "search", True, "close"),
+    # Review after $EDITOR (E).
+    Key("review_send", "y,s", "choose('send')", "Send the reviewed reply", "review", True, "send"),
+    Key("review_edit", "e", "choose('edit')", "Edit it again in $EDITOR", "review", True, "edit again"),
+    Key(
+        "review_cancel",
+        "n,q,escape",
+        "choose('cancel')",
+        "Cancel (the text stays in the draft)",
+        "review",
+        True,
+        "cancel",
+    ),
 )
 
 SCOPES = {
@@ -111,10 +141,16 @@ SCOPES = {
     "conversation": "Conversation",
     "composer": "Composer",
     "accounts": "Accounts screen",
+    "followups": "Follow-ups screen (p)",
+    "search": "Search (ctrl+f, F): Enter on a result opens it in its chat",
+    "review": "Review after $EDITOR (E)",
 }
 
 
-def bindings(scope: str) -> list[Binding]:
+def bindings(scope: str) -> list[Binding | tuple[str, str] | tuple[str, str, str]]:
+    """Textual bindings of ``scope`` (the TUI's widgets and screens call this)."""
+    from textual.binding import Binding
+
     return [
         Binding(
             k.keys,
@@ -132,7 +168,9 @@ def bindings(scope: str) -> list[Binding]:
 
 def _display(keys: str) -> str:
     first = keys.split(",")[0]
-    return {"slash": "/", "question_mark": "?", "ctrl+j": "^j", "ctrl+t": "^t", "ctrl+o": "^o"}.get(first, first)
+    return {"slash": "/", "question_mark": "?", "ctrl+j": "^j", "ctrl+t": "^t", "ctrl+o": "^o", "escape": "esc"}.get(
+        first, first
+    )
 
 
 def validate(keymap: dict[str, str]) -> tuple[dict[str, str], list[str]]:

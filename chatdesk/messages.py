@@ -34,11 +34,16 @@ class ChatCountLoaded(Message):
 
 
 class ChatHighlighted(Message):
-    """The list cursor rests on a chat: show it (a peek; it does not count as reading)."""
+    """The list cursor rests on a chat: show it (a peek; it does not count as reading).
 
-    def __init__(self, chat: ChatRow) -> None:
+    ``reason``: "user" (a key moved the cursor), "filter" (the user changed the filter) or
+    "reload" (the data changed under the cursor: never a reason to change the open chat).
+    """
+
+    def __init__(self, chat: ChatRow, reason: str = "user") -> None:
         super().__init__()
         self.chat = chat
+        self.reason = reason
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, ChatHighlighted)

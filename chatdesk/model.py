@@ -153,11 +153,13 @@ class FileSpec:
 
 @dataclass(frozen=True)
 class Download:
-    """A downloaded attachment, or ``retry_after`` seconds when it is still being moderated."""
+    """A downloaded attachment (``content``, or ``size`` bytes streamed into the caller's
+    file), or ``retry_after`` seconds when it is still being moderated."""
 
     content: bytes | None = None
     content_type: str | None = None
     retry_after: float | None = None
+    size: int | None = None  # decoded bytes written to the caller's sink (streamed downloads)
 
 
 @dataclass(frozen=True)

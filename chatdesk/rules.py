@@ -537,7 +537,7 @@ def _content(text: str, marketplace: str) -> list[Finding]:
             # text that happens to fold into something ("заказ.Со" -> "зaкaз.Co").
             if len(_LATIN.findall(text, start, end)) > len(_CYRILLIC.findall(text, start, end)):
                 found.add(Finding(rule.code, "warn", reason or rule.reason, start, end))
-    return _prune([f for f in found if f.end > f.start])
+    return _prune([f for f in found if f.start is not None and f.end is not None and f.end > f.start])
 
 
 def _prune(found: list[Finding]) -> list[Finding]:

@@ -54,9 +54,34 @@ class MemorySecrets:
 class KeyringSecrets:
     """The real store. The backend is resolved lazily, on first use, off the UI loop."""
 
-    def __init__(self, data_dir: Path | None = None) -> None:
+    def __init__(self, data_dir: Path | None = None, *, interactive: bool = True) -> None:
         self.data_dir = data_dir
         self._backend = None
+        # The file keyring's passphrase when a UI asked for it (never put in the environment,
+        # which child processes inherit); ``interactive=False``: never prompt on the terminal
+        # (the TUI asks in a dialog before any worker needs the keyring).
+        self.passphrase: str | None = None
+        self.interactive = interactive
+
+    def needs_passphrase(self) -> bool:
+        """True when the encrypted file keyring is chosen and nothing has unlocked it yet."""
+        return (
+            os.environ.get("CHATDESK_KEYRING", "").lower() == "file"
+            and not os.environ.get("CHATDESK_KEYRING_PASSPHRASE")
+            and self.passphrase is None
+            and self._backend is None
+        )
+
+    def unlock(self, passphrase: str) -> None:
+        """Open the file keyring with ``passphrase`` (blocking: call it off the UI loop).
+        Raises ``SecretsError`` when it is wrong; then nothing is kept."""
+        self.passphrase = passphrase
+        self._backend = None
+        try:
+            self._keyring()
+        except SecretsError:
+            self.passphrase = None
+            raise
 
     def _keyring(self):  # type: ignore[no-untyped-def]
         if self._backend is not None:
@@ -97,14 +122,17 @@ class KeyringSecrets:
         folder = ensure_private_dir(self.data_dir or data_dir())
         kr = CryptFileKeyring()
         kr.file_path = str(folder / "keyring.cfg")
-        passphrase = os.environ.get("CHATDESK_KEYRING_PASSPHRASE")
+        passphrase = self.passphrase or os.environ.get("CHATDESK_KEYRING_PASSPHRASE")
         if not passphrase:
-            if not sys.stdin.isatty():
+            if not self.interactive or not sys.stdin.isatty():
                 raise SecretsError(
                     "the file keyring is locked: set CHATDESK_KEYRING_PASSPHRASE or run in a terminal to be asked"
                 )
             passphrase = getpass.getpass("chatdesk keyring passphrase: ")
-        kr.keyring_key = passphrase
+        try:
+            kr.keyring_key = passphrase  # an existing file is checked here (MAC)
+        except ValueError:
+            raise SecretsError("wrong passphrase for the file keyring") from None
         return kr
 
     def get(self, account: str) -> str:

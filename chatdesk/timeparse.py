@@ -24,6 +24,9 @@ import re
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 DEFAULT_TIME = time(9, 0)
+# The furthest ahead anything can be scheduled: a follow-up beyond a year is a typo, and
+# bounding it here keeps every later date computation (window, display) far from overflow.
+MAX_AHEAD = timedelta(days=366)
 PRESETS: dict[str, timedelta] = {
     "1d": timedelta(days=1),
     "3d": timedelta(days=3),
@@ -57,8 +60,10 @@ _BARE_TIME = re.compile(rf"^{_TIME}$")
 _RU_DATE = re.compile(rf"^(\d{{1,2}})\.(\d{{1,2}})\.(\d{{4}})(?:\s+{_TIME})?$")
 
 
-def parse_duration(text: str) -> timedelta:
-    """``"2d 4h"``, ``"через 3 дня"``, ``"in a week"`` -> a positive timedelta."""
+def parse_duration(text: str, *, limit: timedelta = MAX_AHEAD) -> timedelta:
+    """``"2d 4h"``, ``"через 3 дня"``, ``"in a week"`` -> a positive timedelta of at most
+    ``limit`` (default :data:`MAX_AHEAD`, for times ahead); ``ValueError`` with a plain sentence
+    otherwise."""
     cleaned = _PREFIX.sub("", " ".join(text.lower().split()))
     total = timedelta()
     pos = 0
@@ -69,17 +74,23 @@ def parse_duration(text: str) -> timedelta:
         # "через неделю" has no number; "3 д" needs one but "d" alone is too cryptic to mean 1
         if amount is None and len(m.group(2)) < 3:
             raise ValueError(f"cannot read {text!r} as a duration; try 3d, 2h, 30m, 1w or 2d 4h")
+        if amount is not None and amount.isdigit() and len(amount) > 6:
+            raise ValueError(_too_far(text, limit))
         count = 1 if amount is None or amount in _SPELLED_ONE else int(amount)
-        try:
-            total += count * _UNITS[m.group(2)]
-        except OverflowError:
-            raise ValueError(f"{text!r} is too far in the future") from None
+        total += count * _UNITS[m.group(2)]
+        if total > limit:
+            raise ValueError(_too_far(text, limit))
         pos = m.end()
     if not cleaned or cleaned[pos:].strip(" ,"):
         raise ValueError(f"cannot read {text!r} as a duration; try 3d, 2h, 30m, 1w or 2d 4h")
     if total <= timedelta(0):
         raise ValueError(f"{text!r} is not a time in the future")
     return total
+
+
+def _too_far(text: str, limit: timedelta = MAX_AHEAD) -> str:
+    what = "too far ahead" if limit == MAX_AHEAD else "too long"
+    return f"{text!r} is {what}: at most {limit.days} days"
 
 
 def _clock(hour: str | None, minute: str | None, meridiem: str | None, text: str) -> time:
@@ -127,14 +138,18 @@ def _absolute(cleaned: str, text: str, now_local: datetime, tz: tzinfo) -> datet
 
 
 def parse_when(text: str, *, now: datetime, tz: tzinfo) -> datetime:
-    """When a follow-up is due, as an aware UTC datetime strictly after ``now``."""
+    """When a follow-up is due, as an aware UTC datetime strictly after ``now`` and at most
+    :data:`MAX_AHEAD` after it; ``ValueError`` with a plain sentence otherwise."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     cleaned = " ".join(text.strip().lower().split())
     if not cleaned:
         raise ValueError("no time given; try 3d, tomorrow 10:00 or 2026-12-01")
     now_utc = now.astimezone(UTC)
-    at = _absolute(cleaned, text, now.astimezone(tz), tz)
+    try:
+        at = _absolute(cleaned, text, now.astimezone(tz), tz)
+    except OverflowError:  # a date at the edge of the calendar, e.g. 9999-12-31 in UTC-5
+        raise ValueError(_too_far(text)) from None
     if at is None:
         try:
             return now_utc + parse_duration(cleaned)
@@ -148,6 +163,8 @@ def parse_when(text: str, *, now: datetime, tz: tzinfo) -> datetime:
             ) from None
     if at <= now_utc:
         raise ValueError(f"{text!r} is in the past")
+    if at - now_utc > MAX_AHEAD:
+        raise ValueError(_too_far(text))
     return at
 
 

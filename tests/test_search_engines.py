@@ -78,11 +78,11 @@ def test_limit_keeps_the_newest(filled: Database) -> None:
 def test_postgresql_search_uses_the_gin_index(filled: Database, engine_name: str) -> None:
     if engine_name != "postgresql":
         pytest.skip("PostgreSQL's index")
-    from chatdesk.store import fts_pg
+    from chatdesk.store import fts_pg, terms
 
-    tsq, params = fts_pg._tsquery(fts_pg.words("доставка заказа"))
-    sql = f"EXPLAIN SELECT m.id FROM message m WHERE {fts_pg.INDEXED} @@ ({tsq})"
+    tsq = terms.to_tsquery(terms.search_terms("доставка заказа"))
+    sql = f"EXPLAIN SELECT m.id FROM message m WHERE {fts_pg.INDEXED} @@ to_tsquery('simple', :q)"
     with filled.write() as s:
         s.execute(text("SET LOCAL enable_seqscan = off"))
-        plan = "\n".join(r[0] for r in s.execute(text(sql), params))
+        plan = "\n".join(r[0] for r in s.execute(text(sql), {"q": tsq}))
     assert "ix_message_fts" in plan, plan

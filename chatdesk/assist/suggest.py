@@ -303,3 +303,51 @@ def to_json(result: Suggestions) -> dict[str, object]:
             for s in result.items
         ],
     }
+
+
+def model_context(db: Database, chat: views.ChatRow, result: Suggestions, found: Sequence[templates.Template]) -> dict:  # type: ignore[type-arg]
+    """The JSON context for a model (see :func:`chatdesk.assist.llm.context`): the chat's last
+    10 messages, its product, the offline suggestions' past answers and the templates."""
+    from chatdesk.assist import llm
+
+    recent = views.list_messages(db, chat.id, limit=10)
+    return llm.context(
+        marketplace=chat.marketplace,
+        kind=chat.kind,
+        chat={
+            "customer": chat.customer,
+            "order": chat.order_id,
+            "product": product_label(chat.product_id, chat.context),
+            "status": chat.status,
+        },
+        messages=[{"author": m.author, "text": m.text, "at": m.created_at.isoformat()} for m in recent if m.text],
+        past_answers=[
+            {"question": s.question, "answer": s.text, "product": s.product} for s in result.items if s.source == "past"
+        ],
+        templates=[{"name": t.name, "text": t.text} for t in list(found)[:10]],
+    )
+
+
+def model_suggestion(
+    db: Database,
+    chat_id: int,
+    result: Suggestions,
+    call_factory,  # type: ignore[no-untyped-def]
+    found: Sequence[templates.Template] = (),
+) -> Suggestion:
+    """A draft from the configured model for the same buyer message as ``result``, rule-checked.
+    ``call_factory(ctx)`` returns a :class:`chatdesk.assist.llm.ModelCall` (so the caller keeps
+    it to cancel). Raises ModelError with a plain sentence, UsageError for an unknown chat."""
+    chat = views.get_chat(db, chat_id)
+    if chat is None:
+        raise UsageError(f"no chat {chat_id}")
+    call = call_factory(model_context(db, chat, result, found))
+    text, who = call.run()
+    return check(
+        chat, Suggestion(source="model", text=text, reason=f"drafted by {who} from this chat and your past answers")
+    )
+
+
+def with_model(result: Suggestions, s: Suggestion) -> Suggestions:
+    """``result`` with the model's draft first."""
+    return Suggestions(**{**result.__dict__, "items": (s, *result.items), "notices": result.notices})

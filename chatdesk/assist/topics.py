@@ -317,10 +317,25 @@ class Topic:
         return TOPICS[self.code]
 
 
-def _matches(cue: str, text: str, words: list[str]) -> bool:
-    if " " in cue:
-        return re.search(r"(?<!\w)" + re.escape(cue), text) is not None
-    return any(w.startswith(cue) if len(cue) > 2 else w == cue for w in words)
+def _index() -> tuple[dict[str, list[tuple[str, str, int]]], re.Pattern[str], dict[str, list[tuple[str, int]]]]:
+    """Cue lookup tables: single-word cues by their text (matched against every prefix of
+    every word, or the whole word for 1-2 letter cues), and one regex over all phrases."""
+    words: dict[str, list[tuple[str, str, int]]] = {}
+    phrases: dict[str, list[tuple[str, int]]] = {}
+    for code, cues in _CUES.items():
+        for cue, weight in cues.items():
+            if not weight:
+                continue
+            if " " in cue:
+                phrases.setdefault(cue, []).append((code, weight))
+            else:
+                words.setdefault(cue, []).append((code, cue, weight))
+    alternation = "|".join(re.escape(p) for p in sorted(phrases, key=len, reverse=True))
+    return words, re.compile(r"(?<!\w)(?:" + alternation + ")"), phrases
+
+
+_WORD_CUES, _PHRASE_RE, _PHRASE_CUES = _index()
+_MAX_CUE = max(len(c) for c in _WORD_CUES)
 
 
 def classify(text: str) -> Topic:
@@ -331,16 +346,24 @@ def classify(text: str) -> Topic:
     folded = " ".join(terms.words(text or ""))
     if not folded:
         return Topic("other", 0)
-    words = folded.split()
     scores: dict[str, tuple[int, list[str]]] = {}
-    for code, cues in _CUES.items():
-        total, hit = 0, []
-        for cue, weight in cues.items():
-            if weight and _matches(cue, folded, words):
-                total += weight
-                hit.append(cue)
-        if total:
-            scores[code] = (total, hit)
+    hits: set[tuple[str, str]] = set()
+
+    def hit(code: str, cue: str, weight: int) -> None:
+        if (code, cue) in hits:
+            return  # each cue counts once per message
+        hits.add((code, cue))
+        total, found = scores.get(code, (0, []))
+        scores[code] = (total + weight, [*found, cue])
+
+    for w in folded.split():
+        for n in range(1, min(len(w), _MAX_CUE) + 1):
+            for code, cue, weight in _WORD_CUES.get(w[:n], ()):
+                if n > 2 or n == len(w):
+                    hit(code, cue, weight)
+    for m in _PHRASE_RE.finditer(folded):
+        for code, weight in _PHRASE_CUES[m.group(0)]:
+            hit(code, m.group(0), weight)
     # "Спасибо" in a message that is really about something else is politeness, not thanks.
     if "thanks" in scores and len(scores) > 1:
         others = max(v[0] for k, v in scores.items() if k != "thanks")

@@ -6,7 +6,7 @@ traceback; unexpected errors are logged with their traceback to ``<data dir>/cha
 Untrusted text reaches the terminal only through :mod:`chatdesk.sanitize`.
 """
 
-from chatdesk.cli import accounts, assist, demo, followups, reading, sending, syncing  # noqa: F401  (registers the commands)
+from chatdesk.cli import accounts, assist, demo, followups, reading, sending, syncing, team  # noqa: F401  (registers the commands)
 from chatdesk.cli.common import app, print_chats, print_json
 from chatdesk.cli.root import main
 

@@ -35,7 +35,9 @@ def account_add(
     client_id: Annotated[str | None, typer.Option(help="Ozon Client-Id.")] = None,
     business_id: Annotated[str | None, typer.Option(help="Yandex Market business id.")] = None,
     allow_http: Annotated[bool, typer.Option(help="Allow plain http to a non-loopback base URL.")] = False,
-    poll_interval: Annotated[int | None, typer.Option(help="Seconds between polls (default from config).")] = None,
+    poll_interval: Annotated[
+        int | None, typer.Option(min=5, max=86_400, help="Seconds between polls (default from config).")
+    ] = None,
     auth_scheme: Annotated[str | None, typer.Option(help="WB only: 'bearer' to send 'Bearer <token>'.")] = None,
 ) -> None:
     """Add an account; the secret is prompted without echo, or read from stdin."""
@@ -137,13 +139,32 @@ def account_list(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--js
 
 
 @account_app.command("remove")
-def account_remove(ctx: typer.Context, name: str) -> None:
-    """Remove an account, its secret, and its local data (the marketplace keeps everything)."""
+def account_remove(
+    ctx: typer.Context,
+    name: str,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask (needed when not on a terminal).")] = False,
+) -> None:
+    """Remove an account, its secret, and its local data (the marketplace keeps everything).
+
+    Asks first (Enter answers no); without a terminal it needs --yes.
+    """
+    from chatdesk.sanitize import safe_text
+    from chatdesk.store.accounts import get_account
     from chatdesk.usecases import accounts as actions
 
     c = get_ctx(ctx)
-    actions.remove_account(c.db(), c.secrets(), name)
-    typer.echo(f"removed account {name}")
+    db = c.db()
+    get_account(db, name)  # an unknown name is refused before asking
+    shown = safe_text(name, single_line=True)
+    what = f"account {shown}: its chats, drafts, queued replies and follow-ups on this computer, and its secret"
+    if not yes:
+        if not sys.stdin.isatty():
+            raise UsageError(f"account remove deletes {what}; add --yes to confirm")
+        if not typer.confirm(f"Remove {what}? The marketplace keeps its copy.", default=False):
+            typer.echo("not removed")
+            raise typer.Exit(1)
+    actions.remove_account(db, c.secrets(), name)
+    typer.echo(f"removed account {shown}")
 
 
 @account_app.command("test")

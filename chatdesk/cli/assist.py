@@ -15,9 +15,12 @@ def suggest(
     chat: str,
     as_json: Annotated[bool, typer.Option("--json")] = False,
     limit: Annotated[int, typer.Option(min=1, max=20, help="Past answers to offer.")] = 3,
+    offline: Annotated[bool, typer.Option("--offline", help="Skip the configured model.")] = False,
 ) -> None:
     """Reply suggestions for a chat's latest buyer message: how you answered similar questions
-    before, and matching templates. Offline; nothing is sent."""
+    before, matching templates, and a draft from your model if [assist] is configured. Nothing
+    is sent."""
+    from chatdesk.assist import llm
     from chatdesk.assist import suggest as assist_suggest
     from chatdesk.rules import describe
     from chatdesk.sanitize import safe_text
@@ -26,7 +29,19 @@ def suggest(
     c = get_ctx(ctx)
     db = c.db()
     cid = chat_id_arg(db, chat)
-    result = assist_suggest.suggest(db, cid, config=c.config(), found_templates=load_templates(c.home), limit=limit)
+    config = c.config()
+    found = load_templates(c.home)
+    result = assist_suggest.suggest(db, cid, config=config, found_templates=found, limit=limit)
+    settings = llm.parse_settings(config.assist)
+    if settings.enabled and not offline and result.for_message_id is not None:
+        key = model_key(c) if settings.base_url else None
+        try:
+            drafted = assist_suggest.model_suggestion(
+                db, cid, result, lambda ctx_: llm.ModelCall(settings, ctx_, key=key), found
+            )
+            result = assist_suggest.with_model(result, drafted)
+        except llm.ModelError as exc:
+            result = assist_suggest.Suggestions(**{**result.__dict__, "notices": (*result.notices, f"model: {exc}")})
     if as_json:
         print_json(assist_suggest.to_json(result))
         return
@@ -42,3 +57,126 @@ def suggest(
             typer.echo(safe_text(f"   check: {note}"))
         for line in describe(s.findings, s.text):
             typer.echo(safe_text(f"   {line}"))
+
+
+@app.command()
+def report(
+    ctx: typer.Context,
+    since: Annotated[str, typer.Option("--since", help="How far back: 7d, 24h, 2w, 30d.")] = "7d",
+    by: Annotated[str, typer.Option("--by", help="marketplace, account, product, topic or day.")] = "marketplace",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv")] = False,
+) -> None:
+    """How fast and how well buyers were answered: first and next response time, SLA, each
+    marketplace's reply window, waiting chats, follow-ups, rule-check blocks and overrides,
+    and the products whose problems are rising."""
+    from datetime import UTC, datetime
+
+    from chatdesk.assist import report as rep
+    from chatdesk.errors import UsageError
+
+    if as_json and as_csv:
+        raise UsageError("choose one of --json and --csv")
+    try:
+        length = rep.parse_since(since)
+        if by not in rep.GROUPS:
+            raise ValueError(f"--by must be one of {', '.join(rep.GROUPS)}, not {by!r}")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    c = get_ctx(ctx)
+    now = datetime.now(UTC)
+    r = rep.build(c.db(), c.config(), since=now - length, until=now, by=by, now=now)
+    if as_json:
+        print_json(rep.to_json(r))
+        return
+    if as_csv:
+        typer.echo(rep.to_csv(r), nl=False)
+        return
+    _print_report(r)
+
+
+def _print_report(r) -> None:  # type: ignore[no-untyped-def]
+    from chatdesk.assist import report as rep
+    from chatdesk.assist.topics import SHORT
+    from chatdesk.cli.common import local_time, print_table
+
+    typer.echo(f"from {local_time(r.since)} to {local_time(r.until)}, SLA {r.sla_minutes} min, by {r.by}")
+    rows = []
+    for g in [*r.groups, r.total]:
+        rows.append(
+            [
+                g.key,
+                g.conversations,
+                g.buyer_messages,
+                f"{rep.human_duration(g.first_response.median)}/{rep.human_duration(g.first_response.p90)}",
+                f"{rep.human_duration(g.next_response.median)}/{rep.human_duration(g.next_response.p90)}",
+                rep.percent(g.sla_share),
+                rep.percent(g.window_share),
+                g.unanswered_now,
+                f"{g.followups_sent}/{g.followups_cancelled}/{g.followups_expired}",
+                f"{g.rule_blocked}/{g.rule_overridden}",
+            ]
+        )
+    print_table(
+        ["GROUP", "CHATS", "MSGS", "FIRST med/p90", "NEXT med/p90", "SLA", "WINDOW", "WAIT", "FU s/c/e", "RULES b/o"],
+        rows,
+    )
+    typer.echo("first response = time to the first answer in a new chat; next = to later answers;")
+    typer.echo("SLA / WINDOW = share answered in time; FU = follow-ups sent/cancelled/expired;")
+    typer.echo("RULES = messages blocked / sent despite a warning")
+    if r.fire:
+        typer.echo("")
+        typer.echo("products on fire (problems now vs the period before):")
+        print_table(
+            ["PRODUCT", "NOW", "BEFORE", "WHAT"],
+            [
+                [
+                    f.label,
+                    f.current,
+                    f.previous,
+                    ", ".join(f"{SHORT.get(k, k)} {c}←{p}" for k, (c, p) in f.by_topic.items()),
+                ]
+                for f in r.fire
+            ],
+        )
+
+
+assist_app = typer.Typer(
+    help="The model that drafts replies (optional; see [assist] in config.toml).", no_args_is_help=True
+)
+app.add_typer(assist_app, name="assist")
+
+
+@assist_app.command("key")
+def assist_key(
+    ctx: typer.Context,
+    remove: Annotated[bool, typer.Option("--remove", help="Forget the stored key.")] = False,
+) -> None:
+    """Store the model endpoint's key in the keyring (prompted without echo, or read from stdin)."""
+    import getpass
+    import sys
+
+    from chatdesk.assist.llm import KEY_NAME
+    from chatdesk.errors import UsageError
+
+    secrets = get_ctx(ctx).secrets()
+    if remove:
+        secrets.delete(KEY_NAME)
+        typer.echo("the model key is removed from the keyring")
+        return
+    key = sys.stdin.readline().strip() if not sys.stdin.isatty() else getpass.getpass("model API key: ").strip()
+    if not key:
+        raise UsageError("no key given")
+    secrets.set(KEY_NAME, key)
+    typer.echo("the model key is stored in the keyring; it is sent only to [assist] base_url's host")
+
+
+def model_key(c) -> str | None:  # type: ignore[no-untyped-def]
+    """The endpoint key from the keyring, or None when none is stored."""
+    from chatdesk.assist.llm import KEY_NAME
+    from chatdesk.errors import SecretsError
+
+    try:
+        return c.secrets().get(KEY_NAME)  # type: ignore[no-any-return]
+    except SecretsError:
+        return None

@@ -4,34 +4,90 @@ config, opened lazily) and output helpers that keep untrusted text inert on a te
 from __future__ import annotations
 
 import json
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
+from typer.core import TyperGroup
 
 from chatdesk.errors import UsageError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from datetime import datetime
+
+    from rich.console import Console
+
+    from chatdesk.config import Config
+    from chatdesk.secrets import KeyringSecrets
+    from chatdesk.store.db import Database
     from chatdesk.store.views import ChatRow
+
+# The largest id SQLite and PostgreSQL store (signed 64-bit): every id argument is bounded by it
+# at parse time, so no lookup can overflow.
+ID_MAX = 2**63 - 1
+_ID = re.compile(r"[0-9]{1,19}")
+
+
+# `chatdesk --help` lists commands in the order a seller meets them: read, reply, follow up,
+# then accounts and sync, then the sandbox. Anything not listed goes last, alphabetically.
+HELP_ORDER = (
+    "chats",
+    "messages",
+    "search",
+    "send",
+    "download",
+    "resolve",
+    "followup",
+    "templates",
+    "account",
+    "sync",
+    "demo",
+    "sandbox",
+    # subcommands
+    "add",
+    "list",
+    "edit",
+    "test",
+    "cancel",
+    "remove",
+    "serve",
+)
+
+
+class OrderedGroup(TyperGroup):
+    """A command group whose help lists commands in :data:`HELP_ORDER`."""
+
+    def list_commands(self, ctx: Any) -> list[str]:  # ctx: Typer's click Context
+        rank = {name: i for i, name in enumerate(HELP_ORDER)}
+        return sorted(super().list_commands(ctx), key=lambda name: (rank.get(name, len(rank)), name))
 
 
 app = typer.Typer(
+    cls=OrderedGroup,
     add_completion=False,
     no_args_is_help=False,
     invoke_without_command=True,
     help="A keyboard-driven terminal inbox for Wildberries, Ozon and Yandex Market buyer chats.",
     pretty_exceptions_enable=False,
 )
-account_app = typer.Typer(help="Add, list, test and remove marketplace accounts.", no_args_is_help=True)
-sandbox_app = typer.Typer(help="The built-in marketplace simulator.", no_args_is_help=True)
+account_app = typer.Typer(
+    cls=OrderedGroup, help="Add, list, test and remove marketplace accounts.", no_args_is_help=True
+)
+sandbox_app = typer.Typer(cls=OrderedGroup, help="The built-in marketplace simulator.", no_args_is_help=True)
 app.add_typer(account_app, name="account")
 app.add_typer(sandbox_app, name="sandbox")
 
 
-followup_app = typer.Typer(help="Schedule, list, edit and cancel follow-up messages.", no_args_is_help=True)
-templates_app = typer.Typer(help="Reply templates (plain text files in <data dir>/templates).", no_args_is_help=True)
+followup_app = typer.Typer(
+    cls=OrderedGroup, help="Schedule, list, edit and cancel follow-up messages.", no_args_is_help=True
+)
+templates_app = typer.Typer(
+    cls=OrderedGroup, help="Reply templates (plain text files in <data dir>/templates).", no_args_is_help=True
+)
 app.add_typer(followup_app, name="followup")
 app.add_typer(templates_app, name="templates")
 
@@ -41,6 +97,7 @@ class Ctx:
     home: str | None
     db_arg: str | None
     _db: object = None
+    _config: Config | None = None
 
     @property
     def data_dir(self) -> Path:
@@ -48,31 +105,88 @@ class Ctx:
 
         return data_dir(self.home)
 
-    def db(self):  # type: ignore[no-untyped-def]
+    def db(self) -> Database:
+        """The store, opened once; a URL whose driver is missing or whose kind is unknown is a
+        :class:`UsageError` naming the scheme and the driver (never the URL: it may hold a password)."""
         if self._db is None:
             from chatdesk.paths import db_url
             from chatdesk.store.db import Database
+            from chatdesk.usecases.team import operator_from
 
-            self._db = Database(db_url(self.home, self.db_arg))
+            db = open_store(Database, db_url(self.home, self.db_arg))
+            try:
+                db.operator = operator_from(self.config().operator)
+            except Exception:
+                db.close()
+                raise
+            self._db = db
+        assert isinstance(self._db, _database_class())
         return self._db
 
-    def secrets(self):  # type: ignore[no-untyped-def]
+    def secrets(self) -> KeyringSecrets:
         from chatdesk.secrets import KeyringSecrets
 
         return KeyringSecrets(self.data_dir)
 
-    def config(self):  # type: ignore[no-untyped-def]
-        from chatdesk.config import load_config
-        from chatdesk.paths import config_file
+    def config(self) -> Config:
+        """The user's settings, read and validated once (:class:`UsageError` names the problem)."""
+        if self._config is None:
+            from chatdesk.config import load_config
+            from chatdesk.paths import config_file
 
-        return load_config(config_file(self.home))
+            self._config = load_config(config_file(self.home))
+        return self._config
+
+
+def _database_class() -> type[Database]:
+    from chatdesk.store.db import Database
+
+    return Database
+
+
+def open_store(factory: Callable[[str], Database], url: str) -> Database:
+    """``factory(url)`` with the ways a URL can be unusable turned into one plain sentence."""
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    scheme = url.split("://", 1)[0] if "://" in url else "sqlite"
+    if scheme.split("+", 1)[0].lower() not in ("sqlite", "postgresql", "postgres"):
+        raise UsageError(
+            f"--db {scheme}://…: unknown kind of database; use a file path, sqlite:///PATH or postgresql+psycopg://…"
+        )
+    dialect, _, driver = scheme.partition("+")
+    if dialect.lower() in ("postgresql", "postgres"):
+        import importlib
+
+        module = driver.lower() or "psycopg"
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            raise UsageError(
+                f"--db {scheme}://…: the database driver {module!r} is not installed in chatdesk's environment"
+                + (" (pip install 'chatdesk[pg]')" if module == "psycopg" else "")
+            ) from None
+    try:
+        return factory(url)
+    except ModuleNotFoundError as exc:
+        driver = exc.name or "its driver"
+        raise UsageError(
+            f"--db {scheme}://…: the database driver {driver!r} is not installed in chatdesk's environment"
+        ) from None
+    except NoSuchModuleError:
+        raise UsageError(
+            f"--db {scheme}://…: unknown kind of database; use a file path, sqlite:///PATH or postgresql+psycopg://…"
+        ) from None
+    except ArgumentError:
+        raise UsageError("--db: not a database URL; use a file path or a URL like sqlite:///PATH") from None
 
 
 def get_ctx(ctx: typer.Context) -> Ctx:
-    return ctx.obj  # type: ignore[no-any-return]
+    obj = ctx.obj
+    assert isinstance(obj, Ctx)
+    return obj
 
 
-def console():  # type: ignore[no-untyped-def]
+def console() -> Console:
     from rich.console import Console
 
     return Console(markup=False, highlight=False, emoji=False, soft_wrap=False)
@@ -87,11 +201,11 @@ def print_json(data: object) -> None:
     sys.stdout.write(text.translate({k: v for k, v in _JSON_UNSAFE.items()}) + "\n")
 
 
-def iso(dt) -> str | None:  # type: ignore[no-untyped-def]
+def iso(dt: datetime | None) -> str | None:
     return dt.isoformat(timespec="seconds") if dt else None
 
 
-def print_table(columns: list[str], rows: list[list[object]]) -> None:
+def print_table(columns: list[str], rows: Sequence[Sequence[object]]) -> None:
     """A plain aligned table: short columns keep their width, the last (text) column gets what
     is left of the terminal and is cut with an ellipsis. Widths count terminal cells, not code
     points, so emoji and wide characters keep the columns straight."""
@@ -115,7 +229,7 @@ def print_table(columns: list[str], rows: list[list[object]]) -> None:
     sys.stdout.write("\n".join(out) + "\n")
 
 
-def local_time(dt) -> str:  # type: ignore[no-untyped-def]
+def local_time(dt: datetime | None) -> str:
     return dt.astimezone().strftime("%Y-%m-%d %H:%M") if dt else ""
 
 
@@ -141,12 +255,21 @@ def print_chats(rows: list[ChatRow]) -> None:
     )
 
 
-def chat_id_arg(db, value: str) -> int:  # type: ignore[no-untyped-def]
+def parse_id(value: str, what: str = "chat") -> int:
+    """An id typed by the user: ASCII digits, 1 to :data:`ID_MAX`; :class:`UsageError` otherwise."""
+    if not _ID.fullmatch(value.strip()) or not 1 <= int(value) <= ID_MAX:
+        raise UsageError(f"{what} id must be a whole number from 1 to {ID_MAX}, not {value[:40]!r}")
+    return int(value)
+
+
+def chat_id_arg(db: Database, value: str) -> int:
+    """The id of an existing chat; :class:`UsageError` (exit 2) for anything else."""
     from chatdesk.store import views
 
-    if not value.isdigit() or views.get_chat(db, int(value)) is None:
-        raise UsageError(f"no chat with id {value!r} (ids are printed by: chatdesk chats)")
-    return int(value)
+    chat_id = parse_id(value) if _ID.fullmatch(value.strip()) else None
+    if chat_id is None or views.get_chat(db, chat_id) is None:
+        raise UsageError(f"no chat with id {value[:40]!r} (ids are printed by: chatdesk chats)")
+    return chat_id
 
 
 def text_or_template(c: Ctx, chat_id: int, text: str | None, template: str | None, *, stdin: bool = False) -> str:
@@ -167,7 +290,7 @@ def text_or_template(c: Ctx, chat_id: int, text: str | None, template: str | Non
     return text
 
 
-def when_arg(c: Ctx, in_: str | None, at: str | None, *, required: bool = True):  # type: ignore[no-untyped-def]
+def when_arg(c: Ctx, in_: str | None, at: str | None, *, required: bool = True) -> datetime | None:
     from datetime import UTC, datetime
 
     from chatdesk.timeparse import parse_duration, parse_when

@@ -30,11 +30,11 @@ def demo(
 
 @sandbox_app.command("serve")
 def sandbox_serve(
-    port: Annotated[int, typer.Option(help="TCP port (0: any free port).")] = 8765,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port (0: any free port).")] = 8765,
     host: Annotated[str, typer.Option(help="Loopback address to listen on.")] = "127.0.0.1",
-    chats: Annotated[int, typer.Option(help="Seeded conversations per marketplace.")] = 12,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
-    page_size: Annotated[int | None, typer.Option(help="Force small pages.")] = None,
+    chats: Annotated[int, typer.Option(min=0, max=10_000, help="Seeded conversations per marketplace.")] = 12,
+    seed: Annotated[int, typer.Option(min=0, max=2**32 - 1, help="Random seed.")] = 7,
+    page_size: Annotated[int | None, typer.Option(min=1, max=1000, help="Force small pages.")] = None,
 ) -> None:
     """Serve the simulated marketplaces over HTTP on loopback."""
     import ipaddress
@@ -44,8 +44,10 @@ def sandbox_serve(
 
     if host != "localhost" and not ipaddress.ip_address(host).is_loopback:
         raise UsageError("the sandbox only listens on loopback")
-    options = {"page_size": page_size} if page_size else {}
-    sandbox = build_sandbox(seed=seed, chats=chats, **options)
+    if page_size:
+        sandbox = build_sandbox(seed=seed, chats=chats, page_size=page_size)
+    else:
+        sandbox = build_sandbox(seed=seed, chats=chats)
     server = sandbox.serve(host, port)
     base = f"http://{host}:{server.server_port}"
     for prefix, sim in sandbox.sims.items():

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from chatdesk.cli.common import (
+    ID_MAX,
     app,
     chat_id_arg,
     followup_app,
@@ -21,8 +22,11 @@ from chatdesk.cli.common import (
 )
 from chatdesk.errors import UsageError
 
+if TYPE_CHECKING:
+    from chatdesk.store.followups import FollowUpRow
 
-def _followup_json(f) -> dict[str, object]:  # type: ignore[no-untyped-def]
+
+def _followup_json(f: FollowUpRow) -> dict[str, object]:
     return {
         "id": f.id,
         "chat_id": f.chat_id,
@@ -56,6 +60,7 @@ def followup_add(
     db = c.db()
     chat_id = chat_id_arg(db, chat)
     due = when_arg(c, in_, at)
+    assert due is not None  # required: when_arg refuses a missing time
     body = text_or_template(c, chat_id, text, template)
     fid = followups.schedule(db, c.config(), chat_id, due, body, template=template, force=force)
     typer.echo(f"follow-up {fid} scheduled for {local_time(due)}")
@@ -91,7 +96,9 @@ def followup_list(
 
 
 @followup_app.command("cancel")
-def followup_cancel(ctx: typer.Context, followup_id: int) -> None:
+def followup_cancel(
+    ctx: typer.Context, followup_id: Annotated[int, typer.Argument(min=1, max=ID_MAX, help="Its id (followup list).")]
+) -> None:
     """Cancel a pending follow-up (kept in the history as cancelled)."""
     from chatdesk.store import followups as store_followups
 
@@ -102,7 +109,7 @@ def followup_cancel(ctx: typer.Context, followup_id: int) -> None:
 @followup_app.command("edit")
 def followup_edit(
     ctx: typer.Context,
-    followup_id: int,
+    followup_id: Annotated[int, typer.Argument(min=1, max=ID_MAX, help="Its id (followup list).")],
     text: Annotated[str | None, typer.Option("--text")] = None,
     template: Annotated[str | None, typer.Option("--template")] = None,
     in_: Annotated[str | None, typer.Option("--in")] = None,

@@ -29,6 +29,8 @@ def root(
 ) -> None:
     """With no command: open the inbox."""
     ctx.obj = Ctx(home, db)
+    if ctx.invoked_subcommand != "sandbox":
+        ctx.obj.config()  # a broken config.toml is one line and exit 2 before any command runs
     if ctx.invoked_subcommand is None:
         c = get_ctx(ctx)
         from chatdesk.app import run_app
@@ -38,7 +40,13 @@ def root(
         config = c.config()
         secrets = c.secrets()
         engine = SyncEngine(database, secrets=secrets, config=config)
-        run_app(database, config=config, engine=engine, secrets=secrets, home=c.data_dir)
+        from chatdesk import hooks
+
+        watcher = hooks.attach(engine, database, config)  # [hooks] (and notify_command), topic tags
+        try:
+            run_app(database, config=config, engine=engine, secrets=secrets, home=c.data_dir)
+        finally:
+            watcher.stop()
 
 
 def main() -> None:

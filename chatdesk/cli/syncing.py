@@ -37,9 +37,15 @@ def sync(
     db = c.db()
     for name in account or []:
         store_accounts.get_account(db, name)
-    engine = SyncEngine(db, secrets=c.secrets(), config=c.config())
+    config = c.config()
+    engine = SyncEngine(db, secrets=c.secrets(), config=config)
+    from chatdesk import hooks
+
+    watcher = hooks.attach(engine, db, config)  # [hooks] and topic tags, off the engine's thread
     if once:
         results = engine.run_once_blocking(account)
+        watcher.stop()
+        watcher.once()  # the round's events, before exiting
         failed = False
         for r in results:
             notes = "".join(f"; {n}" for n in r.notes)
@@ -58,3 +64,5 @@ def sync(
         asyncio.run(engine.run_forever())
     except KeyboardInterrupt:
         typer.echo("stopped")
+    finally:
+        watcher.stop()

@@ -19,7 +19,7 @@ import math
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, TypeVar
 
 from chatdesk.model import (  # records live in chatdesk.model; re-exported below for old import paths
     AccountConfig,
@@ -63,6 +63,7 @@ __all__ = [  # the contract, plus the records re-exported from chatdesk.model
     "Rejected",
     "SendReceipt",
     "StreamUnavailable",
+    "TooLarge",
     "TooManyParallel",
     "TransientError",
 ]
@@ -148,6 +149,10 @@ class Rejected(ConnectorError):
     cause: ClassVar[str] = "rejected"
 
 
+class TooLarge(Rejected):
+    """A download passed its size cap (counted in decoded bytes): the partial file is discarded."""
+
+
 class StreamUnavailable(ConnectorError):
     """This stream cannot work with this account (e.g. WB token without questions category):
     a state shown once, not a failure of every round."""
@@ -169,6 +174,14 @@ class MissingAccess(StreamUnavailable, Rejected):
 
 
 # ----------------------------------------------------------------------------- helpers
+
+DEFAULT_DOWNLOAD_CAP = 64 * 1024 * 1024  # bytes, decoded; no marketplace chat file is near this
+MAX_REDIRECTS = 3
+ERROR_BODY_CAP = 64 * 1024  # bytes of a refusal's body kept for its words
+_CHUNK = 256 * 1024
+
+# Headers that identify the seller besides the secret itself (Ozon's Client-Id).
+CREDENTIAL_HEADERS = ("Authorization", "Api-Key", "Client-Id", "Cookie")
 
 
 # Epoch timestamps by magnitude: seconds until year 5138, then milliseconds, microseconds,
@@ -266,15 +279,60 @@ def jwt_expiry(token: str) -> datetime | None:
         return None
 
 
+def _secret_forms(secret: str) -> set[str]:
+    """Every way a marketplace or a library may echo ``secret``: as is, URL-encoded (either
+    hex case, ``+`` for space), JSON-escaped (``\\uXXXX`` too), and base64 (standard and
+    URL-safe, padded or not, at each of the three byte alignments it can have inside a longer
+    encoded string, e.g. ``Basic base64(client:secret)``). Case is handled by the caller."""
+    from urllib.parse import quote, quote_plus
+
+    forms = {secret, quote(secret, safe=""), quote_plus(secret, safe="")}
+    forms |= {f.replace("%", "%25") for f in list(forms)}  # encoded twice
+    forms.add(json.dumps(secret)[1:-1])
+    forms.add(json.dumps(secret)[1:-1].replace("/", "\\/"))
+    forms.add(json.dumps(secret, ensure_ascii=True)[1:-1])
+    forms.add("".join(f"\\u{ord(c):04x}" for c in secret))
+    raw = secret.encode()
+    for pad in range(3):
+        for enc in (base64.b64encode, base64.urlsafe_b64encode):
+            text = enc(b"\0" * pad + raw).decode()
+            # drop the characters that also depend on the neighbouring bytes
+            start = (pad * 4 + 2) // 3 if pad else 0
+            stable = text[start:].rstrip("=")
+            tail = (len(raw) + pad) % 3
+            if tail:
+                stable = stable[:-1]
+            if len(stable) >= 8:
+                forms.add(stable)
+    return {f for f in forms if len(f) >= 4}
+
+
 def redact(text: str, *secrets: str) -> str:
-    """Remove secrets from text that may reach a user, a log or the store."""
+    """Remove secrets from text that may reach a user, a log or the store, in every echoed
+    form (:func:`_secret_forms`), case-insensitively. Secrets shorter than 4 characters are
+    not looked for (they would redact ordinary words)."""
+    import re
+
     for secret in secrets:
         if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
+            forms = sorted(_secret_forms(secret), key=len, reverse=True)
+            pattern = "|".join(re.escape(f) for f in forms)
+            text = re.sub(pattern, "***", text, flags=re.IGNORECASE)
     return text
 
 
+def contains_secret(text: str, *secrets: str) -> bool:
+    """True if any form of any secret is still in ``text`` (the secret scan)."""
+    return redact(text, *secrets) != text
+
+
 # ----------------------------------------------------------------------------- requests
+
+
+async def _empty() -> AsyncIterator[bytes]:
+    return
+    yield b""  # pragma: no cover
+
 
 F = TypeVar("F")
 
@@ -322,6 +380,8 @@ class Connector(abc.ABC):
     # connectors that walk their whole chat list), "lazy" (a mapping that looks up only the
     # chats asked about), or a chat kind ("question") to get only those.
     known_scope: ClassVar[Mapping[str, str]] = {}
+    # The official API hosts (https): credentials go to these, or to the configured base_url.
+    official_hosts: ClassVar[tuple[str, ...]] = ()
     # Files one send request carries (None: all of them). YM and Ozon take one file per call.
     files_per_request: ClassVar[int | None] = None
 
@@ -341,7 +401,13 @@ class Connector(abc.ABC):
         A :class:`SendReceipt` reports files refused inside an accepted message."""
 
     @abc.abstractmethod
-    async def download(self, chat: ChatRef, attachment: Attachment) -> Download: ...
+    async def download(
+        self, chat: ChatRef, attachment: Attachment, sink: BinaryIO | None = None, cap: int | None = None
+    ) -> Download:
+        """Fetch an attachment. With ``sink`` the decoded bytes are streamed into it (at most
+        ``cap`` bytes, else :class:`Rejected` with ``cap_exceeded``) and ``Download.size`` says
+        how many; without, they come back as ``Download.content`` (capped at
+        ``DEFAULT_DOWNLOAD_CAP``). ``retry_after`` set = not ready yet (WB moderation)."""
 
     async def mark_read(self, chat: ChatRef, message_external_id: str) -> None:
         """Set the marketplace's own read marker (explicit user action only)."""
@@ -354,6 +420,138 @@ class Connector(abc.ABC):
     def secret_headers(self) -> dict[str, str]:
         """Headers that carry the secret (used by redaction and tests)."""
         return {}
+
+    def credential_origins(self) -> frozenset[tuple[str, str, int]]:
+        """Where credentials may go: (scheme, host, port) of the configured ``base_url``, else of
+        the marketplace's official API hosts (``official_hosts``), parsed by httpx."""
+        import httpx
+
+        bases = [self.account.base_url] if self.account.base_url else list(self.official_hosts)
+        out = set()
+        for base in bases:
+            u = httpx.URL(base)
+            out.add((u.scheme, u.host, u.port or (443 if u.scheme == "https" else 80)))
+        return frozenset(out)
+
+    def _credentials_for(self, url: str, headers: Any) -> dict[str, str]:
+        """``headers`` minus every credential unless ``url`` is exactly a credential origin
+        (scheme, host and port, compared after httpx parsed it the way it will send it). A
+        base_url of plain http (loopback sandbox) is an exact origin too; nothing else is."""
+        import httpx
+
+        out = dict(headers or {})
+        u = httpx.URL(url)
+        origin = (u.scheme, u.host, u.port or (443 if u.scheme == "https" else 80))
+        if origin in self.credential_origins():
+            return out
+        secret = self.account.secret
+        names = {n.lower() for n in self.secret_headers()} | {n.lower() for n in CREDENTIAL_HEADERS}
+        return {k: v for k, v in out.items() if k.lower() not in names and not (secret and secret in str(v))}
+
+    async def fetch(
+        self, key: str, url: str, headers: Mapping[str, str] | None, sink: BinaryIO, cap: int
+    ) -> tuple[httpx.Response, int]:
+        """A streamed GET for a file: returns ``(response, bytes written to sink)``.
+
+        - Decoded bytes are counted against ``cap`` as they are inflated (gzip/deflate are
+          decoded here, in bounded steps; any other ``Content-Encoding`` is refused), so a
+          small compressed body can never become a huge file; past the cap :class:`TooLarge`.
+        - A 3xx is followed (at most ``MAX_REDIRECTS``) only to https and without any
+          credential header; otherwise :class:`Rejected` — never an empty "saved" file.
+        - Any answer but 200 comes back with at most ``ERROR_BODY_CAP`` bytes of body for its
+          words, nothing written to ``sink``; the caller maps its status.
+        """
+        import zlib
+
+        import httpx
+
+        current = httpx.URL(url)
+        sent_headers: dict[str, str] = {**dict(headers or {}), "Accept-Encoding": "gzip, deflate, identity"}
+        for _hop in range(MAX_REDIRECTS + 1):
+            safe = self._credentials_for(str(current), sent_headers)
+            await self.limiter.acquire(key)
+            try:
+                response = await self.client.send(self.client.build_request("GET", current, headers=safe), stream=True)
+            except httpx.TransportError as exc:
+                raise TransientError(
+                    redact(f"cannot download from {self.label}: {type(exc).__name__}", self.account.secret),
+                    reached_server=False,
+                ) from None
+            try:
+                status = response.status_code
+                if 300 <= status < 400:
+                    location = response.headers.get("location")
+                    target = current.join(location) if location else None
+                    if target is None or target.scheme != "https":
+                        where = f"{target.scheme}://{target.host}" if target is not None else "nowhere"
+                        raise Rejected(
+                            f"{self.label} answered the download with a redirect ({status}) to {where}: "
+                            "not followed (only https, and never with the key); nothing was saved",
+                            status=status,
+                        )
+                    current = target
+                    sent_headers = {"Accept-Encoding": sent_headers["Accept-Encoding"]}  # no credential, ever
+                    continue
+                if status != 200:  # a refusal, or WB's 202 "still being checked": words, not a file
+                    body = response.content if response.is_stream_consumed else b""
+                    async for chunk in response.aiter_raw() if not response.is_stream_consumed else _empty():
+                        body += chunk
+                        if len(body) >= ERROR_BODY_CAP:
+                            break
+                    return httpx.Response(status, headers=response.headers, content=body[:ERROR_BODY_CAP]), 0
+                declared = response.headers.get("content-length", "")
+                encoding = response.headers.get("content-encoding", "identity").strip().lower() or "identity"
+                if encoding == "identity" and declared.isdigit() and int(declared) > cap:
+                    raise TooLarge(
+                        f"the file ({int(declared)} bytes) is larger than its {cap}-byte limit; nothing was saved"
+                    )
+                if encoding in ("gzip", "x-gzip"):
+                    inflater: Any = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                elif encoding == "deflate":
+                    inflater = zlib.decompressobj()
+                elif encoding == "identity":
+                    inflater = None
+                else:
+                    raise Rejected(f"{self.label} sent the file with an unsupported encoding ({encoding[:20]})")
+                written = 0
+
+                def put(data: bytes) -> None:
+                    nonlocal written
+                    written += len(data)
+                    if written > cap:
+                        raise TooLarge(f"the file is larger than its {cap}-byte limit; the partial file was deleted")
+                    sink.write(data)
+
+                if response.is_stream_consumed:  # read already (an in-memory transport or hook): decoded
+                    put(response.content)
+                    return response, written
+                async for raw in response.aiter_raw():
+                    if inflater is None:
+                        put(raw)
+                        continue
+                    pending = raw
+                    while pending:
+                        try:
+                            put(inflater.decompress(pending, _CHUNK))
+                        except zlib.error:
+                            raise TransientError(f"{self.label} sent a corrupt compressed file") from None
+                        pending = inflater.unconsumed_tail
+                if inflater is not None:
+                    put(inflater.flush())
+                return response, written
+            finally:
+                await response.aclose()
+        raise Rejected(f"{self.label} redirected the download more than {MAX_REDIRECTS} times; nothing was saved")
+
+    async def _download_into(
+        self, key: str, url: str, headers: Mapping[str, str] | None, sink: BinaryIO | None, cap: int | None
+    ) -> tuple[httpx.Response, int, bytes | None]:
+        """:meth:`fetch` into ``sink``, or into memory when there is none (returned as bytes)."""
+        import io
+
+        buffer = io.BytesIO() if sink is None else None
+        response, size = await self.fetch(key, url, headers, sink or buffer, cap or DEFAULT_DOWNLOAD_CAP)  # type: ignore[arg-type]
+        return response, size, buffer.getvalue() if buffer is not None else None
 
     async def http(self, key: str, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """One request: the ``key`` budget first, then transport failures typed. Failures
@@ -368,6 +566,7 @@ class Connector(abc.ABC):
             httpx.UnsupportedProtocol,
             httpx.LocalProtocolError,
         )
+        kwargs["headers"] = self._credentials_for(url, kwargs.get("headers"))
         await self.limiter.acquire(key)
         try:
             return await self.client.request(method, url, **kwargs)

@@ -122,7 +122,7 @@ def rule(cause: str, *status: int, shape: str = "", words: tuple[str, ...] = (),
         status=frozenset(status),
         shape=frozenset(shape.split()) if shape else frozenset(),
         words=words,
-        **kw,  # type: ignore[arg-type]
+        **kw,
     )
 
 

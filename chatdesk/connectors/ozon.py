@@ -39,7 +39,7 @@ import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, BinaryIO, ClassVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -49,6 +49,7 @@ from chatdesk.connectors.base import (
     AccountConfig,
     Attachment,
     AuthError,
+    Author,
     ChatInfo,
     ChatRef,
     Connector,
@@ -78,7 +79,8 @@ HISTORY_LIMIT = 1000  # v3 maximum
 MAX_PAGES = 10_000  # a server that never says has_next=false must not hang a poll
 MAX_STALLS = 3  # history pages in a row that bring nothing new (e.g. a repeated page)
 BUYER_CHAT_TYPES = {"BUYER_SELLER", "BUYER_SELLER_SELECT"}
-AUTHORS = {"customer": "buyer", "seller": "seller"}  # everyone else (crm, courier, support...) -> marketplace
+# everyone else (crm, courier, support...) -> marketplace
+AUTHORS: dict[str, Author] = {"customer": "buyer", "seller": "seller"}
 # Limits and budget are the marketplace row's (chatdesk.marketplaces, which cites the spec and
 # says which numbers are chatdesk's own: the spec states no file type or size limit).
 ROW = marketplaces.OZON
@@ -130,6 +132,7 @@ class OzonConnector(Connector):
     can_mark_read = True
     limits: ClassVar[Mapping[str, Limits]] = ROW.limits  # one file per request; text and files apart
     files_per_request = 1  # /v1/chat/send/file takes one file and no text
+    official_hosts = (HOST,)
 
     def __init__(self, account: AccountConfig, client: httpx.AsyncClient, limiter: RateLimiter | None = None):
         super().__init__(account, client, limiter)
@@ -318,7 +321,7 @@ class OzonConnector(Connector):
         if not message_id.isdigit():
             return None
         user = raw.get("user") if isinstance(raw.get("user"), dict) else {}
-        author = AUTHORS.get(str(user.get("type") or "").strip().lower(), "marketplace")
+        author: Author = AUTHORS.get(str(user.get("type") or "").strip().lower(), "marketplace")
         data = [str(x) for x in raw.get("data") or () if x is not None]
         attachments: list[Attachment] = []
         if _flag(raw.get("is_image")):
@@ -339,7 +342,7 @@ class OzonConnector(Connector):
         return MessageInfo(
             chat_external_id=chat_id,
             external_id=message_id,
-            author=author,  # type: ignore[arg-type]
+            author=author,
             text="\n".join(data),
             created_at=parse_iso(created) if isinstance(created, str) and created else EPOCH,
             attachments=tuple(attachments),
@@ -391,11 +394,15 @@ class OzonConnector(Connector):
             sending=True,
         )
 
-    async def download(self, chat: ChatRef, attachment: Attachment) -> Download:
+    async def download(
+        self, chat: ChatRef, attachment: Attachment, sink: BinaryIO | None = None, cap: int | None = None
+    ) -> Download:
         """Ozon gives an image message's file only as a URL inside ``data``.
 
-        With ``base_url`` set, Ozon hosts are mapped onto it (sandbox); otherwise the secret
-        goes only to api-seller.ozon.ru, never to a CDN or a third-party host a message names.
+        With ``base_url`` set, Ozon hosts are mapped onto it (sandbox). The Client-Id and
+        Api-Key are offered, and ``Connector.fetch`` sends them only to the exact configured
+        origin (https://api-seller.ozon.ru:443 or the base_url), never to a CDN, plain http or
+        another port.
         """
         url = attachment.url
         if not url:
@@ -404,16 +411,15 @@ class OzonConnector(Connector):
         host = (parts.hostname or "").lower()
         if parts.scheme not in ("http", "https") or not (host.endswith(".ozon.ru") or host.endswith(".ozone.ru")):
             raise Rejected(f"not an Ozon file link: {host or url[:60]}")
-        headers: dict[str, str] = {}
         if self.account.base_url:
             url = self.base + parts.path + (f"?{parts.query}" if parts.query else "")
-            headers = self._headers()
-        elif host == urlsplit(HOST).hostname:
-            headers = self._headers()
-        response = await self.http(BUDGET_KEY, "GET", url, headers=headers)
+        headers = {k: v for k, v in self._headers().items() if k != "Content-Type"}
+        response, size, content = await self._download_into(BUDGET_KEY, url, headers, sink, cap)
         if response.status_code >= 300:
             self._decode(response, "file download", sending=False)
-        return Download(content=response.content, content_type=response.headers.get("content-type"))
+        if response.status_code != 200:
+            raise Rejected(f"Ozon answered the download with {response.status_code}; nothing was saved")
+        return Download(content=content, content_type=response.headers.get("content-type"), size=size)
 
     async def test(self) -> str:
         data = self._obj(await self._call("/v3/chat/list", {"limit": 1}), "/v3/chat/list")

@@ -37,7 +37,7 @@ import math
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any, BinaryIO, ClassVar
 
 import httpx
 
@@ -119,6 +119,7 @@ def jwt_warning(token: str, now: datetime | None = None) -> str | None:
 class WildberriesConnector(Connector):
     marketplace: ClassVar[str] = "wildberries"
     label: ClassVar[str] = ROW.label
+    official_hosts: ClassVar[tuple[str, ...]] = (CHAT_HOST, QUESTIONS_HOST)
     streams: ClassVar[tuple[str, ...]] = ("chats", "questions")
     limits: ClassVar[Mapping[str, Limits]] = ROW.limits
 
@@ -158,6 +159,11 @@ class WildberriesConnector(Connector):
         :func:`wildberries_error`. A plain refusal (``rejected``: 400/404/422 in WB's JSON) is
         returned to the caller, which knows the endpoint's error shape."""
         resp = await self.http(key, method, url, headers=self.secret_headers(), **kwargs)
+        return self._mapped(key, resp)
+
+    def _mapped(self, key: str, resp: httpx.Response) -> httpx.Response:
+        """A refusal classified by :func:`wildberries_error` and raised; a plain refusal
+        (``rejected``) and every success are returned to the caller."""
         if resp.status_code < 400:
             return resp
         error = wildberries_error(resp, self.account.secret)
@@ -397,9 +403,9 @@ class WildberriesConnector(Connector):
         open_questions = await self._question_list(False, None)
         answered = await self._question_list(True, date_from)
         seen = {str(q["id"]) for q in open_questions} | {str(q["id"]) for q in answered}
-        for ext, chat in known.items():
+        for ext, known_chat in known.items():
             qid = ext[2:] if ext.startswith("q:") else None
-            if qid and qid not in seen and (chat.status or "") == "unanswered":
+            if qid and qid not in seen and (known_chat.status or "") == "unanswered":
                 try:
                     body = await self._questions_request("GET", "/api/v1/question", params={"id": qid})
                 except Rejected:
@@ -501,11 +507,14 @@ class WildberriesConnector(Connector):
                 raise Rejected(f"{exc.message} ({EDIT_ONCE_NOTE})", status=422) from None
             raise
 
-    async def download(self, chat: ChatRef, attachment: Attachment) -> Download:
+    async def download(
+        self, chat: ChatRef, attachment: Attachment, sink: BinaryIO | None = None, cap: int | None = None
+    ) -> Download:
         if not attachment.download_id:
             raise Rejected("this attachment has no WB download id")
         url = f"{self.chat_host}/api/v1/seller/download/{attachment.download_id}"
-        resp = await self._request("wb.download", "GET", url)
+        resp, size, content = await self._download_into("wb.download", url, self.secret_headers(), sink, cap)
+        self._mapped("wb.download", resp)
         if resp.status_code == 202:
             body = self._json(resp)
             return Download(retry_after=float(body.get("retrySeconds") or 30))
@@ -514,7 +523,7 @@ class WildberriesConnector(Connector):
         if resp.status_code >= 400:
             raise self._refused(resp)
         content_type = resp.headers.get("content-type", "").split(";")[0].strip() or attachment.content_type
-        return Download(content=resp.content, content_type=content_type)
+        return Download(content=content, content_type=content_type, size=size)
 
 
 # ---------------------------------------------------------------------- refusals

@@ -25,8 +25,8 @@ from collections import Counter
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar
-from urllib.parse import urljoin, urlsplit
+from typing import Any, BinaryIO, ClassVar
+from urllib.parse import urljoin
 
 import httpx
 
@@ -35,6 +35,7 @@ from chatdesk.connectors.base import (
     AccountConfig,
     Attachment,
     AuthError,
+    Author,
     BadItem,
     ChatInfo,
     ChatRef,
@@ -72,7 +73,12 @@ AUTH_HINT = (
     "(Settings → API and modules); the token needs the 'communication' or 'all-methods' scope"
 )
 BUDGETS: dict[str, Budget] = dict(ROW.budgets)  # published limits per method per hour
-AUTHORS = {"customer": "buyer", "partner": "seller", "market": "marketplace", "support": "marketplace"}
+AUTHORS: dict[str, Author] = {
+    "customer": "buyer",
+    "partner": "seller",
+    "market": "marketplace",
+    "support": "marketplace",
+}
 FINISHED = "FINISHED"
 
 
@@ -172,6 +178,7 @@ class YandexConnector(Connector):
     streams = ("chats",)
     limits: ClassVar[Mapping[str, Limits]] = ROW.limits
     files_per_request = 1  # /chats/file/send takes one file and no text
+    official_hosts = (HOST,)
 
     def __init__(self, account: AccountConfig, client: httpx.AsyncClient, limiter: RateLimiter | None = None):
         super().__init__(account, client, limiter)
@@ -377,7 +384,7 @@ class YandexConnector(Connector):
         return MessageInfo(
             chat_external_id=chat_id,
             external_id=exact_id(raw["messageId"]),
-            author=AUTHORS.get(sender, "marketplace"),  # type: ignore[arg-type]
+            author=AUTHORS.get(sender, "marketplace"),
             text=str(raw.get("message") or ""),
             created_at=parse_iso(str(raw["createdAt"])),
             attachments=files,
@@ -410,17 +417,22 @@ class YandexConnector(Connector):
                 files={"file": (f.name, f.content, f.content_type)},
             )
 
-    async def download(self, chat: ChatRef, attachment: Attachment) -> Download:
-        """GET the payload ``url``. The Api-Key goes only to the API's own host (or the
-        configured base_url's host): a file link on another host must never receive the key."""
+    async def download(
+        self, chat: ChatRef, attachment: Attachment, sink: BinaryIO | None = None, cap: int | None = None
+    ) -> Download:
+        """GET the payload ``url``. The Api-Key is offered, and ``Connector.fetch`` sends it only
+        to the exact configured origin (https API host, or the base_url): a file link on any
+        other scheme, host or port never receives it."""
         if not attachment.url:
             raise Rejected(f"{attachment.name} has no download link")
         url = urljoin(self.base + "/", attachment.url)
-        trusted = {urlsplit(self.base).netloc, urlsplit(HOST).netloc}
-        headers = {"Api-Key": self.account.secret} if urlsplit(url).netloc in trusted else {}
-        response = await self.http("download", "GET", url, headers=headers)
+        response, size, content = await self._download_into(
+            "download", url, {"Api-Key": self.account.secret}, sink, cap
+        )
         self._check("download", response)
-        return Download(content=response.content, content_type=response.headers.get("content-type"))
+        if response.status_code != 200:
+            raise Rejected(f"Yandex Market answered the download with {response.status_code}; nothing was saved")
+        return Download(content=content, content_type=response.headers.get("content-type"), size=size)
 
     async def test(self) -> str:
         body = await self._call("getChats", "POST", "/chats", params={"limit": 1}, json={})

@@ -200,6 +200,13 @@ class Sandbox:
         parts = raw_path.lstrip("/").split("/", 1)
         if parts[0] == "_sandbox":
             return self._control(method, "/" + (parts[1] if len(parts) > 1 else ""), query, body)
+        if parts[0] == "llm":  # the fake chat-completions endpoint (issue 14); outside the lock: it may be slow
+            from chatdesk.sandbox import llm
+
+            status, resp_headers, resp_body = llm.handle(
+                method.upper(), "/" + (parts[1] if len(parts) > 1 else ""), headers, body
+            )
+            return SimResponse(status, resp_body, resp_headers)
         sim = self.sims.get(parts[0])
         if sim is None:
             return SimResponse.json({"error": f"no sandbox marketplace at /{parts[0]}"}, 404)

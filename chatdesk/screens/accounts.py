@@ -21,13 +21,14 @@ from textual.widgets import DataTable, Footer, Input, Select, Static
 
 from chatdesk import marketplaces
 from chatdesk.connectors import LABELS, MARKETPLACES, REQUIRED_SETTINGS
+from chatdesk.desk import plain_words
 from chatdesk.keymap import bindings
 from chatdesk.sanitize import safe_text
 from chatdesk.screens.base import DeskScreen
 from chatdesk.screens.dialogs import DIALOG_CSS, ConfirmDialog
 from chatdesk.store.accounts import AccountRow
 from chatdesk.store.views import StreamStatus
-from chatdesk.widgets.status_line import account_state
+from chatdesk.widgets.status_line import account_state, stream_states
 
 if TYPE_CHECKING:
     from chatdesk.desk import Desk
@@ -101,22 +102,29 @@ class AccountsScreen(DeskScreen[None]):
     BINDINGS: ClassVar = bindings("accounts")
     DEFAULT_CSS = """
     AccountsScreen DataTable { height: 1fr; }
+    AccountsScreen #accounts-detail { height: auto; max-height: 8; padding: 0 1; border-top: solid $panel; }
     AccountsScreen #accounts-title { height: 1; padding: 0 1; background: $boost; text-style: bold; }
     """
 
     def __init__(self, desk: Desk | None = None) -> None:
         super().__init__(desk)
         self.accounts: list[AccountRow] = []
+        self.streams: list[StreamStatus] = []
 
     def compose(self) -> ComposeResult:
         yield Static(Text("Accounts"), id="accounts-title")
         table: DataTable[Text] = DataTable(cursor_type="row", zebra_stripes=True, id="accounts-table")
         table.add_columns("Account", "Marketplace", "Sync", "Last success", "Polling")
         yield table
+        yield Static(id="accounts-detail")
         yield Footer()
+
+    REFRESH_INTERVAL: ClassVar[float] = 2.0  # seconds: "next 8s" and errors stay current
 
     def on_mount(self) -> None:
         self.reload()
+        self.set_interval(self.REFRESH_INTERVAL, self.reload)
+        self.query_one(DataTable).focus()
 
     def reload(self) -> None:
         self._load()
@@ -142,19 +150,51 @@ class AccountsScreen(DeskScreen[None]):
         self.accounts = message.accounts
         for acc in message.accounts:
             streams = [s for s in message.streams if s.account_id == acc.id]
-            words, _level = account_state(streams, now)
+            words, level = account_state(streams, now, self.desk.recent_errors.get(acc.id))
             last = max((s.last_success_at for s in streams if s.last_success_at), default=None)
             table.add_row(
                 Text(safe_text(acc.name, single_line=True)),
                 Text(LABELS.get(acc.marketplace, acc.marketplace)),
-                Text(words),
+                Text(words, style="bold red" if level == "error" else ""),
                 Text(_when(last, self.desk)),
                 Text(self.desk.poller_words(acc.id, streams)),
             )
         if not message.accounts:
             table.add_row(Text("no accounts: press a to add one"), Text(""), Text(""), Text(""), Text(""))
+        self.streams = message.streams
         if message.accounts:
             table.move_cursor(row=min(cursor, len(message.accounts) - 1))
+        self._show_detail()
+
+    def _show_detail(self) -> None:
+        """Each stream of the selected account: its state and, when it is not ok, why."""
+        acc = self._selected()
+        detail = Text()
+        if acc is not None:
+            detail.append(f"{safe_text(acc.name, single_line=True)} ", "bold")
+            detail.append(LABELS.get(acc.marketplace, acc.marketplace), "dim")
+            streams = [s for s in self.streams if s.account_id == acc.id]
+            for line in stream_states(streams, self.desk.clock()):
+                detail.append(f"\n  {line}")
+            recent = self.desk.recent_errors.get(acc.id)
+            if recent:
+                detail.append(f"\n  last error: {safe_text(plain_words(recent), single_line=True, max_len=200)}", "red")
+        self.query_one("#accounts-detail", Static).update(detail)
+
+    def on_data_table_row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
+        self._show_detail()
+
+    def action_cursor(self, delta: int) -> None:
+        table = self.query_one(DataTable)
+        if self.accounts:
+            table.move_cursor(row=max(0, min(len(self.accounts) - 1, table.cursor_row + delta)))
+
+    def action_first(self) -> None:
+        self.query_one(DataTable).move_cursor(row=0)
+
+    def action_last(self) -> None:
+        if self.accounts:
+            self.query_one(DataTable).move_cursor(row=len(self.accounts) - 1)
 
     def _selected(self) -> AccountRow | None:
         if not self.accounts:
@@ -221,7 +261,9 @@ class AccountsScreen(DeskScreen[None]):
             "Its synced chats, drafts and queued messages are deleted from this computer and its token "
             "from the keyring. The marketplace keeps everything."
         )
-        self.app.push_screen(ConfirmDialog(f"Remove account {acc.name}?", body, yes="remove"), done)
+        self.app.push_screen(
+            ConfirmDialog(f"Remove account {acc.name}?", body, yes="remove it", destructive=True), done
+        )
 
     @work(thread=True, group="accounts-write", exit_on_error=False)
     def _remove(self, name: str) -> None:

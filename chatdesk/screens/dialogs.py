@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
@@ -12,6 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from chatdesk.keymap import bindings
 from chatdesk.sanitize import safe_content, safe_text
 
 DIALOG_CSS = """
@@ -26,19 +28,28 @@ DIALOG_CSS = """
 
 
 class ConfirmDialog(ModalScreen[bool]):
-    """Yes/no. ``y``/Enter confirms, ``n``/Esc declines."""
+    """Yes/no. ``y`` confirms, ``n``/Esc declines; Enter confirms only when the action is safe.
 
-    DEFAULT_CSS = DIALOG_CSS.format(name="ConfirmDialog")
+    With ``destructive=True`` (sending a flagged reply, deleting an account, sending a
+    follow-up now) Enter declines: the action needs its explicit key (``y``, or ``key``).
+    """
+
+    DEFAULT_CSS = DIALOG_CSS.format(name="ConfirmDialog") + "ConfirmDialog .-destructive { color: $text-warning; }"
     BINDINGS: ClassVar = [
-        Binding("y,enter", "answer(True)", "Yes", id="dialog_yes"),
+        Binding("y", "answer(True)", "Yes", id="dialog_yes"),
+        Binding("enter", "enter", "Default", id="dialog_enter", show=False),
         Binding("n,escape", "answer(False)", "No", id="dialog_no"),
     ]
 
-    def __init__(self, title: str, body: str | Text = "", *, yes: str = "yes") -> None:
+    def __init__(
+        self, title: str, body: str | Text = "", *, yes: str = "yes", destructive: bool = False, key: str = "y"
+    ) -> None:
         super().__init__()
         self._title = title
         self._body = body
         self._yes = yes
+        self._destructive = destructive
+        self._key = key
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -46,10 +57,59 @@ class ConfirmDialog(ModalScreen[bool]):
             if self._body:
                 body = self._body if isinstance(self._body, Text) else Text(safe_text(self._body))
                 yield Static(body)
-            yield Static(Text(f"y / Enter: {self._yes}    n / Esc: cancel"), classes="dialog-keys")
+            if self._destructive:
+                keys = f"{self._key}: {self._yes}    Enter / n / Esc: cancel"
+                yield Static(Text(keys), classes="dialog-keys -destructive")
+            else:
+                yield Static(Text(f"y / Enter: {self._yes}    n / Esc: cancel"), classes="dialog-keys")
+
+    def on_key(self, event: events.Key) -> None:
+        if self._key != "y" and event.key == self._key:
+            event.stop()
+            self.dismiss(True)
+
+    def action_enter(self) -> None:
+        self.dismiss(not self._destructive)
 
     def action_answer(self, value: bool) -> None:
+        if value and self._key != "y":
+            return  # only the dialog's own key confirms
         self.dismiss(value)
+
+
+class ChoiceDialog(ModalScreen[str | None]):
+    """Several explicit answers, each on its own key; Enter and Esc cancel (returns ``None``).
+
+    ``choices``: (key, words, value) — e.g. ("R", "send it again", "requeue").
+    """
+
+    DEFAULT_CSS = DIALOG_CSS.format(name="ChoiceDialog")
+    BINDINGS: ClassVar = [Binding("escape,enter", "cancel", "Cancel", id="choice_cancel")]
+
+    def __init__(self, title: str, body: str | Text, choices: list[tuple[str, str, str]]) -> None:
+        super().__init__()
+        self._title = title
+        self._body = body
+        self._choices = choices
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(safe_content(self._title), classes="dialog-title")
+            if self._body:
+                yield Static(self._body if isinstance(self._body, Text) else Text(safe_text(self._body)))
+            lines = [f"{key}: {words}" for key, words, _value in self._choices]
+            lines.append("Enter / Esc: cancel")
+            yield Static(Text("\n".join(lines)), classes="dialog-keys")
+
+    def on_key(self, event: events.Key) -> None:
+        for key, _words, value in self._choices:
+            if event.key == key or event.character == key:
+                event.stop()
+                self.dismiss(value)
+                return
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
 
 
 class ReviewDialog(ModalScreen[str]):
@@ -63,11 +123,7 @@ class ReviewDialog(ModalScreen[str]):
     ReviewDialog .-warn { color: $text-warning; }
     """
     )
-    BINDINGS: ClassVar = [
-        Binding("y,s", "choose('send')", "Send", id="review_send"),
-        Binding("e", "choose('edit')", "Edit again", id="review_edit"),
-        Binding("n,q,escape", "choose('cancel')", "Cancel", id="review_cancel"),
-    ]
+    BINDINGS: ClassVar = bindings("review")
 
     def __init__(self, text: str, counter: str, findings: list[tuple[str, str]]) -> None:
         super().__init__()
@@ -137,6 +193,66 @@ class PickDialog(ModalScreen[int | None]):
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(event.option_index)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ReviewChoice(ModalScreen[str | None]):
+    """Team mode: the chat changed since you looked. ``a`` sends anyway; Enter/Esc cancel (a
+    buyer-facing action never defaults to Enter)."""
+
+    DEFAULT_CSS = DIALOG_CSS.format(name="ReviewChoice")
+    BINDINGS: ClassVar = [
+        Binding("a", "answer('send')", "Send anyway", id="review_send_anyway"),
+        Binding("enter,escape,n", "answer(None)", "Cancel", id="review_cancel"),
+    ]
+
+    def __init__(self, title: str, body: Text) -> None:
+        super().__init__()
+        self._title = title
+        self._body = body
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(safe_content(self._title), classes="dialog-title")
+            yield Static(self._body)
+            yield Static(Text("a: send anyway    Enter / Esc: cancel and review"), classes="dialog-keys")
+
+    def action_answer(self, value: str | None) -> None:
+        self.dismiss(value)
+
+
+class PassphraseDialog(ModalScreen[str | None]):
+    """The file keyring's passphrase, asked once before anything needs the keyring.
+
+    Enter unlocks; Esc quits (chatdesk does not start without its keys). ``error`` shows why
+    the previous try failed."""
+
+    DEFAULT_CSS = DIALOG_CSS.format(name="PassphraseDialog") + "PassphraseDialog .-error { color: $text-error; }"
+    BINDINGS: ClassVar = [Binding("escape", "cancel", "Quit", id="passphrase_cancel")]
+
+    def __init__(self, path: str, error: str = "") -> None:
+        super().__init__()
+        self._path = path
+        self._error = error
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(Text("Unlock the chatdesk keyring"), classes="dialog-title")
+            yield Static(Text(f"Passphrase of the encrypted file keyring ({safe_text(self._path, single_line=True)}):"))
+            yield Input(password=True, id="passphrase-input")
+            if self._error:
+                yield Static(Text(safe_text(self._error, single_line=True)), classes="-error")
+            yield Static(Text("Enter: unlock    Esc: quit (or set CHATDESK_KEYRING_PASSPHRASE)"), classes="dialog-keys")
+
+    def on_mount(self) -> None:
+        self.query_one("#passphrase-input", Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if event.value:
+            self.dismiss(event.value)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

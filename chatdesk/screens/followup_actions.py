@@ -56,8 +56,17 @@ class FollowUpActions:
         chat = self._need_chat()
         if chat is None:
             return
-        rules = self.desk.config.resolve_rules
-        plan = ", ".join(f"{k.replace('_days', '').replace('_', '-')} in {v}d" for k, v in rules.items() if v)
+        from chatdesk.usecases.followups import resolve_plan
+
+        config = self.desk.config
+        planned = resolve_plan(chat, config, self.desk.clock())
+        lines = []
+        for p in planned:
+            if p.skip is None and p.due is not None:
+                lines.append(f"• {p.rule}: {p.due.astimezone(config.tz):%a %d %b %H:%M}")
+            else:
+                lines.append(f"• {p.rule}: not scheduled — {p.skip}")
+        plan = "\n".join(lines) or "• none: no follow-up rules are configured (resolve_rules in config.toml)"
 
         def confirmed(yes: bool | None) -> None:
             if yes:
@@ -66,8 +75,8 @@ class FollowUpActions:
         self.app.push_screen(
             ConfirmDialog(
                 "Mark this chat resolved?",
-                f"Follow-ups will be scheduled by your rules ({plan or 'none configured'}); "
-                "each stays visible and cancellable (p) until it is due.",
+                "It leaves the waiting queue until the buyer writes again. Follow-ups by your rules:\n"
+                f"{plan}\nEach stays visible and cancellable (p) until it is due.",
                 yes="resolve",
             ),
             confirmed,

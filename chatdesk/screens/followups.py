@@ -14,11 +14,12 @@ if TYPE_CHECKING:
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.dom import DOMNode
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Static
 
 from chatdesk.connectors import LABELS
+from chatdesk.keymap import bindings
 from chatdesk.sanitize import safe_text
 from chatdesk.screens.base import DeskScreen
 from chatdesk.screens.dialogs import ConfirmDialog
@@ -51,16 +52,7 @@ class FollowUpsScreen(DeskScreen[int | None]):
     FollowUpsScreen #fu-title { height: 1; padding: 0 1; text-style: bold; }
     FollowUpsScreen #fu-detail { height: auto; max-height: 6; padding: 0 1; border-top: solid $panel; }
     """
-    BINDINGS: ClassVar = [
-        Binding("escape,q", "close", "Back", id="followups_back"),
-        Binding("e", "edit", "Edit", id="followups_edit"),
-        Binding("c,x", "cancel_followup", "Cancel it", id="followups_cancel"),
-        Binding("S", "send_now", "Send now", id="followups_send_now"),
-        Binding("h", "toggle_history", "History", id="followups_history"),
-        Binding("enter", "open_chat", "Open chat", id="followups_open"),
-        Binding("j", "cursor_down", "Down", show=False, id="followups_down"),
-        Binding("k", "cursor_up", "Up", show=False, id="followups_up"),
-    ]
+    BINDINGS: ClassVar = bindings("followups")
 
     def __init__(self, desk: Desk | None = None) -> None:
         super().__init__(desk)
@@ -137,6 +129,9 @@ class FollowUpsScreen(DeskScreen[int | None]):
     def on_data_table_row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
         self._show_detail()
 
+    def palette_targets(self) -> dict[str, DOMNode]:
+        return {"followups": self}
+
     def on_data_table_row_selected(self, _event: DataTable.RowSelected) -> None:
         self.action_open_chat()  # the table takes Enter before the screen's binding sees it
 
@@ -179,8 +174,16 @@ class FollowUpsScreen(DeskScreen[int | None]):
 
     def action_send_now(self) -> None:
         f = self._pending()
-        if f is not None:
-            self._store_call(lambda db: store_followups.send_now(db, f.id), f"follow-up {f.id} is due now", True)
+        if f is None:
+            return
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                self._store_call(lambda db: store_followups.send_now(db, f.id), f"follow-up {f.id} is due now", True)
+
+        body = Text(safe_text(f.text))
+        body.append("\n\nIt goes to the buyer at once (within the sending window).", "dim")
+        self.app.push_screen(ConfirmDialog(f"Send follow-up {f.id} now?", body, yes="send now", destructive=True), done)
 
     def action_edit(self) -> None:
         f = self._pending()

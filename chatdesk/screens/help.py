@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
+from rich.console import Group
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -23,12 +25,20 @@ NOTES = (
 )
 
 
+KEY_COLUMN = 16  # cells for the keys before the description
+
+
 def help_text(keymap: dict[str, str], config_path: str) -> Text:
     text = Text()
     for scope, title in SCOPES.items():
         text.append(f"{title}\n", "bold underline")
         for key in (k for k in KEYS if k.scope == scope):
-            text.append(f"  {keys_in_effect(key, keymap):<15}", "bold")
+            keys = keys_in_effect(key, keymap)
+            if len(keys) > KEY_COLUMN - 3:  # long key names get their own line, never run on
+                text.append(f"  {keys}\n", "bold")
+                text.append(" " * (KEY_COLUMN + 2))
+            else:
+                text.append(f"  {keys:<{KEY_COLUMN}}", "bold")
             text.append(f"{key.description}")
             text.append(f"  ({key.id})\n", "dim")
         text.append("\n")
@@ -37,6 +47,27 @@ def help_text(keymap: dict[str, str], config_path: str) -> Text:
         text.append(f"  • {note}\n")
     text.append(f"  • Config file: {config_path}\n")
     return text
+
+
+def help_tables(keymap: dict[str, str], config_path: str) -> Group:
+    """What the help screen renders: per scope a three-column table (keys | what | id), so
+    long key names wrap in their own column and never run into the description."""
+    parts: list[Any] = []
+    for scope, title in SCOPES.items():
+        parts.append(Text(title, "bold underline"))
+        table = Table(box=None, show_header=False, padding=(0, 1), expand=True)
+        table.add_column("keys", style="bold", no_wrap=False, max_width=KEY_COLUMN, min_width=6)
+        table.add_column("what", ratio=1)
+        table.add_column("id", style="dim", no_wrap=True)
+        for key in (k for k in KEYS if k.scope == scope):
+            table.add_row(Text(keys_in_effect(key, keymap)), Text(key.description), Text(key.id))
+        parts.extend((table, Text("")))
+    notes = Text("Notes\n", "bold underline")
+    for note in NOTES:
+        notes.append(f"  • {note}\n")
+    notes.append(f"  • Config file: {config_path}\n")
+    parts.append(notes)
+    return Group(*parts)
 
 
 class HelpScreen(ModalScreen[None]):
@@ -54,12 +85,13 @@ class HelpScreen(ModalScreen[None]):
 
     def __init__(self, keymap: dict[str, str], config_path: str) -> None:
         super().__init__()
-        self._text = help_text(keymap, config_path)
+        self._text = help_text(keymap, config_path)  # the same words as plain text (tests, copy)
+        self._tables = help_tables(keymap, config_path)
 
     def compose(self) -> ComposeResult:
         with VerticalScroll() as scroll:
             scroll.border_title = "Keys (Esc closes)"
-            yield Static(self._text)
+            yield Static(self._tables)
 
     def action_scroll(self, delta: int) -> None:
         self.query_one(VerticalScroll).scroll_relative(y=delta, animate=False)

@@ -16,6 +16,7 @@ from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.dom import DOMNode
 from textual.widgets import Footer, Input
 
@@ -70,7 +71,7 @@ class MainScreen(FollowUpActions, Navigation, Outgoing, Sending, Drafts, ReadSta
                 yield ConversationView(tz=cfg.tz, id="conversation")
                 yield Composer(id="composer")
         yield StatusLine(desk.clock, id="status-line")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.chat_list.filter = ChatFilter(stable_order=self.desk.config.stable_order)
@@ -95,7 +96,7 @@ class MainScreen(FollowUpActions, Navigation, Outgoing, Sending, Drafts, ReadSta
         if flt.text:
             parts.append(f"“{safe_text(flt.text, single_line=True, max_len=20)}”")
         pane = self.query_one("#list-pane")
-        pane.border_title = " · ".join(parts)
+        pane.border_title = Content(" · ".join(parts))  # typed filter text is never markup
         pane.border_subtitle = "1-4 U w o /"
         chat = self.conversation.chat
         self.query_one("#chat-pane").border_title = (

@@ -29,6 +29,7 @@ from chatdesk.screens.dialogs import DIALOG_CSS, ConfirmDialog
 from chatdesk.screens.templates import TemplatePicker
 from chatdesk.store.views import ChatRow
 from chatdesk.timeparse import format_relative, next_allowed, parse_delay_or_time
+from chatdesk.usecases.followups import reply_window, reply_window_closes
 from chatdesk.widgets.findings import FindingsView, highlighted
 
 
@@ -124,6 +125,25 @@ class ScheduleDialog(ModalScreen[ScheduleRequest | None]):
             return
         start, end = self.config.window
         delivered = next_allowed(due, start=start, end=end, tz=self.config.tz)
+        closes = reply_window_closes(self.chat)
+        if closes is not None and delivered > closes:
+            # Said now, not discovered when it expires: the marketplace would refuse it.
+            self.due = None
+            info.add_class("-bad")
+            label = LABELS.get(self.chat.marketplace, self.chat.marketplace)
+            if closes.year < 2:
+                info.update(Text(f"{label} accepts messages only after the buyer writes: it would expire"))
+            else:
+                until = closes.astimezone(self.config.tz).strftime("%a %d %b %H:%M")
+                window = reply_window(self.chat.marketplace)
+                hours = int(window.total_seconds() // 3600) if window else 0
+                info.update(
+                    Text(
+                        f"{label} accepts messages in this chat only until {until} ({hours} h after the buyer's "
+                        "last message): later, it would expire; pick an earlier time"
+                    )
+                )
+            return
         self.due = delivered
         local = delivered.astimezone(self.config.tz).strftime("%a %d %b %H:%M")
         words = f"→ {local} ({format_relative(delivered, now)})"
@@ -165,6 +185,8 @@ class ScheduleDialog(ModalScreen[ScheduleRequest | None]):
         self._update_when()
         if self.due is None:
             self.app.bell()
+            words = str(self.query_one("#sched-when-info", Static).render())
+            self.notify(words or "the time is not valid", severity="error", markup=False)
             return
         hard = rules.hard(self.findings)
         if hard or not text.strip():
@@ -186,7 +208,8 @@ class ScheduleDialog(ModalScreen[ScheduleRequest | None]):
 
         body = "\n".join(rules.describe(warns, text))
         self.app.push_screen(
-            ConfirmDialog("Schedule despite these warnings?", body, yes="schedule anyway (recorded)"), confirmed
+            ConfirmDialog("Schedule despite these warnings?", body, yes="schedule anyway (recorded)", destructive=True),
+            confirmed,
         )
 
     def action_cancel(self) -> None:

@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, ClassVar
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from chatdesk.keymap import bindings
 from chatdesk.sanitize import safe_text
 from chatdesk.screens.base import DeskModal
 from chatdesk.screens.dialogs import DIALOG_CSS
@@ -51,10 +51,7 @@ class SearchScreen(DeskModal[tuple[int, int] | None]):
     SearchScreen OptionList { height: 1fr; }
     """
     )
-    BINDINGS: ClassVar = [
-        Binding("escape", "cancel", "Close", id="search_close"),
-        Binding("down", "results", "Results", show=False, id="search_results"),
-    ]
+    BINDINGS: ClassVar = bindings("search")
 
     def __init__(self, desk: Desk | None = None) -> None:
         super().__init__(desk)

@@ -5,16 +5,31 @@ from __future__ import annotations
 import json
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
 
 from chatdesk.errors import UsageError
 from chatdesk.store.db import Database, from_db, utcnow
 from chatdesk.store.ingest import _insert
-from chatdesk.store.schema import Account, BadItem, Chat, Draft, FollowUp, Lease, Message, Outbox, SyncState
+from chatdesk.store.schema import (
+    Account,
+    BadItem,
+    Chat,
+    ChatOperator,
+    Draft,
+    FollowUp,
+    Lease,
+    Message,
+    Note,
+    Outbox,
+    SyncState,
+    SyncWorker,
+)
 
 
 @dataclass(frozen=True)
@@ -99,6 +114,8 @@ def remove_account(db: Database, name: str) -> None:
         s.execute(delete(Outbox).where(Outbox.account_id == acc.id))
         s.execute(delete(FollowUp).where(FollowUp.chat_id.in_(chat_ids)))  # type: ignore[attr-defined]
         s.execute(delete(Draft).where(Draft.chat_id.in_(chat_ids)))  # type: ignore[attr-defined]
+        s.execute(delete(ChatOperator).where(ChatOperator.chat_id.in_(chat_ids)))  # type: ignore[attr-defined]
+        s.execute(delete(Note).where(Note.chat_id.in_(chat_ids)))  # type: ignore[attr-defined]
         s.execute(delete(Message).where(Message.id.in_(msg_ids)))  # type: ignore[union-attr]
         s.execute(delete(Chat).where(Chat.account_id == acc.id))
         s.execute(delete(SyncState).where(SyncState.account_id == acc.id))
@@ -108,29 +125,110 @@ def remove_account(db: Database, name: str) -> None:
 
 
 # ----------------------------------------------------------------------------- lease
+#
+# Who polls an account is decided in the database: a lease row per account with an owner, an
+# expiry and a fencing counter. On PostgreSQL every time in these statements is the database's
+# clock (``now()``), so hosts with skewed clocks still agree on who holds what; on SQLite all
+# processes share one machine and its clock.
 
 
-def acquire_lease(db: Database, account_id: int, owner: str, ttl: float) -> bool:
-    """Take or renew the right to poll ``account_id``; False if another live process has it.
-
-    A lease left by a process on this machine that no longer exists (killed, crashed) is
-    taken over at once: waiting for its expiry would stop a restarted daemon from syncing
-    for minutes."""
+def _clock(s: Session) -> tuple[object, Callable[[float], object]]:
+    """(now, now + seconds) as SQL for the engine: the database clock on PostgreSQL."""
+    if s.get_bind().dialect.name == "postgresql":
+        return func.now(), lambda seconds: func.now() + timedelta(seconds=seconds)
     now = utcnow()
-    until = now + timedelta(seconds=ttl)
+    return now, lambda seconds: now + timedelta(seconds=seconds)
+
+
+def heartbeat_worker(db: Database, owner: str, ttl: float) -> int:
+    """Record that sync engine ``owner`` is alive for ``ttl`` seconds; forget workers whose
+    heartbeat ran out (and dead processes of this host). Return the number of live workers
+    (at least 1: this one)."""
     with db.write() as s:
-        s.execute(_insert(s, Lease.__table__), [{"account_id": account_id, "owner": owner, "expires_at": until}])
+        now, plus = _clock(s)
+        s.execute(delete(SyncWorker).where(SyncWorker.heartbeat_until < now))  # type: ignore[arg-type]
+        res = s.execute(update(SyncWorker).where(SyncWorker.owner == owner).values(heartbeat_until=plus(ttl)))
+        if not res.rowcount:  # type: ignore[attr-defined]
+            s.execute(_insert(s, SyncWorker.__table__).values(owner=owner, heartbeat_until=plus(ttl), started_at=now))
+        owners = list(s.execute(select(SyncWorker.owner)).scalars())
+        dead = [o for o in owners if o != owner and _owner_is_dead(o)]
+        if dead:
+            s.execute(delete(SyncWorker).where(SyncWorker.owner.in_(dead)))  # type: ignore[attr-defined]
+        return max(1, len(owners) - len(dead))
+
+
+def forget_worker(db: Database, owner: str) -> None:
+    with db.write() as s:
+        s.execute(delete(SyncWorker).where(SyncWorker.owner == owner))
+
+
+def take_lease(db: Database, account_id: int, owner: str, ttl: float, *, share: int | None = None) -> int | None:
+    """Take or renew the right to poll ``account_id`` for ``ttl`` seconds; return the lease's
+    fencing counter, or None when another live process holds it.
+
+    The counter grows each time the lease changes hands, never on renewal: a holder that
+    sees a different counter than it got has lost the lease meanwhile. A lease left by a
+    process on this machine that no longer exists is taken over at once; elsewhere a lease
+    is free when its expiry (database clock) has passed.
+
+    ``share`` (several sync daemons): the most leases this owner should hold. Over it, a new
+    account is refused and an account held beyond the share (the highest ids first) is given
+    up, so a daemon that joins gets its part of the accounts."""
+    with db.write() as s:
+        now, plus = _clock(s)
+        if share is not None:
+            held = sorted(
+                s.execute(
+                    select(Lease.account_id).where(Lease.owner == owner, Lease.expires_at >= now)  # type: ignore[arg-type]
+                ).scalars()
+            )
+            if account_id not in held and len(held) >= share:
+                return None
+            if account_id in held and len(held) > share and account_id in held[share:]:
+                s.execute(delete(Lease).where(Lease.account_id == account_id, Lease.owner == owner))
+                return None
+        s.execute(
+            _insert(s, Lease.__table__).values(
+                account_id=account_id, owner=owner, expires_at=plus(ttl), fence=1, acquired_at=now
+            )
+        )
         current = s.execute(select(Lease.owner).where(Lease.account_id == account_id)).scalar()
-        taken = Lease.owner == owner
+        mine = Lease.owner == owner
+        free = Lease.expires_at < now  # type: ignore[operator]
         if current is not None and current != owner and _owner_is_dead(current):
-            taken = taken | (Lease.owner == current)
+            free = free | (Lease.owner == current)
         res = s.execute(
             update(Lease)
             .where(Lease.account_id == account_id)
-            .where(taken | (Lease.expires_at < now))
-            .values(owner=owner, expires_at=until)
+            .where(mine | free)
+            .values(
+                owner=owner,
+                expires_at=plus(ttl),
+                fence=case((mine, Lease.fence), else_=Lease.fence + 1),
+                acquired_at=case((mine, Lease.acquired_at), else_=now),
+            )
+            .returning(Lease.fence)
         )
-        return bool(res.rowcount)  # type: ignore[attr-defined]
+        row = res.first()
+        return int(row[0]) if row is not None else None
+
+
+def acquire_lease(db: Database, account_id: int, owner: str, ttl: float) -> bool:
+    """:func:`take_lease` as a yes/no."""
+    return take_lease(db, account_id, owner, ttl) is not None
+
+
+def holds_lease(db: Database, account_id: int, owner: str, fence: int | None = None) -> bool:
+    """True when ``owner`` still holds the account's unexpired lease (with ``fence``, if given)."""
+    with db.read() as s:
+        now, _ = _clock(s)
+        q = select(Lease.fence).where(
+            Lease.account_id == account_id,
+            Lease.owner == owner,
+            Lease.expires_at >= now,  # type: ignore[operator]
+        )
+        found = s.execute(q).scalar()
+    return found is not None and (fence is None or int(found) == fence)
 
 
 def _owner_is_dead(owner: str) -> bool:
@@ -155,7 +253,8 @@ def release_lease(db: Database, account_id: int, owner: str) -> None:
 
 def lease_owner(db: Database, account_id: int) -> str | None:
     with db.read() as s:
+        now, _ = _clock(s)
         row = s.execute(
-            select(Lease.owner).where(Lease.account_id == account_id, Lease.expires_at >= utcnow())
+            select(Lease.owner).where(Lease.account_id == account_id, Lease.expires_at >= now)  # type: ignore[operator]
         ).scalar()
     return row

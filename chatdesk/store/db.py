@@ -97,9 +97,7 @@ def normalize_url(url: str) -> URL:
     except ArgumentError:
         raise StoreError("the store URL is not valid (expected sqlite:///PATH or postgresql+psycopg://…)") from None
     backend = parsed.get_backend_name()
-    if backend == "postgres" or (
-        backend == "postgresql" and parsed.get_driver_name() in ("", "psycopg2") and "+" not in parsed.drivername
-    ):
+    if parsed.drivername in ("postgres", "postgresql"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     backend = parsed.get_backend_name()
     if backend not in ("sqlite", "postgresql"):
@@ -264,16 +262,16 @@ class Database:
                 conn = psycopg.connect(*args, **kwargs, autocommit=True, connect_timeout=10)
                 conn.execute(f"LISTEN {CHANGES_CHANNEL}")
                 self._listen_conn = conn
-            conn = self._listen_conn
-            assert isinstance(conn, psycopg.Connection)
-            for _ in conn.notifies(timeout=0.0):
+            listener = self._listen_conn
+            assert isinstance(listener, psycopg.Connection)
+            for _ in listener.notifies(timeout=0.0):
                 self._notified += 1
             return self._notified
         except psycopg.Error:
             self._drop_listener()
         try:  # polling fallback
             with self.engine.connect() as c:
-                lsn = c.execute(text("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint")).scalar()
+                lsn = c.execute(text("SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::bigint")).scalar()
             return int(lsn or 0)
         except SQLAlchemyError:
             return None

@@ -12,8 +12,9 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlmodel import Session
 
 from chatdesk.errors import UsageError
@@ -79,6 +80,14 @@ def add(
     with db.write() as s:
         if s.get(Chat, chat_id) is None:
             raise UsageError(f"no chat with id {chat_id}")
+        same = " ".join(text.split())
+        for other in s.execute(
+            select(FollowUp).where(FollowUp.chat_id == chat_id, FollowUp.state == "pending")
+        ).scalars():
+            if " ".join(other.text.split()) == same:  # the buyer would get it twice
+                due = from_db(other.due_at)
+                when = f" for {due:%Y-%m-%d %H:%M} UTC" if due else ""
+                raise UsageError(f"the same follow-up is already scheduled in this chat{when} (follow-up {other.id})")
         row = FollowUp(
             buyer_seq=buyer_seq(s, chat_id),
             chat_id=chat_id,
@@ -138,12 +147,13 @@ def _rows(s: Session, q) -> list[FollowUpRow]:  # type: ignore[no-untyped-def]
     return out
 
 
-def _base_query():  # type: ignore[no-untyped-def]
-    return (
+def _base_query() -> Select[Any]:
+    query: Select[Any] = (
         select(FollowUp, Account.name, Account.marketplace, Chat.customer, Chat.order_id)
         .join(Chat, Chat.id == FollowUp.chat_id)  # type: ignore[arg-type]
         .join(Account, Account.id == Chat.account_id)  # type: ignore[arg-type]
     )
+    return query
 
 
 def list_followups(
@@ -229,8 +239,9 @@ def deliver_due(db: Database, decide: Callable[[DueCheck, datetime], Verdict], *
                 .join(Chat, Chat.id == FollowUp.chat_id)  # type: ignore[arg-type]
                 .join(Account, Account.id == Chat.account_id)  # type: ignore[arg-type]
                 .where(FollowUp.id == fid, FollowUp.state == "pending")
+                .with_for_update(skip_locked=True, of=FollowUp)  # PostgreSQL: skip one being claimed
             ).one_or_none()
-            if row is None:  # another process took it
+            if row is None:  # another process took it (or is taking it)
                 continue
             f, chat, marketplace = row
             check = DueCheck(
@@ -263,5 +274,18 @@ def deliver_due(db: Database, decide: Callable[[DueCheck, datetime], Verdict], *
 
 
 def mark_resolved(db: Database, chat_id: int, resolved: bool = True) -> None:
+    """Resolve a chat: it leaves the waiting queue and counts as read until the buyer writes again.
+
+    ``resolved_at`` is the time of the newest buyer message the resolve covers (the marketplace's
+    clock, the same one later buyer messages carry), or now when the buyer never wrote; a buyer
+    message newer than it makes the chat waiting again, whatever the local clock says.
+    """
     with db.write() as s:
-        s.execute(update(Chat).where(Chat.id == chat_id).values(resolved_at=utcnow() if resolved else None))
+        if not resolved:
+            s.execute(update(Chat).where(Chat.id == chat_id).values(resolved_at=None))
+            return
+        chat = s.get(Chat, chat_id)
+        if chat is None:
+            raise UsageError(f"no chat with id {chat_id}")
+        covered = chat.last_buyer_at or utcnow()
+        s.execute(update(Chat).where(Chat.id == chat_id).values(resolved_at=covered, unread=0))

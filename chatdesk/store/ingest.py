@@ -384,8 +384,8 @@ def _apply_isolated(session: Session, account_id: int, stream: str, page: Page, 
         part = IngestResult()
         try:
             with session.begin_nested():
-                chat = by_chat.get(m.chat_external_id)
-                _apply(session, account_id, stream, Page(chats=(chat,) if chat else (), messages=(m,)), part)
+                owner = by_chat.get(m.chat_external_id)
+                _apply(session, account_id, stream, Page(chats=(owner,) if owner else (), messages=(m,)), part)
         except _ITEM_ERRORS as exc:
             bad.append(
                 BadItem(
@@ -493,12 +493,12 @@ def _insert_messages(session: Session, chat_ids: dict[str, int], msgs: list[Mess
     else:
         existing = set()
         for start in range(0, len(wanted), 400):
-            rows = conn.execute(
+            pairs = conn.execute(
                 select(mt.c.chat_id, mt.c.external_id).where(
                     tuple_(mt.c.chat_id, mt.c.external_id).in_(wanted[start : start + 400])
                 )
             ).all()
-            existing.update((r[0], r[1]) for r in rows)
+            existing.update((r[0], r[1]) for r in pairs)
 
     fresh_by_chat: dict[int, list[MessageInfo]] = {}
     for chat_id, items in by_chat.items():
@@ -711,7 +711,7 @@ def _cancel_followups_on_buyer_reply(session: Session, chat_ids: set[int]) -> No
 
 
 def _state(session: Session, account_id: int, stream: str) -> SyncState:
-    row = session.execute(
+    row: SyncState | None = session.execute(
         select(SyncState).where(SyncState.account_id == account_id, SyncState.stream == stream)
     ).scalar_one_or_none()
     if row is None:
@@ -721,6 +721,7 @@ def _state(session: Session, account_id: int, stream: str) -> SyncState:
         row = session.execute(
             select(SyncState).where(SyncState.account_id == account_id, SyncState.stream == stream)
         ).scalar_one()
+    assert row is not None
     return row
 
 

@@ -289,6 +289,9 @@ def claim_due(
             )
         if message_id is not None:
             q = q.where(Outbox.message_id == message_id)
+        # PostgreSQL: rows another transaction is claiming right now are skipped, not waited
+        # for (SQLite renders nothing here: its write lock already serializes claims).
+        q = q.with_for_update(skip_locked=True, of=Outbox)
         rows = s.execute(q.order_by(Outbox.id).limit(limit)).all()
         for ob, msg, chat in rows:
             fence = Outbox.claimed_by == owner if mine else Outbox.claimed_by.is_(None)  # type: ignore[union-attr]

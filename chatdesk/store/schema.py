@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, Index, MetaData, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, MetaData, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 # Written to meta.schema_version. chatdesk before Alembic refuses a store above 1, so any
@@ -167,6 +167,16 @@ class Lease(SQLModel, table=True):
     acquired_at: datetime | None = None
 
 
+class SyncWorker(SQLModel, table=True):
+    """A running sync engine (daemon or TUI with keys), by its lease owner id, alive until
+    ``heartbeat_until`` (the database's clock on PostgreSQL). Live workers split the accounts:
+    each takes at most its fair share of leases."""
+
+    owner: str = Field(primary_key=True, max_length=128)
+    heartbeat_until: datetime
+    started_at: datetime
+
+
 class Draft(SQLModel, table=True):
     """An unsent reply being written: one per chat and operator ("" when there is no operator)."""
 
@@ -231,6 +241,49 @@ class FollowUp(SQLModel, table=True):
     message_id: int | None = Field(default=None, foreign_key="message.id")
     created_at: datetime
     updated_at: datetime
+
+
+class MessageTopic(SQLModel, table=True):
+    """The topic of a buyer message (issue 14): one row per classified message, deleted with it.
+
+    ``source`` is ``rules`` (the offline classifier, ``version`` = its rules' version) or
+    ``model`` (refined by the configured model; never recomputed by the rules).
+    """
+
+    __tablename__ = "message_topic"
+    __table_args__ = (Index("ix_message_topic_topic", "topic"),)
+
+    message_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("message.id", ondelete="CASCADE"), primary_key=True, autoincrement=False)
+    )
+    topic: str = Field(max_length=32)
+    source: str = Field(default="rules", max_length=16)
+    version: int = 1
+
+
+class HookEvent(SQLModel, table=True):
+    """An event handed to the ``[hooks]`` commands, by its unique key (e.g. ``sla_late:12:2026-…``):
+    inserting the key is the claim, so each event fires once across processes and restarts."""
+
+    __tablename__ = "hook_event"
+
+    key: str = Field(primary_key=True, max_length=255)
+    event: str = Field(max_length=32)
+    fired_at: datetime
+
+
+class RuleBlock(SQLModel, table=True):
+    """A message the rule check refused (hard limit, or a content warning not overridden), for
+    the report: ``codes`` is a JSON list of finding codes, ``severity`` ``hard`` or ``warn``."""
+
+    __tablename__ = "rule_block"
+    __table_args__ = (Index("ix_rule_block_at", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    chat_id: int = Field(sa_column=Column(Integer, ForeignKey("chat.id", ondelete="CASCADE"), nullable=False))
+    at: datetime
+    severity: str = Field(max_length=8)
+    codes: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
 
 
 def metadata() -> MetaData:

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlalchemy import text
 
-from chatdesk.store import terms
+from chatdesk.store import fts_pg, terms
 from chatdesk.store.db import Database, from_db
 
 CANDIDATES = 400
@@ -85,19 +85,22 @@ def past_answers(
 ) -> list[PastAnswer]:
     """Buyer messages outside ``exclude_chat_id`` like the query, best first, each with the
     seller's first sent or received reply after it in its chat; unanswered questions are left out.
+    SQLite ranks with FTS5's BM25, PostgreSQL with ``ts_rank`` over the same stems.
 
     First every term must occur (AND, whole history, BM25 order); if that finds fewer than
     :data:`ENOUGH`, any term may occur (OR, BM25 order) among the newest :data:`RECENT_WINDOW`
-    messages. SQLite only (FTS5): another engine gets ``[]``. Raises StoreError on store errors.
+    messages. SQLite ranks with FTS5's BM25, PostgreSQL with ``ts_rank_cd`` over the same terms
+    (see :mod:`chatdesk.store.fts_pg`). Raises StoreError on store errors.
     """
-    if not query_terms or not db.is_sqlite:
+    if not query_terms:
         return []
-    found = _lookup(db, terms.to_fts5(query_terms, op="AND"), exclude_chat_id, limit, min_rowid=0)
+    render = terms.to_fts5 if db.is_sqlite else terms.to_tsquery
+    found = _lookup(db, render(query_terms, op="AND"), exclude_chat_id, limit, min_rowid=0)
     if len(found) < ENOUGH and len(query_terms) > 1:
         with db.read() as s:
             top = int(s.execute(text("SELECT coalesce(max(id), 0) FROM message")).scalar() or 0)
         seen = {p.question_id for p in found}
-        more = _lookup(db, terms.to_fts5(query_terms, op="OR"), exclude_chat_id, limit, top - RECENT_WINDOW)
+        more = _lookup(db, render(query_terms, op="OR"), exclude_chat_id, limit, top - RECENT_WINDOW)
         found += [p for p in more if p.question_id not in seen]
     return found[:limit]
 
@@ -105,12 +108,15 @@ def past_answers(
 def _lookup(db: Database, match: str | None, exclude_chat_id: int, limit: int, min_rowid: int) -> list[PastAnswer]:
     if match is None:
         return []
+    hits = (
+        "SELECT rowid AS id, bm25(message_fts) AS score FROM message_fts "
+        "WHERE message_fts MATCH :q AND rowid > :min_rowid ORDER BY rank LIMIT :n"
+        if db.is_sqlite
+        else fts_pg.ranked_hits_sql()
+    )
     sql = text(
-        """
-        WITH hits AS (
-            SELECT rowid AS id, bm25(message_fts) AS score FROM message_fts
-            WHERE message_fts MATCH :q AND rowid > :min_rowid ORDER BY rank LIMIT :n
-        ), q AS (
+        f"""
+        WITH hits AS ({hits}), q AS (
             SELECT m.id, m.chat_id, m.text, m.created_at, h.score,
                 (SELECT a.id FROM message a
                   WHERE a.chat_id = m.chat_id AND a.author = 'seller' AND a.state IN ('sent', 'received')

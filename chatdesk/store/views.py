@@ -27,6 +27,8 @@ class ChatFilter:
     status: str | None = None  # "open" | "closed"
     text: str | None = None
     stable_order: bool = False
+    assigned_to: str | None = None  # team mode: only chats assigned to this operator ("mine")
+    unassigned: bool = False  # team mode: only chats nobody is assigned to
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class ChatRow:
     reply_token: str | None = None
     resolved_at: datetime | None = None
     last_buyer_message_id: str | None = None
+    assigned_to: str | None = None
 
     @property
     def closed(self) -> bool:
@@ -71,6 +74,7 @@ class MessageRow:
     attachments: tuple[Attachment, ...]
     state: str
     error: str | None
+    operator: str | None = None  # team mode: who wrote an outgoing message
 
 
 def _chat_query(flt: ChatFilter):  # type: ignore[no-untyped-def]
@@ -90,8 +94,15 @@ def _chat_query(flt: ChatFilter):  # type: ignore[no-untyped-def]
         q = q.where(Account.name == flt.account)
     if flt.unread:
         q = q.where(Chat.unread > 0)
-    if flt.waiting:
-        q = q.where(Chat.last_author == "buyer")
+    if flt.waiting:  # the buyer wrote last and, if the chat was resolved, wrote again since
+        q = q.where(
+            Chat.last_author == "buyer",
+            or_(Chat.resolved_at.is_(None), Chat.last_buyer_at > Chat.resolved_at),  # type: ignore[union-attr,operator]
+        )
+    if flt.assigned_to:
+        q = q.where(Chat.assigned_to == flt.assigned_to)
+    if flt.unassigned:
+        q = q.where(Chat.assigned_to.is_(None))  # type: ignore[union-attr]
     if flt.status == "open":
         q = q.where(or_(Chat.status.is_(None), func.upper(Chat.status).not_in(CLOSED_STATUSES)))  # type: ignore[union-attr]
     elif flt.status == "closed":
@@ -123,7 +134,8 @@ def _chat_row(chat: Chat, account: str, marketplace: str, followups: int) -> Cha
         product_id=chat.product_id,
         status=chat.status,
         unread=chat.unread,
-        waiting=chat.last_author == "buyer",
+        waiting=chat.last_author == "buyer"
+        and (chat.resolved_at is None or (chat.last_buyer_at is not None and chat.last_buyer_at > chat.resolved_at)),
         last_message_at=from_db(chat.last_message_at),
         last_buyer_at=from_db(chat.last_buyer_at),
         preview=chat.preview,
@@ -132,6 +144,7 @@ def _chat_row(chat: Chat, account: str, marketplace: str, followups: int) -> Cha
         reply_token=chat.reply_token,
         resolved_at=from_db(chat.resolved_at),
         last_buyer_message_id=chat.last_buyer_message_id,
+        assigned_to=chat.assigned_to,
     )
 
 
@@ -181,6 +194,7 @@ def _message_row(m: Message) -> MessageRow:
         attachments=tuple(Attachment(**a) for a in json.loads(m.attachments or "[]")),
         state=m.state,
         error=m.error,
+        operator=m.operator,
     )
 
 
@@ -192,7 +206,7 @@ def list_messages(
     q = select(Message).where(Message.chat_id == chat_id)
     if before is not None:
         at, mid = before
-        at = to_db(at)
+        at = to_db(at) or at
         q = q.where(or_(Message.created_at < at, (Message.created_at == at) & (Message.id < mid)))
     q = q.order_by(Message.created_at.desc(), Message.id.desc())  # type: ignore[attr-defined,union-attr]
     if limit is not None:

@@ -107,6 +107,8 @@ class EngineCore:
             with contextlib.suppress(ChatdeskError):
                 await asyncio.to_thread(store_accounts.release_lease, self.db, account_id, self.owner)
         self._held.clear()
+        with contextlib.suppress(ChatdeskError):
+            await asyncio.to_thread(store_accounts.forget_worker, self.db, self.owner)
 
     def _interval(self, account: AccountRow) -> float:
         return float(account.poll_interval or self.config.poll_interval)

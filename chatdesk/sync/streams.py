@@ -40,17 +40,17 @@ class StreamPolling(OutboxDelivery):
         interval = self._interval(account)
         ttl = max(3 * interval, 120.0)
         had_lease = account.id in self._held
-        got = await asyncio.to_thread(store_accounts.acquire_lease, self.db, account.id, self.owner, ttl)
-        if not got:
-            self._held.discard(account.id)
-            owner = await asyncio.to_thread(store_accounts.lease_owner, self.db, account.id)
-            result.polled = False
-            result.note = f"polled by another chatdesk process ({owner})"
-            return result
-        self._held.add(account.id)
+        # The key first: a process without it (an operator's TUI on another host) must never
+        # take the lease, or the daemon that has the key would wait for it to expire.
         try:
             rt = await self._runtime(account)
         except ChatdeskError as exc:
+            self._held.discard(account.id)
+            owner = await asyncio.to_thread(store_accounts.lease_owner, self.db, account.id)
+            if owner is not None and owner != self.owner:
+                result.polled = False
+                result.note = f"polled by another chatdesk process ({owner})"
+                return result
             msg = str(exc)
             await asyncio.to_thread(
                 ingest.record_attempt, self.db, account.id, "chats", ok=False, error=msg, error_kind="secret"
@@ -58,6 +58,14 @@ class StreamPolling(OutboxDelivery):
             result.errors.append(msg)
             self._emit(SyncEvent("error", account.id, message=f"{account.name}: {msg}"))
             return result
+        fence = await asyncio.to_thread(self._take_lease, account.id, ttl)
+        if fence is None:
+            self._held.discard(account.id)
+            owner = await asyncio.to_thread(store_accounts.lease_owner, self.db, account.id)
+            result.polled = False
+            result.note = f"polled by another chatdesk process ({owner})"
+            return result
+        self._held.add(account.id)
         async with rt.lock:
             if not had_lease:
                 rt.known_cache.clear()  # someone else may have synced this account meanwhile
@@ -76,7 +84,12 @@ class StreamPolling(OutboxDelivery):
                     result.new_buyer_messages += res.new_buyer_messages
                     changed |= res.chat_ids
                     previews.extend(res.buyer_previews)
-            await self._deliver(rt)
+            # Fencing: deliver only while still the holder this poll started as (a pause longer
+            # than the lease, e.g. a suspended VM, lets another daemon take over meanwhile).
+            if await asyncio.to_thread(store_accounts.holds_lease, self.db, account.id, self.owner, fence):
+                await self._deliver(rt)
+            else:
+                self._held.discard(account.id)
         self._emit(
             SyncEvent(
                 "error" if result.errors else "synced",
@@ -88,6 +101,17 @@ class StreamPolling(OutboxDelivery):
             )
         )
         return result
+
+    def _take_lease(self, account_id: int, ttl: float) -> int | None:
+        """Heartbeat this engine, then take the account's lease within a fair share: with N
+        live sync engines, each holds at most ceil(accounts / N) leases, so several daemons
+        split the accounts (rate limits are per token) and a dead one's are taken over."""
+        workers = store_accounts.heartbeat_worker(self.db, self.owner, ttl)
+        share = None
+        if workers > 1:
+            enabled = sum(1 for a in store_accounts.list_accounts(self.db) if a.enabled)
+            share = max(1, -(-enabled // workers))
+        return store_accounts.take_lease(self.db, account_id, self.owner, ttl, share=share)
 
     async def _poll_stream(
         self, rt: Runtime, stream: str, interval: float, *, force: bool

@@ -19,7 +19,6 @@ from chatdesk.connectors import REQUIRED_SETTINGS, connector_class
 from chatdesk.connectors.base import AccountConfig, Attachment, ChatRef, Connector, ConnectorError, redact
 from chatdesk.errors import ChatdeskError, UsageError
 from chatdesk.ratelimit import RateLimiter
-from chatdesk.sanitize import safe_filename
 from chatdesk.secrets import SecretStore
 from chatdesk.store import accounts as store_accounts
 from chatdesk.store import views
@@ -133,43 +132,25 @@ def _chat_ref(db: Database, chat_id: int) -> tuple[AccountRow, ChatRef]:
     return account, ref
 
 
-def download_attachment(
+def download_attachment(  # type: ignore[no-untyped-def]
     db: Database,
     secrets: SecretStore,
     chat_id: int,
     attachment: Attachment,
     folder: Path,
     client_factory: ClientFactory | None = None,
-) -> Path:
-    """Save an attachment under ``folder`` with a sanitized, non-clobbering name. Never executed."""
-    account, ref = _chat_ref(db, chat_id)
+):
+    """Moved to :func:`chatdesk.usecases.attachments.download_attachment` (bounded, streamed)."""
+    from chatdesk.usecases import attachments
 
-    async def run(c: Connector):  # type: ignore[no-untyped-def]
-        return await c.download(ref, attachment)
-
-    result = asyncio.run(_with_connector(account, secrets, client_factory, run))
-    if result.content is None:
-        raise ChatdeskError(
-            f"the file is still being checked by the marketplace; try again in {int(result.retry_after or 60)} s"
-        )
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    target = unique_path(folder, safe_filename(attachment.name))
-    with open(target, "xb") as fh:  # "x": never overwrite
-        fh.write(result.content)
-    target.chmod(0o600)
-    return target
+    return attachments.download_attachment(db, secrets, chat_id, attachment, folder, client_factory)
 
 
 def unique_path(folder: Path, name: str) -> Path:
-    stem, dot, ext = name.rpartition(".")
-    if not dot:
-        stem, ext = name, ""
-    candidate = folder / name
-    n = 1
-    while candidate.exists():
-        candidate = folder / (f"{stem} ({n}).{ext}" if ext else f"{stem} ({n})")
-        n += 1
-    return candidate
+    """Moved to :func:`chatdesk.usecases.attachments.unique_path` (fits byte limits)."""
+    from chatdesk.usecases import attachments
+
+    return attachments.unique_path(folder, name)
 
 
 def mark_read_remote(
@@ -184,4 +165,3 @@ def mark_read_remote(
         await c.mark_read(ref, ref.last_buyer_message_id or "")
 
     asyncio.run(_with_connector(account, secrets, client_factory, run))
-

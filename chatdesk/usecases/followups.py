@@ -14,7 +14,8 @@ decides *whether* a due follow-up should still go out, and when:
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from chatdesk import marketplaces, rules, templates
 from chatdesk.config import Config
@@ -141,6 +142,71 @@ RESOLVE_RULES = (
 )
 
 
+@dataclass(frozen=True)
+class PlannedFollowUp:
+    """One resolve rule for one chat: when it would go out, or why it will not (``skip``)."""
+
+    rule: str
+    template: str
+    due: datetime | None
+    skip: str | None = None
+
+
+def reply_window(marketplace: str) -> timedelta | None:
+    """The marketplace's reply window (``marketplaces.<id>.reply_window``), if it has one."""
+    row = marketplaces.MARKETPLACES.get(marketplace)
+    return row.reply_window if row is not None else None
+
+
+def reply_window_closes(chat: views.ChatRow) -> datetime | None:
+    """When the marketplace stops accepting seller messages in ``chat`` (``None``: no window).
+
+    Source: ``marketplaces.<id>.reply_window`` (Ozon: 48 h after the buyer's last message,
+    [OZ-26-07]); a chat whose buyer never wrote is closed already (the window is measured from
+    a buyer message)."""
+    window = reply_window(chat.marketplace)
+    if window is None or chat.kind != "chat":
+        return None
+    if chat.last_buyer_at is None:
+        return datetime.min.replace(tzinfo=UTC)
+    return chat.last_buyer_at + window
+
+
+def resolve_plan(
+    chat: views.ChatRow, config: Config, now: datetime, existing: frozenset[str] | set[str] = frozenset()
+) -> list[PlannedFollowUp]:
+    """What resolving ``chat`` at ``now`` would schedule, rule by rule, with the reason a rule is
+    skipped: not configured, already pending, questions have no follow-ups, not a consumable,
+    or certain to expire after the marketplace's reply window closes."""
+    start, end = config.window
+    closes = reply_window_closes(chat)
+    window = reply_window(chat.marketplace)
+    hours = int(window.total_seconds() // 3600) if window is not None else 0
+    label = LABELS.get(chat.marketplace, chat.marketplace)
+    plan: list[PlannedFollowUp] = []
+    for key, rule, template, consumable_only in RESOLVE_RULES:
+        days = config.resolve_rules.get(key)
+        if not days:
+            continue
+        if chat.kind != "chat":
+            plan.append(PlannedFollowUp(rule, template, None, "questions get no follow-ups"))
+            continue
+        if rule in existing:
+            plan.append(PlannedFollowUp(rule, template, None, "already scheduled"))
+            continue
+        if consumable_only and (chat.product_id or "") not in config.consumables:
+            why = "no consumables configured" if not config.consumables else "this product is not a consumable"
+            plan.append(PlannedFollowUp(rule, template, None, why))
+            continue
+        due = next_allowed(now + timedelta(days=int(days)), start=start, end=end, tz=config.tz)
+        if closes is not None and due > closes:
+            why = f"{label} accepts messages only within {hours} h of the buyer's last message: it would expire"
+            plan.append(PlannedFollowUp(rule, template, due, why))
+            continue
+        plan.append(PlannedFollowUp(rule, template, due))
+    return plan
+
+
 def resolve(db: Database, config: Config, chat_id: int, now: datetime, home: str | None = None) -> list[int]:
     """Mark a chat resolved and schedule the configured follow-ups (each visible and
     cancellable before it is due). Returns the new follow-up ids."""
@@ -148,19 +214,17 @@ def resolve(db: Database, config: Config, chat_id: int, now: datetime, home: str
     if chat is None:
         raise UsageError(f"no chat with id {chat_id}")
     store_followups.mark_resolved(db, chat_id)
-    existing = {f.rule for f in store_followups.list_followups(db, chat_id=chat_id, states=("pending",))}
-    start, end = config.window
+    pending = store_followups.list_followups(db, chat_id=chat_id, states=("pending",))
+    existing = {f.rule for f in pending if f.rule is not None}
     created: list[int] = []
-    for key, rule, template, consumable_only in RESOLVE_RULES:
-        days = config.resolve_rules.get(key)
-        if not days or rule in existing or chat.kind != "chat":
-            continue
-        if consumable_only and (chat.product_id or "") not in config.consumables:
-            continue
-        due = next_allowed(now + timedelta(days=int(days)), start=start, end=end, tz=config.tz)
+    for planned in resolve_plan(chat, config, now, existing):
+        if planned.skip is not None or planned.due is None:
+            continue  # skipped rules are said at scheduling time (resolve_plan gives the reason)
         try:
-            text = render_template(template, chat, config, home)
-            created.append(schedule(db, config, chat_id, due, text, template=template, rule=rule))
+            text = render_template(planned.template, chat, config, home)
+            created.append(
+                schedule(db, config, chat_id, planned.due, text, template=planned.template, rule=planned.rule)
+            )
         except UsageError:
             continue  # a broken or missing template skips that rule; `templates list` shows why
     return created

@@ -29,6 +29,7 @@ from chatdesk.store import accounts as store_accounts
 from chatdesk.store import outbox, views
 from chatdesk.store.db import Database
 from chatdesk.sync import ClientFactory, SyncEngine
+from chatdesk.usecases import team
 
 EXIT_SENT = 0  # the marketplace accepted every part
 EXIT_FAILED = 1  # refused (or not queued): nothing of it went out; fix and retry if you like
@@ -110,6 +111,7 @@ def queue_reply(
     *,
     force: bool = False,
     owner: str | None = None,
+    anyway: bool = False,
 ) -> QueuedReply:
     """Check, split and queue a reply; the draft is cleared in the same transaction.
 
@@ -119,12 +121,15 @@ def queue_reply(
     claimed by that engine (``send``), so no other process can take them first.
     Raises :class:`UsageError` for an unknown chat, a hard-limit breach (always) or a content
     warning without ``force``; nothing is queued then. Limits come from the chat's connector.
+    Team mode (``db.operator``): raises :class:`team.ReviewNeeded` when the chat changed since
+    the operator last saw it, unless ``anyway``.
     """
     chat = views.get_chat(db, chat_id)
     if chat is None:
         raise UsageError(f"no chat with id {chat_id}")
     files = list(files or [])
     overrides = precheck(chat, text, files, force=force)
+    team.check_before_send(db, chat_id, anyway=anyway)
     parts = reply_parts(chat, text, files)
     ids = outbox.enqueue_parts(db, chat_id, parts, overrides=overrides or None, owner=owner)
     return QueuedReply(chat_id, chat.account_id, tuple(ids), tuple(overrides))
@@ -157,26 +162,40 @@ def send_now(
     force: bool = False,
     client_factory: ClientFactory | None = None,
     wait_for_other: float = WAIT_FOR_OTHER,
+    anyway: bool = False,
 ) -> Outcome:
     """``chatdesk send``: returns the outcome line and its exit code (``EXIT_*``).
 
     Raises :class:`UsageError` (exit 2) for bad input and :class:`SecretsError` (exit 1) when
-    the account's secret cannot be read; in both cases nothing is queued."""
+    the account's secret cannot be read and no sync service holds the account; in both cases
+    nothing is queued. Without a key but with a live sync service (team mode: keys on one
+    host), the reply is queued for that service and the outcome is ``EXIT_DO_NOT_RETRY``."""
     chat = views.get_chat(db, chat_id)
     if chat is None:
         raise UsageError(f"no chat with id {chat_id}")
     text = text.strip("\n")
     files = file_specs(attach)
     precheck(chat, text, files, force=force)  # refuse bad input before touching the keyring
+    team.check_before_send(db, chat_id, anyway=anyway)  # another operator answered meanwhile?
     account = store_accounts.get_account_by_id(db, chat.account_id)
     try:
         secret = secrets.get(account.name)
     except SecretsError as exc:
-        raise SecretsError(f"not sent, nothing queued: {exc}") from None
+        # Keys stay on one host: when a sync service elsewhere holds this account (it has the
+        # key), an operator's machine without one queues the reply for it to deliver.
+        poller = store_accounts.lease_owner(db, chat.account_id)
+        if poller is None:
+            raise SecretsError(f"not sent, nothing queued: {exc}") from None
+        queued = queue_reply(db, chat_id, text, files, force=force, anyway=True)
+        ids = ", ".join(map(str, queued.message_ids))
+        return Outcome(
+            EXIT_DO_NOT_RETRY,
+            f"queued (message {ids}): no key on this machine; the sync service ({poller}) delivers it — do not retry",
+        )
     engine = SyncEngine(
         db, secrets=_ReadOnce(secrets, account.name, secret), config=config, client_factory=client_factory
     )
-    queued = queue_reply(db, chat_id, text, files, force=force, owner=engine.owner)
+    queued = queue_reply(db, chat_id, text, files, force=force, owner=engine.owner, anyway=True)
 
     async def deliver() -> None:
         try:

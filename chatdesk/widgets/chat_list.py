@@ -132,6 +132,9 @@ class ChatList(ScrollView, can_focus=True):
         self._pending: set[int] = set()
         self._strips: LRUCache[tuple[object, ...], Strip] = LRUCache(1024)
         self._follow_id: int | None = None  # keep the cursor on this chat across reloads
+        # Why the cursor row is announced next: "user" (a key moved it), "filter" (the user
+        # changed the filter) or "reload" (data changed; the screen must not retarget on it).
+        self._reason = "reload"
         self._now = clock()
 
     # ------------------------------------------------------------------ data
@@ -140,6 +143,7 @@ class ChatList(ScrollView, can_focus=True):
         self.filter = flt
         self._pages.clear()
         self._follow_id = None
+        self._reason = "filter"
         self.reload(reset_cursor=True)
 
     def reload(self, *, reset_cursor: bool = False) -> None:
@@ -234,7 +238,8 @@ class ChatList(ScrollView, can_focus=True):
         row = self.current
         if row is not None:
             self._follow_id = row.id
-            self.post_message(ChatHighlighted(row))
+            self.post_message(ChatHighlighted(row, reason=self._reason))
+            self._reason = "reload"
 
     def _scroll_to_cursor(self) -> None:
         top = self.cursor * ROW_HEIGHT
@@ -250,8 +255,20 @@ class ChatList(ScrollView, can_focus=True):
         self.refresh_lines(y, ROW_HEIGHT)
 
     def move_to(self, index: int) -> None:
+        """Move the cursor for the user (a key, next unread): the screen previews that chat."""
         if self.total:
-            self.cursor = max(0, min(self.total - 1, index))
+            index = max(0, min(self.total - 1, index))
+            if index != self.cursor:
+                self._reason = "user"
+                self.cursor = index
+
+    def select_chat(self, index: int, chat_id: int) -> None:
+        """Put the cursor on ``chat_id`` at ``index`` (a search jump already showed it), and keep
+        it there across reloads; announced as a reload, so nothing is retargeted by it."""
+        self._follow_id = chat_id
+        if 0 <= index < max(self.total, index + 1):
+            self._reason = "reload"
+            self.cursor = index
 
     def action_cursor(self, delta: int) -> None:
         self.move_to(self.cursor + delta)

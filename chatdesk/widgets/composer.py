@@ -13,11 +13,13 @@ from typing import Any, ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.content import Content
 from textual.widgets import Static, TextArea
 
 from chatdesk.keymap import bindings
 from chatdesk.sanitize import safe_text
 from chatdesk.store.views import ChatRow
+from chatdesk.widgets.findings import excerpt
 
 
 def text_limit(marketplace: str, kind: str) -> int:
@@ -35,6 +37,17 @@ def check_rules(text: str, chat: ChatRow, files: list[dict[str, Any]] | None = N
     return rules.check(text, marketplace=chat.marketplace, kind=chat.kind, files=infos, chat_status=chat.status)
 
 
+def recipient(chat: ChatRow | None) -> str:
+    """Whose chat a reply typed here goes to, as the composer's title shows it."""
+    if chat is None:
+        return ""
+    from chatdesk.widgets.chat_list import BADGES, chat_title
+
+    badge = BADGES.get(chat.marketplace, chat.marketplace)
+    who = safe_text(chat_title(chat), single_line=True, max_len=40)
+    return f"Reply to {who} · {badge} {safe_text(chat.account, single_line=True, max_len=24)}"
+
+
 class ComposerInput(TextArea):
     BINDINGS: ClassVar = bindings("composer")
 
@@ -43,9 +56,10 @@ class Composer(Vertical):
     """Holds the draft of the shown chat; the screen saves it (debounced) and sends it."""
 
     DEFAULT_CSS = """
-    Composer { height: auto; }
+    Composer { height: auto; border-title-color: $text-muted; }
+    Composer:focus-within { border-title-color: $text; border-title-style: bold; }
     Composer ComposerInput { height: auto; min-height: 3; max-height: 8; border: none; padding: 0 1; }
-    Composer #composer-status { height: 1; padding: 0 1; color: $text-muted; }
+    Composer #composer-status { height: auto; max-height: 2; padding: 0 1; color: $text-muted; }
     Composer #composer-status.-hard { color: $text-error; }
     Composer #composer-status.-warn { color: $text-warning; }
     """
@@ -55,6 +69,7 @@ class Composer(Vertical):
         self.chat: ChatRow | None = None
         self.findings: list[Any] = []
         self.files: list[dict[str, Any]] = []  # attachments of the reply being written
+        self.status_text = Text()  # what the status line under the composer shows
         self._loaded: str | None = None  # text set by the program: its Changed is not an edit
 
     def compose(self) -> ComposeResult:
@@ -76,6 +91,7 @@ class Composer(Vertical):
         if draft is not None:
             self.set_text(draft)
         self.input.disabled = chat is None
+        self.border_title = Content(recipient(chat))  # Content: a buyer's name is never markup
         self.update_status()
 
     def set_files(self, files: list[dict[str, Any]]) -> None:
@@ -103,16 +119,23 @@ class Composer(Vertical):
             line.append("  📎 " + ", ".join(safe_text(f["name"], single_line=True) for f in self.files))
         hard = [f for f in self.findings if f.severity == "hard"]
         warn = [f for f in self.findings if f.severity == "warn"]
-        if hard:
-            status.add_class("-hard")
-            line.append(f"  blocked: {hard[0].reason}")
-        elif warn:
-            status.add_class("-warn")
-            line.append(f"  warning: {warn[0].reason}" + (f" (+{len(warn) - 1})" if len(warn) > 1 else ""))
+        if hard or warn:
+            shown = hard[0] if hard else warn[0]
+            status.add_class("-hard" if hard else "-warn")
+            line.append("  blocked: " if hard else "  warning: ")
+            words = excerpt(text, shown)  # the offending words, highlighted in place
+            if words is not None:
+                line.append_text(words)
+                line.append(" — ")
+            line.append(shown.reason)
+            more = len(hard) - 1 if hard else len(warn) - 1
+            if more > 0:
+                line.append(f" (+{more})")
         elif self.chat.kind == "question":
             line.append("  ^j publish the answer · WB lets you edit an answer only once, within 60 days")
         else:
             line.append("  ^j send · Enter newline · Esc leave")
+        self.status_text = line
         status.update(line)
 
     def on_text_area_changed(self, event: TextArea.Changed) -> None:

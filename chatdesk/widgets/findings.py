@@ -30,6 +30,32 @@ def highlighted(text: str, findings: Sequence[Any]) -> Text:
     return out
 
 
+def excerpt(text: str, finding: Any, *, context: int = 12, max_span: int = 40) -> Text | None:
+    """The offending words of ``finding`` in a little context, highlighted (one line, sanitized):
+    ``…пишите в [telegram @shop]…``. ``None`` when the finding has no span in ``text``."""
+    start, end = finding.start, finding.end
+    if start is None or end is None or not 0 <= start < end <= len(text) or finding.code == "too_long":
+        return None
+    if safe_text(text) != text:  # spans index the raw text: a sanitized copy cannot carry them
+        return None
+    style = HARD_STYLE if finding.severity == "hard" else WARN_STYLE
+
+    def one_line(part: str) -> str:
+        return " ".join(part.replace("\n", " ").split(" "))
+
+    span = one_line(text[start:end])
+    span = span if len(span) <= max_span else span[: max_span - 1] + "…"
+    before = one_line(text[max(0, start - context) : start])
+    after = one_line(text[end : end + context])
+    out = Text("…" if start > context else "")
+    out.append(before)
+    out.append(span, style)
+    out.append(after)
+    if end + context < len(text):
+        out.append("…")
+    return out
+
+
 def reasons(findings: Sequence[Any]) -> Text:
     out = Text()
     for i, f in enumerate(findings):

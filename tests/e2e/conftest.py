@@ -102,3 +102,18 @@ def cli(tmp_path: Path) -> Cli:
         PYTHONUNBUFFERED="1",
     )
     return Cli(env)
+
+
+@pytest.fixture
+def pg_store(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh database on the session's throwaway PostgreSQL (skipped without one)."""
+    server = request.getfixturevalue("pg_server")
+    url = server.new_database()
+    yield url
+    server.drop_database(url)
+
+
+@pytest.fixture
+def pg_cli(cli: Cli, pg_store: str) -> Cli:
+    """The CLI with ``CHATDESK_DB`` pointing at a PostgreSQL store."""
+    return Cli({**cli.env, "CHATDESK_DB": pg_store})

@@ -234,3 +234,148 @@ def test_wb_jwt_expiry_is_warned_ahead_by_account_add_and_test(tmp_path: Path, d
             day = (datetime.now(UTC) + delta).strftime("%Y-%m-%d")
             assert f"warning: The Wildberries token {words} {day}" in proc.stderr
             assert "create a new one" in proc.stderr
+
+
+# ----------------------------------------------------------------------------- issue 12 §4
+
+
+def _echoed_forms(secret: str) -> dict[str, str]:
+    """How marketplaces and libraries echo a key back (issue 12 §4)."""
+    from urllib.parse import quote
+
+    return {
+        "upper": secret.upper(),
+        "lower": secret.lower(),
+        "url": quote(secret, safe=""),
+        "url-lower-hex": quote(secret, safe="").lower(),
+        "json-escaped": json.dumps(secret, ensure_ascii=True)[1:-1].replace("/", "\\/"),
+        "base64": base64.b64encode(secret.encode()).decode(),
+        "base64-basic": base64.b64encode(f"1234:{secret}".encode()).decode(),
+        "base64-urlsafe": base64.urlsafe_b64encode(secret.encode()).decode().rstrip("="),
+    }
+
+
+ECHO_SECRET = "Ab12:Cd/Ef+LEAK9z"
+
+
+def _any_form_in(data: bytes) -> list[str]:
+    low = data.lower()
+    found = []
+    for name, form in _echoed_forms(ECHO_SECRET).items():
+        probe = form.encode()
+        core = probe[: max(8, len(probe) - 2)]  # base64 tails depend on neighbours
+        if core in data or (name in ("upper", "lower", "url", "url-lower-hex") and core.lower() in low):
+            found.append(name)
+    return found
+
+
+@pytest.mark.parametrize("form", sorted(_echoed_forms(ECHO_SECRET)))
+def test_a_key_echoed_in_any_encoding_is_redacted_in_store_results_and_logs(
+    tmp_path: Path, form: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A 401/400 whose text quotes the key URL-encoded, upper-cased, JSON-escaped or base64:
+    not on the terminal (results), not in account list (sync status), not in chatdesk.db."""
+    echoed = _echoed_forms(ECHO_SECRET)[form]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = {"status": "ERROR", "errors": [{"code": "BAD", "message": f"key {echoed} refused"}]}
+        status = 400 if request.url.path.endswith("/chats/message") else 401
+        return httpx.Response(status, json=body)
+
+    db = Database(f"sqlite:///{tmp_path / 'r.db'}")
+    acc = accounts.add_account(db, "a", "yandex", base_url="http://127.0.0.1:9/ym", settings={"business_id": "1"})
+    secrets = MemorySecrets({"a": ECHO_SECRET})
+    from chatdesk.model import MessageInfo, Page
+    from chatdesk.store import ingest, outbox
+
+    ingest.apply_page(
+        db, acc.id, "chats", Page(messages=(MessageInfo("7", "1", "buyer", "?", datetime(2026, 1, 1, tzinfo=UTC)),))
+    )
+    chat = views.list_chats(db)[0]
+    mid = outbox.enqueue(db, chat.id, "Ответ")
+    eng = SyncEngine(
+        db, secrets=secrets, client_factory=lambda _a: httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    )
+    caplog.set_level(logging.DEBUG)
+
+    async def go():  # type: ignore[no-untyped-def]
+        try:
+            await eng.deliver_account(acc.id)
+            return await eng.poll_account(acc.id, force=True)
+        finally:
+            await eng.aclose()
+
+    res = asyncio.run(go())
+    state, error = outbox.message_state(db, mid)
+    assert state == "failed" and "***" in (error or ""), error
+    assert not _any_form_in((error or "").encode())
+    assert res.errors and not _any_form_in(" ".join(res.errors).encode())
+    stored = " ".join(s.last_error or "" for s in views.sync_status(db))
+    assert stored and not _any_form_in(stored.encode())
+    assert not _any_form_in(caplog.text.encode())
+    db.close()
+    for path in tmp_path.glob("r.db*"):
+        assert not _any_form_in(path.read_bytes()), path.name
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "http://api.partner.market.yandex.ru/files/1.jpg",  # plain http to the official host
+        "https://api.partner.market.yandex.ru:8443/files/1.jpg",  # another port
+        "https://api.partner.market.yandex.ru@evil.example/files/1.jpg",  # userinfo trick
+        "https://evil.example/files/1.jpg",
+    ],
+)
+def test_ym_attachment_links_get_the_key_only_on_the_exact_https_origin(link: str) -> None:
+    from chatdesk.connectors.base import AccountConfig, Attachment, ChatRef
+    from chatdesk.connectors.yandex import YandexConnector
+
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, content=b"\xff\xd8\xff data", headers={"content-type": "image/jpeg"})
+
+    cfg = AccountConfig("a", "yandex", ECHO_SECRET, None, {"business_id": "1"})
+    conn = YandexConnector(cfg, httpx.AsyncClient(transport=httpx.MockTransport(handler)))
+    asyncio.run(conn.download(ChatRef("1"), Attachment("1.jpg", url=link)))
+    assert seen and "api-key" not in {k.lower() for k in seen[0].headers}
+    assert ECHO_SECRET not in str(seen[0].headers)
+
+
+@pytest.mark.parametrize(
+    "link",
+    ["http://api-seller.ozon.ru/v1/file/1.jpg", "https://api-seller.ozon.ru:444/x.jpg", "http://cdn1.ozone.ru/x.jpg"],
+)
+def test_ozon_links_get_neither_api_key_nor_client_id_off_the_exact_origin(link: str) -> None:
+    from chatdesk.connectors.base import AccountConfig, Attachment, ChatRef
+    from chatdesk.connectors.ozon import OzonConnector
+
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, content=b"\xff\xd8\xff data", headers={"content-type": "image/jpeg"})
+
+    cfg = AccountConfig("a", "ozon", ECHO_SECRET, None, {"client_id": "4242"})
+    conn = OzonConnector(cfg, httpx.AsyncClient(transport=httpx.MockTransport(handler)))
+    asyncio.run(conn.download(ChatRef("1"), Attachment("x.jpg", url=link)))
+    names = {k.lower() for k in seen[0].headers}
+    assert "api-key" not in names and "client-id" not in names
+
+
+def test_the_official_https_origin_still_gets_the_key() -> None:
+    from chatdesk.connectors.base import AccountConfig, Attachment, ChatRef
+    from chatdesk.connectors.ozon import OzonConnector
+
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, content=b"\xff\xd8\xff data", headers={"content-type": "image/jpeg"})
+
+    cfg = AccountConfig("a", "ozon", ECHO_SECRET, None, {"client_id": "4242"})
+    conn = OzonConnector(cfg, httpx.AsyncClient(transport=httpx.MockTransport(handler)))
+    asyncio.run(conn.download(ChatRef("1"), Attachment("x.jpg", url="https://api-seller.ozon.ru/v1/f/x.jpg")))
+    assert seen[0].headers["api-key"] == ECHO_SECRET and seen[0].headers["client-id"] == "4242"

@@ -121,3 +121,18 @@ async def test_list_width_leaves_the_scrollbar_alone(store, size) -> None:  # ty
         assert not lst.show_horizontal_scrollbar
         conv = app.screen.conversation
         assert not conv.show_horizontal_scrollbar
+
+
+async def test_composer_warning_highlights_the_offending_words(store, truecolor) -> None:  # type: ignore[no-untyped-def]
+    """Issue 13 item 15: the live warning shows the words that triggered it, highlighted."""
+    from chatdesk.widgets.findings import WARN_STYLE
+
+    app = make_app(store)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("r")
+        app.screen.composer.input.insert("Здравствуйте! Пишите в telegram @shop_uyut, там быстрее")
+        await settle(pilot, app)
+        text = app.screen.composer.status_text
+        marked = [text.plain[span.start : span.end] for span in text.spans if str(span.style) == WARN_STYLE]
+        assert marked and any("telegram" in m or "@shop_uyut" in m for m in marked), (text.plain, text.spans)

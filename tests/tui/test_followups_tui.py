@@ -123,6 +123,14 @@ async def test_followups_screen_edit_cancel_send_now(store, tmp_path) -> None:  
         await settle(pilot, app, 0.1)
         assert store_followups.get(store, second).state == "cancelled"
         await pilot.press("g", "S")
+        await settle(pilot, app)
+        assert isinstance(app.screen, ConfirmDialog)
+        await pilot.press("enter")  # Enter cancels a buyer-facing action
+        await settle(pilot, app)
+        assert store_followups.get(store, first).due_at == NOW + timedelta(days=3)  # unchanged
+        await pilot.press("S")
+        await settle(pilot, app)
+        await pilot.press("y")
         await settle(pilot, app, 0.1)
         assert store_followups.get(store, first).due_at <= datetime.now(UTC)  # due now (the real clock)
         assert engine.followups_kicked == 1
@@ -165,3 +173,42 @@ async def test_template_picker_fills_the_composer(store, tmp_path) -> None:  # t
         assert isinstance(app.screen, MainScreen)
         text = scr.composer.text
         assert text.startswith("Здравствуйте, Анна!") and "{" not in text
+
+
+async def test_ozon_window_is_said_when_scheduling(store, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 13 item 8: Ozon accepts seller messages only within 48 h of the buyer's last
+    message; a follow-up later than that is refused at scheduling time, saying why."""
+    app = make_app(store, config=CFG, home=tmp_path)
+    async with app.run_test(size=(110, 34)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("j", "j", "enter")  # Борис, Ozon, wrote 200 min ago
+        await settle(pilot, app)
+        dialog = await schedule(pilot, app, "3d", "Как вам размер?")
+        info = str(dialog.query_one("#sched-when-info").render())
+        assert "Ozon accepts messages in this chat only until" in info and "48 h" in info
+        await pilot.press("ctrl+s")
+        await settle(pilot, app)
+        assert isinstance(app.screen, ScheduleDialog)  # refused
+        assert store_followups.list_followups(store) == []
+        dialog.query_one("#sched-when", Input).value = "1d"
+        await settle(pilot, app)
+        await pilot.press("ctrl+s")
+        await settle(pilot, app, 0.1)
+        (row,) = store_followups.list_followups(store)
+        assert row.due_at == NOW + timedelta(days=1)
+
+
+async def test_resolve_in_ozon_skips_what_cannot_fire_and_says_why(store, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(store, config=CFG, home=tmp_path)
+    async with app.run_test(size=(110, 34)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("j", "j", "enter", "x")
+        await settle(pilot, app)
+        assert isinstance(app.screen, ConfirmDialog)
+        body = " ".join(str(w.render()) for w in app.screen.query("Static"))
+        assert "check-in: not scheduled — Ozon accepts messages only within 48 h" in body
+        assert "restock: not scheduled — no consumables configured" in body  # no restock promise
+        await pilot.press("y")
+        await settle(pilot, app, 0.1)
+        assert store_followups.list_followups(store) == []
+        assert views.get_chat(store, chat_id(store, "oz1")).resolved_at is not None

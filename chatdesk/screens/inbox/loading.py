@@ -34,7 +34,18 @@ class Loading(InboxBase):
     def on_chat_count_loaded(self, _message: ChatCountLoaded) -> None:
         self._update_titles()
 
+    def composer_busy(self) -> bool:
+        """The operator is writing: the composer has focus or text (then only they retarget it)."""
+        composer = self.composer
+        return composer.input.has_focus or bool(composer.text.strip()) or bool(composer.files)
+
     def on_chat_highlighted(self, message: ChatHighlighted) -> None:
+        # Nothing but the user changes the open chat: a reload (poll, another window, a send)
+        # never does; a filter change does not while a reply is being written.
+        if message.reason == "reload" and self.target_id is not None:
+            return
+        if message.reason == "filter" and self.composer_busy():
+            return
         if self._preview_timer is not None:
             self._preview_timer.stop()
             self._preview_timer = None
@@ -87,6 +98,11 @@ class Loading(InboxBase):
         if has_more:
             messages = messages[1:]
         draft = views.get_draft(db, chat_id) if with_draft else None
+        if with_draft and messages and db.operator is not None:  # team mode: opened, so seen
+            from chatdesk.store import team
+
+            team.mark_seen(db, chat_id, db.operator, max(m.id for m in messages))
+            team.heartbeat(db, chat_id, db.operator, "viewing")
         if get_current_worker().is_cancelled:
             return
         self.post_message(ConversationLoaded(Conversation(chat, messages, has_more, draft, focus_message)))
@@ -150,7 +166,7 @@ class Loading(InboxBase):
         self.post_message(StatusLoaded(streams, unread, polling))
 
     def on_status_loaded(self, message: StatusLoaded) -> None:
-        self.query_one(StatusLine).show(message.streams, message.unread, message.polling)
+        self.query_one(StatusLine).show(message.streams, message.unread, message.polling, self.desk.recent_errors)
         if self._last_unread is not None and message.unread > self._last_unread:
             self.post_message(UnreadGrew(message.unread - self._last_unread))
         self._last_unread = message.unread

@@ -27,6 +27,15 @@ class UnreadFound(Message):
         self.index = index
 
 
+class ChatLocated(Message):
+    """Where a chat is in the list's ordering (``None``: not in the current filter)."""
+
+    def __init__(self, chat_id: int, index: int | None) -> None:
+        super().__init__()
+        self.chat_id = chat_id
+        self.index = index
+
+
 class Navigation(InboxBase):
     # ------------------------------------------------------------------ navigation and filters
 
@@ -135,6 +144,33 @@ class Navigation(InboxBase):
     def on_jump_to(self, message: JumpTo) -> None:
         self.show_chat(message.chat_id, focus_message=message.message_id)
         self.conversation.focus()
+        self._locate(self.chat_list.filter, message.chat_id)
+
+    @work(thread=True, exclusive=True, group="locate", exit_on_error=False)
+    def _locate(self, flt: ChatFilter, chat_id: int) -> None:
+        """Where ``chat_id`` is in the list's current ordering (pages of 200), for the cursor."""
+        from chatdesk.store import views
+
+        db = self.desk.db
+        offset = 0
+        while True:
+            rows = views.list_chats(db, flt, offset=offset, limit=200)
+            if not rows:
+                break
+            for i, row in enumerate(rows):
+                if row.id == chat_id:
+                    self.post_message(ChatLocated(chat_id, offset + i))
+                    return
+            offset += len(rows)
+        self.post_message(ChatLocated(chat_id, None))
+
+    def on_chat_located(self, message: ChatLocated) -> None:
+        if message.chat_id != self.target_id:
+            return  # the user moved on meanwhile
+        if message.index is None:
+            self.desk.say("that chat is not in the current filter; press 1 to show all chats")
+            return
+        self.chat_list.select_chat(message.index, message.chat_id)
 
     def action_sync(self) -> None:
         self.desk.sync_now(None)

@@ -8,13 +8,14 @@ import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rich.text import Text
 from textual import work
 
 from chatdesk.messages import (
     DraftRestored,
 )
 from chatdesk.sanitize import safe_text
-from chatdesk.screens.dialogs import PickDialog, PromptDialog
+from chatdesk.screens.dialogs import ChoiceDialog, PickDialog, PromptDialog
 from chatdesk.screens.inbox.base import InboxBase
 from chatdesk.store.views import MessageRow
 
@@ -38,8 +39,28 @@ class Outgoing(InboxBase):
 
     def action_retry(self) -> None:
         msg = self._pick_outgoing(("failed", "unknown"))
-        if msg is not None:
+        if msg is None:
+            return
+        if msg.state != "unknown":
             self._outbox_call("requeue", msg, "queued again")
+            return
+        # Not confirmed: it may have reached the buyer. Ask, and offer "it arrived" right here.
+        found = msg
+
+        def chosen(choice: str | None) -> None:
+            if choice == "requeue":
+                self._outbox_call("requeue", found, "queued again")
+            elif choice == "confirm_sent":
+                self._outbox_call("confirm_sent", found, "marked as sent")
+
+        body = Text(safe_text(found.text, max_len=400))
+        body.append(
+            "\n\nThe marketplace did not confirm this message; it may have arrived. "
+            "Check the chat on the marketplace before sending it again.",
+            "dim",
+        )
+        choices = [("C", "it arrived: mark it sent", "confirm_sent"), ("R", "send it again", "requeue")]
+        self.app.push_screen(ChoiceDialog("Send it again?", body, choices), chosen)
 
     def action_confirm_arrived(self) -> None:
         msg = self._pick_outgoing(("unknown",))

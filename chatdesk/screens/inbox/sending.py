@@ -16,7 +16,7 @@ from textual import work
 from chatdesk.messages import (
     MessageQueued,
 )
-from chatdesk.screens.dialogs import ConfirmDialog, PromptDialog, ReviewDialog
+from chatdesk.screens.dialogs import ConfirmDialog, PromptDialog, ReviewChoice, ReviewDialog
 from chatdesk.screens.inbox.base import InboxBase
 from chatdesk.store.views import ChatRow
 from chatdesk.widgets.composer import check_rules, text_limit
@@ -103,16 +103,19 @@ class Sending(InboxBase):
                 if yes:
                     self.send_text(chat, text, confirmed=True, files=files)
 
-            self.app.push_screen(ConfirmDialog("Warnings", body, yes="send anyway"), done)
+            self.app.push_screen(ConfirmDialog("Warnings", body, yes="send anyway", destructive=True), done)
             return
         self._drop_pending_draft(chat.id)
         self._enqueue(chat, text, sorted({f.code for f in warn}), files)
 
     @work(thread=True, group="send", exit_on_error=False)
-    def _enqueue(self, chat: ChatRow, text: str, overrides: list[str], files: list[dict[str, Any]]) -> None:
+    def _enqueue(
+        self, chat: ChatRow, text: str, overrides: list[str], files: list[dict[str, Any]], anyway: bool = False
+    ) -> None:
         from chatdesk.connectors import connector_class
         from chatdesk.sending import split_parts
         from chatdesk.store import outbox
+        from chatdesk.usecases import team
 
         desk = self.desk
         chat_id = chat.id
@@ -122,12 +125,49 @@ class Sending(InboxBase):
             ids = [outbox.enqueue(desk.db, chat_id, t, files=f, overrides=overrides or None) for t, f in parts]
             return ids[-1]
 
+        def check() -> team.ReviewNeeded | None:
+            try:  # team mode: did the buyer or another operator write since I opened the chat?
+                team.check_before_send(desk.db, chat_id, anyway=anyway)
+            except team.ReviewNeeded as exc:
+                team.seen(desk.db, chat_id)  # the dialog shows them: reviewed either way
+                return exc
+            return None
+
+        ok, review = desk.attempt(check)
+        if not ok:
+            return
+        if review is not None:
+            self.app.call_from_thread(self._review_before_send, chat, text, overrides, files, review)
+            return
         with self._draft_lock:
             ok, message_id = desk.attempt(queue)
         if not ok:
             return
         self.post_message(MessageQueued(chat_id, message_id))
         desk.deliver_now()
+
+    def _review_before_send(
+        self, chat: ChatRow, text: str, overrides: list[str], files: list[dict[str, Any]], exc: Exception
+    ) -> None:
+        """Show what arrived meanwhile; only an explicit key sends anyway (Enter cancels)."""
+        from chatdesk.sanitize import safe_text
+
+        changes = getattr(exc, "changes", [])
+        body = Text()
+        for c in changes[-5:]:
+            who = "buyer" if c.author == "buyer" else (c.operator or "seller")
+            body.append(safe_text(f"• {who}: ", single_line=True), style="bold")
+            body.append(safe_text(" ".join(str(c.text).split())[:200], single_line=True) + "\n")
+        body.append("\nSend yours anyway?")
+
+        def done(choice: str | None) -> None:
+            if choice == "send":
+                self._enqueue(chat, text, overrides, files, anyway=True)
+            else:
+                self.desk.say("not sent: review the new messages; your text is still in the composer")
+                self.refresh_conversation()
+
+        self.app.push_screen(ReviewChoice(str(exc), body), done)
 
     def on_message_queued(self, message: MessageQueued) -> None:
         if self.composer.chat is not None and self.composer.chat.id == message.chat_id:

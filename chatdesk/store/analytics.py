@@ -1,0 +1,266 @@
+"""Read queries behind ``chatdesk report`` and the stats screen: the raw facts of a period,
+fetched through indexed paths (chats by last activity, then each chat's messages by its
+``(chat_id, created_at)`` index), so a 30-day report does not scan a million messages.
+
+SQLAlchemy Core only (engine-agnostic); every time in and out is aware UTC.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import DateTime, and_, bindparam, exists, func, or_, select, text
+
+from chatdesk.store.db import Database, from_db, to_db
+from chatdesk.store.schema import Account, Chat, FollowUp, Message, Outbox, RuleBlock
+
+PARTIES = ("buyer", "seller")
+"""Authors that make a conversation; marketplace/system notes neither ask nor answer."""
+
+RESPONSE_STATES = ("sent", "received")
+"""A seller message counts as a response only once the marketplace has it."""
+
+
+@dataclass(frozen=True)
+class ChatFacts:
+    id: int
+    account: str
+    marketplace: str
+    kind: str
+    product_id: str | None
+    product_title: str | None
+    status: str | None
+    last_author: str | None
+    last_buyer_at: datetime | None
+    resolved_at: datetime | None
+    prior_author: str | None
+    """Author of the chat's last buyer/seller message before the period (None: none)."""
+    had_buyer_before: bool
+    """Whether the buyer wrote before the period (then the period holds no first turn)."""
+
+
+MessageFact = tuple[int, int, str, float, str, str | None]
+"""(id, chat id, author, time as POSIX seconds, state, topic): plain tuples, because a 30-day
+report on a busy store walks hundreds of thousands of them."""
+
+
+def _posix(value: object) -> float:
+    """POSIX seconds of a stored UTC time (a datetime, or SQLite's ``YYYY-MM-DD HH:MM:SS[.f]``)."""
+    dt = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp()
+
+
+_FACTS_SQL = (
+    "SELECT m.id, m.chat_id, m.author, {at}, m.state, t.topic "
+    "FROM chat c JOIN message m ON m.chat_id = c.id LEFT JOIN message_topic t ON t.message_id = m.id "
+    "WHERE c.last_message_at >= {s0} AND m.created_at >= {s0} AND m.author IN ('buyer', 'seller') "
+    "ORDER BY m.chat_id, m.created_at, m.id"
+)
+
+
+def _message_facts(s, s0: datetime) -> list[MessageFact]:  # type: ignore[no-untyped-def]
+    conn = s.connection()
+    if conn.dialect.name == "sqlite":
+        # Hundreds of thousands of rows: straight from the driver, the time converted by SQLite
+        # (julianday of the stored UTC text), no per-row Python parsing.
+        from chatdesk.store.sqlite_fast import sqlite_time
+
+        sql = _FACTS_SQL.format(
+            at="strftime('%s', m.created_at) + coalesce(CAST(substr(m.created_at, 20) AS REAL), 0.0)", s0="?"
+        )
+        cursor = conn.connection.driver_connection.cursor()
+        try:
+            t0 = sqlite_time(s0)
+            return cursor.execute(sql, (t0, t0)).fetchall()  # type: ignore[no-any-return]
+        finally:
+            cursor.close()
+    stmt = text(_FACTS_SQL.format(at="m.created_at", s0=":s0")).bindparams(bindparam("s0", type_=DateTime()))
+    return [(r[0], r[1], r[2], _posix(r[3]), r[4], r[5]) for r in s.execute(stmt, {"s0": s0})]
+
+
+@dataclass(frozen=True)
+class PeriodFacts:
+    since: datetime
+    until: datetime
+    chats: dict[int, ChatFacts]
+    messages: list[MessageFact]
+    """Buyer and seller messages of those chats from ``since`` to now (responses may come after
+    ``until``), ordered by chat, time, id."""
+    followups: list[tuple[int, str, datetime]]
+    """(chat id, state, when it reached it) for sent/cancelled/expired follow-ups in the period."""
+    overrides: list[tuple[int, datetime]]
+    """(chat id, queued at) of outgoing messages sent despite a content warning, in the period."""
+    blocks: list[tuple[int, datetime, str]]
+    """(chat id, at, severity) of messages the rule check refused, in the period."""
+
+
+def _title(context: str | None) -> str | None:
+    try:
+        value = json.loads(context or "{}")
+    except ValueError:
+        return None
+    title = value.get("title") if isinstance(value, dict) else None
+    return title if isinstance(title, str) and title.strip() else None
+
+
+def _aware(dt: datetime | None) -> datetime | None:
+    return from_db(dt)
+
+
+def period_facts(db: Database, since: datetime, until: datetime) -> PeriodFacts:
+    """Everything a report over ``[since, until)`` needs. Raises StoreError on store errors."""
+    s0, u0 = to_db(since), to_db(until)
+    prior = (
+        select(Message.author)
+        .where(Message.chat_id == Chat.id, Message.created_at < s0, Message.author.in_(PARTIES))  # type: ignore[attr-defined]
+        .order_by(Message.created_at.desc(), Message.id.desc())  # type: ignore[attr-defined,union-attr]
+        .limit(1)
+        .correlate(Chat)
+        .scalar_subquery()
+    )
+    had_buyer = (
+        exists().where(Message.chat_id == Chat.id, Message.author == "buyer", Message.created_at < s0).correlate(Chat)
+    )
+    active = select(  # type: ignore[misc]  # a wide select: mypy gives up on its overloads
+        Chat.id,
+        Account.name,
+        Account.marketplace,
+        Chat.kind,
+        Chat.product_id,
+        Chat.context,
+        Chat.status,
+        Chat.last_author,
+        Chat.last_buyer_at,
+        Chat.resolved_at,
+        prior,
+        had_buyer,
+    ).join(Account, Account.id == Chat.account_id)  # type: ignore[arg-type]
+    # Chats active in the period, plus chats waiting now (for "unanswered now").
+    active = active.where(or_(Chat.last_message_at >= s0, Chat.last_author == "buyer"))
+    with db.read() as s:
+        chats = {
+            int(r[0]): ChatFacts(
+                id=int(r[0]),
+                account=r[1],
+                marketplace=r[2],
+                kind=r[3],
+                product_id=r[4],
+                product_title=_title(r[5]),
+                status=r[6],
+                last_author=r[7],
+                last_buyer_at=_aware(r[8]),
+                resolved_at=_aware(r[9]),
+                prior_author=r[10],
+                had_buyer_before=bool(r[11]),
+            )
+            for r in s.execute(active).all()
+        }
+        messages = _message_facts(s, since)
+        fu = select(FollowUp.chat_id, FollowUp.state, FollowUp.updated_at).where(
+            FollowUp.state.in_(("sent", "cancelled", "expired")),  # type: ignore[attr-defined]
+            FollowUp.updated_at >= s0,
+            FollowUp.updated_at < u0,
+        )
+        followups = [(int(r[0]), r[1], _aware(r[2])) for r in s.execute(fu).all()]
+        ov = (
+            select(Message.chat_id, Outbox.created_at)
+            .join(Message, Message.id == Outbox.message_id)  # type: ignore[arg-type]
+            .where(
+                Outbox.created_at >= s0, Outbox.created_at < u0, and_(Outbox.overrides != "[]", Outbox.overrides != "")
+            )
+        )
+        overrides = [(int(r[0]), _aware(r[1])) for r in s.execute(ov).all()]
+        bl = select(RuleBlock.chat_id, RuleBlock.at, RuleBlock.severity).where(RuleBlock.at >= s0, RuleBlock.at < u0)
+        blocks = [(int(r[0]), _aware(r[1]), r[2]) for r in s.execute(bl).all()]
+    for cid in [f[0] for f in followups] + [o[0] for o in overrides] + [b[0] for b in blocks]:
+        if cid not in chats:  # a chat quiet since, but its follow-up or block belongs to the period
+            chats.update(_chats_by_id(db, [cid], s0))
+    return PeriodFacts(since, until, chats, messages, followups, overrides, blocks)  # type: ignore[arg-type]
+
+
+def _chats_by_id(db: Database, ids: list[int], s0: datetime | None) -> dict[int, ChatFacts]:
+    q = select(  # type: ignore[misc]  # a wide select: mypy gives up on its overloads
+        Chat.id,
+        Account.name,
+        Account.marketplace,
+        Chat.kind,
+        Chat.product_id,
+        Chat.context,
+        Chat.status,
+        Chat.last_author,
+        Chat.last_buyer_at,
+        Chat.resolved_at,
+    ).join(Account, Account.id == Chat.account_id)  # type: ignore[arg-type]
+    with db.read() as s:
+        rows = s.execute(q.where(Chat.id.in_(ids))).all()  # type: ignore[union-attr]
+    return {
+        int(r[0]): ChatFacts(
+            int(r[0]), r[1], r[2], r[3], r[4], _title(r[5]), r[6], r[7], _aware(r[8]), _aware(r[9]), None, True
+        )
+        for r in rows
+    }
+
+
+def problem_counts(
+    db: Database, since: datetime, until: datetime, topics: tuple[str, ...]
+) -> list[tuple[str, str, int]]:
+    """(product id, topic, buyer messages) in ``[since, until)`` tagged with one of ``topics``,
+    for chats with a product (for "which product is on fire")."""
+    marks = ", ".join(f":t{i}" for i in range(len(topics)))
+    sql = text(
+        # CROSS JOIN keeps SQLite on the chat -> (chat_id, created_at) index path instead of
+        # starting from every tagged message; PostgreSQL reads it as a plain join.
+        "SELECT c.product_id, t.topic, count(*) FROM chat c CROSS JOIN message m "
+        "JOIN message_topic t ON t.message_id = m.id "
+        "WHERE m.chat_id = c.id AND c.last_message_at >= :s0 AND c.product_id IS NOT NULL "
+        "AND m.created_at >= :s0 AND m.created_at < :u0 "
+        f"AND m.author = 'buyer' AND t.topic IN ({marks}) GROUP BY c.product_id, t.topic"
+    ).bindparams(bindparam("s0", type_=DateTime()), bindparam("u0", type_=DateTime()))
+    params: dict[str, object] = {"s0": to_db(since), "u0": to_db(until)}
+    params.update({f"t{i}": t for i, t in enumerate(topics)})
+    with db.read() as s:
+        return [(str(r[0]), str(r[1]), int(r[2])) for r in s.execute(sql, params)]
+
+
+def problem_message_ids(
+    db: Database, product_id: str, since: datetime, until: datetime, topics: tuple[str, ...], limit: int = 200
+) -> list[int]:
+    """The buyer messages behind one product's problem count, newest first."""
+    marks = ", ".join(f":t{i}" for i in range(len(topics)))
+    sql = text(
+        "SELECT m.id FROM chat c CROSS JOIN message m JOIN message_topic t ON t.message_id = m.id "
+        "WHERE m.chat_id = c.id AND c.product_id = :p AND c.last_message_at >= :s0 "
+        "AND m.created_at >= :s0 AND m.created_at < :u0 "
+        f"AND m.author = 'buyer' AND t.topic IN ({marks}) ORDER BY m.created_at DESC, m.id DESC LIMIT :n"
+    ).bindparams(bindparam("s0", type_=DateTime()), bindparam("u0", type_=DateTime()))
+    params: dict[str, object] = {"p": product_id, "s0": to_db(since), "u0": to_db(until), "n": limit}
+    params.update({f"t{i}": t for i, t in enumerate(topics)})
+    with db.read() as s:
+        return [int(r[0]) for r in s.execute(sql, params)]
+
+
+def product_titles(db: Database, product_ids: list[str]) -> dict[str, str]:
+    """product id -> a title some chat about it carries (for people-readable labels)."""
+    if not product_ids:
+        return {}
+    q = select(Chat.product_id, Chat.context).where(Chat.product_id.in_(product_ids), Chat.context != "{}")  # type: ignore[union-attr]
+    out: dict[str, str] = {}
+    with db.read() as s:
+        for pid, ctx in s.execute(q.limit(5000)).all():
+            title = _title(ctx)
+            if title and pid not in out:
+                out[pid] = title
+    return out
+
+
+def record_block(db: Database, chat_id: int, severity: str, codes: list[str], at: datetime) -> None:
+    """Remember that the rule check refused a message in ``chat_id`` (for the report)."""
+    with db.write() as s:
+        s.add(RuleBlock(chat_id=chat_id, at=at, severity=severity, codes=json.dumps(sorted(set(codes)))))
+
+
+def count_messages(db: Database) -> int:
+    with db.read() as s:
+        return int(s.execute(select(func.count()).select_from(Message)).scalar() or 0)

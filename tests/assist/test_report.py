@@ -1,0 +1,215 @@
+"""The report on hand-built stores with answers worked out by hand."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import text, update
+from typer.testing import CliRunner
+
+from chatdesk.assist import report
+from chatdesk.cli import app
+from chatdesk.config import Config
+from chatdesk.model import ChatInfo, MessageInfo, Page
+from chatdesk.store import accounts, analytics, ingest, outbox
+from chatdesk.store.db import Database
+from chatdesk.store.schema import FollowUp, Outbox
+
+T = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+NOW = T + timedelta(hours=60)
+SINCE = T - timedelta(hours=1)
+H, M = 3600.0, 60.0
+
+
+def _m(chat: str, ext: str, author: str, text_: str, at: datetime) -> MessageInfo:
+    return MessageInfo(chat, ext, author, text_, at)  # type: ignore[arg-type]
+
+
+def build(db: Database) -> dict[str, int]:
+    oz = accounts.add_account(db, "oz", "ozon", settings={"client_id": "1"})
+    wb = accounts.add_account(db, "wb", "wildberries")
+    ym = accounts.add_account(db, "ym", "yandex", settings={"business_id": "1"})
+    ingest.apply_page(
+        db,
+        oz.id,
+        "chats",
+        Page(
+            chats=(ChatInfo("o1", customer="A", product_id="P1"), ChatInfo("o2", customer="B", product_id="P1")),
+            messages=(
+                # o1: first turn answered in 30 min; a later turn (2 buyer messages) answered in 3 h
+                _m("o1", "1", "buyer", "Какой размер взять на рост 170?", T),
+                _m("o1", "2", "seller", "Берите M", T + timedelta(minutes=30)),
+                _m("o1", "3", "buyer", "Пришёл брак, шов разошёлся", T + timedelta(hours=2)),
+                _m("o1", "4", "buyer", "Что делать?", T + timedelta(hours=2, minutes=5)),
+                _m("o1", "5", "marketplace", "Покупатель открыл спор", T + timedelta(hours=3)),
+                _m("o1", "6", "seller", "Оформите возврат", T + timedelta(hours=5)),
+                # o2: first turn answered after 50 h: inside SLA? no; inside Ozon's 48 h? no
+                _m("o2", "7", "buyer", "Когда будет доставка?", T + timedelta(hours=1)),
+                _m("o2", "8", "seller", "Завтра", T + timedelta(hours=51)),
+            ),
+        ),
+    )
+    ingest.apply_page(
+        db,
+        wb.id,
+        "chats",
+        Page(
+            chats=(
+                ChatInfo("w1", customer="C", product_id="P2"),
+                ChatInfo("w2", customer="D", product_id="P2"),
+            ),
+            messages=(
+                # w1: the buyer wrote before the period and was never answered: the turn is older
+                _m("w1", "9", "buyer", "Есть в наличии?", T - timedelta(hours=5)),
+                _m("w1", "10", "buyer", "Ау", T + timedelta(hours=1)),
+                _m("w1", "11", "seller", "Да", T + timedelta(hours=1, minutes=10)),
+                # w2: unanswered for 59 h: SLA missed, waiting now (WB chats have no window)
+                _m("w2", "12", "buyer", "Товар пришёл разбитым", T + timedelta(hours=1)),
+            ),
+        ),
+    )
+    ingest.apply_page(
+        db,
+        wb.id,
+        "questions",
+        Page(
+            chats=(ChatInfo("q1", kind="question", product_id="P2"),),
+            messages=(
+                _m("q1", "13", "buyer", "Из какого материала сделан корпус?", T + timedelta(hours=2)),
+                _m("q1", "14", "seller", "Пластик", T + timedelta(hours=2, minutes=45)),
+            ),
+        ),
+    )
+    ingest.apply_page(
+        db,
+        ym.id,
+        "chats",
+        Page(
+            chats=(ChatInfo("y1", customer="E", status="FINISHED"),),
+            messages=(_m("y1", "15", "buyer", "Где мой заказ, курьер не приехал", T + timedelta(hours=3)),),
+        ),
+    )
+    with db.read() as s:
+        ids = {r[0]: int(r[1]) for r in s.execute(text("SELECT external_id, id FROM chat"))}
+    # follow-ups: o1 one sent, one cancelled in the period; w2 one expired before the period
+    from chatdesk.store import followups as store_followups
+
+    f1 = store_followups.add(db, ids["o1"], T + timedelta(days=3), "Как вам?")
+    f2 = store_followups.add(db, ids["o1"], T + timedelta(days=3), "Как вам 2?")
+    f3 = store_followups.add(db, ids["w2"], T + timedelta(days=3), "Как вам 3?")
+    with db.write() as s:
+        for fid, state, at in (
+            (f1, "sent", T + timedelta(hours=6)),
+            (f2, "cancelled", T + timedelta(hours=7)),
+            (f3, "expired", T - timedelta(hours=3)),
+        ):
+            s.execute(update(FollowUp).where(FollowUp.id == fid).values(state=state, updated_at=at))
+    # rule check: one override in o2 (at NOW-ish, inside the period), one block in w2, one block before
+    mid = outbox.enqueue(db, ids["o2"], "см. ozon.ru/x", overrides=["link"])
+    with db.write() as s:
+        s.execute(update(Outbox).where(Outbox.message_id == mid).values(created_at=T + timedelta(hours=4)))
+    analytics.record_block(db, ids["w2"], "hard", ["too_long"], T + timedelta(hours=4))
+    analytics.record_block(db, ids["w2"], "warn", ["phone"], T - timedelta(hours=4))
+    return ids
+
+
+def _build_report(db: Database, by: str) -> report.Report:
+    cfg = Config(sla_late_minutes=120, timezone="UTC")
+    return report.build(db, cfg, since=SINCE, until=NOW + timedelta(hours=1), by=by, now=NOW)
+
+
+def test_totals_are_exact(db: Database) -> None:
+    build(db)
+    r = _build_report(db, "marketplace")
+    t = r.total
+    # buyer messages in the period: o1 x3, o2, w1 "Ау", w2, q1, y1 = 8 (w1's first is before)
+    assert t.buyer_messages == 8
+    assert t.conversations == 6
+    # turns: o1 first (30 m), o1 next (2h..5h = 3 h), o2 first (50 h), w2 first (open), q1 first (45 m),
+    # y1 first (open). w1's turn started before the period: not counted.
+    assert t.turns == 6 and t.unanswered_turns == 2
+    assert sorted(t.first_response.values) == [30 * M, 45 * M, 50 * H]
+    assert t.first_response.median == 45 * M and t.first_response.p90 == 50 * H
+    assert t.next_response.values == [3 * H]
+    # SLA 2 h: met by o1 first and q1; missed by o1 next, o2, w2 (59 h open), y1 (57 h open)
+    assert (t.sla_met, t.sla_counted) == (2, 6)
+    # windows: o1 first+next within 48 h (met), o2 50 h (missed), q1 answered (met), y1 FINISHED unanswered
+    # (missed); w2 is a WB chat: no window
+    assert (t.window_met, t.window_counted) == (3, 5)
+    # waiting now: w2 (buyer last), y1 is FINISHED: not counted, o1/o2/w1/q1 answered
+    assert t.unanswered_now == 1
+    assert (t.followups_sent, t.followups_cancelled, t.followups_expired) == (1, 1, 0)
+    assert (t.rule_blocked, t.rule_overridden) == (1, 1)
+
+
+def test_grouped_by_marketplace(db: Database) -> None:
+    build(db)
+    groups = {g.key: g for g in _build_report(db, "marketplace").groups}
+    assert set(groups) == {"ozon", "wildberries", "yandex"}
+    oz, wb, ym = groups["ozon"], groups["wildberries"], groups["yandex"]
+    assert (oz.buyer_messages, oz.conversations, oz.turns) == (4, 2, 3)
+    assert oz.first_response.median == (30 * M + 50 * H) / 2  # mean of the two middle values
+    assert (oz.window_met, oz.window_counted) == (2, 3)
+    assert (wb.buyer_messages, wb.turns, wb.unanswered_now, wb.rule_blocked) == (3, 2, 1, 1)
+    assert (ym.window_met, ym.window_counted, ym.sla_counted) == (0, 1, 1)
+    assert oz.followups_sent == 1 and oz.rule_overridden == 1
+
+
+def test_grouped_by_topic_and_day(db: Database) -> None:
+    build(db)
+    groups = {g.key: g for g in _build_report(db, "topic").groups}
+    assert groups["size"].first_response.values == [30 * M]
+    assert groups["defect"].next_response.values == [3 * H]  # the turn's first message is the topic
+    assert groups["defect"].buyer_messages == 2  # "Пришёл брак..." and w2 "разбитым"
+    assert groups["delivery"].buyer_messages == 2  # o2 and y1
+    days = {g.key: g for g in _build_report(db, "day").groups}
+    assert list(days) == ["2026-11-20"]  # all turns start on the 20th (UTC)
+
+
+def test_product_on_fire(db: Database) -> None:
+    build(db)
+    acc = accounts.get_account(db, "oz")
+    # the previous period (same length, before SINCE) had one size problem for P1
+    ingest.apply_page(
+        db,
+        acc.id,
+        "chats",
+        Page(
+            chats=(ChatInfo("o0", product_id="P1"),),
+            messages=(_m("o0", "20", "buyer", "Маломерит, размер не подошёл", SINCE - timedelta(hours=10)),),
+        ),
+    )
+    r = _build_report(db, "product")
+    fire = {f.product_id: f for f in r.fire}
+    # P1 now: size (o1), defect (o1), delivery (o2) = 3 vs 1 before; P2 now: defect (w2) vs 0
+    assert fire["P1"].current == 3 and fire["P1"].previous == 1
+    assert fire["P1"].by_topic == {"defect": (1, 0), "size": (1, 1), "delivery": (1, 0)}
+    assert fire["P2"].current == 1 and fire["P2"].previous == 0
+    assert [f.product_id for f in r.fire] == ["P1", "P2"]
+    assert len(fire["P1"].message_ids) == 3
+
+
+def test_json_and_csv_and_cli(db: Database, tmp_path: Path) -> None:
+    build(db)
+    r = _build_report(db, "account")
+    data = report.to_json(r)
+    assert data["total"]["first_response_median_s"] == 2700.0  # type: ignore[index]
+    rows = list(csv.DictReader(io.StringIO(report.to_csv(r))))
+    assert rows[-1]["key"] == "total" and rows[-1]["buyer_messages"] == "8"
+    # CLI over a real clock: everything is older than 7 days before "now", so the 30-day window is used
+    url = db.url
+    result = CliRunner().invoke(app, ["--db", url, "report", "--since", "3650d", "--json"])
+    assert result.exit_code != 0  # more than 3 years is refused
+    result = CliRunner().invoke(app, ["--db", url, "report", "--since", "1000d", "--by", "marketplace", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["total"]["buyer_messages"] == 9  # w1's first message is inside 1000 days
+    result = CliRunner().invoke(app, ["--db", url, "report", "--since", "1000d", "--csv"])
+    assert result.exit_code == 0 and result.output.startswith("key,conversations")
+    result = CliRunner().invoke(app, ["--db", url, "report", "--since", "1000d"])
+    assert result.exit_code == 0 and "first response" in result.output
+    result = CliRunner().invoke(app, ["--db", url, "report", "--by", "weather"])
+    assert result.exit_code != 0

@@ -1,0 +1,141 @@
+"""Operators on one store (both engines): identity on outgoing messages, the send-time check,
+assignment, per-operator drafts, internal notes that never reach a connector, presence."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from chatdesk.model import ChatInfo, MessageInfo, Page
+from chatdesk.store import accounts, ingest, outbox, team, views
+from chatdesk.store.db import Database
+from chatdesk.usecases import replies
+from chatdesk.usecases import team as team_uc
+
+T0 = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def chat_id(db: Database) -> int:
+    acc = accounts.add_account(db, "wb", "wildberries")
+    page = Page(
+        chats=(ChatInfo("c1", customer="Покупатель"),),
+        messages=(MessageInfo("c1", "b1", "buyer", "Где мой заказ?", T0),),
+    )
+    ingest.apply_page(db, acc.id, "chats", page)
+    team.add_operator(db, "anna", "Анна")
+    team.add_operator(db, "ivan", "Иван")
+    return views.list_chats(db)[0].id
+
+
+def _as(store_url: str, operator: str | None) -> Database:
+    db = Database(store_url)
+    db.operator = operator
+    return db
+
+
+def test_second_operators_send_is_stopped_by_the_first_ones_reply(db: Database, store_url: str, chat_id: int) -> None:
+    anna, ivan = _as(store_url, "anna"), _as(store_url, "ivan")
+    try:
+        team_uc.seen(anna, chat_id)
+        team_uc.seen(ivan, chat_id)  # both look at the buyer's question
+        replies.queue_reply(ivan, chat_id, "Заказ уже в пути")  # Иван answers first
+        with pytest.raises(team_uc.ReviewNeeded) as err:
+            replies.queue_reply(anna, chat_id, "Отправим завтра")
+        assert str(err.value).startswith("Иван replied")
+        assert str(err.value).endswith("— review")
+        assert [c.text for c in err.value.changes] == ["Заказ уже в пути"]
+        assert len([m for m in views.list_messages(db, chat_id) if m.author == "seller"]) == 1  # nothing queued
+        replies.queue_reply(anna, chat_id, "Отправим завтра", anyway=True)  # explicitly
+        # Outgoing messages carry who wrote them.
+        assert [(m.text, m.operator) for m in views.list_messages(db, chat_id) if m.author == "seller"] == [
+            ("Заказ уже в пути", "ivan"),
+            ("Отправим завтра", "anna"),
+        ]
+    finally:
+        anna.close()
+        ivan.close()
+
+
+def test_a_new_buyer_message_stops_the_send_until_reviewed(db: Database, store_url: str, chat_id: int) -> None:
+    anna = _as(store_url, "anna")
+    try:
+        team_uc.seen(anna, chat_id)
+        acc = accounts.get_account(db, "wb")
+        ingest.apply_page(db, acc.id, "chats", Page(messages=(MessageInfo("c1", "b2", "buyer", "Ау?", T0),)))
+        with pytest.raises(team_uc.ReviewNeeded, match="the buyer wrote again — review"):
+            replies.queue_reply(anna, chat_id, "Ответ")
+        team_uc.seen(anna, chat_id)  # she reads it
+        replies.queue_reply(anna, chat_id, "Ответ")  # now it goes
+    finally:
+        anna.close()
+
+
+def test_never_opened_chat_needs_review_and_solo_use_has_no_check(db: Database, store_url: str, chat_id: int) -> None:
+    anna = _as(store_url, "anna")
+    try:
+        with pytest.raises(team_uc.ReviewNeeded):
+            replies.queue_reply(anna, chat_id, "Ответ")
+    finally:
+        anna.close()
+    replies.queue_reply(db, chat_id, "Ответ без команды")  # db.operator is None: solo seller
+
+
+def test_review_line_names_and_times() -> None:
+    now = T0 + timedelta(minutes=2)
+    changes = [
+        team.Change(1, "seller", "ivan", "x", T0),
+        team.Change(2, "buyer", None, "y", T0 + timedelta(seconds=90)),
+    ]
+    assert team_uc.describe(changes, {"ivan": "Иван"}, now) == "Иван replied 2 min ago / the buyer wrote again — review"
+
+
+def test_assignment_and_filters(db: Database, chat_id: int) -> None:
+    assert [c.id for c in views.list_chats(db, views.ChatFilter(unassigned=True))] == [chat_id]
+    team.assign(db, chat_id, "anna")
+    assert views.list_chats(db, views.ChatFilter(assigned_to="anna"))[0].assigned_to == "anna"
+    assert views.list_chats(db, views.ChatFilter(assigned_to="ivan")) == []
+    assert views.list_chats(db, views.ChatFilter(unassigned=True)) == []
+    with pytest.raises(Exception, match="no operator named 'olga'"):
+        team.assign(db, chat_id, "olga")
+    team.remove_operator(db, "anna")  # her chats go back to the pool
+    assert views.get_chat(db, chat_id).assigned_to is None  # type: ignore[union-attr]
+
+
+def test_drafts_are_per_operator(db: Database, store_url: str, chat_id: int) -> None:
+    anna, ivan = _as(store_url, "anna"), _as(store_url, "ivan")
+    try:
+        views.save_draft(anna, chat_id, "черновик Анны")
+        views.save_draft(ivan, chat_id, "черновик Ивана")
+        assert views.get_draft(anna, chat_id) == "черновик Анны"
+        assert views.get_draft(ivan, chat_id) == "черновик Ивана"
+        team_uc.seen(ivan, chat_id)
+        replies.queue_reply(ivan, chat_id, "отправил")  # clears Ivan's draft only
+        assert views.get_draft(ivan, chat_id) == ""
+        assert views.get_draft(anna, chat_id) == "черновик Анны"
+    finally:
+        anna.close()
+        ivan.close()
+
+
+def test_notes_never_reach_the_outbox_or_a_connector(db: Database, chat_id: int) -> None:
+    secret_note = "ВНУТРЕННЕЕ: покупатель спорный, не обещать возврат"
+    team.add_note(db, chat_id, secret_note, "anna")
+    outbox.enqueue(db, chat_id, "Обычный ответ")
+    assert [n.text for n in team.list_notes(db, chat_id)] == [secret_note]
+    assert all(secret_note not in m.text for m in views.list_messages(db, chat_id))
+    acc = accounts.get_account(db, "wb")
+    jobs = outbox.claim_due(db, acc.id, "daemon", limit=100)
+    assert jobs and all(secret_note not in j.text and secret_note not in str(j.files) for j in jobs)
+
+
+def test_presence_heartbeat_and_expiry(db: Database, chat_id: int) -> None:
+    team.heartbeat(db, chat_id, "anna", "typing", ttl=60)
+    team.heartbeat(db, chat_id, "ivan", "viewing", ttl=0.5)
+    assert team.presence(db, [chat_id]) == {chat_id: [("anna", "typing"), ("ivan", "viewing")]}
+    time.sleep(1.2)
+    assert team.presence(db, [chat_id]) == {chat_id: [("anna", "typing")]}  # Ivan's heartbeat ran out
+    team.leave(db, chat_id, "anna")
+    assert team.presence(db) == {}
