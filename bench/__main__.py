@@ -1,4 +1,4 @@
-"""``make bench``: generate the stores once, run the figures of issue 7 (1–8) and issue 11 §5 (9: freshness), print the table.
+"""``make bench``: generate the stores once, run the figures (issue 7: 1–8; issue 11: 9), print the table.
 
 Usage: ``python -m bench [--only 1,2,6] [--fresh] [--cpu-seconds 60]``. The 1M store is cached
 in ``bench/.cache`` by its generator key (``--fresh`` regenerates it); figures never write to
