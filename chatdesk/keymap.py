@@ -54,6 +54,8 @@ KEYS: tuple[Key, ...] = (
     Key("followup", "f", "schedule_followup", "Schedule a follow-up in this chat", "main", True, "follow-up"),
     Key("followups", "p", "followups", "Follow-ups: all scheduled (edit, cancel, send now)", "main"),
     Key("resolve", "x", "resolve", "Mark resolved (schedules follow-ups by your rules)", "main"),
+    Key("filter_topic", "t", "filter_topic", "Filter by topic: what the buyer writes about", "main"),
+    Key("stats", "I", "stats", "Stats: response times, SLA, problems per product", "main"),
     Key("sync", "s", "sync", "Sync now", "main", True, "sync"),
     Key("accounts", "a", "accounts", "Accounts", "main", True, "accounts"),
     Key("focus_next", "tab", "focus_pane(1)", "Next pane", "main"),
@@ -86,9 +88,12 @@ KEYS: tuple[Key, ...] = (
     Key("download", "d", "screen.download", "Download the attachment", "conversation"),
     Key("open_attachment", "v", "screen.open_attachment", "Open the attachment", "conversation"),
     Key("copy_link", "y", "screen.copy_link", "Copy the attachment link (OSC 52)", "conversation"),
+    Key("copy_text", "Y", "screen.copy_text", "Copy the message text (OSC 52)", "conversation"),
+    Key("pipe", "vertical_line", "screen.pipe_message", "Pipe the message text to a command", "conversation"),
     # Composer (Enter inserts a newline; the send key is explicit).
     Key("send", "ctrl+j", "screen.send", "Send", "composer", True, "send"),
     Key("template", "ctrl+t", "screen.template", "Insert a template", "composer", True, "template"),
+    Key("suggest", "ctrl+s", "screen.suggest", "Suggest a reply (past answers, model)", "composer", True, "suggest"),
     Key(
         "attach",
         "ctrl+o",
@@ -183,5 +188,5 @@ def validate(keymap: dict[str, str]) -> tuple[dict[str, str], list[str]]:
 def keys_in_effect(key: Key, keymap: dict[str, str]) -> str:
     """Human-readable keys of a binding after the user's remapping."""
     keys = keymap.get(key.id, key.keys)
-    names = {"slash": "/", "question_mark": "?"}
+    names = {"slash": "/", "question_mark": "?", "vertical_line": "|"}
     return ", ".join(names.get(k.strip(), k.strip()) for k in keys.split(","))
