@@ -1,4 +1,4 @@
-"""``make bench``: generate the stores once, run the figures (issue 7: 1–8; issue 11: 9), print the table.
+"""``make bench``: generate the stores once, run the figures (issue 7: 1-8, 14: 9-10, 11: 11), print them.
 
 Usage: ``python -m bench [--only 1,2,6] [--fresh] [--cpu-seconds 60]``. The 1M store is cached
 in ``bench/.cache`` by its generator key (``--fresh`` regenerates it); figures never write to
