@@ -123,3 +123,19 @@ async def test_typing_in_the_composer_is_announced(anna_store: Database) -> None
         scr.presence_beat()
         await settle(pilot, app, 0.2)
         assert ("anna", "typing") in team.presence(anna_store, [cid]).get(cid, [])  # type: ignore[arg-type]
+
+
+async def test_a_restored_draft_is_viewing_not_typing(anna_store: Database) -> None:
+    """Team review: an operator who only opened a chat with an old draft was shown as typing for
+    minutes. Typing means the composer has the focus and text."""
+    app = make_app(anna_store, engine=FakeEngine(anna_store))
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot, app)
+        scr = main(app)
+        cid = scr.target_id
+        await pilot.press("r", *"черновик")
+        await pilot.press("escape")  # leave the composer: the text stays as a draft
+        await settle(pilot, app, 0.2)
+        scr.presence_beat()
+        await settle(pilot, app, 0.2)
+        assert ("anna", "viewing") in team.presence(anna_store, [cid]).get(cid, [])  # type: ignore[arg-type]

@@ -105,11 +105,17 @@ class Loading(InboxBase):
         self.post_message(ConversationLoaded(Conversation(chat, messages, has_more, draft, focus_message)))
 
     def presence_beat(self) -> None:
-        """Team mode: keep "viewing" (or "typing", with text in the composer for this chat) alive
-        for the open chat (every 10 s, expiry 30 s)."""
+        """Team mode: keep "viewing" (or "typing": the composer for this chat has the focus and
+        text — a draft restored from an earlier session is not typing) alive for the open chat
+        (every 10 s, expiry 30 s)."""
         if self.desk.db.operator is not None and self.target_id is not None:
-            composing = self.composer.chat is not None and self.composer.chat.id == self.target_id
-            self._beat(self.target_id, "typing" if composing and self.composer.text.strip() else "viewing")
+            composing = (
+                self.composer.chat is not None
+                and self.composer.chat.id == self.target_id
+                and self.composer.input.has_focus
+                and bool(self.composer.text.strip())
+            )
+            self._beat(self.target_id, "typing" if composing else "viewing")
 
     @work(thread=True, exclusive=True, group="presence", exit_on_error=False)
     def _beat(self, chat_id: int, state: str) -> None:
