@@ -13,17 +13,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from datetime import timedelta
 from typing import ClassVar
 
 from chatdesk.connectors.base import (
-    AuthError,
     ChatRef,
     ConnectorError,
     RateLimited,
-    Rejected,
     SendReceipt,
-    TransientError,
     redact,
     request_parts,
 )
@@ -31,6 +27,7 @@ from chatdesk.errors import ChatdeskError
 from chatdesk.store import accounts as store_accounts
 from chatdesk.store import outbox
 from chatdesk.store.db import utcnow
+from chatdesk.sync import policy
 from chatdesk.sync.core import EngineCore
 from chatdesk.sync.runtime import (
     Runtime,
@@ -112,38 +109,39 @@ class OutboxDelivery(EngineCore):
                 return True  # no longer ours: the new owner decides
             try:
                 receipt = await connector.send(ref, text, tuple(part_files))
-            except RateLimited as exc:
-                at = utcnow() + timedelta(seconds=exc.retry_after)
-                await asyncio.to_thread(outbox.retry_later, db, job, at, f"rate limited: {exc.message}")
-                return False
-            except TransientError as exc:
-                reason = redact(exc.message, rt.secret)
-                if exc.reached_server:
-                    words = (
-                        f"no answer from {connector.label} ({reason}); it may have arrived — the next sync will tell"
-                    )
-                    await asyncio.to_thread(outbox.mark_unknown, db, job, words)
-                else:
-                    at = utcnow() + timedelta(seconds=min(300, 5 * 2 ** min(job.attempts, 6)))
-                    await asyncio.to_thread(outbox.retry_later, db, job, at, f"not sent yet: {reason}")
-                return True
-            except (Rejected, AuthError, ConnectorError) as exc:
-                reason = redact(exc.message, rt.secret)
-                if index:
-                    reason += f" (part {index + 1} of {len(parts)}; the earlier parts were delivered)"
-                await asyncio.to_thread(outbox.mark_failed, db, job, reason)
-                return True
-            except Exception as exc:  # unknown failure after the request may have gone out
-                log_unexpected(f"unexpected error sending message {job.message_id}", rt.secret)
-                await asyncio.to_thread(
-                    outbox.mark_unknown, db, job, f"unexpected {type(exc).__name__}; it may have arrived"
-                )
-                return True
+            except Exception as exc:  # the reaction is policy.OUTBOX's row for the cause
+                return await self._settle_failure(rt, job, exc, index, len(parts))
             if not await asyncio.to_thread(outbox.part_accepted, db, job, index):
                 return True
             if isinstance(receipt, SendReceipt) and receipt.failed_files:
                 notes.append(await self._record_failed_files(rt, job, receipt))
         await asyncio.to_thread(outbox.mark_sent, db, job, "; ".join(notes) or None)
+        return True
+
+    async def _settle_failure(self, rt: Runtime, job: outbox.OutboxJob, exc: Exception, index: int, parts: int) -> bool:
+        """Apply :data:`policy.OUTBOX` to a failed request (every write fenced); False when the
+        marketplace asked to wait or refused the host, which ends this round for the account."""
+        db = self.db
+        label = rt.connector.label
+        if not isinstance(exc, ConnectorError):
+            log_unexpected(f"unexpected error sending message {job.message_id}", rt.secret)
+        reaction = policy.outbox_reaction(exc)
+        reason = redact(exc.message, rt.secret) if isinstance(exc, ConnectorError) else type(exc).__name__
+        if reaction.outcome == "retry":
+            at = utcnow() + policy.outbox_delay(reaction, exc, job.attempts)
+            words = f"rate limited: {reason}" if isinstance(exc, RateLimited) else f"not sent yet: {reason}"
+            await asyncio.to_thread(outbox.retry_later, db, job, at, words)
+            return reaction.after not in ("hint", "fixed")
+        if reaction.outcome == "unknown":
+            if isinstance(exc, ConnectorError):
+                words = f"no answer from {label} ({reason}); it may have arrived — the next sync will tell"
+            else:
+                words = f"unexpected {reason}; it may have arrived"
+            await asyncio.to_thread(outbox.mark_unknown, db, job, words)
+            return True
+        if index:
+            reason += f" (part {index + 1} of {parts}; the earlier parts were delivered)"
+        await asyncio.to_thread(outbox.mark_failed, db, job, reason)
         return True
 
     async def _record_failed_files(self, rt: Runtime, job: outbox.OutboxJob, receipt: SendReceipt) -> str:

@@ -152,3 +152,75 @@ def test_an_echo_settles_failed_and_unknown_rows(tmp_path) -> None:  # type: ign
     with pytest.raises(UsageError):
         outbox.requeue(db, mid)  # nothing left to re-send
     assert outbox.invariant_violations(db) == []
+
+
+# ----------------------------------------------------------------------------- the engine
+
+
+def test_a_rate_limit_never_holds_the_other_replies_claimed(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Issue example, engine level: reply 1 gets a 190 s rate limit. Process A must not keep
+    reply 2 claimed while it waits: reply 2 stays queued and unowned, A claims nothing while its
+    limiter is blocked, and process B delivers reply 2 once."""
+    import asyncio
+    from collections.abc import Mapping
+
+    import httpx
+
+    from chatdesk.connectors.base import Connector, Limits, RateLimited
+    from chatdesk.secrets import MemorySecrets
+    from chatdesk.store.schema import Outbox
+    from chatdesk.sync import SyncEngine
+    from chatdesk.sync import core as sync_core
+
+    sent: list[str] = []
+
+    class Limited(Connector):
+        marketplace = "fake"
+        label = "Fake"
+        limits: Mapping[str, Limits] = {"chat": Limits(max_text=100)}
+
+        async def poll(self, stream, cursor, known):  # type: ignore[no-untyped-def,override]
+            return
+            yield
+
+        async def send(self, chat, text, files=()):  # type: ignore[no-untyped-def,override]
+            if text == "reply 1":
+                self.limiter.block("send", 190)
+                raise RateLimited("429", retry_after=190)
+            await self.limiter.acquire("send")
+            sent.append(text)
+
+        async def download(self, chat, attachment, sink=None, cap=None):  # type: ignore[no-untyped-def,override]
+            raise NotImplementedError
+
+        async def test(self) -> str:
+            return "ok"
+
+    monkeypatch.setattr(sync_core, "connector_class", lambda _m: Limited)
+    db, acc_id, chat_id = _world(tmp_path)
+    first = outbox.enqueue(db, chat_id, "reply 1")
+    second = outbox.enqueue(db, chat_id, "reply 2")
+
+    def engine(owner: str) -> SyncEngine:
+        return SyncEngine(
+            db, secrets=MemorySecrets({"wb": "t"}), owner=owner, client_factory=lambda _a: httpx.AsyncClient()
+        )
+
+    async def deliver(eng: SyncEngine, again: bool = False) -> None:
+        try:
+            await eng.deliver_account(acc_id)
+            if again:
+                await eng.deliver_account(acc_id)
+        finally:
+            await eng.aclose()
+
+    a = engine("A")
+    asyncio.run(deliver(a, again=True))
+    with db.read() as s:
+        row2 = s.get(Outbox, 2)
+        assert row2 is not None and row2.claimed_by is None and row2.attempts == 0
+    assert outbox.message_state(db, first)[0] == "queued" and outbox.message_state(db, second)[0] == "queued"
+    b = engine("B")
+    asyncio.run(deliver(b))
+    assert sent == ["reply 2"] and outbox.message_state(db, second)[0] == "sent"
+    assert outbox.invariant_violations(db) == []
