@@ -240,14 +240,78 @@ def retry_hint(value: object, default: float, *, low: float = 1.0, high: float =
 
 
 def parse_iso(value: str) -> datetime:
-    """Parse an ISO 8601 timestamp (``Z`` or offset) to aware UTC."""
+    """Parse an ISO 8601 / RFC 3339 timestamp (``Z`` or offset) to aware UTC.
+
+    Raises ValueError and nothing else, for any input: text that is not a date-time, a date
+    beyond the calendar (``10000-01-01``) and one whose UTC form falls outside it
+    (``9999-12-31T23:59:59-23:59``, an offset RFC 3339 allows), which ``astimezone`` would
+    report as OverflowError.
+    """
+    if not isinstance(value, str):
+        raise ValueError(f"not a date-time: {str(value)[:40]!r}")
     text = value.strip()
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
-    dt = datetime.fromisoformat(text)
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC)
+    try:
+        dt = datetime.fromisoformat(text)
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=UTC)
+        return dt.astimezone(UTC)
+    except (ValueError, OverflowError, TypeError):
+        raise ValueError(f"not a usable date-time: {value[:40]!r}") from None
+
+
+def parse_http_date(value: str) -> datetime:
+    """An HTTP date (RFC 9110 IMF-fixdate and its obsolete forms) as aware UTC.
+
+    Raises ValueError and nothing else (``email.utils`` may raise TypeError, IndexError or
+    OverflowError on hostile text such as ``Fri, 31 Dec 9999 23:59:59 -2359``)."""
+    import email.utils
+
+    try:
+        dt = email.utils.parsedate_to_datetime(value)
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=UTC)
+        return dt.astimezone(UTC)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        raise ValueError(f"not an HTTP date: {str(value)[:40]!r}") from None
+
+
+def seconds_until(value: str, *, now: datetime | None = None) -> float | None:
+    """A retry header's value as seconds from ``now``: a number as is, a date-time (ISO 8601
+    or an HTTP date) as the time left until it; None when it is neither or is not finite.
+
+    Never raises: dates at the edge of the calendar give a huge (later clamped) wait, not an
+    OverflowError. Source: RFC 9110 §10.2.3 (Retry-After: HTTP-date or delay-seconds) and YM's
+    ``X-RateLimit-Resource-Until`` (RFC 3339)."""
+    text = str(value).strip()
+    try:
+        number = float(text)
+    except (ValueError, OverflowError):
+        number = None
+    if number is not None:
+        return number if math.isfinite(number) else None
+    until: datetime | None = None
+    iso = text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
+    try:
+        until = datetime.fromisoformat(iso)
+    except (ValueError, TypeError):
+        import email.utils
+
+        try:
+            until = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+    # Counted without astimezone: its UTC form may lie outside the calendar (9999-12-31 at
+    # -23:59), which is simply a very long wait, clamped later by retry_hint.
+    return _epoch_seconds(until) - (now or datetime.now(UTC)).timestamp()
+
+
+def _epoch_seconds(dt: datetime) -> float:
+    """Seconds since 1970 UTC of any datetime (naive = UTC), never OverflowError."""
+    offset = dt.utcoffset() if dt.tzinfo is not None else None
+    naive = (dt.replace(tzinfo=None) - datetime(1970, 1, 1)).total_seconds()
+    return naive - (offset.total_seconds() if offset is not None else 0.0)
 
 
 def exact_id(value: object) -> str:

@@ -54,6 +54,7 @@ from chatdesk.connectors.base import (
     TransientError,
     exact_id,
     loads_exact,
+    parse_http_date,
     parse_iso,
     redact,
 )
@@ -133,13 +134,10 @@ CLOCK_MARGIN = timedelta(seconds=1)  # the Date header is to the second too
 
 def _date_header(response: httpx.Response) -> datetime:
     """The server's clock from ``Date`` (HTTP date), else ours."""
-    import email.utils
-
     try:
-        at = email.utils.parsedate_to_datetime(response.headers.get("date", ""))
-    except (TypeError, ValueError, IndexError):
+        return parse_http_date(response.headers.get("date", ""))
+    except ValueError:
         return datetime.now(UTC)
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def _ascii_digits(value: str) -> bool:
