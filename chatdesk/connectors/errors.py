@@ -234,7 +234,7 @@ class ErrorTable:
         send."""
         try:
             return self._error(response, *secrets, cause=cause, **extra)
-        except Exception:  # noqa: BLE001 - a refusal must stay a refusal
+        except Exception:  # a refusal must stay a refusal
             status = response.status_code
             if status in RATE_LIMIT_STATUSES:
                 return RateLimited(
