@@ -776,6 +776,18 @@ def record_attempt(
         s.add(state)
 
 
+def buyer_waiting(db: Database, account_id: int, since: datetime) -> bool:
+    """Whether a buyer of the account wrote at or after ``since`` and the chat's last word is
+    still theirs (one indexed query; the engine polls faster while this holds)."""
+    with db.read() as s:
+        row = s.execute(
+            select(Chat.id)
+            .where(Chat.account_id == account_id, Chat.last_author == "buyer", Chat.last_message_at >= to_db(since))
+            .limit(1)
+        ).first()
+    return row is not None
+
+
 def message_count(db: Database) -> int:
     with db.read() as s:
         return int(s.execute(select(func.count()).select_from(Message)).scalar() or 0)
@@ -785,6 +797,7 @@ __all__ = [
     "IngestResult",
     "LazyKnownChats",
     "apply_page",
+    "buyer_waiting",
     "get_cursor",
     "known_chats",
     "message_count",

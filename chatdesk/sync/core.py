@@ -35,6 +35,7 @@ class EngineCore:
 
     MAX_INLINE_WAIT: ClassVar[float] = 30.0  # a rate limit shorter than this is waited out within the same poll
     INLINE_RETRIES: ClassVar[int] = 3  # at most this many inline retries per poll (policy.POLL gives each cause's)
+    TICK: ClassVar[float] = 5.0  # the scheduler looks at each account this often; streams poll when due
     COMMIT_BATCH: ClassVar[int] = 2000  # messages (roughly) per store transaction during a sync
     COMMIT_SECONDS: ClassVar[float] = 2.0  # ...or this many seconds of fetched data
 
@@ -63,6 +64,9 @@ class EngineCore:
         self._thread: threading.Thread | None = None
         self._scheduler = None
         self._stopped = threading.Event()
+        # A TUI is open on this engine: poll fast (policy.PACE). The TUI's engine sets it; a
+        # headless daemon polls fast only while a buyer waits.
+        self.watching = False
 
     # ------------------------------------------------------------------ listeners
     def add_listener(self, fn: Callable[[SyncEvent], None]) -> None:

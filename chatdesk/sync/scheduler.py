@@ -16,13 +16,16 @@ from chatdesk.sync.streams import StreamPolling
 class Scheduling(StreamPolling):
     # ------------------------------------------------------------------ scheduler
     def _add_poll_job(self, account: AccountRow) -> None:
+        """A tick per account every :attr:`TICK` seconds; each stream polls when its paced
+        interval has passed (``policy.stream_interval``), so a stream's pace can change
+        between polls (a TUI opens, a buyer writes, night falls, a refusal backs it off)."""
         assert self._scheduler is not None
-        interval = self._interval(account)
+        tick = min(self.TICK, self._interval(account))
         self._scheduler.add_job(
-            self.poll_account,
+            self._tick,
             "interval",
-            seconds=interval,
-            jitter=max(1, int(interval * self.config.poll_jitter)),
+            seconds=tick,
+            jitter=max(1, int(tick * self.config.poll_jitter)),
             args=[account.id],
             id=f"poll-{account.id}",
             max_instances=1,
@@ -30,6 +33,9 @@ class Scheduling(StreamPolling):
             next_run_time=datetime.now().astimezone(),
             replace_existing=True,
         )
+
+    async def _tick(self, account_id: int) -> None:
+        await self.poll_account(account_id, due_only=True)
 
     def _setup(self, loop: asyncio.AbstractEventLoop) -> None:
         from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -61,7 +67,9 @@ class Scheduling(StreamPolling):
                 self._add_poll_job(account)
 
     def start(self) -> None:
-        """Run the scheduler on a loop in a background thread (the TUI's mode)."""
+        """Run the scheduler on a loop in a background thread (the TUI's mode: a person is
+        watching, so streams poll at their fast pace)."""
+        self.watching = True
         ready = threading.Event()
 
         def run() -> None:
