@@ -786,14 +786,48 @@ def _question(wire: Mapping[str, Any]) -> tuple[ChatInfo, list[MessageInfo], dat
 
 
 def _failed_files(errors: list[str], files: tuple[OutgoingFile, ...]) -> tuple[tuple[str, str], ...]:
-    """Which files WB's ``errors`` name (``"file.pdf: upload error"``); an error naming no file
-    we sent counts against every file, since we cannot tell which one it meant."""
+    """Which files WB's ``errors`` name, matched by the exact file name, never as a substring
+    (``"a.pdf"`` is inside ``"data.pdf: upload error"`` but is not named by it).
+
+    WB formats a file-upload error as ``"<name>: <reason>"`` (spec: ``errors`` of
+    ``POST /api/v1/seller/message`` are file-upload errors); a name is also recognised as a
+    whole token elsewhere in the text (between quotes, spaces or punctuation). When several
+    names fit the ``<name>:`` prefix the longest wins. An error naming no file we sent counts
+    against every file, since we cannot tell which one it meant."""
+    import unicodedata
+
+    def norm(text: str) -> str:
+        return unicodedata.normalize("NFC", text).strip()
+
+    names = {f.name: norm(f.name) for f in files}
     out: dict[str, str] = {}
     for error in errors:
-        named = [f.name for f in files if error.startswith(f.name) or f.name in error]
-        for name in named or [f.name for f in files]:
+        text = norm(str(error))
+        prefixed = [n for n, key in names.items() if key and text.startswith(key + ":")]
+        if prefixed:
+            named = [max(prefixed, key=lambda n: len(names[n]))]
+        else:
+            named = [n for n, key in names.items() if key and _names_token(text, key)]
+        for name in named or list(names):
             out[name] = "; ".join(x for x in (out.get(name), error) if x)
     return tuple(out.items())
+
+
+_NAME_EDGE = " \t\"'«»“”„()[]<>,;:"
+
+
+def _names_token(text: str, name: str) -> bool:
+    """``name`` occurs in ``text`` as a whole token: bounded by the text's ends, whitespace,
+    quotes, brackets or punctuation (a trailing full stop ends a sentence, not a name)."""
+    start = text.find(name)
+    while start >= 0:
+        end = start + len(name)
+        before = text[start - 1] if start else " "
+        after = text[end] if end < len(text) else " "
+        if before in _NAME_EDGE and (after in _NAME_EDGE or (after == "." and end + 1 == len(text))):
+            return True
+        start = text.find(name, start + 1)
+    return False
 
 
 def _check_chat_message(text: str, files: tuple[OutgoingFile, ...]) -> None:
