@@ -74,9 +74,18 @@ class ChatdeskApp(App[None]):
         self._engine_rang = False  # the engine already announced the messages unread grew by
         self._synced_before: set[int] | None = None  # accounts whose history is already in the store
         self.set_keymap(desk.keymap)
+        saved = desk.load_theme()  # before the event loop runs: a small file, read once
+        if saved and saved in self.available_themes:
+            self.theme = saved
+        self._theme_loaded = True
         desk.connect(self._say_from_anywhere, self._changed_from_anywhere)
         if desk.engine is not None:
             desk.engine.add_listener(self._on_sync_event)
+
+    def watch_theme(self, theme: str) -> None:
+        """Remember the theme the user picks (palette: "Change theme"), off the UI loop."""
+        if getattr(self, "_theme_loaded", False) and self.is_running:
+            self.run_worker(lambda: self.desk.save_theme(theme), thread=True, group="theme", exit_on_error=False)
 
     # Read-only views of the desk, for callers that held the app (tests, scripts).
     @property

@@ -132,6 +132,37 @@ class Desk:
 
         return downloads_dir(self.home)
 
+    @property
+    def ui_state_path(self) -> Path:
+        """Small TUI preferences (the chosen theme): ``<data dir>/tui-state.json``."""
+        from chatdesk.paths import data_dir
+
+        return data_dir(self.home) / "tui-state.json"
+
+    def load_theme(self) -> str | None:
+        """The theme chosen last time, or ``None``. Read before the App runs (never on its loop);
+        a missing or broken file is no theme."""
+        import json
+
+        try:
+            value = json.loads(self.ui_state_path.read_text(encoding="utf-8")).get("theme")
+        except (OSError, ValueError, AttributeError):
+            return None
+        return value if isinstance(value, str) and 0 < len(value) <= 64 else None
+
+    def save_theme(self, theme: str) -> None:
+        """Remember ``theme`` (call from a worker). Failures are logged, never raised."""
+        import json
+
+        path = self.ui_state_path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps({"theme": theme}), encoding="utf-8")
+            tmp.replace(path)
+        except OSError as exc:
+            log.warning("cannot remember the theme: %s", exc)
+
     # ------------------------------------------------------------------ helpers
 
     def say(self, text: str, *, severity: str = "information") -> None:

@@ -86,6 +86,8 @@ KEYS: tuple[Key, ...] = (
     Key("download", "d", "screen.download", "Download the attachment", "conversation"),
     Key("open_attachment", "v", "screen.open_attachment", "Open the attachment", "conversation"),
     Key("copy_link", "y", "screen.copy_link", "Copy the attachment link (OSC 52)", "conversation"),
+    Key("copy_text", "Y", "screen.copy_text", "Copy the message text (OSC 52)", "conversation"),
+    Key("pipe", "vertical_line", "screen.pipe_message", "Pipe the message text to a command", "conversation"),
     # Composer (Enter inserts a newline; the send key is explicit).
     Key("send", "ctrl+j", "screen.send", "Send", "composer", True, "send"),
     Key("template", "ctrl+t", "screen.template", "Insert a template", "composer", True, "template"),
@@ -183,5 +185,5 @@ def validate(keymap: dict[str, str]) -> tuple[dict[str, str], list[str]]:
 def keys_in_effect(key: Key, keymap: dict[str, str]) -> str:
     """Human-readable keys of a binding after the user's remapping."""
     keys = keymap.get(key.id, key.keys)
-    names = {"slash": "/", "question_mark": "?"}
+    names = {"slash": "/", "question_mark": "?", "vertical_line": "|"}
     return ", ".join(names.get(k.strip(), k.strip()) for k in keys.split(","))

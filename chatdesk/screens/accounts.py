@@ -155,7 +155,8 @@ class AccountsScreen(DeskScreen[None]):
             table.add_row(
                 Text(safe_text(acc.name, single_line=True)),
                 Text(LABELS.get(acc.marketplace, acc.marketplace)),
-                Text(words, style="bold red" if level == "error" else ""),
+                # The table stays within the screen; the whole reason is in the panel below.
+                Text(words if len(words) <= 44 else words[:43] + "…", style="bold red" if level == "error" else ""),
                 Text(_when(last, self.desk)),
                 Text(self.desk.poller_words(acc.id, streams)),
             )
@@ -176,6 +177,9 @@ class AccountsScreen(DeskScreen[None]):
             streams = [s for s in self.streams if s.account_id == acc.id]
             for line in stream_states(streams, self.desk.clock()):
                 detail.append(f"\n  {line}")
+            words, level = account_state(streams, self.desk.clock(), self.desk.recent_errors.get(acc.id))
+            if level == "error":
+                detail.append(f"\n  {words}", "red")
             recent = self.desk.recent_errors.get(acc.id)
             if recent:
                 detail.append(f"\n  last error: {safe_text(plain_words(recent), single_line=True, max_len=200)}", "red")

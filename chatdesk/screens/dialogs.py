@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
@@ -10,6 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
+from textual.suggester import Suggester
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -146,22 +150,60 @@ class ReviewDialog(ModalScreen[str]):
         self.dismiss(choice)
 
 
+class PathSuggester(Suggester):
+    """Completes the last part of a typed path from the folder's entries (read in a thread, so
+    a slow or network folder never blocks the UI); ``~`` is expanded only for looking."""
+
+    def __init__(self) -> None:
+        super().__init__(use_cache=False, case_sensitive=True)
+
+    async def get_suggestion(self, value: str) -> str | None:
+        if not value:
+            return None
+        return await asyncio.to_thread(complete_path, value)
+
+
+def complete_path(value: str) -> str | None:
+    """``value`` extended to the first entry of its folder that starts with its last part
+    (folders end with ``/``); ``None`` when nothing matches."""
+    folder_part, _sep, stem = value.rpartition("/")
+    folder = Path(os.path.expanduser(folder_part + "/" if _sep else "."))
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError:
+        return None
+    for name in names:
+        if name.startswith(stem) and name != stem and (stem.startswith(".") or not name.startswith(".")):
+            suffix = "/" if (folder / name).is_dir() else ""
+            return (folder_part + "/" if _sep else "") + name + suffix
+    return None
+
+
 class PromptDialog(ModalScreen[str | None]):
-    """One line of input (e.g. the folder to save an attachment in)."""
+    """One line of input (e.g. the folder to save an attachment in); ``paths=True`` completes
+    file paths as you type (→ or End accepts the suggestion)."""
 
     DEFAULT_CSS = DIALOG_CSS.format(name="PromptDialog")
     BINDINGS: ClassVar = [Binding("escape", "cancel", "Cancel", id="prompt_cancel")]
 
-    def __init__(self, title: str, value: str = "") -> None:
+    def __init__(self, title: str, value: str = "", *, paths: bool = False, placeholder: str = "") -> None:
         super().__init__()
         self._title = title
         self._value = value
+        self._paths = paths
+        self._placeholder = placeholder
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(safe_content(self._title), classes="dialog-title")
-            yield Input(self._value, id="prompt-input")
-            yield Static(Text("Enter: OK    Esc: cancel"), classes="dialog-keys")
+            suggester = PathSuggester() if self._paths else None
+            yield Input(self._value, placeholder=self._placeholder, suggester=suggester, id="prompt-input")
+            keys = (
+                "Enter: OK    → / End: accept the completion    Esc: cancel"
+                if self._paths
+                else "Enter: OK    Esc: cancel"
+            )
+            yield Static(Text(keys), classes="dialog-keys")
 
     def on_mount(self) -> None:
         field = self.query_one("#prompt-input", Input)

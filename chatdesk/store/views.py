@@ -53,6 +53,7 @@ class ChatRow:
     reply_token: str | None = None
     resolved_at: datetime | None = None
     last_buyer_message_id: str | None = None
+    has_draft: bool = False  # an unsent reply is saved for this chat
     assigned_to: str | None = None
 
     @property
@@ -84,7 +85,8 @@ def _chat_query(flt: ChatFilter):  # type: ignore[no-untyped-def]
         .correlate(Chat)
         .scalar_subquery()
     )
-    q = select(Chat, Account.name, Account.marketplace, has_followup).join(
+    has_draft = select(func.count()).where(Draft.chat_id == Chat.id).correlate(Chat).scalar_subquery()
+    q = select(Chat, Account.name, Account.marketplace, has_followup, has_draft).join(
         Account,
         Account.id == Chat.account_id,  # type: ignore[arg-type]
     )
@@ -120,7 +122,7 @@ def _chat_query(flt: ChatFilter):  # type: ignore[no-untyped-def]
     return q
 
 
-def _chat_row(chat: Chat, account: str, marketplace: str, followups: int) -> ChatRow:
+def _chat_row(chat: Chat, account: str, marketplace: str, followups: int, drafts: int = 0) -> ChatRow:
     assert chat.id is not None
     return ChatRow(
         id=chat.id,
@@ -141,6 +143,7 @@ def _chat_row(chat: Chat, account: str, marketplace: str, followups: int) -> Cha
         preview=chat.preview,
         context=json.loads(chat.context or "{}"),
         has_followup=bool(followups),
+        has_draft=bool(drafts),
         reply_token=chat.reply_token,
         resolved_at=from_db(chat.resolved_at),
         last_buyer_message_id=chat.last_buyer_message_id,

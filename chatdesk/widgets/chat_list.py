@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import ClassVar
 
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.cache import LRUCache
@@ -24,7 +25,7 @@ from chatdesk.marketplaces import MARKETPLACES
 from chatdesk.messages import ChatCountLoaded, ChatHighlighted, ChatOpened, ChatPageLoaded
 from chatdesk.sanitize import safe_text
 from chatdesk.store.views import ChatFilter, ChatRow
-from chatdesk.widgets.cursor import cursor_style, few_colours, over
+from chatdesk.widgets.cursor import component_style, cursor_style, few_colours, over
 
 PAGE = 100
 ROW_HEIGHT = 2
@@ -343,8 +344,9 @@ class ChatList(ScrollView, can_focus=True):
             body_text = Text(style=base)
             body_text.append_text(body)
             body_text.truncate(max(0, width - lead_text.cell_len), overflow="ellipsis", pad=True)
-            lead_segments = list(lead_text.render(console))
-            body_segments = list(body_text.render(console))
+            # The base goes under every segment too: Rich leaves a whitespace-only span unstyled.
+            lead_segments = list(Segment.apply_style(lead_text.render(console), style=base))
+            body_segments = list(Segment.apply_style(body_text.render(console), style=base))
             if selected:
                 name = "chat-list--cursor" if self.has_focus else "chat-list--cursor-blurred"
                 cursor = cursor_style(self, name)
@@ -360,7 +362,7 @@ class ChatList(ScrollView, can_focus=True):
         return strip.apply_offsets(0, line)
 
     def _style(self, name: str) -> Style:
-        return self.get_component_rich_style(f"chat-list--{name}", partial=True)
+        return component_style(self, f"chat-list--{name}")
 
     def _line(self, row: ChatRow, part: int, width: int) -> tuple[Text, Text]:
         """(lead, body) of one of a chat's two lines: the lead is the badge or the SLA mark."""
@@ -369,6 +371,8 @@ class ChatList(ScrollView, can_focus=True):
             badge = BADGES.get(row.marketplace, row.marketplace[:2].upper())
             lead = Text(badge, self._style(row.marketplace) if row.marketplace in BADGES else Style())
             right = Text()
+            if row.has_draft:
+                right.append("✎ ", self._style("followup"))
             if row.has_followup:
                 right.append("⚑ ", self._style("followup"))
             if row.unread:

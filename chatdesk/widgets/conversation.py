@@ -9,7 +9,7 @@ never markup, never an escape byte.
 
 from __future__ import annotations
 
-from datetime import tzinfo
+from datetime import timedelta, tzinfo
 from typing import ClassVar
 
 from rich.segment import Segment
@@ -25,7 +25,7 @@ from chatdesk.keymap import bindings
 from chatdesk.messages import NeedOlder
 from chatdesk.sanitize import safe_text
 from chatdesk.store.views import ChatRow, MessageRow
-from chatdesk.widgets.cursor import cursor_style, over
+from chatdesk.widgets.cursor import component_style, cursor_style, over
 
 GUTTER = 1  # the column left of every line that marks the selected message
 
@@ -159,6 +159,7 @@ class ConversationView(ScrollView, can_focus=True):
         lines: list[tuple[int, Strip]] = []
         first: list[int] = []
         prev_day = None
+        prev: MessageRow | None = None
         if self.has_more:
             lines.append((-1, self._center("↑ older messages load when you scroll up", width)))
         for i, msg in enumerate(self.messages):
@@ -166,26 +167,44 @@ class ConversationView(ScrollView, can_focus=True):
             if day != prev_day:
                 lines.append((-1, self._center(f" {day.strftime('%a %d %b %Y')} ", width, fill="─")))
                 prev_day = day
+                prev = None
+            grouped = prev is not None and self._continues(prev, msg)
+            if prev is not None and not grouped:
+                lines.append((-1, Strip.blank(0)))  # a blank line between authors (or pauses)
             first.append(len(lines))
-            key = (msg, width, self.chat.customer if self.chat else None)
+            key = (msg, width, self.chat.customer if self.chat else None, grouped)
             block = self._blocks.get(key)
             if block is None:
-                block = self._render_message(msg, width)
+                block = self._render_message(msg, width, grouped=grouped)
                 self._blocks[key] = block
             lines.extend((i, strip) for strip in block)
+            prev = msg
         self._lines = lines
         self._first_line = first
         self.virtual_size = Size(width + GUTTER, len(lines))
         self.refresh()
 
     def _style(self, name: str) -> Style:
-        return self.get_component_rich_style(f"conversation--{name}", partial=True)
+        return component_style(self, f"conversation--{name}")
 
     def _center(self, label: str, width: int, fill: str = " ") -> Strip:
         text = Text(label.center(width, fill)[:width], style=self._style("muted"))
         return Strip(list(text.render(self.app.console)), width)
 
-    def _render_message(self, msg: MessageRow, width: int) -> list[Strip]:
+    GROUP_GAP: ClassVar[timedelta] = timedelta(minutes=10)  # one author's messages closer than this share a header
+
+    def _continues(self, prev: MessageRow, msg: MessageRow) -> bool:
+        """``msg`` goes under ``prev``'s header: same author, within GROUP_GAP, and neither
+        carries a delivery state worth its own header (queued, failed, not confirmed)."""
+        plain = ("received", "sent")
+        return (
+            prev.author == msg.author
+            and msg.created_at - prev.created_at < self.GROUP_GAP
+            and prev.state in plain
+            and msg.state in plain
+        )
+
+    def _render_message(self, msg: MessageRow, width: int, *, grouped: bool = False) -> list[Strip]:
         console = self.app.console
         head = Text()
         if msg.author == "buyer":
@@ -204,7 +223,7 @@ class ConversationView(ScrollView, can_focus=True):
                 head.append("  R retry · e edit", self._style("muted"))
             elif msg.state == "unknown":
                 head.append("  R resend · C it arrived · e edit", self._style("muted"))
-        strips = [head]
+        strips = [] if grouped else [head]
         body = Text(safe_text(msg.text), end="")
         strips.extend(body.wrap(console, max(4, width - 2)))
         for att in msg.attachments:
@@ -219,11 +238,10 @@ class ConversationView(ScrollView, can_focus=True):
             strips.extend(reason.wrap(console, max(4, width - 2)))
         out: list[Strip] = []
         for n, line in enumerate(strips):
-            prefix = Text("" if n == 0 else "  ")
+            prefix = Text("" if n == 0 and not grouped else "  ")
             prefix.append_text(line)
             prefix.truncate(width, overflow="ellipsis")
             out.append(Strip(list(prefix.render(console)), prefix.cell_len))
-        out.append(Strip.blank(0))
         return out
 
     def on_resize(self) -> None:

@@ -34,3 +34,19 @@ def cursor_style(widget: Widget, component: str) -> Style:
 def over(segments: Iterable[Segment], style: Style) -> list[Segment]:
     """``segments`` with ``style`` applied on top of their own styles (it wins)."""
     return list(Segment.apply_style(segments, post_style=style))
+
+
+def component_style(widget: Widget, component: str) -> Style:
+    """A component class's colours and text style, with its colours blended the way Textual
+    draws them (``partial=True`` alone leaves alpha colours such as ``$text-muted`` unblended:
+    white on a light theme); the background only when the component sets one."""
+    full = widget.get_component_rich_style(component, partial=False)
+    part = widget.get_component_rich_style(component, partial=True)
+    return Style(
+        color=full.color,
+        bgcolor=full.bgcolor if part.bgcolor is not None else None,
+        bold=part.bold,
+        italic=part.italic,
+        underline=part.underline,
+        reverse=part.reverse,
+    )

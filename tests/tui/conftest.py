@@ -78,6 +78,12 @@ def seed(db: Database) -> dict[str, int]:
 
 
 @pytest.fixture(autouse=True)
+def _private_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads or writes the user's real data dir (the remembered theme lives there)."""
+    monkeypatch.setenv("CHATDESK_HOME", str(tmp_path_factory.mktemp("home")))
+
+
+@pytest.fixture(autouse=True)
 def _fast_timers(monkeypatch: pytest.MonkeyPatch) -> None:
     """Shorter debounce/watch periods: the behaviour is the same, the suite waits less."""
     from chatdesk.screens.main import MainScreen

@@ -136,3 +136,31 @@ async def test_composer_warning_highlights_the_offending_words(store, truecolor)
         text = app.screen.composer.status_text
         marked = [text.plain[span.start : span.end] for span in text.spans if str(span.style) == WARN_STYLE]
         assert marked and any("telegram" in m or "@shop_uyut" in m for m in marked), (text.plain, text.spans)
+
+
+async def test_light_theme_previews_are_readable_and_leads_keep_the_background(store, truecolor) -> None:  # type: ignore[no-untyped-def]
+    """Light theme: muted text is blended like Textual draws it (not white on light grey), and
+    a whitespace-only lead (a chat not waiting) carries the list's background (no black block)."""
+    from tests.tui.conftest import chat as add_chat
+
+    wb = next(c.account_id for c in views_list(store) if c.external_id == "wb1")
+    add_chat(wb, store, "s1", "Сергей", [("buyer", "Привет", 100), ("seller", "Здравствуйте! Нет", 1)])
+    app = make_app(store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app)
+        app.theme = "textual-light"
+        await pilot.press("j")  # the cursor off Сергей's row
+        await settle(pilot, app)
+        lst = app.screen.chat_list
+        bg = lst.rich_style.bgcolor
+        lead, preview = list(lst.render_line(1))[:2]  # Сергей: the seller wrote last
+        assert lead.text.strip() == "" and lead.style.bgcolor == bg
+        assert preview.style.color is not None and preview.style.color.triplet != (255, 255, 255)
+        luminance = sum(preview.style.color.triplet) / 3
+        assert luminance < sum(bg.triplet) / 3 - 60  # visibly darker than the background
+
+
+def views_list(store):  # type: ignore[no-untyped-def]
+    from chatdesk.store import views
+
+    return views.list_chats(store)

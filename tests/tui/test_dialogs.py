@@ -96,3 +96,47 @@ async def test_retry_of_an_unknown_reply_can_send_again(store) -> None:  # type:
         await pilot.press("R")
         await settle(pilot, app)
         assert outbox.message_state(store, mid)[0] == "queued"
+
+
+async def test_attach_prompt_starts_empty_and_completes_paths(store, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from chatdesk.screens.dialogs import PromptDialog, complete_path
+
+    (tmp_path / "чек-март.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (tmp_path / "папка").mkdir()
+    assert complete_path(f"{tmp_path}/че") == f"{tmp_path}/чек-март.png"
+    assert complete_path(f"{tmp_path}/па") == f"{tmp_path}/папка/"
+    assert complete_path(f"{tmp_path}/нет") is None
+    app = make_app(store)
+    async with app.run_test(size=(110, 34)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("j", "enter", "r", "ctrl+o")
+        await settle(pilot, app)
+        assert isinstance(app.screen, PromptDialog)
+        field = app.screen.query_one("#prompt-input")
+        assert field.value == ""  # no "~/" to turn an absolute path into "~//tmp/…"
+        await pilot.press(*f"{tmp_path}/че")
+        await settle(pilot, app, 0.3)
+        await pilot.press("right")  # accept the completion
+        assert field.value == f"{tmp_path}/чек-март.png"
+
+
+async def test_copy_and_pipe_the_message_text(store, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import sys
+
+    app = make_app(store)
+    copied: list[str] = []
+    app.copy_to_clipboard = copied.append  # type: ignore[method-assign]
+    out = tmp_path / "piped.txt"
+    async with app.run_test(size=(110, 34)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("j", "enter")  # Анна; the conversation has focus
+        await settle(pilot, app)
+        await pilot.press("k", "k", "Y")  # the first k selects the newest message
+        assert copied == ["Добрый день, уже едет"]
+        await pilot.press("vertical_line")
+        await settle(pilot, app)
+        script = f"{sys.executable} -c \"import sys; open('{out}', 'w').write(sys.stdin.read())\""
+        app.screen.query_one("#prompt-input").value = script
+        await pilot.press("enter")
+        await settle(pilot, app, 0.3)
+        assert out.read_text(encoding="utf-8") == "Добрый день, уже едет"

@@ -36,6 +36,7 @@ class InboxBase(DeskScreen[None]):
         self._draft_seq = 0
         self._draft_written: dict[int, int] = {}
         self._pending_draft: tuple[int, str] | None = None
+        self._draft_shown: dict[int, bool] = {}  # chat id -> has a saved draft (as last announced)
         self._last_unread: int | None = None
 
     @property

@@ -47,7 +47,11 @@ class Drafts(InboxBase):
             if seq < self._draft_written.get(chat_id, 0):
                 return
             self._draft_written[chat_id] = seq
-            self.desk.attempt(lambda: views.save_draft(self.desk.db, chat_id, text))
+            ok, _ = self.desk.attempt(lambda: views.save_draft(self.desk.db, chat_id, text))
+        if ok and self._draft_shown.get(chat_id) != bool(text):
+            # The list's ✎ mark changes only when a draft appears or goes: reload just then.
+            self._draft_shown[chat_id] = bool(text)
+            self.desk.changed(frozenset({chat_id}))
 
     def _drop_pending_draft(self, chat_id: int) -> None:
         if self._pending_draft and self._pending_draft[0] == chat_id:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 from textual import work
 
+from chatdesk.desk import error_words
 from chatdesk.messages import (
     DraftRestored,
 )
@@ -176,3 +177,67 @@ class Outgoing(InboxBase):
             except OSError as exc:
                 desk.say(f"cannot open {path.name}: {exc}", severity="warning")
         desk.say(f"saved to {path}" + ("" if opener or not open_it else " (no system opener here)"))
+
+    # ------------------------------------------------------------------ the message's text
+
+    def _selected_or_last(self) -> MessageRow | None:
+        conv = self.conversation
+        msg = conv.selected_message or (conv.messages[-1] if conv.messages else None)
+        if msg is None:
+            self.desk.say("no message here (open a chat, select one with j/k)", severity="warning")
+        return msg
+
+    def action_copy_text(self) -> None:
+        msg = self._selected_or_last()
+        if msg is None:
+            return
+        self.app.copy_to_clipboard(safe_text(msg.text))
+        self.desk.say(f"message text copied to the clipboard (OSC 52, {len(msg.text)} characters)")
+
+    def action_pipe_message(self) -> None:
+        msg = self._selected_or_last()
+        if msg is None:
+            return
+        found = msg
+
+        def chosen(command: str | None) -> None:
+            if command and command.strip():
+                self._pipe(found.text, command.strip())
+
+        self.app.push_screen(
+            PromptDialog(
+                "Pipe the message text to a command (no shell; stdin gets the text):", placeholder="e.g. wc -w"
+            ),
+            chosen,
+        )
+
+    PIPE_TIMEOUT: float = 30.0  # seconds a piped command may run
+
+    @work(thread=True, group="pipe", exit_on_error=False)
+    def _pipe(self, text: str, command: str) -> None:
+        import shlex
+
+        try:
+            argv = shlex.split(command)
+        except ValueError as exc:
+            self.desk.say(f"cannot read the command: {exc}", severity="error")
+            return
+        try:
+            done = subprocess.run(
+                argv,
+                input=safe_text(text).encode("utf-8"),
+                capture_output=True,
+                timeout=self.PIPE_TIMEOUT,
+                check=False,
+            )
+        except (OSError, subprocess.SubprocessError) as exc:
+            self.desk.say(f"{argv[0]}: {error_words(exc)}", severity="error")
+            return
+        out = safe_text(done.stdout.decode("utf-8", "replace"), single_line=True, max_len=200)
+        if done.returncode != 0:
+            err = safe_text(done.stderr.decode("utf-8", "replace"), single_line=True, max_len=200)
+            self.desk.say(
+                f"{argv[0]} exited with code {done.returncode}" + (f": {err}" if err else ""), severity="warning"
+            )
+        else:
+            self.desk.say(f"{argv[0]}: " + (out or "done"))

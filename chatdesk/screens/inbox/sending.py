@@ -64,7 +64,12 @@ class Sending(InboxBase):
                 return
             self._add_attachment(chat.id, path.strip())
 
-        self.app.push_screen(PromptDialog("Attach a file (path; empty removes the attachments)", "~/"), chosen)
+        prompt = PromptDialog(
+            "Attach a file (path; empty removes the attachments)",
+            paths=True,
+            placeholder="/path/to/file or ~/file (completes as you type)",
+        )
+        self.app.push_screen(prompt, chosen)
 
     @work(thread=True, group="attach", exit_on_error=False)
     def _add_attachment(self, chat_id: int, path: str) -> None:
