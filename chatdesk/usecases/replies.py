@@ -261,7 +261,7 @@ def _partial(
         return None
     line = "partly sent: went out: " + "; ".join(went) + "; refused: " + "; ".join(refused)
     hint = " ".join(f"--attach {n!r}" for n in resend if n != "TEXT")
-    again = f"chatdesk send {chat_id} {hint}".rstrip() if hint and "TEXT" not in resend else "R in the inbox"
+    again = f'chatdesk send {chat_id} "" {hint}' if hint and "TEXT" not in resend else "R in the inbox"
     line += f" — do not re-run the same send (what went out would arrive twice); send only what was refused ({again})"
     return Outcome(EXIT_PARTIAL, line)
 
