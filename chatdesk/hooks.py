@@ -255,9 +255,7 @@ class HookRunner:
         (the whole process group is killed) or a command that cannot start."""
         argv = list(hook.argv)
         if hook.append_text:
-            text = event.payload.get("text") or ""
-            who = event.payload.get("customer") or ""
-            argv.append(safe_text(f"{who}: {text}" if who else text, single_line=True, max_len=300))
+            argv.append(legacy_line(event))
         env = {k: v for k, v in os.environ.items() if k not in SECRET_ENV}
         env.update(event.env)
         data = json.dumps(event.payload, ensure_ascii=False).encode()
@@ -283,6 +281,18 @@ class HookRunner:
         if proc.returncode:
             first = (err or b"").decode("utf-8", "replace").strip().splitlines()[:1]
             raise RuntimeError(f"exit {proc.returncode}" + (f": {first[0]}" if first else ""))
+
+
+def legacy_line(event: Event) -> str:
+    """The one argument ``notify_command`` gets: ``new message — Борис · OZ ozon-main: text``."""
+    from chatdesk import marketplaces
+
+    p = event.payload
+    where = " ".join(x for x in (marketplaces.badge(str(p.get("marketplace") or "")), str(p.get("account") or "")) if x)
+    who = str(p.get("customer") or "")
+    head = "new message — " + (f"{who} · {where}" if who else where)
+    text = str(p.get("text") or "")
+    return safe_text(f"{head}: {text}" if text else head, single_line=True, max_len=300)
 
 
 def _reply_window(marketplace: str) -> timedelta | None:

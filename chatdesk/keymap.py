@@ -54,6 +54,8 @@ KEYS: tuple[Key, ...] = (
     Key("followup", "f", "schedule_followup", "Schedule a follow-up in this chat", "main", True, "follow-up"),
     Key("followups", "p", "followups", "Follow-ups: all scheduled (edit, cancel, send now)", "main"),
     Key("resolve", "x", "resolve", "Mark resolved (schedules follow-ups by your rules)", "main"),
+    Key("filter_topic", "t", "filter_topic", "Filter by topic: what the buyer writes about", "main"),
+    Key("stats", "I", "stats", "Stats: response times, SLA, problems per product", "main"),
     Key("sync", "s", "sync", "Sync now", "main", True, "sync"),
     Key("accounts", "a", "accounts", "Accounts", "main", True, "accounts"),
     Key("focus_next", "tab", "focus_pane(1)", "Next pane", "main"),
@@ -91,6 +93,7 @@ KEYS: tuple[Key, ...] = (
     # Composer (Enter inserts a newline; the send key is explicit).
     Key("send", "ctrl+j", "screen.send", "Send", "composer", True, "send"),
     Key("template", "ctrl+t", "screen.template", "Insert a template", "composer", True, "template"),
+    Key("suggest", "ctrl+s", "screen.suggest", "Suggest a reply (past answers, model)", "composer", True, "suggest"),
     Key(
         "attach",
         "ctrl+o",

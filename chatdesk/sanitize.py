@@ -11,6 +11,10 @@ given ``Content``/``Text`` objects (see :func:`safe_content`), never markup stri
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # only safe_content() needs Textual, and imports it when called
+    from textual.content import Content
 
 # C0 except \t and \n, DEL, C1 (U+0080..U+009F), bidi embeddings/overrides/isolates,
 # and the zero-width no-break space / line+paragraph separators that break layout.
@@ -43,11 +47,11 @@ def safe_text(value: object, *, single_line: bool = False, max_len: int | None =
     return text
 
 
-def safe_content(value: object, **kwargs: object):
-    """A Textual ``Content`` of sanitized text: never parsed as markup."""
+def safe_content(value: object, *, single_line: bool = False, max_len: int | None = None) -> Content:
+    """A Textual ``Content`` of sanitized text (see :func:`safe_text`): never parsed as markup."""
     from textual.content import Content
 
-    return Content(safe_text(value, **kwargs))  # type: ignore[arg-type]
+    return Content(safe_text(value, single_line=single_line, max_len=max_len))
 
 
 _FILENAME_BAD = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]")

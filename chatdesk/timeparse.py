@@ -149,7 +149,7 @@ def parse_when(text: str, *, now: datetime, tz: tzinfo) -> datetime:
     try:
         at = _absolute(cleaned, text, now.astimezone(tz), tz)
     except OverflowError:  # a date at the edge of the calendar, e.g. 9999-12-31 in UTC-5
-        raise ValueError(_too_far(text)) from None
+        raise ValueError(_too_far(text, MAX_AHEAD)) from None
     if at is None:
         try:
             return now_utc + parse_duration(cleaned)
@@ -164,7 +164,7 @@ def parse_when(text: str, *, now: datetime, tz: tzinfo) -> datetime:
     if at <= now_utc:
         raise ValueError(f"{text!r} is in the past")
     if at - now_utc > MAX_AHEAD:
-        raise ValueError(_too_far(text))
+        raise ValueError(_too_far(text, MAX_AHEAD))
     return at
 
 

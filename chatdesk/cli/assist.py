@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from chatdesk.cli.common import app, chat_id_arg, get_ctx, print_json
+from chatdesk.cli.common import Ctx, app, chat_id_arg, get_ctx, print_json
+
+if TYPE_CHECKING:
+    from chatdesk.assist.report import Report
 
 
 @app.command()
@@ -95,7 +98,7 @@ def report(
     _print_report(r)
 
 
-def _print_report(r) -> None:  # type: ignore[no-untyped-def]
+def _print_report(r: Report) -> None:
     from chatdesk.assist import report as rep
     from chatdesk.assist.topics import SHORT
     from chatdesk.cli.common import local_time, print_table
@@ -171,12 +174,12 @@ def assist_key(
     typer.echo("the model key is stored in the keyring; it is sent only to [assist] base_url's host")
 
 
-def model_key(c) -> str | None:  # type: ignore[no-untyped-def]
+def model_key(c: Ctx) -> str | None:
     """The endpoint key from the keyring, or None when none is stored."""
     from chatdesk.assist.llm import KEY_NAME
     from chatdesk.errors import SecretsError
 
     try:
-        return c.secrets().get(KEY_NAME)  # type: ignore[no-any-return]
+        return c.secrets().get(KEY_NAME)
     except SecretsError:
         return None

@@ -326,6 +326,16 @@ def exact_id(value: object) -> str:
     return str(value).strip()
 
 
+def json_object(value: object) -> dict[str, Any]:
+    """``value`` if it is a JSON object, else an empty one: wire parsing never trusts a shape."""
+    return value if isinstance(value, dict) else {}
+
+
+def json_array(value: object) -> list[Any]:
+    """``value`` if it is a JSON array, else an empty one."""
+    return value if isinstance(value, list) else []
+
+
 def loads_exact(data: bytes | str) -> object:
     """``json.loads`` that keeps every number exact: ints as int, decimals as str."""
     return json.loads(data, parse_float=str)

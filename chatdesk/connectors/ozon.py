@@ -67,6 +67,7 @@ from chatdesk.connectors.base import (
     Rejected,
     TransientError,
     exact_id,
+    json_object,
     loads_exact,
     parse_iso,
     redact,
@@ -308,7 +309,7 @@ class OzonConnector(Connector):
     def _listed(item: Any) -> _ListedChat | None:
         if not isinstance(item, dict):
             return None
-        chat = item.get("chat") if isinstance(item.get("chat"), dict) else item
+        chat: dict[str, Any] = item["chat"] if isinstance(item.get("chat"), dict) else item
         chat_type = str(chat.get("chat_type") or "").upper()
         chat_id = chat.get("chat_id")
         if chat_type not in BUYER_CHAT_TYPES or not chat_id:
@@ -394,7 +395,7 @@ class OzonConnector(Connector):
         message_id = exact_id(raw["message_id"])
         if not _digits(message_id):
             raise ValueError(f"message_id is not a number: {message_id[:40]!r}")
-        user = raw.get("user") if isinstance(raw.get("user"), dict) else {}
+        user = json_object(raw.get("user"))
         author: Author = AUTHORS.get(str(user.get("type") or "").strip().lower(), "marketplace")
         data = [str(x) for x in raw.get("data") or () if x is not None]
         attachments: list[Attachment] = []

@@ -63,6 +63,8 @@ from chatdesk.connectors.base import (
     SendReceipt,
     StreamUnavailable,
     TransientError,
+    json_array,
+    json_object,
     jwt_expiry,
     loads_exact,
     parse_iso,
@@ -264,7 +266,7 @@ class WildberriesConnector(Connector):
             result = body.get("result")
             if not isinstance(result, dict):
                 raise TransientError("Wildberries sent events without a result")
-            raw_events = result.get("events") if isinstance(result.get("events"), list) else []
+            raw_events = json_array(result.get("events"))
             events = [e for e in raw_events if isinstance(e, dict) and _text(e.get("chatID"))]
             broken = [_bad_event(e, "no chat id") for e in raw_events if e not in events]
             new_next = _next_ms(result.get("next"))
@@ -412,7 +414,7 @@ class WildberriesConnector(Connector):
             if date_from is not None:
                 params["dateFrom"] = date_from
             body = await self._questions_request("GET", "/api/v1/questions", params=params)
-            data = body.get("data") if isinstance(body.get("data"), dict) else {}
+            data = json_object(body.get("data"))
             batch = [q for q in (data.get("questions") or []) if isinstance(q, dict) and q.get("id")]
             out.extend(batch)
             skip += take
@@ -713,7 +715,7 @@ def _listed_chat(wire: Mapping[str, Any]) -> ChatInfo | None:
     if chat_id is None:
         return None
     card = wire.get("goodCard")
-    last = wire.get("lastMessage") if isinstance(wire.get("lastMessage"), dict) else {}
+    last = json_object(wire.get("lastMessage"))
     at = _maybe_time(last.get("addTimestamp"))
     return ChatInfo(
         external_id=chat_id,
@@ -766,7 +768,7 @@ def _question(wire: Mapping[str, Any]) -> tuple[ChatInfo, list[MessageInfo], dat
         except ValueError:
             answered_at = created
         messages.append(MessageInfo(ext, f"{qid}:a", "seller", str(answer["text"]), answered_at))
-    product = wire.get("productDetails") if isinstance(wire.get("productDetails"), dict) else {}
+    product = json_object(wire.get("productDetails"))
     context = {
         k: str(product[k])
         for k in ("nmId", "productName", "brandName", "supplierArticle")

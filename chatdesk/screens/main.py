@@ -25,6 +25,7 @@ from chatdesk.keymap import bindings
 from chatdesk.messages import DataChanged
 from chatdesk.sanitize import safe_text
 from chatdesk.screens.followup_actions import FollowUpActions
+from chatdesk.screens.inbox.assist import AssistActions
 from chatdesk.screens.inbox.drafts import Drafts
 from chatdesk.screens.inbox.loading import Loading
 from chatdesk.screens.inbox.navigation import Navigation
@@ -44,7 +45,7 @@ DRAFT_DEBOUNCE = Loading.DRAFT_DEBOUNCE
 PREVIEW_DEBOUNCE = Loading.PREVIEW_DEBOUNCE
 
 
-class MainScreen(FollowUpActions, Navigation, Outgoing, Sending, Drafts, ReadState, Loading):
+class MainScreen(AssistActions, FollowUpActions, Navigation, Outgoing, Sending, Drafts, ReadState, Loading):
     BINDINGS: ClassVar = bindings("main")
     AUTO_FOCUS = "ChatList"
 

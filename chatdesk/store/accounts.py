@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from chatdesk.errors import UsageError
 from chatdesk.store.db import Database, from_db, utcnow
@@ -54,7 +54,7 @@ def _row(a: Account) -> AccountRow:
         settings=json.loads(a.settings or "{}"),
         poll_interval=a.poll_interval,
         enabled=a.enabled,
-        created_at=from_db(a.created_at),  # type: ignore[arg-type]
+        created_at=from_db(a.created_at),
     )
 
 
@@ -110,13 +110,13 @@ def remove_account(db: Database, name: str) -> None:
     acc = get_account(db, name)
     with db.write() as s:
         chat_ids = select(Chat.id).where(Chat.account_id == acc.id)
-        msg_ids = select(Message.id).where(Message.chat_id.in_(chat_ids))  # type: ignore[attr-defined]
+        msg_ids = select(Message.id).where(col(Message.chat_id).in_(chat_ids))
         s.execute(delete(Outbox).where(Outbox.account_id == acc.id))
-        s.execute(delete(FollowUp).where(FollowUp.chat_id.in_(chat_ids)))  # type: ignore[attr-defined]
-        s.execute(delete(Draft).where(Draft.chat_id.in_(chat_ids)))  # type: ignore[attr-defined]
-        s.execute(delete(ChatOperator).where(ChatOperator.chat_id.in_(chat_ids)))  # type: ignore[attr-defined]
-        s.execute(delete(Note).where(Note.chat_id.in_(chat_ids)))  # type: ignore[attr-defined]
-        s.execute(delete(Message).where(Message.id.in_(msg_ids)))  # type: ignore[union-attr]
+        s.execute(delete(FollowUp).where(col(FollowUp.chat_id).in_(chat_ids)))
+        s.execute(delete(Draft).where(col(Draft.chat_id).in_(chat_ids)))
+        s.execute(delete(ChatOperator).where(col(ChatOperator.chat_id).in_(chat_ids)))
+        s.execute(delete(Note).where(col(Note.chat_id).in_(chat_ids)))
+        s.execute(delete(Message).where(col(Message.id).in_(msg_ids)))
         s.execute(delete(Chat).where(Chat.account_id == acc.id))
         s.execute(delete(SyncState).where(SyncState.account_id == acc.id))
         s.execute(delete(BadItem).where(BadItem.account_id == acc.id))

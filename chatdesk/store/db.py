@@ -23,6 +23,7 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import overload
 
 from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import URL, Connection, Engine, make_url
@@ -43,6 +44,12 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+@overload
+def to_db(dt: datetime) -> datetime: ...
+@overload
+def to_db(dt: None) -> None: ...
+@overload
+def to_db(dt: datetime | None) -> datetime | None: ...
 def to_db(dt: datetime | None) -> datetime | None:
     """Aware UTC for the DB; a naive value is taken to be UTC already."""
     if dt is None or dt.tzinfo is UTC:
@@ -50,6 +57,12 @@ def to_db(dt: datetime | None) -> datetime | None:
     return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
+@overload
+def from_db(dt: datetime) -> datetime: ...
+@overload
+def from_db(dt: None) -> None: ...
+@overload
+def from_db(dt: datetime | None) -> datetime | None: ...
 def from_db(dt: datetime | None) -> datetime | None:
     """Aware UTC from the DB (engines without time zones hand back naive UTC)."""
     return to_db(dt)

@@ -8,6 +8,7 @@ identical rows (a test compares them). Other engines use the generic Core insert
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime
 
 from sqlalchemy.engine import Connection
@@ -27,12 +28,21 @@ def sqlite_time(dt: datetime) -> str:
     return dt.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
+def _value(column: str, value: object) -> object:
+    """A message column as the driver takes it: ``created_at`` in SQLAlchemy's SQLite text form."""
+    return sqlite_time(value) if column == "created_at" and isinstance(value, datetime) else value
+
+
+def _cursor(conn: Connection) -> sqlite3.Cursor:
+    """A cursor of the sqlite3 connection under ``conn`` (this module is SQLite-only)."""
+    raw = conn.connection.driver_connection
+    assert isinstance(raw, sqlite3.Connection)
+    return raw.cursor()
+
+
 def insert_messages(conn: Connection, rows: list[dict[str, object]]) -> None:
-    values = [
-        tuple(sqlite_time(r[c]) if c == "created_at" else r[c] for c in COLUMNS)  # type: ignore[arg-type]
-        for r in rows
-    ]
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    values = [tuple(_value(c, r[c]) for c in COLUMNS) for r in rows]
+    cursor = _cursor(conn)
     try:
         cursor.executemany(_SQL, values)
     finally:
@@ -43,7 +53,7 @@ def existing_pairs(conn: Connection, pairs: list[tuple[int, str]]) -> set[tuple[
     """Which (chat id, external id) pairs are stored: a row-value IN over the unique index,
     without SQLAlchemy compiling a statement with hundreds of parameters each time."""
     found: set[tuple[int, str]] = set()
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    cursor = _cursor(conn)
     try:
         for start in range(0, len(pairs), 400):
             chunk = pairs[start : start + 400]
@@ -61,7 +71,7 @@ def update_by_id(conn: Connection, table: str, columns: tuple[str, ...], rows: l
     followed by the id. Datetimes are written as SQLAlchemy would write them."""
     sql = f"UPDATE {table} SET {', '.join(f'{c} = ?' for c in columns)} WHERE id = ?"
     values = [tuple(sqlite_time(v) if isinstance(v, datetime) else v for v in row) for row in rows]
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    cursor = _cursor(conn)
     try:
         cursor.executemany(sql, values)
     finally:

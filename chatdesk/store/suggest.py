@@ -17,16 +17,13 @@ from chatdesk.store import fts_pg, terms
 from chatdesk.store.db import Database, from_db
 
 CANDIDATES = 400
-"""How many best-ranked index hits are looked at. The index holds every author's messages, so
-this over-fetches to keep enough buyer questions that have an answer."""
+"""How many index hits are ranked: on SQLite the newest this-many matches (ranking every match
+of common words over a million messages costs most of a second; the newest answers are how
+the seller answers now). The index holds every author's messages, so this over-fetches to
+keep enough buyer questions that have an answer."""
 
 DEDUP_WINDOW = 60
 """How many answered questions are returned at most (before the caller's own ranking)."""
-
-RECENT_WINDOW = 50_000
-"""When no past question has all the words, the any-word (OR) lookup ranks only the newest
-this-many messages: ranking every match of common words over a million messages takes ~0.6 s,
-and recent answers reflect how the seller answers now."""
 
 ENOUGH = 3
 """An all-words lookup with at least this many answered questions needs no any-word fallback."""
@@ -87,30 +84,30 @@ def past_answers(
     seller's first sent or received reply after it in its chat; unanswered questions are left out.
     SQLite ranks with FTS5's BM25, PostgreSQL with ``ts_rank`` over the same stems.
 
-    First every term must occur (AND, whole history, BM25 order); if that finds fewer than
-    :data:`ENOUGH`, any term may occur (OR, BM25 order) among the newest :data:`RECENT_WINDOW`
-    messages. SQLite ranks with FTS5's BM25, PostgreSQL with ``ts_rank_cd`` over the same terms
+    First every term must occur (AND); if that finds fewer than :data:`ENOUGH`, any term may
+    occur (OR). Each stage ranks the newest :data:`CANDIDATES` matches on SQLite (BM25 computed
+    here from the index's document counts), PostgreSQL with ``ts_rank_cd`` over the same terms
     (see :mod:`chatdesk.store.fts_pg`). Raises StoreError on store errors.
     """
     if not query_terms:
         return []
-    render = terms.to_fts5 if db.is_sqlite else terms.to_tsquery
-    found = _lookup(db, render(query_terms, op="AND"), exclude_chat_id, limit, min_rowid=0)
+    found = _lookup(db, query_terms, "AND", exclude_chat_id, limit)
     if len(found) < ENOUGH and len(query_terms) > 1:
-        with db.read() as s:
-            top = int(s.execute(text("SELECT coalesce(max(id), 0) FROM message")).scalar() or 0)
         seen = {p.question_id for p in found}
-        more = _lookup(db, render(query_terms, op="OR"), exclude_chat_id, limit, top - RECENT_WINDOW)
+        more = _lookup(db, query_terms, "OR", exclude_chat_id, limit)
         found += [p for p in more if p.question_id not in seen]
     return found[:limit]
 
 
-def _lookup(db: Database, match: str | None, exclude_chat_id: int, limit: int, min_rowid: int) -> list[PastAnswer]:
+def _lookup(db: Database, query_terms: list[terms.Term], op: str, exclude_chat_id: int, limit: int) -> list[PastAnswer]:
+    match = (terms.to_fts5 if db.is_sqlite else terms.to_tsquery)(query_terms, op=op)
     if match is None:
         return []
+    # SQLite: the newest CANDIDATES matches (FTS5 walks rowids newest first and stops early);
+    # FTS5's own bm25() would read every match's doclist to count documents, ~0.3 s on 1M
+    # messages, so BM25 is computed in Python over the candidates (see _bm25).
     hits = (
-        "SELECT rowid AS id, bm25(message_fts) AS score FROM message_fts "
-        "WHERE message_fts MATCH :q AND rowid > :min_rowid ORDER BY rank LIMIT :n"
+        "SELECT rowid AS id, 0.0 AS score FROM message_fts WHERE message_fts MATCH :q ORDER BY rowid DESC LIMIT :n"
         if db.is_sqlite
         else fts_pg.ranked_hits_sql()
     )
@@ -132,10 +129,16 @@ def _lookup(db: Database, match: str | None, exclude_chat_id: int, limit: int, m
         ORDER BY q.score, q.id DESC LIMIT :limit
         """
     )
-    params = {"q": match, "n": CANDIDATES, "chat": exclude_chat_id, "limit": limit, "min_rowid": min_rowid}
+    params = {
+        "q": match,
+        "n": CANDIDATES,
+        "chat": exclude_chat_id,
+        "limit": CANDIDATES if db.is_sqlite else limit,
+        "min_rowid": 0,  # PostgreSQL's ranked_hits_sql takes it: every match is looked at
+    }
     with db.read() as s:
         rows = s.execute(sql, params).all()
-    return [
+    found = [
         PastAnswer(
             question_id=int(r[0]),
             question=str(r[1]),
@@ -153,3 +156,46 @@ def _lookup(db: Database, match: str | None, exclude_chat_id: int, limit: int, m
         )
         for r in rows
     ]
+    if db.is_sqlite and found:
+        found = _bm25(db, query_terms, found)[:limit]
+    return found
+
+
+K1, B, AVG_WORDS = 1.2, 0.75, 12.0
+"""BM25 parameters (the usual k1 and b; buyer questions average about a dozen words)."""
+
+
+def _bm25(db: Database, query_terms: list[terms.Term], found: list[PastAnswer]) -> list[PastAnswer]:
+    """``found`` scored by Okapi BM25 (negative, lower is better, as FTS5's ``bm25()``): the
+    document frequency of each term from the index's vocabulary (``fts5vocab``), term counts
+    and length from each question's words; best first, newest first among equals."""
+    import math
+    from dataclasses import replace
+
+    with db.read() as s:
+        s.execute(
+            text("CREATE VIRTUAL TABLE IF NOT EXISTS temp.message_vocab USING fts5vocab(main, message_fts, 'row')")
+        )
+        total = int(s.execute(text("SELECT coalesce(max(rowid), 0) FROM message_fts")).scalar() or 0) or 1
+        df: dict[terms.Term, int] = {}
+        for t in query_terms:
+            key = t.text.replace("й", "и")  # the index's unicode61 tokenizer folds diacritics
+            if t.prefix:
+                sql = "SELECT coalesce(sum(doc), 0) FROM temp.message_vocab WHERE term >= :a AND term < :b"
+                df[t] = int(s.execute(text(sql), {"a": key, "b": key + "\U0010ffff"}).scalar() or 0)
+            else:
+                sql = "SELECT coalesce(sum(doc), 0) FROM temp.message_vocab WHERE term = :a"
+                df[t] = int(s.execute(text(sql), {"a": key}).scalar() or 0)
+    idf = {t: math.log(1 + (total - n + 0.5) / (n + 0.5)) for t, n in df.items()}
+    scored = []
+    for p in found:
+        ws = terms.words(p.question)
+        length = len(ws) or 1
+        score = 0.0
+        for t in query_terms:
+            tf = sum(1 for w in ws if (w.startswith(t.text) if t.prefix else w == t.text))
+            if tf:
+                score += idf[t] * tf * (K1 + 1) / (tf + K1 * (1 - B + B * length / AVG_WORDS))
+        scored.append(replace(p, score=-score))
+    scored.sort(key=lambda p: (p.score, -p.question_id))
+    return scored

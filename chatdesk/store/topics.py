@@ -77,13 +77,13 @@ def set_topic(db: Database, message_id: int, topic: str, source: str = "model") 
 
 
 _CHAT_TOPIC = (
-    "SELECT t.topic FROM message m JOIN message_topic t ON t.message_id = m.id "
-    "WHERE m.chat_id = c.id AND m.author = 'buyer' ORDER BY m.created_at DESC, m.id DESC LIMIT 1"
+    "SELECT t.topic FROM message_topic t WHERE t.message_id = (SELECT m.id FROM message m "
+    "WHERE m.chat_id = c.id AND m.author = 'buyer' ORDER BY m.created_at DESC, m.id DESC LIMIT 1)"
 )
 
 
 def chat_topics(db: Database, chat_ids: Iterable[int]) -> dict[int, str]:
-    """chat id -> topic of its newest tagged buyer message (chats without one are absent).
+    """chat id -> topic of its newest buyer message (absent while that one is not tagged).
     One indexed lookup per chat: meant for a page of the list, not the whole store."""
     ids = sorted(set(chat_ids))
     if not ids:
@@ -99,7 +99,7 @@ def chat_topics(db: Database, chat_ids: Iterable[int]) -> dict[int, str]:
 
 
 def chats_with_topic(db: Database, topic: str) -> set[int]:
-    """Ids of chats whose newest tagged buyer message has ``topic`` (the list's topic filter)."""
+    """Ids of chats whose newest buyer message has ``topic`` (the list's topic filter)."""
     with db.read() as s:
         rows = s.execute(text(f"SELECT c.id FROM chat c WHERE ({_CHAT_TOPIC}) = :t"), {"t": topic}).all()
     return {int(r[0]) for r in rows}

@@ -12,10 +12,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.sql.selectable import ScalarSelect
+from sqlmodel import col
 
 from chatdesk.model import Attachment
 from chatdesk.store.db import Database, from_db, to_db
-from chatdesk.store.schema import Account, Chat, Draft, FollowUp, Message
+from chatdesk.store.schema import Account, Chat, Draft, FollowUp, Message, MessageTopic
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,7 @@ class ChatFilter:
     status: str | None = None  # "open" | "closed"
     text: str | None = None
     stable_order: bool = False
+    topic: str | None = None  # topic of the chat's newest buyer message (chatdesk.assist.topics)
     assigned_to: str | None = None  # team mode: only chats assigned to this operator ("mine")
     unassigned: bool = False  # team mode: only chats nobody is assigned to
 
@@ -54,6 +57,7 @@ class ChatRow:
     resolved_at: datetime | None = None
     last_buyer_message_id: str | None = None
     has_draft: bool = False  # an unsent reply is saved for this chat
+    topic: str | None = None  # of the newest buyer message (issue 14); None: not tagged yet
     assigned_to: str | None = None
 
     @property
@@ -86,10 +90,13 @@ def _chat_query(flt: ChatFilter):  # type: ignore[no-untyped-def]
         .scalar_subquery()
     )
     has_draft = select(func.count()).where(Draft.chat_id == Chat.id).correlate(Chat).scalar_subquery()
-    q = select(Chat, Account.name, Account.marketplace, has_followup, has_draft).join(
+    topic = _topic_subquery()
+    q = select(Chat, Account.name, Account.marketplace, has_followup, has_draft, topic).join(
         Account,
         Account.id == Chat.account_id,  # type: ignore[arg-type]
     )
+    if flt.topic:
+        q = q.where(topic == flt.topic)
     if flt.marketplace:
         q = q.where(Account.marketplace == flt.marketplace)
     if flt.account:
@@ -104,9 +111,9 @@ def _chat_query(flt: ChatFilter):  # type: ignore[no-untyped-def]
     if flt.assigned_to:
         q = q.where(Chat.assigned_to == flt.assigned_to)
     if flt.unassigned:
-        q = q.where(Chat.assigned_to.is_(None))  # type: ignore[union-attr]
+        q = q.where(col(Chat.assigned_to).is_(None))
     if flt.status == "open":
-        q = q.where(or_(Chat.status.is_(None), func.upper(Chat.status).not_in(CLOSED_STATUSES)))  # type: ignore[union-attr]
+        q = q.where(or_(col(Chat.status).is_(None), func.upper(Chat.status).not_in(CLOSED_STATUSES)))
     elif flt.status == "closed":
         q = q.where(func.upper(Chat.status).in_(CLOSED_STATUSES))
     if flt.text:
@@ -122,7 +129,26 @@ def _chat_query(flt: ChatFilter):  # type: ignore[no-untyped-def]
     return q
 
 
-def _chat_row(chat: Chat, account: str, marketplace: str, followups: int, drafts: int = 0) -> ChatRow:
+def _topic_subquery() -> ScalarSelect[str]:
+    """The topic of the chat's newest buyer message (None until it is tagged): one backward
+    index seek to that message and one primary-key lookup, never a scan of the chat."""
+    newest_buyer = (
+        select(Message.id)
+        .where(Message.chat_id == Chat.id, Message.author == "buyer")
+        .order_by(Message.created_at.desc(), Message.id.desc())  # type: ignore[attr-defined,union-attr]
+        .limit(1)
+        .correlate(Chat)
+        .scalar_subquery()
+    )
+    topic: ScalarSelect[str] = (
+        select(MessageTopic.topic).where(MessageTopic.message_id == newest_buyer).correlate(Chat).scalar_subquery()
+    )
+    return topic
+
+
+def _chat_row(
+    chat: Chat, account: str, marketplace: str, followups: int, drafts: int = 0, topic: str | None = None
+) -> ChatRow:
     assert chat.id is not None
     return ChatRow(
         id=chat.id,
@@ -147,6 +173,7 @@ def _chat_row(chat: Chat, account: str, marketplace: str, followups: int, drafts
         reply_token=chat.reply_token,
         resolved_at=from_db(chat.resolved_at),
         last_buyer_message_id=chat.last_buyer_message_id,
+        topic=topic,
         assigned_to=chat.assigned_to,
     )
 
@@ -158,7 +185,7 @@ def list_chats(
     if flt.stable_order:
         q = q.order_by(Chat.id)
     else:
-        q = q.order_by(Chat.last_message_at.desc().nulls_last(), Chat.id.desc())  # type: ignore[union-attr]
+        q = q.order_by(col(Chat.last_message_at).desc().nulls_last(), col(Chat.id).desc())
     q = q.offset(offset)
     if limit is not None:
         q = q.limit(limit)
@@ -180,7 +207,7 @@ def get_chat(db: Database, chat_id: int) -> ChatRow | None:
 def list_chats_by_ids(db: Database, ids: list[int]) -> list[ChatRow]:
     if not ids:
         return []
-    q = _chat_query(ChatFilter()).where(Chat.id.in_(ids))  # type: ignore[union-attr]
+    q = _chat_query(ChatFilter()).where(col(Chat.id).in_(ids))
     with db.read() as s:
         return [_chat_row(*r) for r in s.execute(q).all()]
 
@@ -193,7 +220,7 @@ def _message_row(m: Message) -> MessageRow:
         external_id=m.external_id,
         author=m.author,
         text=m.text,
-        created_at=from_db(m.created_at),  # type: ignore[arg-type]
+        created_at=from_db(m.created_at),
         attachments=tuple(Attachment(**a) for a in json.loads(m.attachments or "[]")),
         state=m.state,
         error=m.error,
@@ -209,9 +236,9 @@ def list_messages(
     q = select(Message).where(Message.chat_id == chat_id)
     if before is not None:
         at, mid = before
-        at = to_db(at) or at
+        at = to_db(at)
         q = q.where(or_(Message.created_at < at, (Message.created_at == at) & (Message.id < mid)))
-    q = q.order_by(Message.created_at.desc(), Message.id.desc())  # type: ignore[attr-defined,union-attr]
+    q = q.order_by(col(Message.created_at).desc(), col(Message.id).desc())
     if limit is not None:
         q = q.limit(limit)
     with db.read() as s:
@@ -230,7 +257,7 @@ def messages_by_ids(db: Database, ids: list[int]) -> list[MessageRow]:
     if not ids:
         return []
     with db.read() as s:
-        rows = s.execute(select(Message).where(Message.id.in_(ids))).scalars().all()  # type: ignore[union-attr]
+        rows = s.execute(select(Message).where(col(Message.id).in_(ids))).scalars().all()
     return [_message_row(m) for m in rows]
 
 
@@ -330,7 +357,7 @@ def sync_status(db: Database) -> list[StreamStatus]:
 def count_messages_from(db: Database, chat_id: int, at: datetime, message_id: int) -> int:
     """How many messages of a chat are at or after the message (``at``, ``message_id``): the size of
     the newest window that still shows it (a search hit opened in its chat)."""
-    at = to_db(at)  # type: ignore[assignment]
+    at = to_db(at)
     q = select(func.count()).where(
         Message.chat_id == chat_id,
         or_(Message.created_at > at, (Message.created_at == at) & (Message.id >= message_id)),
@@ -358,7 +385,7 @@ def bad_items(db: Database, account_id: int | None = None, *, limit: int = 100) 
     """The newest unstorable items (of one account, or all), newest first, at most ``limit``."""
     from chatdesk.store.schema import BadItem
 
-    q = select(BadItem).order_by(BadItem.last_seen_at.desc(), BadItem.id.desc()).limit(limit)  # type: ignore[attr-defined,union-attr]
+    q = select(BadItem).order_by(col(BadItem.last_seen_at).desc(), col(BadItem.id).desc()).limit(limit)
     if account_id is not None:
         q = q.where(BadItem.account_id == account_id)
     with db.read() as s:

@@ -6,7 +6,10 @@ import asyncio
 import contextlib
 import threading
 from collections.abc import Callable
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from chatdesk.config import Config
 from chatdesk.connectors import connector_class
@@ -62,7 +65,7 @@ class EngineCore:
         self._held: set[int] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._scheduler = None
+        self._scheduler: AsyncIOScheduler | None = None  # created by start(), on the engine loop
         self._stopped = threading.Event()
         # A TUI is open on this engine: poll fast (policy.PACE). The TUI's engine sets it; a
         # headless daemon polls fast only while a buyer waits.

@@ -160,7 +160,7 @@ class OutboxDelivery(EngineCore):
     async def deliver_all(self) -> None:
         accounts = await asyncio.to_thread(store_accounts.list_accounts, self.db)
         for account in accounts:
-            if account.enabled and await asyncio.to_thread(outbox.pending_count, self.db, account.id):
+            if account.enabled and await asyncio.to_thread(outbox.pending_count, self.db, account.id) > 0:
                 await self.deliver_account(account.id)
 
     async def deliver_followups(self) -> None:

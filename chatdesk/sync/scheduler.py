@@ -41,18 +41,18 @@ class Scheduling(StreamPolling):
         from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
         self._loop = loop
-        self._scheduler = AsyncIOScheduler(event_loop=loop)
+        scheduler = self._scheduler = AsyncIOScheduler(event_loop=loop)
         for account in store_accounts.list_accounts(self.db):
             if account.enabled:
                 self._add_poll_job(account)
-        self._scheduler.add_job(
+        scheduler.add_job(
             self.deliver_all, "interval", seconds=self.outbox_interval, id="outbox", max_instances=1, coalesce=True
         )
-        self._scheduler.add_job(
+        scheduler.add_job(
             self.deliver_followups, "interval", seconds=self.followup_interval, id="followups", max_instances=1
         )
-        self._scheduler.add_job(self._refresh_jobs, "interval", seconds=30, id="accounts", max_instances=1)
-        self._scheduler.start()
+        scheduler.add_job(self._refresh_jobs, "interval", seconds=30, id="accounts", max_instances=1)
+        scheduler.start()
 
     async def _refresh_jobs(self) -> None:
         """Pick up accounts added or removed by the CLI or the accounts screen."""

@@ -12,6 +12,7 @@ outcome.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import mimetypes
 import time
 from dataclasses import dataclass
@@ -72,9 +73,12 @@ def file_specs(paths: list[Path]) -> list[dict[str, object]]:
     return specs
 
 
-def precheck(chat: views.ChatRow, text: str, files: list[dict[str, object]], *, force: bool) -> list[str]:
+def precheck(
+    chat: views.ChatRow, text: str, files: list[dict[str, object]], *, force: bool, db: Database | None = None
+) -> list[str]:
     """Refuse hard-limit breaches always and content warnings unless forced; return the
-    overridden warning codes (recorded with the message)."""
+    overridden warning codes (recorded with the message). With ``db``, a refusal is recorded
+    for the report (``rule_block``)."""
     findings = rules.check(
         text,
         marketplace=chat.marketplace,
@@ -84,11 +88,25 @@ def precheck(chat: views.ChatRow, text: str, files: list[dict[str, object]], *, 
     )
     hard = rules.hard(findings)
     if hard:
+        _record_block(db, chat, "hard", hard)
         raise UsageError("refused: " + "; ".join(rules.describe(hard)))
     warnings = rules.warnings(findings)
     if warnings and not force:
+        _record_block(db, chat, "warn", warnings)
         raise UsageError("not sent: " + "; ".join(rules.describe(warnings)) + " (use --force to send anyway)")
     return sorted({w.code for w in warnings})
+
+
+def _record_block(db: Database | None, chat: views.ChatRow, severity: str, found: list[rules.Finding]) -> None:
+    """Remember a refusal for ``chatdesk report`` (issue 14); never in the way of the refusal."""
+    if db is None:
+        return
+    from chatdesk.errors import ChatdeskError
+    from chatdesk.store import analytics
+    from chatdesk.store.db import utcnow
+
+    with contextlib.suppress(ChatdeskError):
+        analytics.record_block(db, chat.id, severity, [f.code for f in found], utcnow())
 
 
 def split_parts(
@@ -132,7 +150,7 @@ def queue_reply(
     if chat is None:
         raise UsageError(f"no chat with id {chat_id}")
     files = list(files or [])
-    overrides = precheck(chat, text, files, force=force)
+    overrides = precheck(chat, text, files, force=force, db=db)
     team.check_before_send(db, chat_id, anyway=anyway)
     parts = reply_parts(chat, text, files)
     ids = outbox.enqueue_parts(db, chat_id, parts, overrides=overrides or None, owner=owner)
@@ -179,7 +197,7 @@ def send_now(
         raise UsageError(f"no chat with id {chat_id}")
     text = text.strip("\n")
     files = file_specs(attach)
-    precheck(chat, text, files, force=force)  # refuse bad input before touching the keyring
+    precheck(chat, text, files, force=force, db=db)  # refuse bad input before touching the keyring
     team.check_before_send(db, chat_id, anyway=anyway)  # another operator answered meanwhile?
     account = store_accounts.get_account_by_id(db, chat.account_id)
     try:

@@ -25,6 +25,7 @@ from chatdesk.marketplaces import MARKETPLACES
 from chatdesk.messages import ChatCountLoaded, ChatHighlighted, ChatOpened, ChatPageLoaded
 from chatdesk.sanitize import safe_text
 from chatdesk.store.views import ChatFilter, ChatRow
+from chatdesk.widgets.assist_marks import short_left, topic_tag, window_left
 from chatdesk.widgets.cursor import component_style, cursor_style, few_colours, over
 
 PAGE = 100
@@ -94,6 +95,7 @@ class ChatList(ScrollView, can_focus=True):
         "chat-list--warn",
         "chat-list--late",
         "chat-list--followup",
+        "chat-list--topic",
     }
     DEFAULT_CSS = """
     ChatList { background: $surface; overflow-x: hidden; }
@@ -108,6 +110,7 @@ class ChatList(ScrollView, can_focus=True):
     ChatList > .chat-list--warn { color: $text-warning; text-style: bold; }
     ChatList > .chat-list--late { color: $text-error; text-style: bold; }
     ChatList > .chat-list--followup { color: $text-secondary; }
+    ChatList > .chat-list--topic { color: $text-primary; text-style: italic; }
     """
 
     cursor: reactive[int] = reactive(0, init=False)
@@ -397,7 +400,15 @@ class ChatList(ScrollView, can_focus=True):
             lead.append(" ")
         elif row.closed:
             lead = Text("✓  ", style=self._style("muted"))
-        return lead, Text(safe_text(row.preview or "", single_line=True, max_len=300), self._style("muted"))
+        body = Text()
+        window = window_left(row, now)  # the marketplace's reply window (issue 14)
+        if window is not None:
+            body.append(f"◔{short_left(window)} ", self._style("late" if window < timedelta(hours=6) else "warn"))
+        tag = topic_tag(row)
+        if tag:
+            body.append(f"{tag} ", self._style("topic"))
+        body.append(safe_text(row.preview or "", single_line=True, max_len=300), self._style("muted"))
+        return lead, body
 
     def rendered_text(self) -> str:
         """What the list shows, as plain text (tests and the no-ESC-bytes check)."""

@@ -32,8 +32,9 @@ def text_limit(marketplace: str, kind: str) -> int:
 def check_rules(text: str, chat: ChatRow, files: list[dict[str, Any]] | None = None) -> list[Any]:
     """Findings for ``text`` (and attached ``files``) in ``chat``."""
     from chatdesk import rules
+    from chatdesk.model import FileSpec
 
-    infos = [rules.FileInfo(str(f["name"]), int(f["size"]), str(f["content_type"])) for f in files or []]
+    infos = [FileSpec.from_dict(f) for f in files or []]  # a malformed spec checks as an empty file
     return rules.check(text, marketplace=chat.marketplace, kind=chat.kind, files=infos, chat_status=chat.status)
 
 

@@ -157,7 +157,7 @@ def test_notify_command_is_the_buyer_message_hook(db: Database, recorder) -> Non
     r.scan()
     ingest.apply_page(db, acc.id, "chats", _page("c", "1", "buyer", "Привет", T0, customer="Оля"))
     r.fire(r.scan())
-    assert fired(out)[0]["argv"] == ["Оля: Привет"]
+    assert fired(out)[0]["argv"] == ["new message — Оля · OZ oz: Привет"]
 
 
 @pytest.mark.parametrize(

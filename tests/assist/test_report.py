@@ -8,6 +8,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text, update
 from typer.testing import CliRunner
 
@@ -213,3 +214,22 @@ def test_json_and_csv_and_cli(db: Database, tmp_path: Path) -> None:
     assert result.exit_code == 0 and "first response" in result.output
     result = CliRunner().invoke(app, ["--db", url, "report", "--by", "weather"])
     assert result.exit_code != 0
+
+
+def test_cli_refusal_is_recorded_as_a_block(db: Database) -> None:
+    from chatdesk.errors import UsageError
+    from chatdesk.store import views
+    from chatdesk.usecases import replies
+
+    ids = build(db)
+    chat = views.get_chat(db, ids["w2"])
+    assert chat is not None
+    with pytest.raises(UsageError):
+        replies.precheck(chat, "пишите в телеграм @shop", [], force=False, db=db)
+    with pytest.raises(UsageError):
+        replies.precheck(chat, "x" * 5000, [], force=True, db=db)
+    with db.read() as s:
+        rows = s.execute(
+            text("SELECT severity, codes FROM rule_block WHERE chat_id = :c ORDER BY id"), {"c": chat.id}
+        ).all()
+    assert [r[0] for r in rows[-2:]] == ["warn", "hard"]

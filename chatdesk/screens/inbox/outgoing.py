@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -162,21 +161,15 @@ class Outgoing(InboxBase):
         )
         if not ok:
             return
-        opener = shutil.which("xdg-open") or shutil.which("open")
-        if open_it and opener:
-            try:
-                subprocess.Popen(
-                    [opener, str(path)],
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                    start_new_session=True,
-                )
-                desk.say(f"opened {path.name}")
-                return
-            except OSError as exc:
-                desk.say(f"cannot open {path.name}: {exc}", severity="warning")
-        desk.say(f"saved to {path}" + ("" if opener or not open_it else " (no system opener here)"))
+        if not open_it:
+            desk.say(f"saved to {path}")
+            return
+        from chatdesk.usecases.attachments import open_with_system
+
+        # Opened by its verified content type, never by the buyer's file name alone.
+        ok, said = desk.attempt(lambda: open_with_system(path))
+        if ok:
+            desk.say(said)
 
     # ------------------------------------------------------------------ the message's text
 

@@ -96,6 +96,7 @@ class Sending(InboxBase):
         warn = [f for f in findings if f.severity == "warn"]
         if hard:
             self.desk.say("not sent: " + "; ".join(f.reason for f in hard), severity="error")
+            self.record_block(chat.id, "hard", [f.code for f in hard])  # for the report
             return
         if warn and not confirmed:
             from chatdesk import rules
@@ -107,6 +108,8 @@ class Sending(InboxBase):
             def done(yes: bool | None) -> None:
                 if yes:
                     self.send_text(chat, text, confirmed=True, files=files)
+                else:
+                    self.record_block(chat.id, "warn", [f.code for f in warn])  # for the report
 
             self.app.push_screen(ConfirmDialog("Warnings", body, yes="send anyway", destructive=True), done)
             return
@@ -117,37 +120,28 @@ class Sending(InboxBase):
     def _enqueue(
         self, chat: ChatRow, text: str, overrides: list[str], files: list[dict[str, Any]], anyway: bool = False
     ) -> None:
-        from chatdesk.connectors import connector_class
-        from chatdesk.sending import split_parts
-        from chatdesk.store import outbox
-        from chatdesk.usecases import team
+        from chatdesk.usecases import replies, team
 
         desk = self.desk
         chat_id = chat.id
-        parts = split_parts(connector_class(chat.marketplace).limits.get(chat.kind), text, files)
 
-        def queue() -> int:
-            ids = [outbox.enqueue(desk.db, chat_id, t, files=f, overrides=overrides or None) for t, f in parts]
-            return ids[-1]
-
-        def check() -> team.ReviewNeeded | None:
-            try:  # team mode: did the buyer or another operator write since I opened the chat?
-                team.check_before_send(desk.db, chat_id, anyway=anyway)
-            except team.ReviewNeeded as exc:
+        def queue() -> replies.QueuedReply | team.ReviewNeeded:
+            """The use case the CLI's send uses too: check, one outbox row per marketplace
+            request, the draft cleared in the same transaction."""
+            try:
+                return replies.queue_reply(desk.db, chat_id, text, files, force=bool(overrides), anyway=anyway)
+            except team.ReviewNeeded as exc:  # team mode: the buyer or another operator wrote
                 team.seen(desk.db, chat_id)  # the dialog shows them: reviewed either way
                 return exc
-            return None
 
-        ok, review = desk.attempt(check)
-        if not ok:
-            return
-        if review is not None:
-            self.app.call_from_thread(self._review_before_send, chat, text, overrides, files, review)
-            return
         with self._draft_lock:
-            ok, message_id = desk.attempt(queue)
+            ok, queued = desk.attempt(queue)
         if not ok:
             return
+        if isinstance(queued, team.ReviewNeeded):
+            self.app.call_from_thread(self._review_before_send, chat, text, overrides, files, queued)
+            return
+        message_id = queued.message_ids[-1]
         self.post_message(MessageQueued(chat_id, message_id))
         desk.deliver_now()
 

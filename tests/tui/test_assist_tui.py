@@ -1,0 +1,185 @@
+"""Issue 14 in the inbox: ctrl+s suggestions land in the composer (rule-checked; dropped if the
+chat changed meanwhile), the topic tag and filter, the window countdown, the stats screen."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chatdesk.assist import topics
+from chatdesk.model import ChatInfo, MessageInfo, Page
+from chatdesk.screens.main import MainScreen
+from chatdesk.screens.stats import StatsScreen, TopicPicker
+from chatdesk.screens.suggestions import SuggestionPicker
+from chatdesk.store import topics as store_topics
+from chatdesk.store import views
+from chatdesk.store.db import Database
+from chatdesk.store.ingest import apply_page
+from tests.tui.conftest import at, make_app, seed, settle
+
+
+def add_history(db: Database, accounts: dict[str, int]) -> None:
+    """A past size question answered by the seller, in another Ozon chat."""
+    apply_page(
+        db,
+        accounts["ozon"],
+        "chats",
+        Page(
+            chats=(ChatInfo("oz-old", customer="Дина"),),
+            messages=(
+                MessageInfo("oz-old", "o1", "buyer", "Какой размер брать на 175 см?", at(3000)),
+                MessageInfo("oz-old", "o2", "seller", "Дина, на 175 см берите L.", at(2990)),
+            ),
+        ),
+    )
+    store_topics.tag_pending(db, lambda t: topics.classify(t).code, version=topics.VERSION)
+
+
+@pytest.fixture
+def assist_store(tmp_path: Path) -> Database:
+    db = Database(f"sqlite:///{tmp_path / 'a.db'}")
+    add_history(db, seed(db))
+    yield db
+    db.close()
+
+
+def chat_id(db: Database, ext: str) -> int:
+    return next(c.id for c in views.list_chats(db) if c.external_id == ext)
+
+
+async def open_composer(pilot, app, db: Database, ext: str) -> MainScreen:  # type: ignore[no-untyped-def]
+    await settle(pilot, app, 0.3)
+    screen = app.screen
+    assert isinstance(screen, MainScreen)
+    target = chat_id(db, ext)
+    for _ in range(10):  # move the list cursor to the chat, open it, reply (as a person would)
+        current = screen.chat_list.current
+        if current is not None and current.id == target:
+            break
+        await pilot.press("j")
+        await settle(pilot, app)
+    await pilot.press("enter")
+    await settle(pilot, app)
+    await pilot.press("r")
+    await settle(pilot, app)
+    assert screen.composer.chat is not None and screen.composer.chat.external_id == ext
+    return screen
+
+
+async def test_ctrl_s_puts_a_readdressed_past_answer_into_the_composer(assist_store) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(assist_store)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_composer(pilot, app, assist_store, "oz1")
+        await pilot.press("ctrl+s")
+        await settle(pilot, app, 0.3)
+        assert isinstance(app.screen, SuggestionPicker)
+        first = app.screen.items[0]
+        assert first.source == "past" and "Какой размер брать на 175 см?" in first.reason
+        await pilot.press("enter")
+        await settle(pilot, app, 0.3)
+        assert screen.composer.text == "Борис, на 175 см берите L."
+        assert screen.composer.chat is not None and screen.composer.chat.external_id == "oz1"
+        assert views.list_messages(assist_store, chat_id(assist_store, "oz1"))[-1].author == "buyer"  # not sent
+
+
+async def test_a_suggestion_is_dropped_when_the_buyer_wrote_meanwhile(assist_store) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(assist_store)
+    said: list[str] = []
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_composer(pilot, app, assist_store, "oz1")
+        app.desk._say = lambda text, severity: said.append(text)  # type: ignore[attr-defined]
+        await pilot.press("ctrl+s")
+        await settle(pilot, app, 0.3)
+        assert isinstance(app.screen, SuggestionPicker)
+        oz = next(
+            a
+            for a in __import__("chatdesk.store.accounts", fromlist=["x"]).list_accounts(assist_store)
+            if a.marketplace == "ozon"
+        )
+        apply_page(assist_store, oz.id, "chats", Page(messages=(MessageInfo("oz1", "new", "buyer", "Ау?", at(1)),)))
+        await pilot.press("enter")
+        await settle(pilot, app, 0.3)
+        assert screen.composer.text == ""
+        assert any("suggestion dropped: the buyer wrote again" in s for s in said)
+
+
+async def test_topic_tag_filter_and_window_countdown(assist_store) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(assist_store)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app, 0.3)
+        screen = app.screen
+        assert isinstance(screen, MainScreen)
+        text = screen.chat_list.rendered_text()
+        # Ozon's window closes 48 h after the buyer's message of 200 min ago; then the topic tag
+        assert "◷ 3h ◔44h размер Размер подойдёт" in text
+        assert "◷10m брак Вот фото брака" in text  # WB chats have no window
+        await pilot.press("t")
+        await settle(pilot, app)
+        assert isinstance(app.screen, TopicPicker)
+        app.screen.dismiss("defect")
+        await settle(pilot, app, 0.3)
+        shown = [screen.chat_list.row(i).external_id for i in range(screen.chat_list.total)]
+        assert shown == ["wb2"]  # "Вот фото брака"
+
+
+async def test_stats_screen_shows_the_period(assist_store) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(assist_store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app, 0.3)
+        await pilot.press("I")
+        await settle(pilot, app, 0.5)
+        assert isinstance(app.screen, StatsScreen)
+        summary = str(app.screen.query_one("#st-summary").render())
+        assert "buyer messages in" in summary and "waiting now" in summary
+        await pilot.press("r")
+        await pilot.press("p")
+        await settle(pilot, app)
+        await pilot.press("escape")
+        await settle(pilot, app)
+        assert isinstance(app.screen, MainScreen)
+
+
+# ---------------------------------------------------------------------- snapshots (80x24, fixed data and clock)
+
+
+def _prepare(*keys: str, before=None):  # type: ignore[no-untyped-def]
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+        app = pilot.app
+        await settle(pilot, app, 0.3)
+        if before is not None:
+            await before(pilot, app)
+        for key in keys:
+            await pilot.press(key)
+            await settle(pilot, app, 0.3)
+        for widget in app.query("TextArea, Input"):
+            widget.cursor_blink = False
+        app.clear_notifications()
+        await settle(pilot, app)
+
+    return run_before
+
+
+def test_snapshot_suggestions_80x24(snap_compare, assist_store) -> None:  # type: ignore[no-untyped-def]
+    async def to_composer(pilot, app) -> None:  # type: ignore[no-untyped-def]
+        await open_composer(pilot, app, assist_store, "oz1")
+
+    assert snap_compare(
+        make_app(assist_store), terminal_size=(80, 24), run_before=_prepare("ctrl+s", before=to_composer)
+    )
+
+
+def test_snapshot_suggestion_in_composer_80x24(snap_compare, assist_store) -> None:  # type: ignore[no-untyped-def]
+    async def to_composer(pilot, app) -> None:  # type: ignore[no-untyped-def]
+        await open_composer(pilot, app, assist_store, "oz1")
+
+    app = make_app(assist_store)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=_prepare("ctrl+s", "enter", before=to_composer))
+
+
+def test_snapshot_stats_80x24(snap_compare, assist_store) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(make_app(assist_store), terminal_size=(80, 24), run_before=_prepare("I"))
+
+
+def test_snapshot_list_with_topics_and_countdown_120x40(snap_compare, assist_store) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(make_app(assist_store), terminal_size=(120, 40), run_before=_prepare())
