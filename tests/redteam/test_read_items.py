@@ -190,3 +190,35 @@ def test_ym_fresh_page_token_forever_is_bounded(tmp_path: Path) -> None:
     assert all(not r.errors for r in results)
     assert len(store_view(w.db)["chats"]) == 3  # what was listed is stored
     assert any("paging stopped" in r for r in bad_reasons(w))
+
+
+def test_replies_are_delivered_between_the_pages_of_a_long_poll(tmp_path: Path) -> None:
+    w = make_world(tmp_path / "h", "yandex", chats=4, page_size=50)
+    sim = w.sim
+    run(w)
+    chats = sorted(c["external_id"] for c in truth_view(sim)["chats"])
+    for chat in chats:
+        sim.buyer_writes(chat, "покупатель пишет снова")
+    target = next(c for c in views.list_chats(w.db) if (c.status or "").upper() != "FINISHED")
+    from chatdesk.usecases import replies
+
+    replies.queue_reply(w.db, target.id, "Ответ во время долгого опроса")
+    seen: list[bool] = []
+    orig = sim._history
+
+    def history(req: Any) -> Any:
+        seen.append("Ответ во время долгого опроса" in json.dumps(sim.truth(), ensure_ascii=False))
+        return orig(req)
+
+    sim._history = history
+
+    async def go() -> None:
+        engine = w.engine()
+        engine.DELIVER_DURING_POLL = 0.0  # every page is "long": the outbox gets its turn at once
+        try:
+            await engine.run_once()
+        finally:
+            await engine.aclose()
+
+    asyncio.run(go())
+    assert len(seen) >= 2 and seen[-1], seen  # delivered before the poll's last request
