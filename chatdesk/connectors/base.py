@@ -349,7 +349,7 @@ def jwt_expiry(token: str) -> datetime | None:
     try:
         payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
         return datetime.fromtimestamp(int(payload["exp"]), tz=UTC)
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, OverflowError, OSError):  # exp may be 1e20 or garbage
         return None
 
 

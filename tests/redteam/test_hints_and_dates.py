@@ -71,3 +71,14 @@ def test_far_future_retry_date_clamps_to_the_longest_wait(table, status, header)
     response = httpx.Response(status, headers={header: "9999-12-31T23:59:59-23:59"}, json={"message": "x"})
     err = table.error(response, "secret-key-1234", method="sendMessage")
     assert err.retry_after == 3600
+
+
+@pytest.mark.parametrize("exp", [10**20, -(10**20), "9" * 30, 1e308])
+def test_jwt_expiry_with_an_absurd_exp_is_none_not_an_exception(exp: object) -> None:
+    import base64
+    import json
+
+    from chatdesk.connectors.base import jwt_expiry
+
+    payload = base64.urlsafe_b64encode(json.dumps({"exp": exp}).encode()).decode().rstrip("=")
+    assert jwt_expiry(f"e30.{payload}.sig") is None
