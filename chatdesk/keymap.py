@@ -57,6 +57,7 @@ KEYS: tuple[Key, ...] = (
     Key("filter_topic", "t", "filter_topic", "Filter by topic: what the buyer writes about", "main"),
     Key("stats", "I", "stats", "Stats: response times, SLA, problems per product", "main"),
     Key("sync", "s", "sync", "Sync now", "main", True, "sync"),
+    Key("assign", "A", "assign_me", "Team mode: assign the chat to me / give it back", "main"),
     Key("accounts", "a", "accounts", "Accounts", "main", True, "accounts"),
     Key("focus_next", "tab", "focus_pane(1)", "Next pane", "main"),
     Key("focus_previous", "shift+tab", "focus_pane(-1)", "Previous pane", "main"),

@@ -20,6 +20,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -92,6 +93,33 @@ class PgServer:
             check=True,
             capture_output=True,
             timeout=90,
+        )
+        self._watchdog()
+
+    def _watchdog(self) -> None:
+        """A test run killed from outside (a CI timeout, SIGKILL) never reaches :meth:`stop`:
+        a small process outlives it, notices and stops the server and deletes its folder."""
+        code = (
+            "import os, shutil, subprocess, sys, time\n"
+            "parent, cmd, root = int(sys.argv[1]), sys.argv[2:-1], sys.argv[-1]\n"
+            "while os.path.isdir(root):\n"
+            "    try:\n"
+            "        os.kill(parent, 0)\n"
+            "    except ProcessLookupError:\n"
+            "        subprocess.run(cmd, capture_output=True, timeout=60)\n"
+            "        shutil.rmtree(root, ignore_errors=True)\n"
+            "        break\n"
+            "    except OSError:\n"
+            "        pass\n"
+            "    time.sleep(1)\n"
+        )
+        stop = self._cmd("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(os.getpid()), *stop, str(self.root)],
+            start_new_session=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
 
     def admin_url(self, database: str = "postgres") -> str:

@@ -139,3 +139,42 @@ def test_presence_heartbeat_and_expiry(db: Database, chat_id: int) -> None:
     assert team.presence(db, [chat_id]) == {chat_id: [("anna", "typing")]}  # Ivan's heartbeat ran out
     team.leave(db, chat_id, "anna")
     assert team.presence(db) == {}
+
+
+def test_followup_scheduling_is_guarded_too(db: Database, store_url: str, chat_id: int) -> None:
+    from chatdesk.config import Config
+    from chatdesk.usecases import followups
+
+    anna = _as(store_url, "anna")
+    try:
+        due = T0 + timedelta(days=3)
+        with pytest.raises(team_uc.ReviewNeeded):  # never looked at the chat
+            followups.schedule(anna, Config(), chat_id, due, "Как вам товар?")
+        team_uc.seen(anna, chat_id)
+        assert followups.schedule(anna, Config(), chat_id, due, "Как вам товар?")
+    finally:
+        anna.close()
+
+
+def test_round_robin_auto_assignment_respects_the_cap(db: Database, chat_id: int) -> None:
+    acc = accounts.get_account(db, "wb")
+    msgs = tuple(MessageInfo(f"w{i}", f"wb{i}", "buyer", "Вопрос", T0 + timedelta(minutes=i)) for i in range(5))
+    ingest.apply_page(db, acc.id, "chats", Page(messages=msgs))  # 6 waiting chats in all
+    pairs = team.auto_assign(db, cap=2)
+    assert [who for _, who in pairs] == ["anna", "ivan", "anna", "ivan"]  # 2 each, then full
+    assert pairs[0][0] == chat_id  # the longest wait first
+    assert len(views.list_chats(db, views.ChatFilter(unassigned=True))) == 2
+    assert team.auto_assign(db, cap=2) == []
+    with pytest.raises(Exception, match="at least 1"):
+        team.auto_assign(db, cap=0)
+
+
+def test_the_list_shows_who_else_is_in_a_chat(db: Database, store_url: str, chat_id: int) -> None:
+    team.heartbeat(db, chat_id, "ivan", "typing", ttl=60)
+    team.heartbeat(db, chat_id, "anna", "viewing", ttl=60)
+    anna = _as(store_url, "anna")
+    try:
+        assert views.list_chats(anna)[0].present == (("ivan", "typing"),)  # not herself
+    finally:
+        anna.close()
+    assert views.list_chats(db)[0].present == ()  # solo use: no presence query at all

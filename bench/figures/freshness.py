@@ -1,4 +1,4 @@
-"""Figure 9 (issue 11 §5): how fresh the inbox is — seconds from a buyer's message in the
+"""Figure 12 (issue 11 §5): how fresh the inbox is — seconds from a buyer's message in the
 sandbox to its row in the store, where the TUI's engine announces it (``SyncEvent``) and the
 list repaints (figure 5 measures that repaint: a frame, ~16 ms), per marketplace, and the
 requests the polling spends per hour.
@@ -150,7 +150,7 @@ def run(seconds: float = SECONDS, messages: int = MESSAGES) -> Result:
     refused = sum(d["refused"] for d in data.values())
     missed = sum(d["missed"] for d in data.values())
     return Result(
-        9,
+        12,
         "buyer message → row, TUI open (median / p95, requests per hour)",
         "; ".join(parts),
         "before: fixed 60 s poll (median ~30 s, p95 ~57 s)",

@@ -52,6 +52,9 @@ def followup_add(
     at: Annotated[str | None, typer.Option("--at", help="Time: ISO date/time, 'tomorrow 10:00'.")] = None,
     template: Annotated[str | None, typer.Option("--template")] = None,
     force: Annotated[bool, typer.Option("--force", help="Keep it despite content warnings (recorded).")] = False,
+    anyway: Annotated[
+        bool, typer.Option("--anyway", help="Team mode: schedule although the chat changed since you looked.")
+    ] = False,
 ) -> None:
     """Schedule a follow-up into a chat."""
     from chatdesk.usecases import followups
@@ -62,7 +65,7 @@ def followup_add(
     due = when_arg(c, in_, at)
     assert due is not None  # required: when_arg refuses a missing time
     body = text_or_template(c, chat_id, text, template)
-    fid = followups.schedule(db, c.config(), chat_id, due, body, template=template, force=force)
+    fid = followups.schedule(db, c.config(), chat_id, due, body, template=template, force=force, anyway=anyway)
     typer.echo(f"follow-up {fid} scheduled for {local_time(due)}")
 
 

@@ -59,16 +59,28 @@ def _me(db) -> str:  # type: ignore[no-untyped-def]
 @app.command()
 def assign(
     ctx: typer.Context,
-    chat: str,
+    chat: Annotated[str | None, typer.Argument(help="The chat (omit with --auto).")] = None,
     operator: Annotated[str | None, typer.Argument(help="Operator name (default: me).")] = None,
     none: Annotated[bool, typer.Option("--none", help="Unassign.")] = False,
+    auto: Annotated[
+        bool, typer.Option("--auto", help="Round-robin the unassigned waiting chats among operators.")
+    ] = False,
+    cap: Annotated[int, typer.Option("--cap", help="With --auto: at most this many waiting chats each.")] = 10,
 ) -> None:
-    """Assign a chat to an operator (to me without a name; --none to unassign)."""
+    """Assign a chat to an operator (to me without a name; --none to unassign), or --auto."""
     from chatdesk.store import team
 
     db = get_ctx(ctx).db()
+    if auto:
+        pairs = team.auto_assign(db, cap)
+        for chat_id, picked in pairs:
+            typer.echo(f"chat {chat_id} assigned to {picked}")
+        typer.echo(f"{len(pairs)} chat(s) assigned")
+        return
+    if chat is None:
+        raise UsageError("which chat? (or --auto)")
     chat_id = chat_id_arg(db, chat)
-    who = None if none else (operator or _me(db))
+    who: str | None = None if none else (operator or _me(db))
     team.assign(db, chat_id, who)
     typer.echo(f"chat {chat_id} unassigned" if who is None else f"chat {chat_id} assigned to {who}")
 

@@ -82,6 +82,7 @@ class MainScreen(AssistActions, FollowUpActions, Navigation, Outgoing, Sending, 
         self.chat_list.reload()
         self.refresh_status()
         self.set_interval(5, self.refresh_status)
+        self.set_interval(10, self.presence_beat)  # team mode only; a no-op otherwise
 
     def _update_titles(self) -> None:
         flt = self.chat_list.filter

@@ -130,6 +130,7 @@ def _unicode_lower(value: object) -> object:
 
 
 def _explain(exc: BaseException, where: str) -> StoreError:
+    exc = _root_cause(exc)
     msg = str(getattr(exc, "orig", exc) or exc).splitlines()[0]
     low = msg.lower()
     if "not a database" in low or "file is encrypted" in low:
@@ -139,6 +140,21 @@ def _explain(exc: BaseException, where: str) -> StoreError:
     if "readonly" in low or "read-only" in low or "unable to open" in low:
         return StoreError(f"cannot open {where} for writing: {msg}")
     return StoreError(f"database error on {where}: {msg}")
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    """The database error that started a chain: when SQLite gives up on a transaction (disk
+    full, I/O error) it rolls it back itself, so the savepoint the caller then releases is gone
+    and the error reported last ("no such savepoint") hides the real one."""
+    seen: BaseException = exc
+    cause = exc.__context__
+    for _ in range(5):
+        if cause is None:
+            break
+        if "no such savepoint" not in str(seen).lower():
+            break
+        seen, cause = cause, cause.__context__
+    return seen
 
 
 class Database:

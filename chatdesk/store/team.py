@@ -224,3 +224,44 @@ def list_notes(db: Database, chat_id: int) -> list[NoteRow]:
     with db.read() as s:
         rows = s.execute(select(Note).where(Note.chat_id == chat_id).order_by(Note.id)).scalars().all()
     return [NoteRow(n.id, n.chat_id, n.operator, n.text, from_db(n.created_at)) for n in rows]  # type: ignore[arg-type]
+
+
+def auto_assign(db: Database, cap: int, operators: list[str] | None = None) -> list[tuple[int, str]]:
+    """Round-robin: give each unassigned chat whose buyer is waiting (oldest wait first) to the
+    operator with the fewest waiting chats assigned, never beyond ``cap`` each. ``operators``:
+    who takes part (default: everyone). Returns the (chat id, operator) pairs assigned.
+    Raises UsageError for a cap below 1. One transaction, rows locked against a concurrent run."""
+    if cap < 1:
+        raise UsageError("the per-operator cap must be at least 1")
+    with db.write() as s:
+        names = operators or list(s.execute(select(Operator.name).order_by(Operator.name)).scalars())
+        if not names:
+            return []
+        load = dict.fromkeys(names, 0)
+        for who, n in s.execute(
+            select(Chat.assigned_to, func.count())
+            .where(Chat.assigned_to.in_(names), Chat.last_author == "buyer")  # type: ignore[union-attr]
+            .group_by(Chat.assigned_to)
+        ).all():
+            load[who] = int(n)
+        room = sum(max(0, cap - n) for n in load.values())
+        if room == 0:
+            return []
+        waiting = list(
+            s.execute(
+                select(Chat.id)
+                .where(Chat.assigned_to.is_(None), Chat.last_author == "buyer")  # type: ignore[union-attr]
+                .order_by(Chat.last_buyer_at, Chat.id)
+                .limit(room)
+                .with_for_update(skip_locked=True)
+            ).scalars()
+        )
+        done: list[tuple[int, str]] = []
+        for chat_id in waiting:
+            who = min((n for n in names if load[n] < cap), key=lambda n: (load[n], names.index(n)), default=None)
+            if who is None:
+                break
+            s.execute(update(Chat).where(Chat.id == chat_id, Chat.assigned_to.is_(None)).values(assigned_to=who))  # type: ignore[union-attr]
+            load[who] += 1
+            done.append((chat_id, who))
+        return done

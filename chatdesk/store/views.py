@@ -17,7 +17,7 @@ from sqlmodel import col
 
 from chatdesk.model import Attachment
 from chatdesk.store.db import Database, from_db, to_db
-from chatdesk.store.schema import Account, Chat, Draft, FollowUp, Message, MessageTopic
+from chatdesk.store.schema import Account, Chat, Draft, FollowUp, Message, MessageTopic, Operator
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,7 @@ class ChatRow:
     has_draft: bool = False  # an unsent reply is saved for this chat
     topic: str | None = None  # of the newest buyer message (issue 14); None: not tagged yet
     assigned_to: str | None = None
+    present: tuple[tuple[str, str], ...] = ()  # team mode: (who, "viewing"|"typing") of other operators
 
     @property
     def closed(self) -> bool:
@@ -80,6 +81,7 @@ class MessageRow:
     state: str
     error: str | None
     operator: str | None = None  # team mode: who wrote an outgoing message
+    operator_name: str | None = None  # their display name ("Анна"), when they are a known operator
 
 
 def _chat_query(flt: ChatFilter):  # type: ignore[no-untyped-def]
@@ -190,7 +192,25 @@ def list_chats(
     if limit is not None:
         q = q.limit(limit)
     with db.read() as s:
-        return [_chat_row(*r) for r in s.execute(q).all()]
+        rows = [_chat_row(*r) for r in s.execute(q).all()]
+    return _with_presence(db, rows)
+
+
+def _with_presence(db: Database, rows: list[ChatRow]) -> list[ChatRow]:
+    """Team mode: who else is viewing or typing in each chat of the page (one query)."""
+    if db.operator is None or not rows:
+        return rows
+    import dataclasses
+
+    from chatdesk.store import team
+
+    here = team.presence(db, [r.id for r in rows])
+    return [
+        dataclasses.replace(r, present=tuple((o, st) for o, st in here.get(r.id, []) if o != db.operator))
+        if r.id in here
+        else r
+        for r in rows
+    ]
 
 
 def count_chats(db: Database, flt: ChatFilter = ChatFilter()) -> int:
@@ -212,7 +232,7 @@ def list_chats_by_ids(db: Database, ids: list[int]) -> list[ChatRow]:
         return [_chat_row(*r) for r in s.execute(q).all()]
 
 
-def _message_row(m: Message) -> MessageRow:
+def _message_row(m: Message, operator_name: str | None = None) -> MessageRow:
     assert m.id is not None
     return MessageRow(
         id=m.id,
@@ -225,6 +245,7 @@ def _message_row(m: Message) -> MessageRow:
         state=m.state,
         error=m.error,
         operator=m.operator,
+        operator_name=operator_name,
     )
 
 
@@ -233,7 +254,11 @@ def list_messages(
 ) -> list[MessageRow]:
     """Messages of a chat in chronological order; with ``limit`` the newest ``limit`` ones
     (before ``before``), so a long chat opens on its last page without reading the rest."""
-    q = select(Message).where(Message.chat_id == chat_id)
+    q = (
+        select(Message, Operator.display_name)
+        .outerjoin(Operator, Operator.name == Message.operator)  # type: ignore[arg-type]
+        .where(Message.chat_id == chat_id)
+    )
     if before is not None:
         at, mid = before
         at = to_db(at)
@@ -242,7 +267,7 @@ def list_messages(
     if limit is not None:
         q = q.limit(limit)
     with db.read() as s:
-        rows = [_message_row(m) for m in s.execute(q).scalars()]
+        rows = [_message_row(m, name) for m, name in s.execute(q).all()]
     rows.reverse()
     return rows
 
@@ -323,7 +348,8 @@ def sync_status(db: Database) -> list[StreamStatus]:
 
     lease = (
         select(Lease.owner)
-        .where(Lease.account_id == Account.id, Lease.expires_at >= utcnow())
+        # The database's clock on PostgreSQL (leases are judged by it), this machine's on SQLite.
+        .where(Lease.account_id == Account.id, Lease.expires_at >= (utcnow() if db.is_sqlite else func.now()))
         .correlate(Account)
         .scalar_subquery()
     )

@@ -73,6 +73,7 @@ class EngineCore:
         # A TUI is open on this engine: poll fast (policy.PACE). The TUI's engine sets it; a
         # headless daemon polls fast only while a buyer waits.
         self.watching = False
+        self.daemon = False  # run_forever: a headless daemon, one of the workers that split the accounts
 
     # ------------------------------------------------------------------ listeners
     def add_listener(self, fn: Callable[[SyncEvent], None]) -> None:

@@ -34,6 +34,8 @@ class Scheduling(StreamPolling):
             replace_existing=True,
         )
 
+    _kicks: set[asyncio.Future[object]] = set()  # "sync now" polls in flight (kept referenced)
+
     async def _tick(self, account_id: int) -> None:
         await self.poll_account(account_id, due_only=True)
 
@@ -99,6 +101,7 @@ class Scheduling(StreamPolling):
 
     async def run_forever(self) -> None:
         """The headless daemon: the scheduler on the current loop until cancelled."""
+        self.daemon = True
         self._setup(asyncio.get_running_loop())
         try:
             await asyncio.Event().wait()
@@ -116,10 +119,12 @@ class Scheduling(StreamPolling):
 
         def kick() -> None:
             assert self._scheduler is not None
-            now = datetime.now().astimezone()
             for job in self._scheduler.get_jobs():
                 if job.id.startswith("poll-") and (account_id is None or job.id == f"poll-{account_id}"):
-                    job.modify(next_run_time=now)
+                    # Every stream, due or not (the tick polls only the due ones); an announced
+                    # rate-limit wait still holds (policy.POLL).
+                    self._kicks.add(asyncio.ensure_future(self.poll_account(int(job.id[5:]))))
+                    self._kicks = {k for k in self._kicks if not k.done()}
 
         self._call_soon(kick)
 

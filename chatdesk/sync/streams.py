@@ -109,7 +109,13 @@ class StreamPolling(OutboxDelivery):
     def _take_lease(self, account_id: int, ttl: float) -> int | None:
         """Heartbeat this engine, then take the account's lease within a fair share: with N
         live sync engines, each holds at most ceil(accounts / N) leases, so several daemons
-        split the accounts (rate limits are per token) and a dead one's are taken over."""
+        split the accounts (rate limits are per token) and a dead one's are taken over.
+
+        Only headless daemons (``run_forever``) count as workers: a TUI's engine or a
+        ``sync --once`` takes a lease only when it is free, so a daemon that polls every few
+        seconds (policy.PACE) does not hand an account over to a TUI that just opened."""
+        if not self.daemon:
+            return store_accounts.take_lease(self.db, account_id, self.owner, ttl)
         workers = store_accounts.heartbeat_worker(self.db, self.owner, ttl)
         share = None
         if workers > 1:

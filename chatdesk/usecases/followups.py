@@ -27,6 +27,7 @@ from chatdesk.store import views
 from chatdesk.store.db import Database
 from chatdesk.store.followups import DueCheck, Verdict
 from chatdesk.timeparse import next_allowed
+from chatdesk.usecases import team
 
 OZON_REPLY_WINDOW = marketplaces.OZON.reply_window or timedelta(hours=48)  # [OZ-26-07]
 
@@ -86,11 +87,15 @@ def schedule(
     template: str | None = None,
     rule: str | None = None,
     force: bool = False,
+    anyway: bool = False,
 ) -> int:
+    """Schedule a follow-up. Team mode: refused with :class:`team.ReviewNeeded` when the buyer
+    or another operator wrote since this operator last looked, unless ``anyway``."""
     chat = views.get_chat(db, chat_id)
     if chat is None:
         raise UsageError(f"no chat with id {chat_id}")
     overrides = check_text(chat, text, force=force)
+    team.check_before_send(db, chat_id, anyway=anyway)
     return store_followups.add(
         db,
         chat_id,

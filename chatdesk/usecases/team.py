@@ -26,9 +26,10 @@ class ReviewNeeded(UsageError):
 
     exit_code = EXIT_REVIEW
 
-    def __init__(self, line: str, changes: list[team.Change]) -> None:
+    def __init__(self, line: str, changes: list[team.Change], names: dict[str, str] | None = None) -> None:
         super().__init__(line)
         self.changes = changes
+        self.names = names or {}  # operator name -> display name, for showing the changes
 
 
 def operator_from(config_value: str | None) -> str | None:
@@ -72,7 +73,8 @@ def check_before_send(db: Database, chat_id: int, *, anyway: bool = False) -> No
         return
     changes = team.changes_since_seen(db, chat_id, db.operator)
     if changes:
-        raise ReviewNeeded(describe(changes, team.display_names(db)), changes)
+        names = team.display_names(db)
+        raise ReviewNeeded(describe(changes, names), changes, names)
 
 
 def seen(db: Database, chat_id: int, message_id: int | None = None) -> None:

@@ -378,6 +378,8 @@ class ChatList(ScrollView, can_focus=True):
                 right.append("✎ ", self._style("followup"))
             if row.has_followup:
                 right.append("⚑ ", self._style("followup"))
+            if row.present:  # team mode: another operator is typing (✎) or looking (◉) here
+                right.append("✎ " if any(st == "typing" for _, st in row.present) else "◉ ", self._style("unread"))
             if row.unread:
                 right.append(f"{row.unread} ", self._style("unread"))
             right.append(relative_time(row.last_message_at, now), self._style("muted"))

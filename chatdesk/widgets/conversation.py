@@ -194,11 +194,13 @@ class ConversationView(ScrollView, can_focus=True):
     GROUP_GAP: ClassVar[timedelta] = timedelta(minutes=10)  # one author's messages closer than this share a header
 
     def _continues(self, prev: MessageRow, msg: MessageRow) -> bool:
-        """``msg`` goes under ``prev``'s header: same author, within GROUP_GAP, and neither
-        carries a delivery state worth its own header (queued, failed, not confirmed)."""
+        """``msg`` goes under ``prev``'s header: same author (and, in team mode, the same
+        operator), within GROUP_GAP, and neither carries a delivery state worth its own header
+        (queued, failed, not confirmed)."""
         plain = ("received", "sent")
         return (
             prev.author == msg.author
+            and prev.operator == msg.operator
             and msg.created_at - prev.created_at < self.GROUP_GAP
             and prev.state in plain
             and msg.state in plain
@@ -211,7 +213,8 @@ class ConversationView(ScrollView, can_focus=True):
             name = safe_text(self.chat.customer, single_line=True, max_len=40) if self.chat else ""
             head.append(name or "Buyer", self._style("buyer"))
         elif msg.author == "seller":
-            head.append("You", self._style("seller"))
+            who = msg.operator_name or msg.operator  # team mode: who of the team wrote it
+            head.append(safe_text(who, single_line=True, max_len=40) if who else "You", self._style("seller"))
         else:
             head.append("Marketplace", self._style("marketplace"))
         head.append(f"  {msg.created_at.astimezone(self.tz).strftime('%H:%M')}", self._style("muted"))

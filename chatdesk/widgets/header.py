@@ -87,6 +87,10 @@ def header_text(chat: ChatRow) -> Text:
         text.append(f" · {words}", "italic")
     if is_resolved(chat):
         text.append(" · resolved", "italic")
+    if chat.assigned_to:  # team mode
+        text.append(f" · assigned to {safe_text(chat.assigned_to, single_line=True, max_len=40)}", "italic")
+    for who, state in chat.present:
+        text.append(f" · {safe_text(who, single_line=True, max_len=40)} {state}", "bold")
     text.append("\n")
     text.append(" · ".join(chat_facts(chat)) or "no order or product details", "dim")
     return text

@@ -1,6 +1,7 @@
 """The CLI end to end on a PostgreSQL store (``CHATDESK_DB=postgresql+psycopg://…``): the same
-contract as on SQLite. One marketplace runs the full cycle here; the store suites cover the rest
-on both engines (running every marketplace twice would blow the ``make test`` budget)."""
+contract as on SQLite. The full WB cycle on PostgreSQL is a ``slow`` test (``make soak``): in
+``make test`` the team e2e test (daemon + two operators) and the store suites cover PostgreSQL,
+because running every CLI cycle twice would blow the ``make test`` budget."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from tests.e2e.conftest import TOKEN, Cli, Sandbox
 from tests.e2e.test_cli_marketplaces import test_full_cycle as full_cycle
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(400)
 def test_full_cycle_on_postgresql(pg_cli: Cli, sandbox: Sandbox) -> None:
     full_cycle(pg_cli, sandbox, "wildberries", "wb", [])

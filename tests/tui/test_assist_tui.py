@@ -152,6 +152,7 @@ def _prepare(*keys: str, before=None):  # type: ignore[no-untyped-def]
         for key in keys:
             await pilot.press(key)
             await settle(pilot, app, 0.3)
+        await settle(pilot, app, 0.8)  # the draft (saved after a debounce) and its list marker settle
         for widget in app.query("TextArea, Input"):
             widget.cursor_blink = False
         app.clear_notifications()

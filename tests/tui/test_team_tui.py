@@ -50,7 +50,9 @@ async def test_ivans_reply_stops_annas_send_until_she_chooses(anna_store: Databa
         await pilot.press("ctrl+j")  # she has reviewed: now it goes
         await settle(pilot, app, 0.2)
         mine = [m for m in views.list_messages(anna_store, cid) if m.text == "мой ответ"]
-        assert len(mine) == 1 and mine[0].operator == "anna"
+        assert len(mine) == 1 and mine[0].operator == "anna" and mine[0].operator_name == "Анна"
+        shown = scr.conversation.rendered_text()
+        assert "Иван" in shown and "Анна" in shown  # every outgoing message says who wrote it
 
 
 async def test_send_anyway_is_an_explicit_key(anna_store: Database, store_url: str) -> None:
@@ -71,3 +73,69 @@ async def test_send_anyway_is_an_explicit_key(anna_store: Database, store_url: s
         await pilot.press("a")
         await settle(pilot, app, 0.3)
         assert [m.operator for m in views.list_messages(anna_store, cid) if m.text == "всё равно"] == ["anna"]
+
+
+async def test_header_shows_assignment_and_who_else_is_here(anna_store: Database) -> None:
+    from chatdesk.widgets.header import ChatHeader
+
+    engine = FakeEngine(anna_store)
+    app = make_app(anna_store, engine=engine)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot, app)
+        scr = main(app)
+        cid = scr.target_id
+        assert cid is not None
+        team.assign(anna_store, cid, "anna")
+        team.heartbeat(anna_store, cid, "ivan", "typing", ttl=60)
+        assert team.presence(anna_store, [cid])[cid] == [("anna", "viewing"), ("ivan", "typing")]
+        scr.refresh_conversation()
+        await settle(pilot, app, 0.2)
+        header = str(scr.query_one(ChatHeader).render())
+        assert "assigned to anna" in header and "Иван typing" in header
+        assert "Анна viewing" not in header  # not myself
+        scr.chat_list.reload()
+        await settle(pilot, app, 0.2)
+        assert "✎" in scr.chat_list.rendered_text()  # the list marks the chat Иван is typing in
+
+
+async def test_assign_key_takes_and_gives_back_the_chat(anna_store: Database) -> None:
+    app = make_app(anna_store, engine=FakeEngine(anna_store))
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot, app)
+        scr = main(app)
+        cid = scr.chat_list.current.id  # type: ignore[union-attr]
+        await pilot.press("A")
+        await settle(pilot, app, 0.2)
+        assert team.assigned_to(anna_store, cid) == "anna"
+        await settle(pilot, app, 0.3)  # the list reloads with the new assignee
+        await pilot.press("A")
+        await settle(pilot, app, 0.2)
+        assert team.assigned_to(anna_store, cid) is None
+
+
+async def test_typing_in_the_composer_is_announced(anna_store: Database) -> None:
+    app = make_app(anna_store, engine=FakeEngine(anna_store))
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot, app)
+        scr = main(app)
+        cid = scr.target_id
+        await pilot.press("r", *"пишу")
+        scr.presence_beat()
+        await settle(pilot, app, 0.2)
+        assert ("anna", "typing") in team.presence(anna_store, [cid]).get(cid, [])  # type: ignore[arg-type]
+
+
+async def test_a_restored_draft_is_viewing_not_typing(anna_store: Database) -> None:
+    """Team review: an operator who only opened a chat with an old draft was shown as typing for
+    minutes. Typing means the composer has the focus and text."""
+    app = make_app(anna_store, engine=FakeEngine(anna_store))
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot, app)
+        scr = main(app)
+        cid = scr.target_id
+        await pilot.press("r", *"черновик")
+        await pilot.press("escape")  # leave the composer: the text stays as a draft
+        await settle(pilot, app, 0.2)
+        scr.presence_beat()
+        await settle(pilot, app, 0.2)
+        assert ("anna", "viewing") in team.presence(anna_store, [cid]).get(cid, [])  # type: ignore[arg-type]

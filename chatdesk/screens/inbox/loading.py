@@ -98,14 +98,32 @@ class Loading(InboxBase):
         if has_more:
             messages = messages[1:]
         draft = views.get_draft(db, chat_id) if with_draft else None
-        if with_draft and messages and db.operator is not None:  # team mode: opened, so seen
-            from chatdesk.store import team
-
-            team.mark_seen(db, chat_id, db.operator, max(m.id for m in messages))
-            team.heartbeat(db, chat_id, db.operator, "viewing")
+        if db.operator is not None:  # team mode
+            chat = _with_team(db, chat, seen=max((m.id for m in messages), default=0) if with_draft else None)
         if get_current_worker().is_cancelled:
             return
         self.post_message(ConversationLoaded(Conversation(chat, messages, has_more, draft, focus_message)))
+
+    def presence_beat(self) -> None:
+        """Team mode: keep "viewing" (or "typing": the composer for this chat has the focus and
+        text — a draft restored from an earlier session is not typing) alive for the open chat
+        (every 10 s, expiry 30 s)."""
+        if self.desk.db.operator is not None and self.target_id is not None:
+            composing = (
+                self.composer.chat is not None
+                and self.composer.chat.id == self.target_id
+                and self.composer.input.has_focus
+                and bool(self.composer.text.strip())
+            )
+            self._beat(self.target_id, "typing" if composing else "viewing")
+
+    @work(thread=True, exclusive=True, group="presence", exit_on_error=False)
+    def _beat(self, chat_id: int, state: str) -> None:
+        from chatdesk.store import team
+
+        db = self.desk.db
+        if db.operator is not None:
+            self.desk.attempt(lambda: team.heartbeat(db, chat_id, db.operator or "", state))
 
     def on_conversation_loaded(self, message: ConversationLoaded) -> None:
         conv = message.conversation
@@ -170,3 +188,24 @@ class Loading(InboxBase):
         if self._last_unread is not None and message.unread > self._last_unread:
             self.post_message(UnreadGrew(message.unread - self._last_unread))
         self._last_unread = message.unread
+
+
+def _with_team(db, chat, *, seen: int | None):  # type: ignore[no-untyped-def]
+    """Team mode, in the loading worker: record that this operator opened the chat (``seen``:
+    the newest message id shown, on an explicit open) and is viewing it; add who else is here."""
+    import dataclasses
+
+    from chatdesk.errors import ChatdeskError
+    from chatdesk.store import team
+
+    me = db.operator
+    try:
+        if seen:  # an explicit open; later refreshes leave presence to the 10 s heartbeat
+            team.mark_seen(db, chat.id, me, seen)
+            team.heartbeat(db, chat.id, me, "viewing")
+        names = team.display_names(db)
+        here = team.presence(db, [chat.id]).get(chat.id, [])
+    except ChatdeskError:  # presence is a nicety: the conversation still opens
+        return chat
+    others = tuple((names.get(o, o), st) for o, st in here if o != me)
+    return dataclasses.replace(chat, present=others)

@@ -54,6 +54,26 @@ class ReadState(InboxBase):
             self._opened_id = None  # the operator decided: no timer overrides it
         self._set_unread(chat.id, 0 if chat.unread else 1)
 
+    def action_assign_me(self) -> None:
+        """Team mode: take the chat (assign it to me), or give it back if it is mine."""
+        chat = self._focused_chat()
+        if chat is None:
+            return
+        if self.desk.db.operator is None:
+            self.desk.say('assignment needs an operator name: CHATDESK_OPERATOR or operator = "…" in config.toml')
+            return
+        self._assign(chat, None if chat.assigned_to == self.desk.db.operator else self.desk.db.operator)
+
+    @work(thread=True, group="assign", exit_on_error=False)
+    def _assign(self, chat: ChatRow, operator: str | None) -> None:
+        from chatdesk.store import team
+
+        desk = self.desk
+        ok, _ = desk.attempt(lambda: team.assign(desk.db, chat.id, operator))
+        if ok:
+            desk.say("assigned to you" if operator else "unassigned")
+            desk.changed(frozenset({chat.id}))
+
     def action_mark_read_remote(self) -> None:
         chat = self._focused_chat()
         if chat is not None:

@@ -152,10 +152,11 @@ class Sending(InboxBase):
         from chatdesk.sanitize import safe_text
 
         changes = getattr(exc, "changes", [])
+        names = getattr(exc, "names", {})
         body = Text()
         for c in changes[-5:]:
-            who = "buyer" if c.author == "buyer" else (c.operator or "seller")
-            body.append(safe_text(f"• {who}: ", single_line=True), style="bold")
+            who = "buyer" if c.author == "buyer" else names.get(c.operator or "", c.operator or "seller")
+            body.append("• " + safe_text(str(who), single_line=True, max_len=40) + ": ", style="bold")
             body.append(safe_text(" ".join(str(c.text).split())[:200], single_line=True) + "\n")
         body.append("\nSend yours anyway?")
 
