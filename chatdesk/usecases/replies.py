@@ -16,6 +16,7 @@ import contextlib
 import mimetypes
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from chatdesk import rules
@@ -74,17 +75,22 @@ def file_specs(paths: list[Path]) -> list[dict[str, object]]:
 
 
 def precheck(
-    chat: views.ChatRow, text: str, files: list[dict[str, object]], *, force: bool, db: Database | None = None
+    chat: views.ChatRow,
+    text: str,
+    files: list[dict[str, object]],
+    *,
+    force: bool,
+    db: Database | None = None,
+    now: datetime | None = None,
 ) -> list[str]:
     """Refuse hard-limit breaches always and content warnings unless forced; return the
     overridden warning codes (recorded with the message). With ``db``, a refusal is recorded
     for the report (``rule_block``)."""
-    findings = rules.check(
+    findings = rules.check_chat(
         text,
-        marketplace=chat.marketplace,
-        kind=chat.kind,
+        chat,
+        now=now,  # the reply window is judged at this moment (default: the wall clock)
         files=[rules.FileInfo(str(f["name"]), int(f["size"]), str(f["content_type"])) for f in files],  # type: ignore[call-overload]
-        chat_status=chat.status,
     )
     hard = rules.hard(findings)
     if hard:
@@ -134,6 +140,7 @@ def queue_reply(
     force: bool = False,
     owner: str | None = None,
     anyway: bool = False,
+    now: datetime | None = None,
 ) -> QueuedReply:
     """Check, split and queue a reply; the draft is cleared in the same transaction.
 
@@ -150,7 +157,7 @@ def queue_reply(
     if chat is None:
         raise UsageError(f"no chat with id {chat_id}")
     files = list(files or [])
-    overrides = precheck(chat, text, files, force=force, db=db)
+    overrides = precheck(chat, text, files, force=force, db=db, now=now)
     team.check_before_send(db, chat_id, anyway=anyway)
     parts = reply_parts(chat, text, files)
     ids = outbox.enqueue_parts(db, chat_id, parts, overrides=overrides or None, owner=owner)
