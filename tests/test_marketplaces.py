@@ -164,6 +164,9 @@ def test_tui_rule_check_refuses_a_12mb_gif_to_ozon(tmp_path: Path) -> None:
     chat = views.get_chat(db, chat_id)  # type: ignore[arg-type]
     assert chat is not None
     spec = {"path": "/tmp/box.gif", "name": "box.gif", "size": 12 * MB, "content_type": "image/gif"}
-    found = rules.hard(check_rules("", chat, [spec]))
-    assert [f.code for f in found] == ["file_size"]
-    assert rules.hard(check_rules("", chat, [{**spec, "size": 9 * MB}])) == []
+    # The seeded chat's 48 h reply window may be closed too (a refusal of its own): only the
+    # file's findings are this test's.
+    found = [f.code for f in rules.hard(check_rules("", chat, [spec])) if f.code != "window_closed"]
+    assert found == ["file_size"]
+    smaller = rules.hard(check_rules("", chat, [{**spec, "size": 9 * MB}]))
+    assert [f for f in smaller if f.code != "window_closed"] == []
