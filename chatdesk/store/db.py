@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import overload
 
 from sqlalchemy import event, inspect, text
-from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.engine import URL, Connection, CursorResult, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError, SQLAlchemyError
 from sqlmodel import Session, create_engine
 
@@ -37,6 +37,17 @@ from chatdesk.store.schema import SCHEMA_VERSION, Meta
 BUSY_TIMEOUT_MS = 30_000
 CHANGES_CHANNEL = "chatdesk_changes"  # LISTEN/NOTIFY channel of PostgreSQL stores
 MIGRATION_LOCK = 0x63686174  # pg_advisory_xact_lock key: one process migrates at a time ("chat")
+
+
+def rowcount(result: object) -> int:
+    """Rows an UPDATE or DELETE matched (the fencing check of every conditional write).
+
+    ``Session.execute`` is typed to return ``Result`` for every statement; for DML it is a
+    ``CursorResult``, the only kind that carries ``rowcount``. Raises ``TypeError`` if handed
+    the result of a SELECT (a programming error: its row count is not what was changed)."""
+    if not isinstance(result, CursorResult):
+        raise TypeError(f"rowcount needs the result of an UPDATE or DELETE, not {type(result).__name__}")
+    return int(result.rowcount)
 
 
 def utcnow() -> datetime:
