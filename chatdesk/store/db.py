@@ -25,10 +25,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import overload
 
-from sqlalchemy import event, inspect, text
+from sqlalchemy import Table, event, inspect, text
 from sqlalchemy.engine import URL, Connection, CursorResult, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError, SQLAlchemyError
-from sqlmodel import Session, create_engine
+from sqlmodel import Session, SQLModel, create_engine
 
 from chatdesk.errors import StoreError
 from chatdesk.store import migrations
@@ -48,6 +48,16 @@ def rowcount(result: object) -> int:
     if not isinstance(result, CursorResult):
         raise TypeError(f"rowcount needs the result of an UPDATE or DELETE, not {type(result).__name__}")
     return int(result.rowcount)
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The ``Table`` a table model is mapped to (what ``Model.__table__`` is at run time; SQLModel
+    does not declare that attribute to type checkers). Raises ``TypeError`` for a model that is
+    not a plain table model."""
+    table = inspect(model).local_table
+    if not isinstance(table, Table):
+        raise TypeError(f"{model.__name__} is not mapped to a table")
+    return table
 
 
 def utcnow() -> datetime:
