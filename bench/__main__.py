@@ -1,4 +1,4 @@
-"""``make bench``: generate the stores once, run the eight figures of issue 7, print the table.
+"""``make bench``: generate the stores once, run the figures (issue 7: 1-8, 14: 9-10, 15: 11, 11: 12), print them.
 
 Usage: ``python -m bench [--only 1,2,6] [--fresh] [--cpu-seconds 60]``. The 1M store is cached
 in ``bench/.cache`` by its generator key (``--fresh`` regenerates it); figures never write to
@@ -20,7 +20,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from bench.datagen import Spec, create_accounts, write_bulk
-from bench.figures import assist, idle_poll, ingest, search, team, tui
+from bench.figures import assist, freshness, idle_poll, ingest, search, team, tui
 from bench.figures.common import Result, Stores
 from chatdesk.store.db import Database
 
@@ -77,7 +77,7 @@ def table(results: list[Result]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("--only", default="1,2,3,4,5,6,7,8,9,10,11", help="comma-separated figure numbers")
+    parser.add_argument("--only", default="1,2,3,4,5,6,7,8,9,10,11,12", help="comma-separated figure numbers")
     parser.add_argument("--fresh", action="store_true", help="regenerate the cached 1M store")
     parser.add_argument("--cpu-seconds", type=float, default=tui.CPU_SECONDS)
     args = parser.parse_args()
@@ -105,6 +105,7 @@ def main() -> None:
             9: lambda: assist.fig9(stores),
             10: lambda: assist.fig10(stores),
             11: lambda: team.run(stores),
+            12: lambda: freshness.run(),
         }
         results: list[Result] = []
         for n in sorted(wanted):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from dataclasses import dataclass
 
 
@@ -52,6 +53,8 @@ class RateLimiter:
         self.default = default
         self._buckets: dict[str, _Bucket] = {}
         self._lock = asyncio.Lock()
+        self.spent = 0  # requests let through so far (the engine paces polling by what a poll costs)
+        self.spent_by: Counter[str] = Counter()  # ...and by budget key
 
     def _bucket(self, key: str) -> _Bucket | None:
         budget = self.budgets.get(key, self.default)
@@ -62,6 +65,8 @@ class RateLimiter:
         return self._buckets[key]
 
     async def acquire(self, key: str) -> None:
+        self.spent += 1
+        self.spent_by[key] += 1
         bucket = self._bucket(key)
         if bucket is None:
             return

@@ -168,3 +168,32 @@ def test_epoch_timestamps_in_every_unit_mean_the_same_instant() -> None:
     for bad in (True, None, "", "abc", "inf", "nan", -1, 0, 1e30):
         with pytest.raises(ValueError):
             utc_from_epoch(bad)
+
+
+# ----------------------------------------------------------------------------- pacing (issue 11 §5)
+
+
+@pytest.mark.parametrize(("marketplace", "stream"), list(policy.PACE))
+@pytest.mark.parametrize("requests", [1, 3, 40])
+def test_polling_stays_within_a_quarter_of_the_published_budget(marketplace: str, stream: str, requests: int) -> None:
+    from chatdesk import marketplaces
+
+    budget = marketplaces.get(marketplace).budgets[policy.PACE[(marketplace, stream)].key]
+    for watching, waiting, hour in [(True, False, 12), (False, True, 3), (False, False, 12), (False, False, 2)]:
+        seconds = policy.stream_interval(
+            marketplace, stream, base=60, watching=watching, waiting=waiting, hour=hour, requests=requests
+        )
+        assert requests / seconds <= policy.SHARE * budget.rate + 1e-9
+
+
+def test_fast_while_watched_or_a_buyer_waits_slow_when_idle_and_at_night() -> None:
+    def pace(**kw: object) -> float:
+        args: dict[str, object] = {"base": 60.0, "watching": False, "waiting": False, "hour": 12} | kw
+        return policy.stream_interval("wildberries", "chats", **args)  # type: ignore[arg-type]
+
+    assert pace(watching=True) == 5.0
+    assert pace(waiting=True) == 5.0
+    assert pace() == 60.0
+    assert pace(hour=3) == 180.0
+    assert pace(watching=True, requests=3) == 12.0  # 3 requests a poll: a quarter of 10 / 10 s
+    assert policy.stream_interval("yandex", "chats", base=60, watching=True, waiting=False, hour=12) == 10.0

@@ -315,3 +315,16 @@ async def test_an_unexpected_exception_is_one_line_and_the_traceback_goes_to_the
     assert res.errors == ["chats: unexpected KeyError: unexpected answer; details are in chatdesk.log"]
     assert any("Traceback" in r.getMessage() for r in caplog.records)
     await eng.aclose()
+
+
+async def test_a_scheduler_tick_polls_only_streams_that_are_due(db: Database) -> None:
+    acc = add(db)
+    SCRIPT.feed = [buyer(1)]
+    eng = engine(db)
+    await eng.poll_account(acc.id)
+    polls = SCRIPT.polls
+    await eng.poll_account(acc.id, due_only=True)  # just polled: nothing is due yet
+    assert SCRIPT.polls == polls
+    status = {s.stream: s for s in views.sync_status(db)}
+    assert status["chats"].next_poll_at is not None
+    await eng.aclose()

@@ -406,6 +406,15 @@ def _record_bad(session: Session, account_id: int, stream: str, items: list[BadI
         return
     now = utcnow()
     table = BadItemRow.__table__
+    # Connectors hand over the raw id as it came: make every string storable first.
+    items = [
+        BadItem(
+            _raw_id(b.external_id),
+            storable(b.reason)[:500],
+            _raw_id(b.chat_external_id) if b.chat_external_id is not None else None,
+        )
+        for b in items
+    ]
     unique = {b.external_id: b for b in items}
     conn = session.connection()
     conn.execute(
@@ -767,6 +776,18 @@ def record_attempt(
         s.add(state)
 
 
+def buyer_waiting(db: Database, account_id: int, since: datetime) -> bool:
+    """Whether a buyer of the account wrote at or after ``since`` and the chat's last word is
+    still theirs (one indexed query; the engine polls faster while this holds)."""
+    with db.read() as s:
+        row = s.execute(
+            select(Chat.id)
+            .where(Chat.account_id == account_id, Chat.last_author == "buyer", Chat.last_message_at >= to_db(since))
+            .limit(1)
+        ).first()
+    return row is not None
+
+
 def message_count(db: Database) -> int:
     with db.read() as s:
         return int(s.execute(select(func.count()).select_from(Message)).scalar() or 0)
@@ -776,6 +797,7 @@ __all__ = [
     "IngestResult",
     "LazyKnownChats",
     "apply_page",
+    "buyer_waiting",
     "get_cursor",
     "known_chats",
     "message_count",

@@ -38,6 +38,7 @@ class EngineCore:
 
     MAX_INLINE_WAIT: ClassVar[float] = 30.0  # a rate limit shorter than this is waited out within the same poll
     INLINE_RETRIES: ClassVar[int] = 3  # at most this many inline retries per poll (policy.POLL gives each cause's)
+    TICK: ClassVar[float] = 5.0  # the scheduler looks at each account this often; streams poll when due
     COMMIT_BATCH: ClassVar[int] = 2000  # messages (roughly) per store transaction during a sync
     COMMIT_SECONDS: ClassVar[float] = 2.0  # ...or this many seconds of fetched data
 
@@ -66,6 +67,10 @@ class EngineCore:
         self._thread: threading.Thread | None = None
         self._scheduler: AsyncIOScheduler | None = None  # created by start(), on the engine loop
         self._stopped = threading.Event()
+        # A TUI is open on this engine: poll fast (policy.PACE). The TUI's engine sets it; a
+        # headless daemon polls fast only while a buyer waits.
+        self.watching = False
+        self.daemon = False  # run_forever: a headless daemon, one of the workers that split the accounts
 
     # ------------------------------------------------------------------ listeners
     def add_listener(self, fn: Callable[[SyncEvent], None]) -> None:

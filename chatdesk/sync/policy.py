@@ -181,3 +181,68 @@ def outbox_delay(reaction: OutboxReaction, exc: BaseException, attempts: int) ->
     if reaction.after == "fixed" and reaction.fixed is not None:
         return reaction.fixed
     return timedelta(seconds=min(300, 5 * 2 ** min(attempts, 6)))
+
+
+# ------------------------------------------------------------------------- pacing (issue 11 §5)
+
+SHARE = 0.25  # at most this share of a marketplace's published budget goes to polling
+OVERNIGHT = range(0, 7)  # local hours when an idle account is polled three times slower
+WAITING_WINDOW = timedelta(minutes=30)  # a buyer who wrote this recently and got no answer waits
+
+
+@dataclass(frozen=True)
+class Pace:
+    """How fast one stream may be polled. ``key``: the rate budget (``marketplaces.py``) its
+    requests spend; ``fast``: seconds between polls while a TUI is open or a buyer waits;
+    ``idle_factor``: the configured poll interval times this when nobody watches."""
+
+    key: str
+    fast: float
+    idle_factor: float = 1.0
+
+
+PACE: Mapping[tuple[str, str], Pace] = {
+    # WB: 10 requests / 10 s per chat method; an idle chats poll is one events request.
+    ("wildberries", "chats"): Pace("wb.events", fast=5.0),
+    # WB questions: 3 / s for the category, but a question is not a chat: every 30 s is news enough.
+    ("wildberries", "questions"): Pace("wb.questions", fast=30.0, idle_factor=2.0),
+    # Ozon: 50 / s per Client-Id (chatdesk's bucket: 40 / s); an idle poll lists all chats.
+    ("ozon", "chats"): Pace("ozon", fast=5.0),
+    # YM: getChats 5,000 / hour; an idle poll lists all chats, 20 per request.
+    ("yandex", "chats"): Pace("getChats", fast=10.0),
+}
+
+
+def stream_interval(
+    marketplace: str,
+    stream: str,
+    *,
+    base: float,
+    watching: bool,
+    waiting: bool,
+    hour: int,
+    requests: int | Mapping[str, int] = 1,
+) -> float:
+    """Seconds until a stream's next poll.
+
+    ``base``: the configured poll interval (seconds); ``watching``: a TUI is open;
+    ``waiting``: a buyer of this account wrote within :data:`WAITING_WINDOW` and has no answer;
+    ``hour``: the local hour; ``requests``: what the last poll of this stream cost (a count
+    on the stream's budget, or counts by budget key: each key's share is kept). Fast while
+    watched or waited on, ``base`` (×3 overnight) otherwise, and never faster than keeps the
+    stream's polling within :data:`SHARE` of the budget its requests spend (budgets from
+    ``chatdesk.marketplaces``)."""
+    from chatdesk import marketplaces
+
+    pace = PACE.get((marketplace, stream), Pace("", fast=base))
+    wanted = pace.fast if (watching or waiting) else base * pace.idle_factor * (3 if hour in OVERNIGHT else 1)
+    try:
+        budgets = marketplaces.get(marketplace).budgets
+    except Exception:  # an unknown marketplace (tests' fakes): no budget to respect
+        budgets = {}
+    spent = {pace.key: max(1, requests)} if isinstance(requests, int) else {pace.key: 1, **requests}
+    floor = max(
+        (n / (SHARE * budgets[key].rate) for key, n in spent.items() if key in budgets and n > 0),
+        default=0.0,
+    )
+    return max(wanted, floor)

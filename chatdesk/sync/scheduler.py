@@ -16,13 +16,16 @@ from chatdesk.sync.streams import StreamPolling
 class Scheduling(StreamPolling):
     # ------------------------------------------------------------------ scheduler
     def _add_poll_job(self, account: AccountRow) -> None:
+        """A tick per account every :attr:`TICK` seconds; each stream polls when its paced
+        interval has passed (``policy.stream_interval``), so a stream's pace can change
+        between polls (a TUI opens, a buyer writes, night falls, a refusal backs it off)."""
         assert self._scheduler is not None
-        interval = self._interval(account)
+        tick = min(self.TICK, self._interval(account))
         self._scheduler.add_job(
-            self.poll_account,
+            self._tick,
             "interval",
-            seconds=interval,
-            jitter=max(1, int(interval * self.config.poll_jitter)),
+            seconds=tick,
+            jitter=max(1, int(tick * self.config.poll_jitter)),
             args=[account.id],
             id=f"poll-{account.id}",
             max_instances=1,
@@ -30,6 +33,11 @@ class Scheduling(StreamPolling):
             next_run_time=datetime.now().astimezone(),
             replace_existing=True,
         )
+
+    _kicks: set[asyncio.Future[object]] = set()  # "sync now" polls in flight (kept referenced)
+
+    async def _tick(self, account_id: int) -> None:
+        await self.poll_account(account_id, due_only=True)
 
     def _setup(self, loop: asyncio.AbstractEventLoop) -> None:
         from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -61,7 +69,9 @@ class Scheduling(StreamPolling):
                 self._add_poll_job(account)
 
     def start(self) -> None:
-        """Run the scheduler on a loop in a background thread (the TUI's mode)."""
+        """Run the scheduler on a loop in a background thread (the TUI's mode: a person is
+        watching, so streams poll at their fast pace)."""
+        self.watching = True
         ready = threading.Event()
 
         def run() -> None:
@@ -91,6 +101,7 @@ class Scheduling(StreamPolling):
 
     async def run_forever(self) -> None:
         """The headless daemon: the scheduler on the current loop until cancelled."""
+        self.daemon = True
         self._setup(asyncio.get_running_loop())
         try:
             await asyncio.Event().wait()
@@ -108,10 +119,12 @@ class Scheduling(StreamPolling):
 
         def kick() -> None:
             assert self._scheduler is not None
-            now = datetime.now().astimezone()
             for job in self._scheduler.get_jobs():
                 if job.id.startswith("poll-") and (account_id is None or job.id == f"poll-{account_id}"):
-                    job.modify(next_run_time=now)
+                    # Every stream, due or not (the tick polls only the due ones); an announced
+                    # rate-limit wait still holds (policy.POLL).
+                    self._kicks.add(asyncio.ensure_future(self.poll_account(int(job.id[5:]))))
+                    self._kicks = {k for k in self._kicks if not k.done()}
 
         self._call_soon(kick)
 

@@ -4,6 +4,7 @@ back off per stream."""
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,8 +31,11 @@ from chatdesk.sync.runtime import (
 
 class StreamPolling(OutboxDelivery):
     # ------------------------------------------------------------------ polling
-    async def poll_account(self, account_id: int, *, force: bool = False) -> AccountResult:
-        """One poll of every stream of an account, then its outbox. Never raises."""
+    async def poll_account(self, account_id: int, *, force: bool = False, due_only: bool = False) -> AccountResult:
+        """One poll of every stream of an account, then its outbox. Never raises.
+
+        ``due_only`` (the scheduler's tick): poll only the streams whose paced interval
+        (:func:`policy.stream_interval`) has passed."""
         try:
             account = await asyncio.to_thread(store_accounts.get_account_by_id, self.db, account_id)
         except ChatdeskError as exc:
@@ -73,7 +77,7 @@ class StreamPolling(OutboxDelivery):
             changed: set[int] = set()
             previews: list[tuple[int, str]] = []
             for stream in rt.connector.streams:
-                res = await self._poll_stream(rt, stream, interval, force=force)
+                res = await self._poll_stream(rt, stream, interval, force=force, due_only=due_only)
                 if isinstance(res, StreamFailure):
                     if res.failure:
                         result.errors.append(f"{stream}: {res.message}")
@@ -105,7 +109,13 @@ class StreamPolling(OutboxDelivery):
     def _take_lease(self, account_id: int, ttl: float) -> int | None:
         """Heartbeat this engine, then take the account's lease within a fair share: with N
         live sync engines, each holds at most ceil(accounts / N) leases, so several daemons
-        split the accounts (rate limits are per token) and a dead one's are taken over."""
+        split the accounts (rate limits are per token) and a dead one's are taken over.
+
+        Only headless daemons (``run_forever``) count as workers: a TUI's engine or a
+        ``sync --once`` takes a lease only when it is free, so a daemon that polls every few
+        seconds (policy.PACE) does not hand an account over to a TUI that just opened."""
+        if not self.daemon:
+            return store_accounts.take_lease(self.db, account_id, self.owner, ttl)
         workers = store_accounts.heartbeat_worker(self.db, self.owner, ttl)
         share = None
         if workers > 1:
@@ -114,7 +124,7 @@ class StreamPolling(OutboxDelivery):
         return store_accounts.take_lease(self.db, account_id, self.owner, ttl, share=share)
 
     async def _poll_stream(
-        self, rt: Runtime, stream: str, interval: float, *, force: bool
+        self, rt: Runtime, stream: str, interval: float, *, force: bool, due_only: bool = False
     ) -> ingest.IngestResult | StreamFailure | None:
         """Poll one stream to the end; return what was ingested, how it failed, or None if it
         rests (its back-off has not ended; a forced poll still rests when :mod:`policy` says
@@ -140,7 +150,10 @@ class StreamPolling(OutboxDelivery):
                     state=row.state,
                     until=until,
                 )
+        if due_only and not force and state.next_poll_at and from_db(state.next_poll_at) > now:  # type: ignore[operator]
+            return None
         total = ingest.IngestResult()
+        spent = Counter(rt.connector.limiter.spent_by)
         attempt = 0
         while True:
             attempt += 1
@@ -161,9 +174,31 @@ class StreamPolling(OutboxDelivery):
                     continue
                 wait = policy.backoff_for(reaction, error, state.failures or 0, interval)
                 return await self._fail(rt, stream, error, key, reaction, wait, was=state.unavailable)
-            next_at = utcnow() + timedelta(seconds=interval)
+            cost = Counter(rt.connector.limiter.spent_by)
+            cost.subtract(spent)
+            pace = await self._pace(rt, stream, interval, requests={k: n for k, n in cost.items() if n > 0})
+            next_at = utcnow() + timedelta(seconds=pace)
             await asyncio.to_thread(ingest.record_attempt, self.db, account.id, stream, ok=True, next_poll_at=next_at)
             return total
+
+    async def _pace(self, rt: Runtime, stream: str, interval: float, *, requests: dict[str, int]) -> float:
+        """Seconds until the stream's next poll (:func:`policy.stream_interval`): fast while a
+        TUI is open or a buyer waits, the configured interval otherwise (slower overnight),
+        within a quarter of the marketplace's budget for what this poll cost."""
+        since = utcnow() - policy.WAITING_WINDOW
+        try:
+            waiting = await asyncio.to_thread(ingest.buyer_waiting, self.db, rt.account.id, since)
+        except ChatdeskError:
+            waiting = False
+        return policy.stream_interval(
+            rt.account.marketplace,
+            stream,
+            base=interval,
+            watching=self.watching,
+            waiting=waiting,
+            hour=datetime.now().hour,
+            requests=requests,
+        )
 
     def _classify(self, rt: Runtime, stream: str, exc: Exception) -> tuple[str, Exception]:
         """The :data:`policy.POLL` key of a failure, and the error whose words are recorded.
