@@ -31,7 +31,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from datetime import UTC, datetime, timedelta
+from typing import Literal, Protocol
 
 from chatdesk import marketplaces
 from chatdesk.model import FileSpec, Limits
@@ -570,6 +571,98 @@ def check(
     """All findings for a message about to go to ``marketplace``: hard ones first, then
     content warnings in text order. An empty list means the message may be sent."""
     return list(_hard(text, marketplace, kind, files, chat_status)) + _content(text, marketplace)
+
+
+class ChatFacts(Protocol):
+    """What the rule check needs to know of the chat a message goes to (``store.views.ChatRow``
+    and ``store.followups.DueCheck`` both fit)."""
+
+    @property
+    def marketplace(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def status(self) -> str | None: ...
+    @property
+    def last_buyer_at(self) -> datetime | None: ...
+
+
+NEVER = datetime.min.replace(tzinfo=UTC)  # "closed already": the buyer never wrote
+
+
+def reply_window_closes(marketplace: str, kind: str, last_buyer_at: datetime | None) -> datetime | None:
+    """When ``marketplace`` stops accepting seller messages in a chat whose buyer last wrote at
+    ``last_buyer_at`` (aware UTC); ``None`` when the marketplace has no reply window for ``kind``.
+
+    Source: ``marketplaces.<id>.reply_window`` (Ozon: 48 h after the buyer's last message,
+    [OZ-26-07]). The window is measured from a buyer message, so a chat whose buyer never wrote
+    is closed already (:data:`NEVER`)."""
+    row = marketplaces.MARKETPLACES.get(marketplace)
+    window = row.reply_window if row is not None else None
+    if window is None or kind != "chat":
+        return None
+    if last_buyer_at is None:
+        return NEVER
+    return last_buyer_at + window
+
+
+def span_words(delta: timedelta) -> str:
+    """A duration in a seller's words: ``25 min``, ``5 h``, ``2 d 3 h`` (never negative)."""
+    minutes = max(0, int(delta.total_seconds() // 60))
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h" if hours else f"{days} d"
+
+
+def window_finding(chat: ChatFacts, at: datetime, now: datetime | None = None) -> Finding | None:
+    """The hard ``window_closed`` finding when a message to ``chat`` at ``at`` (aware UTC: now for
+    a reply, the due time for a follow-up) falls after the marketplace's reply window closes.
+
+    The advice never asks for the impossible: once the window has closed (at ``now``) it says
+    the buyer has to write first; before that it names how long is left."""
+    closes = reply_window_closes(chat.marketplace, chat.kind, chat.last_buyer_at)
+    if closes is None or at <= closes:
+        return None
+    now = now or datetime.now(UTC)
+    label = LABELS.get(chat.marketplace, chat.marketplace)
+    row = marketplaces.MARKETPLACES[chat.marketplace]
+    assert row.reply_window is not None
+    hours = int(row.reply_window.total_seconds() // 3600)
+    rule = f"{label} accepts messages only within {hours} h of the buyer's last message"
+    if closes == NEVER:
+        return Finding("window_closed", "hard", f"the buyer has not written in this chat; {rule}")
+    if closes <= now:
+        return Finding(
+            "window_closed",
+            "hard",
+            f"the reply window closed {span_words(now - closes)} ago ({rule}); you can write again once the buyer does",
+        )
+    return Finding(
+        "window_closed",
+        "hard",
+        f"too late: the reply window closes in {span_words(closes - now)} ({rule}); pick a time before then",
+    )
+
+
+def check_chat(
+    text: str,
+    chat: ChatFacts,
+    *,
+    files: Sequence[FileInfo] = (),
+    at: datetime | None = None,
+    now: datetime | None = None,
+) -> list[Finding]:
+    """:func:`check` for a message to ``chat`` going out at ``at`` (default: now), with the
+    marketplace's reply window as a hard limit. The one check used by the composer, ``send``,
+    follow-up scheduling and the follow-up's send-time re-check."""
+    now = now or datetime.now(UTC)
+    findings = check(text, marketplace=chat.marketplace, kind=chat.kind, files=files, chat_status=chat.status)
+    late = window_finding(chat, at or now, now)
+    return ([late] if late is not None else []) + findings
 
 
 def hard(findings: Iterable[Finding]) -> list[Finding]:

@@ -305,5 +305,10 @@ async def test_replayed_page_token_is_followed_but_a_stuck_one_stops(connector) 
     assert lst.call_count == 3
     lst.side_effect = None
     lst.mock(return_value=ok(f'{{"chats": [{row}], "paging": {{"nextPageToken": "same"}}}}'))
-    with pytest.raises(TransientError, match="not advancing"):
-        await collect(connector, known)
+    # A stuck token ends the listing (red-team finding 9): recorded as a bad item, no cursor
+    # (the next poll lists again), never an endless loop nor a failed round.
+    lst.reset()
+    pages = [p async for p in connector.poll("chats", None, known)]
+    assert lst.call_count <= 4
+    assert all(p.cursor is None for p in pages)
+    assert any("paging stopped" in b.reason for p in pages for b in p.bad_items)

@@ -217,7 +217,7 @@ def match_templates(
 
 def check(chat: views.ChatRow, s: Suggestion) -> Suggestion:
     """``s`` with the rule check of its text for ``chat`` (the same check as anything typed)."""
-    findings = rules.check(s.text, marketplace=chat.marketplace, kind=chat.kind, chat_status=chat.status)
+    findings = rules.check_chat(s.text, chat)
     return Suggestion(**{**s.__dict__, "findings": tuple(findings)})
 
 

@@ -46,6 +46,8 @@ def account_add(
 
     c = get_ctx(ctx)
     connector_class(marketplace)
+    if base_url:
+        actions.check_base_url(base_url, allow_http=allow_http)  # refused before the secret is asked
     if business_id is not None and not business_id.isdigit():
         raise UsageError("--business-id must be a number")
     label = "API key" if marketplace != "wildberries" else "API token"
@@ -81,6 +83,7 @@ def _warn_token(marketplace: str, secret: str) -> None:
 def account_list(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Accounts and their sync state."""
     from chatdesk.store import accounts, views
+    from chatdesk.usecases.accounts import display_base_url
 
     c = get_ctx(ctx)
     db = c.db()
@@ -93,7 +96,7 @@ def account_list(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--js
                 {
                     "name": a.name,
                     "marketplace": a.marketplace,
-                    "base_url": a.base_url,
+                    "base_url": display_base_url(a.base_url),
                     "settings": {k: v for k, v in a.settings.items()},
                     "streams": [
                         {
@@ -134,7 +137,8 @@ def account_list(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--js
             ids = ", ".join(f"{b.external_id or '(no id)'} ({b.reason})" for b in mine[:3])
             more = f" and {len(mine) - 3} more (--json)" if len(mine) > 3 else ""
             errors = "; ".join(x for x in (errors, f"{len(mine)} item(s) not stored: {ids}{more}") if x)
-        table.append([a.name, a.marketplace, a.base_url or "official", local_time(last_ok) or "never", errors])
+        shown = display_base_url(a.base_url) or "official"
+        table.append([a.name, a.marketplace, shown, local_time(last_ok) or "never", errors])
     print_table(["NAME", "MARKETPLACE", "BASE URL", "LAST SYNC", "ERRORS"], table)
 
 

@@ -25,6 +25,13 @@ if TYPE_CHECKING:
     from chatdesk.store.views import ChatRow, MessageRow
 
 
+def _window_closes(ch: ChatRow) -> str | None:
+    from chatdesk.rules import NEVER, reply_window_closes
+
+    closes = reply_window_closes(ch.marketplace, ch.kind, ch.last_buyer_at)
+    return None if closes is None else "closed" if closes == NEVER else iso(closes)
+
+
 def _chat_json(ch: ChatRow) -> dict[str, object]:
     return {
         "id": ch.id,
@@ -41,6 +48,9 @@ def _chat_json(ch: ChatRow) -> dict[str, object]:
         "resolved": ch.resolved_at is not None and (ch.last_buyer_at is None or ch.last_buyer_at <= ch.resolved_at),
         "resolved_at": iso(ch.resolved_at),
         "last_message_at": iso(ch.last_message_at),
+        "last_buyer_at": iso(ch.last_buyer_at),
+        # when the marketplace stops accepting a reply (Ozon: 48 h after the buyer wrote); null: no window
+        "reply_window_closes": _window_closes(ch),
         "preview": ch.preview,
         "has_followup": ch.has_followup,
         "assigned_to": ch.assigned_to,

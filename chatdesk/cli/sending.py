@@ -39,7 +39,10 @@ def send(
     3 queued, unconfirmed or being sent by another chatdesk process: do NOT run send again,
     chatdesk delivers it (running it again would send the reply twice); 4 (team mode) the buyer
     or another operator wrote since you last looked: nothing queued, review (the new messages
-    are printed) and send again, or --anyway.
+    are printed) and send again, or --anyway; 5 partly sent: some parts went out (e.g. the
+    text) and others were refused (e.g. a file) — the line names both; do NOT run the same
+    send again (what went out would arrive twice), send only the refused parts (e.g. the file
+    alone with --attach) or press R on them in the inbox.
     """
     from chatdesk.store import views
     from chatdesk.usecases import questions

@@ -240,14 +240,78 @@ def retry_hint(value: object, default: float, *, low: float = 1.0, high: float =
 
 
 def parse_iso(value: str) -> datetime:
-    """Parse an ISO 8601 timestamp (``Z`` or offset) to aware UTC."""
+    """Parse an ISO 8601 / RFC 3339 timestamp (``Z`` or offset) to aware UTC.
+
+    Raises ValueError and nothing else, for any input: text that is not a date-time, a date
+    beyond the calendar (``10000-01-01``) and one whose UTC form falls outside it
+    (``9999-12-31T23:59:59-23:59``, an offset RFC 3339 allows), which ``astimezone`` would
+    report as OverflowError.
+    """
+    if not isinstance(value, str):
+        raise ValueError(f"not a date-time: {str(value)[:40]!r}")
     text = value.strip()
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
-    dt = datetime.fromisoformat(text)
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC)
+    try:
+        dt = datetime.fromisoformat(text)
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=UTC)
+        return dt.astimezone(UTC)
+    except (ValueError, OverflowError, TypeError):
+        raise ValueError(f"not a usable date-time: {value[:40]!r}") from None
+
+
+def parse_http_date(value: str) -> datetime:
+    """An HTTP date (RFC 9110 IMF-fixdate and its obsolete forms) as aware UTC.
+
+    Raises ValueError and nothing else (``email.utils`` may raise TypeError, IndexError or
+    OverflowError on hostile text such as ``Fri, 31 Dec 9999 23:59:59 -2359``)."""
+    import email.utils
+
+    try:
+        dt = email.utils.parsedate_to_datetime(value)
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=UTC)
+        return dt.astimezone(UTC)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        raise ValueError(f"not an HTTP date: {str(value)[:40]!r}") from None
+
+
+def seconds_until(value: str, *, now: datetime | None = None) -> float | None:
+    """A retry header's value as seconds from ``now``: a number as is, a date-time (ISO 8601
+    or an HTTP date) as the time left until it; None when it is neither or is not finite.
+
+    Never raises: dates at the edge of the calendar give a huge (later clamped) wait, not an
+    OverflowError. Source: RFC 9110 §10.2.3 (Retry-After: HTTP-date or delay-seconds) and YM's
+    ``X-RateLimit-Resource-Until`` (RFC 3339)."""
+    text = str(value).strip()
+    try:
+        number = float(text)
+    except (ValueError, OverflowError):
+        number = None
+    if number is not None:
+        return number if math.isfinite(number) else None
+    until: datetime | None = None
+    iso = text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
+    try:
+        until = datetime.fromisoformat(iso)
+    except (ValueError, TypeError):
+        import email.utils
+
+        try:
+            until = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+    # Counted without astimezone: its UTC form may lie outside the calendar (9999-12-31 at
+    # -23:59), which is simply a very long wait, clamped later by retry_hint.
+    return _epoch_seconds(until) - (now or datetime.now(UTC)).timestamp()
+
+
+def _epoch_seconds(dt: datetime) -> float:
+    """Seconds since 1970 UTC of any datetime (naive = UTC), never OverflowError."""
+    offset = dt.utcoffset() if dt.tzinfo is not None else None
+    naive = (dt.replace(tzinfo=None) - datetime(1970, 1, 1)).total_seconds()
+    return naive - (offset.total_seconds() if offset is not None else 0.0)
 
 
 def exact_id(value: object) -> str:
@@ -285,7 +349,7 @@ def jwt_expiry(token: str) -> datetime | None:
     try:
         payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
         return datetime.fromtimestamp(int(payload["exp"]), tz=UTC)
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, OverflowError, OSError):  # exp may be 1e20 or garbage
         return None
 
 
@@ -319,8 +383,16 @@ def _secret_forms(secret: str) -> set[str]:
 
 def redact(text: str, *secrets: str) -> str:
     """Remove secrets from text that may reach a user, a log or the store, in every echoed
-    form (:func:`_secret_forms`), case-insensitively. Secrets shorter than 4 characters are
-    not looked for (they would redact ordinary words)."""
+    form, case-insensitively. Secrets shorter than 4 characters are not looked for (they would
+    redact ordinary words).
+
+    Two passes: the literal forms of :func:`_secret_forms` (URL-encoded, JSON-escaped, base64
+    …), then the same forms in a *normalized view* of the text (:func:`_normalized_view`:
+    whitespace, control characters and escaped line breaks removed, ``%XX``, ``\\uXXXX`` and
+    ``&#NN;`` decoded, repeatedly) — a key split over two lines, percent-encoded in part or
+    base64 wrapped at a line length — and, for secrets of 8+ letters and digits, the secret's
+    letters and digits in the text's letters and digits (any separators, e.g. a UUID with its
+    dashes changed or spaced). What matches in a view is masked in the original text."""
     import re
 
     for secret in secrets:
@@ -328,7 +400,107 @@ def redact(text: str, *secrets: str) -> str:
             forms = sorted(_secret_forms(secret), key=len, reverse=True)
             pattern = "|".join(re.escape(f) for f in forms)
             text = re.sub(pattern, "***", text, flags=re.IGNORECASE)
+            text = _redact_normalized(text, secret, forms)
     return text
+
+
+_MAX_SCAN = 1_000_000  # characters scanned in normalized views (longer text: its start and end)
+
+
+def _normalized_view(text: str) -> tuple[list[str], list[int], list[int]]:
+    """``text`` as lower-case characters with where each came from: whitespace, control
+    characters and escaped line breaks (``\\n``, ``\\r``, ``\\t``) dropped; ``%XX``,
+    ``\\uXXXX``, ``\\xXX`` and ``&#NN;``/``&#xHH;`` decoded (three rounds, for double
+    encoding). Returns (chars, start offsets, end offsets) into ``text``."""
+    import re
+
+    chars: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "\\" and i + 1 < n and text[i + 1] in "nrt":
+            i += 2
+            continue
+        if c.isspace() or ord(c) < 32 or 0x7F <= ord(c) < 0xA0 or c in "\u200b\u200c\u200d\u2060\ufeff":
+            i += 1
+            continue
+        chars.append(c)
+        starts.append(i)
+        ends.append(i + 1)
+        i += 1
+    escapes = re.compile(r"%([0-9a-f]{2})|\\u([0-9a-f]{4})|\\x([0-9a-f]{2})|&#x([0-9a-f]{1,6});|&#([0-9]{1,7});", re.I)
+    for _ in range(3):
+        joined = "".join(chars)
+        if not escapes.search(joined):
+            break
+        new_chars: list[str] = []
+        new_starts: list[int] = []
+        new_ends: list[int] = []
+        pos = 0
+        for m in escapes.finditer(joined):
+            new_chars.extend(chars[pos : m.start()])
+            new_starts.extend(starts[pos : m.start()])
+            new_ends.extend(ends[pos : m.start()])
+            hexa = m.group(1) or m.group(2) or m.group(3) or m.group(4)
+            try:
+                value = chr(int(hexa, 16)) if hexa else chr(int(m.group(5)))
+            except (ValueError, OverflowError):
+                value = m.group(0)
+            if value.isspace():
+                pass  # an encoded line break or space is dropped like a real one
+            else:
+                new_chars.append(value)
+                new_starts.append(starts[m.start()])
+                new_ends.append(ends[m.end() - 1])
+            pos = m.end()
+        new_chars.extend(chars[pos:])
+        new_starts.extend(starts[pos:])
+        new_ends.extend(ends[pos:])
+        chars, starts, ends = new_chars, new_starts, new_ends
+    return [c.lower() for c in chars], starts, ends
+
+
+def _redact_normalized(text: str, secret: str, forms: list[str]) -> str:
+    """Mask what the normalized views find of ``secret`` (see :func:`redact`)."""
+    if len(text) > _MAX_SCAN:
+        half = _MAX_SCAN // 2
+        return (
+            _redact_normalized(text[:half], secret, forms)
+            + text[half:-half]
+            + _redact_normalized(text[-half:], secret, forms)
+        )
+    chars, starts, ends = _normalized_view(text)
+    view = "".join(chars)
+    spans: list[tuple[int, int]] = []
+    for form in {f.lower() for f in forms if len(f) >= 6} | {secret.lower()}:
+        at = view.find(form)
+        while at >= 0:
+            spans.append((starts[at], ends[at + len(form) - 1]))
+            at = view.find(form, at + 1)
+    core = "".join(c for c in secret.lower() if c.isalnum())
+    if len(core) >= 8:
+        keep = [k for k, c in enumerate(chars) if c.isalnum()]
+        alnum = "".join(chars[k] for k in keep)
+        at = alnum.find(core)
+        while at >= 0:
+            spans.append((starts[keep[at]], ends[keep[at + len(core) - 1]]))
+            at = alnum.find(core, at + 1)
+    if not spans:
+        return text
+    spans.sort()
+    out: list[str] = []
+    pos = 0
+    for start, end in spans:
+        if end <= pos:
+            continue
+        start = max(start, pos)
+        out.append(text[pos:start])
+        out.append("***")
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def contains_secret(text: str, *secrets: str) -> bool:

@@ -63,6 +63,7 @@ ERROR_CLASSES: Mapping[str, type[ConnectorError]] = {
 # A short pause for a concurrency refusal: long enough for another integration's request to
 # finish, short enough to finish the round (seconds, uniformly jittered).
 PARALLEL_PAUSE = (0.5, 2.0)
+RATE_LIMIT_STATUSES = frozenset({420, 429})  # 420: Yandex Market's quota status; 429: RFC 6585
 MAX_TEXT = 300  # characters of the marketplace's own words kept in a message
 
 
@@ -225,7 +226,27 @@ class ErrorTable:
     def error(self, response: httpx.Response, *secrets: str, cause: str | None = None, **extra: str) -> ConnectorError:
         """The typed exception for a refusal, in plain words with the marketplace's own after
         them. ``cause`` overrides the table (a caller that knows better); ``extra`` fills
-        further ``{names}`` of a template (e.g. the API method)."""
+        further ``{names}`` of a template (e.g. the API method).
+
+        Never raises: the marketplace did answer, so whatever goes wrong reading the answer
+        (hostile headers, an unexpected body) still gives a definite refusal classified by the
+        status alone — a 420/429 is a rate limit with the default wait, never an ambiguous
+        send."""
+        try:
+            return self._error(response, *secrets, cause=cause, **extra)
+        except Exception:  # a refusal must stay a refusal
+            status = response.status_code
+            if status in RATE_LIMIT_STATUSES:
+                return RateLimited(
+                    f"{self.name} request quota used up: waiting {self.default_wait:g} s (HTTP {status})",
+                    retry_after=retry_hint(None, self.default_wait),
+                    status=status,
+                )
+            if status >= 500:
+                return MarketplaceDown(f"{self.name} is not answering properly (HTTP {status})", status=status)
+            return Rejected(f"{self.name} refused (HTTP {status})", status=status)
+
+    def _error(self, response: httpx.Response, *secrets: str, cause: str | None = None, **extra: str) -> ConnectorError:
         answer = self.answer(response, *secrets)
         found = cause or self.cause(answer)
         template = self.words.get(found) or DEFAULT_WORDS[found]
@@ -267,26 +288,10 @@ def _html_title(content: bytes) -> str:
 
 
 def _seconds_until(value: str) -> object:
-    """A retry header's value as seconds: a number as is, a date-time as the time left until
-    it (ISO 8601 or an HTTP date); the text unchanged when it is neither (then the default)."""
-    text = value.strip()
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    import email.utils
-    from datetime import UTC, datetime
+    """A retry header's value as seconds (see :func:`chatdesk.connectors.base.seconds_until`);
+    the text unchanged when it is neither a number nor a date-time (then the default). Never
+    raises."""
+    from chatdesk.connectors.base import seconds_until
 
-    from chatdesk.connectors.base import parse_iso
-
-    until: datetime | None
-    try:
-        until = parse_iso(text)
-    except ValueError:
-        try:
-            until = email.utils.parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError):
-            return text
-    if until.tzinfo is None:
-        until = until.replace(tzinfo=UTC)
-    return (until - datetime.now(UTC)).total_seconds()
+    seconds = seconds_until(value)
+    return value if seconds is None else seconds

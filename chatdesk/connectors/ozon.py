@@ -36,6 +36,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from collections import Counter
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -50,6 +51,7 @@ from chatdesk.connectors.base import (
     Attachment,
     AuthError,
     Author,
+    BadItem,
     ChatInfo,
     ChatRef,
     Connector,
@@ -78,6 +80,12 @@ BUDGET_KEY = "ozon"
 LIST_LIMIT = 100  # v3 maximum
 HISTORY_LIMIT = 1000  # v3 maximum
 MAX_PAGES = 10_000  # a server that never says has_next=false must not hang a poll
+# Chat-list pages per poll: the list is read whole each poll, so this bounds a poll whose
+# cursor never ends (100,000 chats; 25 s at the 40 requests/s budget). When the answer states
+# ``total_chats_count``, the cap is that many pages plus a few (pages may overlap).
+MAX_LIST_PAGES = 1000
+MAX_CURSOR_REPEATS = 3  # a cursor already sent this often ends the listing (replays are fine)
+ITEM_ERRORS = (KeyError, ValueError, TypeError, AttributeError, OverflowError)
 MAX_STALLS = 3  # history pages in a row that bring nothing new (e.g. a repeated page)
 BUYER_CHAT_TYPES = {"BUYER_SELLER", "BUYER_SELLER_SELECT"}
 # everyone else (crm, courier, support...) -> marketplace
@@ -106,16 +114,36 @@ def _flag(value: object) -> bool:
     return value is True
 
 
+def _digits(text: str) -> bool:
+    """ASCII decimal digits only: ``"²".isdigit()`` is true, but ``int("²")`` fails."""
+    return text.isascii() and text.isdigit()
+
+
 def _uint(value: str) -> int:
     """An id for a request body: an exact int, so JSON carries it as a bare number."""
     text = exact_id(value)
-    if not text.isdigit():
+    if not _digits(text):
         raise ValueError(f"not an Ozon message id: {value!r}")
     return int(text)
 
 
 def _body(obj: dict[str, Any]) -> bytes:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _page_cap(total: object) -> int:
+    """Pages needed for ``total_chats_count`` chats plus a few for overlap, at most
+    :data:`MAX_LIST_PAGES`; the maximum when the count is missing or unreadable."""
+    text = str(total).strip() if isinstance(total, int | str) and not isinstance(total, bool) else ""
+    if not _digits(text) or len(text) > 9:
+        return MAX_LIST_PAGES
+    return min(MAX_LIST_PAGES, -(-int(text) // LIST_LIMIT) + 3)
+
+
+def _raw_chat_id(item: object) -> str:
+    chat = item.get("chat") if isinstance(item, dict) and isinstance(item.get("chat"), dict) else item
+    raw = chat.get("chat_id") if isinstance(chat, dict) else None
+    return str(raw)[:40] if raw is not None else ""
 
 
 @dataclass(frozen=True)
@@ -201,7 +229,9 @@ class OzonConnector(Connector):
     async def poll(self, stream: str, cursor: str | None, known: Mapping[str, KnownChat]) -> AsyncIterator[Page]:
         if stream != "chats":
             raise ValueError(f"Ozon has no stream {stream!r}")
-        listed = await self._list_buyer_chats()
+        listed, listing_bad = await self._list_buyer_chats()
+        if listing_bad:
+            yield Page(bad_items=tuple(listing_bad))
         refused: MissingAccess | None = None
         for chat in listed:
             prior = known.get(chat.chat_id)
@@ -216,11 +246,11 @@ class OzonConnector(Connector):
             if refused is None:
                 last = prior.last_message_id if prior is not None else None
                 try:
-                    messages, context = await self._history(chat.chat_id, last)
+                    messages, context, bad = await self._history(chat.chat_id, last)
                 except MissingAccess as exc:
                     refused = exc
                 else:
-                    yield Page(chats=(self._info(chat, context),), messages=tuple(messages))
+                    yield Page(chats=(self._info(chat, context),), messages=tuple(messages), bad_items=tuple(bad))
                     continue
             # History refused for want of a subscription: keep the chat as the list shows it
             # (status, unread count) without its version, so its history is read once allowed.
@@ -228,22 +258,52 @@ class OzonConnector(Connector):
         if refused is not None:
             raise MissingAccess(refused.message, status=refused.status, partial=True)
 
-    async def _list_buyer_chats(self) -> list[_ListedChat]:
+    async def _list_buyer_chats(self) -> tuple[list[_ListedChat], list[BadItem]]:
+        """Every buyer chat in the list, and the items that could not be read.
+
+        Paging ends when Ozon says so, when a cursor comes back that was already sent
+        :data:`MAX_CURSOR_REPEATS` times (a stalled or cycling list; a replayed page or two is
+        tolerated), when a page brings no chat not seen before
+        (:data:`MAX_STALLS` times in a row) or at the page cap (:data:`MAX_LIST_PAGES`, or
+        ``total_chats_count`` / page size plus a few). An early end is recorded as a bad item
+        (raw id ``paging:<cursor>``); the chats listed so far are still polled."""
         out: dict[str, _ListedChat] = {}
+        bad: list[BadItem] = []
         cursor: str | None = None
-        for _ in range(MAX_PAGES):
+        used: Counter[str] = Counter()
+        cap = MAX_LIST_PAGES
+        stalls = 0
+        for page in range(1, MAX_LIST_PAGES + 1):
             payload: dict[str, Any] = {"limit": LIST_LIMIT}
             if cursor:
                 payload["cursor"] = cursor
+                used[cursor] += 1
             data = self._obj(await self._call("/v3/chat/list", payload), "/v3/chat/list")
+            cap = min(cap, _page_cap(data.get("total_chats_count")))
+            before = len(out)
             for item in data.get("chats") or ():
-                listed = self._listed(item)
+                try:
+                    listed = self._listed(item)
+                except ITEM_ERRORS as exc:
+                    bad.append(BadItem(_raw_chat_id(item), f"chat skipped: {type(exc).__name__}"))
+                    continue
                 if listed is not None:
                     out.setdefault(listed.chat_id, listed)  # a repeated page lists a chat twice
             cursor = str(data.get("cursor") or "") or None
             if not _flag(data.get("has_next")) or cursor is None:
-                return list(out.values())
-        raise TransientError("Ozon chat list did not end: too many pages")
+                return list(out.values()), bad
+            stalls = stalls + 1 if len(out) == before else 0
+            why = None
+            if used[cursor] >= MAX_CURSOR_REPEATS:
+                why = "the same cursor came back"
+            elif stalls >= MAX_STALLS:
+                why = f"{stalls} pages in a row brought no new chat"
+            elif page >= cap:
+                why = f"page cap of {cap} reached"
+            if why is not None:
+                bad.append(BadItem(f"paging:{cursor[:40]}", f"chat list paging stopped after {page} pages: {why}"))
+                return list(out.values()), bad
+        return list(out.values()), bad  # pragma: no cover - the cap ends the loop
 
     @staticmethod
     def _listed(item: Any) -> _ListedChat | None:
@@ -255,13 +315,16 @@ class OzonConnector(Connector):
         if chat_type not in BUYER_CHAT_TYPES or not chat_id:
             return None
         raw_last = item.get("last_message_id")
+        last = exact_id(raw_last) if raw_last not in (None, "") else "0"
+        if not _digits(last):
+            raise ValueError(f"last_message_id is not a number: {last[:40]!r}")
         status = str(chat.get("chat_status") or "").upper() or None
         unread = item.get("unread_count")
         return _ListedChat(
-            chat_id=str(chat_id),
+            chat_id=exact_id(chat_id),
             status=status,
-            last_message_id=exact_id(raw_last) if raw_last not in (None, "") else "0",
-            unread=int(unread) if isinstance(unread, int | str) and str(unread).isdigit() else None,
+            last_message_id=last,
+            unread=int(unread) if isinstance(unread, int | str) and _digits(str(unread)) else None,
         )
 
     @staticmethod
@@ -275,12 +338,17 @@ class OzonConnector(Connector):
             version=chat.last_message_id,
         )
 
-    async def _history(self, chat_id: str, last_known: str | None) -> tuple[list[MessageInfo], dict[str, str]]:
-        """The chat's messages after ``last_known`` (all of them when None), oldest first."""
-        forward = last_known is not None and last_known.isdigit()
+    async def _history(
+        self, chat_id: str, last_known: str | None
+    ) -> tuple[list[MessageInfo], dict[str, str], list[BadItem]]:
+        """The chat's messages after ``last_known`` (all of them when None), oldest first, its
+        context, and the messages that could not be read (recorded with their raw id; one bad
+        message never blocks the chat or the stream)."""
+        forward = last_known is not None and _digits(last_known)
         anchor: str | None = last_known if forward else None
         seen: dict[str, MessageInfo] = {}
         context: dict[str, str] = {}
+        bad: list[BadItem] = []
         stalls = 0
         for _ in range(MAX_PAGES):
             payload: dict[str, Any] = {"chat_id": chat_id, "direction": "Forward" if forward else "Backward"}
@@ -291,7 +359,13 @@ class OzonConnector(Connector):
             fresh = 0
             ids: list[str] = []
             for raw in data.get("messages") or ():
-                msg = self._message(chat_id, raw)
+                try:
+                    msg = self._message(chat_id, raw)
+                except ITEM_ERRORS as exc:
+                    raw_id = raw.get("message_id") if isinstance(raw, dict) else None
+                    reason = f"message skipped: {type(exc).__name__}"
+                    bad.append(BadItem(str(raw_id)[:40] if raw_id is not None else "", reason, chat_id))
+                    continue
                 if msg is None:
                     continue
                 ids.append(msg.external_id)
@@ -313,14 +387,14 @@ class OzonConnector(Connector):
         else:
             raise TransientError(f"Ozon history of chat {chat_id} did not end: too many pages")
         messages = sorted(seen.values(), key=lambda m: int(m.external_id))
-        return messages, context
+        return messages, context, bad
 
     def _message(self, chat_id: str, raw: Any) -> MessageInfo | None:
         if not isinstance(raw, dict) or raw.get("message_id") in (None, ""):
             return None
         message_id = exact_id(raw["message_id"])
-        if not message_id.isdigit():
-            return None
+        if not _digits(message_id):
+            raise ValueError(f"message_id is not a number: {message_id[:40]!r}")
         user = json_object(raw.get("user"))
         author: Author = AUTHORS.get(str(user.get("type") or "").strip().lower(), "marketplace")
         data = [str(x) for x in raw.get("data") or () if x is not None]

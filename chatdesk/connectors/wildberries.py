@@ -99,6 +99,10 @@ QUESTIONS_FIRST_WINDOW = timedelta(days=30)  # how far back the first sync reads
 QUESTIONS_MARGIN_S = 300  # re-read this many seconds before the newest question seen (indexing lag)
 MAX_PAGES_PER_POLL = 1000  # a safety stop; the cursor is persisted so the next poll continues
 MAX_STALLS = 3  # events pages in a row with nothing new end a poll (a feed replaying itself)
+# A ``next`` is a ms timestamp (spec: "next" = the time to read events from). One further ahead
+# than this of both the machine's clock and the newest event it came with is not a time but a
+# wrong unit (µs) or garbage: following it would skip every event until then, for good.
+NEXT_AHEAD_MS = 24 * 3600 * 1000
 FIRST_CURSOR_MARGIN_S = 60  # an empty first answer without ``next``: resume from a minute ago
 SIGN_REFRESH = timedelta(hours=6)  # re-read the chat list (fresh replySigns) this often while running
 
@@ -239,7 +243,19 @@ class WildberriesConnector(Connector):
         introduced: set[str] = set()
         seen_events: set[str] = set()
         latest: dict[str, tuple[datetime, str]] = {}  # newest activity emitted per chat in this poll
+        now_ms = int(self.clock().timestamp() * 1000)
         current = _next_ms(cursor)
+        if current is not None and not _plausible_next(current, None, now_ms):
+            # A cursor stored from an implausible ``next`` (an older chatdesk followed one):
+            # start over from the chat list rather than wait for that time forever.
+            yield Page(bad_items=(_bad_next(current, "stored events cursor ignored"),))
+            if not list_fetched:
+                listed = await self._listed()
+                list_fetched = True
+                described = [c for c in (_listed_chat(w) for w in listed.values()) if c is not None]
+                if described:
+                    yield Page(chats=tuple(described))
+            current = None
         stalls = 0
         for _ in range(MAX_PAGES_PER_POLL):
             params = {"next": current} if current else None
@@ -254,12 +270,20 @@ class WildberriesConnector(Connector):
             events = [e for e in raw_events if isinstance(e, dict) and _text(e.get("chatID"))]
             broken = [_bad_event(e, "no chat id") for e in raw_events if e not in events]
             new_next = _next_ms(result.get("next"))
+            newest = _newest_ms(events)
+            if new_next is not None and not _plausible_next(new_next, newest, now_ms):
+                broken.append(_bad_next(new_next, "implausible events cursor ignored"))
+                # Resume just after the newest event this page brought (the spec's own
+                # meaning of ``next``), or stay where we are.
+                new_next = newest + 1 if newest is not None else None
             if _count(result.get("totalEvents")) == 0 or not raw_events:
                 if cursor is None and current is None:
                     # An empty first answer still gives a place to resume from, so the next
                     # idle poll is one events request, not the chat list again.
                     start = new_next or int((self.clock().timestamp() - FIRST_CURSOR_MARGIN_S) * 1000)
-                    yield Page(cursor=str(start))
+                    yield Page(cursor=str(start), bad_items=tuple(broken))
+                elif broken:
+                    yield Page(bad_items=tuple(broken))
                 return
             for event in events:
                 if event.get("isNewChat") and event.get("replySign"):
@@ -615,6 +639,22 @@ def _next_ms(value: Any) -> int | None:
     return int(number)
 
 
+def _plausible_next(value: int, newest_ms: int | None, now_ms: int) -> bool:
+    """Is ``value`` a believable events cursor: at most :data:`NEXT_AHEAD_MS` ahead of both
+    the clock and the newest event it came with? (A cursor too far back only re-reads events,
+    which are deduplicated, and the cursor never moves back; one too far ahead skips them.)"""
+    return value <= max(now_ms, newest_ms or 0) + NEXT_AHEAD_MS
+
+
+def _newest_ms(events: list[dict[str, Any]]) -> int | None:
+    times = [t for t in (_event_time(e) for e in events) if t is not None]
+    return int(max(times).timestamp() * 1000) if times else None
+
+
+def _bad_next(value: int, reason: str) -> BadItem:
+    return BadItem(external_id=f"next:{value}", reason=f"{reason}: next={value} is not a plausible ms time")
+
+
 def _bad_event(event: Any, reason: str) -> BadItem:
     wire = event if isinstance(event, dict) else {}
     raw = wire.get("eventID")
@@ -748,14 +788,48 @@ def _question(wire: Mapping[str, Any]) -> tuple[ChatInfo, list[MessageInfo], dat
 
 
 def _failed_files(errors: list[str], files: tuple[OutgoingFile, ...]) -> tuple[tuple[str, str], ...]:
-    """Which files WB's ``errors`` name (``"file.pdf: upload error"``); an error naming no file
-    we sent counts against every file, since we cannot tell which one it meant."""
+    """Which files WB's ``errors`` name, matched by the exact file name, never as a substring
+    (``"a.pdf"`` is inside ``"data.pdf: upload error"`` but is not named by it).
+
+    WB formats a file-upload error as ``"<name>: <reason>"`` (spec: ``errors`` of
+    ``POST /api/v1/seller/message`` are file-upload errors); a name is also recognised as a
+    whole token elsewhere in the text (between quotes, spaces or punctuation). When several
+    names fit the ``<name>:`` prefix the longest wins. An error naming no file we sent counts
+    against every file, since we cannot tell which one it meant."""
+    import unicodedata
+
+    def norm(text: str) -> str:
+        return unicodedata.normalize("NFC", text).strip()
+
+    names = {f.name: norm(f.name) for f in files}
     out: dict[str, str] = {}
     for error in errors:
-        named = [f.name for f in files if error.startswith(f.name) or f.name in error]
-        for name in named or [f.name for f in files]:
+        text = norm(str(error))
+        prefixed = [n for n, key in names.items() if key and text.startswith(key + ":")]
+        if prefixed:
+            named = [max(prefixed, key=lambda n: len(names[n]))]
+        else:
+            named = [n for n, key in names.items() if key and _names_token(text, key)]
+        for name in named or list(names):
             out[name] = "; ".join(x for x in (out.get(name), error) if x)
     return tuple(out.items())
+
+
+_NAME_EDGE = " \t\"'«»“”„()[]<>,;:"
+
+
+def _names_token(text: str, name: str) -> bool:
+    """``name`` occurs in ``text`` as a whole token: bounded by the text's ends, whitespace,
+    quotes, brackets or punctuation (a trailing full stop ends a sentence, not a name)."""
+    start = text.find(name)
+    while start >= 0:
+        end = start + len(name)
+        before = text[start - 1] if start else " "
+        after = text[end] if end < len(text) else " "
+        if before in _NAME_EDGE and (after in _NAME_EDGE or (after == "." and end + 1 == len(text))):
+            return True
+        start = text.find(name, start + 1)
+    return False
 
 
 def _check_chat_message(text: str, files: tuple[OutgoingFile, ...]) -> None:

@@ -54,6 +54,7 @@ from chatdesk.connectors.base import (
     TransientError,
     exact_id,
     loads_exact,
+    parse_http_date,
     parse_iso,
     redact,
 )
@@ -63,6 +64,13 @@ from chatdesk.ratelimit import Budget, RateLimiter
 HOST = "https://api.partner.market.yandex.ru"
 LIST_LIMIT = 20  # spec maximum for getChats
 HISTORY_LIMIT = 100  # spec maximum for getChatHistory
+# Paging bounds per poll. getChats: 250 pages are 5,000 chats, the whole hourly getChats
+# budget (marketplaces.py); a chat's history: 100 pages are 10,000 messages. A token that came
+# back TOKEN_REPEATS times, or STALL_PAGES pages in a row with nothing new, end paging too.
+MAX_LIST_PAGES = 250
+MAX_HISTORY_PAGES = 100
+TOKEN_REPEATS = 3
+STALL_PAGES = 3
 # Limits and budgets are the marketplace row's (chatdesk.marketplaces, which cites the spec).
 ROW = marketplaces.YANDEX
 MAX_TEXT = ROW.limits["chat"].max_text
@@ -133,13 +141,10 @@ CLOCK_MARGIN = timedelta(seconds=1)  # the Date header is to the second too
 
 def _date_header(response: httpx.Response) -> datetime:
     """The server's clock from ``Date`` (HTTP date), else ours."""
-    import email.utils
-
     try:
-        at = email.utils.parsedate_to_datetime(response.headers.get("date", ""))
-    except (TypeError, ValueError, IndexError):
+        return parse_http_date(response.headers.get("date", ""))
+    except ValueError:
         return datetime.now(UTC)
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def _ascii_digits(value: str) -> bool:
@@ -247,7 +252,8 @@ class YandexConnector(Connector):
         seen: set[str] = set()
         tokens: Counter[str] = Counter()
         token: str | None = None
-        while True:
+        stalls = 0
+        for pages in range(1, MAX_LIST_PAGES + 1):
             params: dict[str, Any] = {"limit": LIST_LIMIT}
             if token:
                 params["pageToken"] = token
@@ -256,6 +262,7 @@ class YandexConnector(Connector):
             result = body.get("result") or {}
             status_only: list[ChatInfo] = []
             bad: list[BadItem] = []
+            before = len(seen)
             for raw in result.get("chats") or []:
                 try:
                     info = self._chat_info(raw)
@@ -267,15 +274,28 @@ class YandexConnector(Connector):
                 if info.external_id in seen:
                     continue
                 seen.add(info.external_id)
+                stalls = 0
                 prior = known.get(info.external_id)
                 if prior is not None and prior.version == info.version and not _within_precision(info, previous):
                     if (prior.status or "").upper() != (info.status or "").upper():
                         status_only.append(ChatInfo(info.external_id, status=info.status))
                     continue
                 yield await self._history_page(info, prior)
+            stalls += len(seen) == before
+            token, why = self._next_token(result, tokens)
+            if token is not None and why is None:
+                if stalls >= STALL_PAGES:
+                    why = f"{stalls} pages in a row brought no new chat"
+                elif pages >= MAX_LIST_PAGES:
+                    why = f"page cap of {MAX_LIST_PAGES} reached"
+            if why is not None:
+                # What was listed is stored; the cursor stays, so the next poll lists again.
+                stop = f"chat list paging stopped after {pages} pages: {why}"
+                bad.append(BadItem(f"paging:{(token or '')[:40]}", stop))
             if status_only or bad:
                 yield Page(chats=tuple(status_only), bad_items=tuple(bad))
-            token = self._next_token(result, tokens)
+            if why is not None:
+                return
             if token is None:
                 # The cursor is when this listing began (the server's clock): chats whose
                 # updatedAt is within its one-second precision of it are re-read next time.
@@ -283,18 +303,19 @@ class YandexConnector(Connector):
                 return
 
     @staticmethod
-    def _next_token(result: Mapping[str, Any], tokens: Counter[str]) -> str | None:
-        """``paging.nextPageToken``, or None on the last page. A server that replays a page
-        hands out the same token again, which is fine once; a token that keeps coming back
-        means paging is stuck, and looping on it would burn the hourly budget."""
+    def _next_token(result: Mapping[str, Any], tokens: Counter[str]) -> tuple[str | None, str | None]:
+        """``paging.nextPageToken`` (None on the last page) and why paging must stop, if it
+        must. A server that replays a page hands out the same token again, which is fine
+        once or twice; a token that keeps coming back means paging is stuck, and looping on
+        it would burn the hourly budget."""
         raw = (result.get("paging") or {}).get("nextPageToken")
         if not raw:
-            return None
+            return None, None
         token = str(raw)
         tokens[token] += 1
-        if tokens[token] > 3:
-            raise TransientError("Yandex Market paging is not advancing (the same page token keeps coming back)")
-        return token
+        if tokens[token] > TOKEN_REPEATS:
+            return token, "the same page token keeps coming back"
+        return token, None
 
     @staticmethod
     def _parsed(parse: Any, raw: Any, *args: Any) -> Any:
@@ -335,12 +356,14 @@ class YandexConnector(Connector):
         found: dict[str, MessageInfo] = {}
         tokens: Counter[str] = Counter()
         token: str | None = None
-        while True:
+        stalls = 0
+        for pages in range(1, MAX_HISTORY_PAGES + 1):
             params: dict[str, Any] = {"chatId": info.external_id, "limit": HISTORY_LIMIT}
             if token:
                 params["pageToken"] = token
             data = await self._call("getChatHistory", "POST", "/chats/history", params=params, json=body)
             result = data.get("result") or {}
+            before = len(found) + len(bad)
             for raw in result.get("messages") or []:
                 try:
                     message = self._message(raw, info.external_id)
@@ -360,9 +383,19 @@ class YandexConnector(Connector):
                     continue
                 if floor is None or number > floor:
                     found.setdefault(message.external_id, message)
-            token = self._next_token(result, tokens)
+            stalls = stalls + 1 if len(found) + len(bad) == before else 0
+            token, why = self._next_token(result, tokens)
             if token is None:
                 break
+            if why is None and (stalls >= STALL_PAGES or pages >= MAX_HISTORY_PAGES):
+                why = "pages bring nothing new" if stalls >= STALL_PAGES else f"page cap of {MAX_HISTORY_PAGES} reached"
+            if why is not None:
+                # Committing part of an unordered history could move the chat's last message
+                # past one never fetched: record the stop, keep the chat without its version
+                # (read again next poll) and none of this history; other chats go on.
+                stop = f"history paging stopped after {pages} pages: {why}"
+                bad.append(BadItem(f"paging:{token[:40]}", stop, info.external_id))
+                return Page(chats=(replace(info, version=None),), bad_items=tuple(bad))
         messages = sorted(found.values(), key=lambda m: (int(m.external_id), m.created_at))
         preview = None
         if messages:

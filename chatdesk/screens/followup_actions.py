@@ -7,8 +7,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from rich.text import Text
 from textual import work
 
+from chatdesk.sanitize import safe_text
 from chatdesk.screens.dialogs import ConfirmDialog
 
 # The follow-up screens (and the rule tables they load) are imported on first use, not at
@@ -54,33 +56,47 @@ class FollowUpActions:
 
     def action_resolve(self) -> None:
         chat = self._need_chat()
-        if chat is None:
-            return
-        from chatdesk.usecases.followups import resolve_plan
+        if chat is not None:
+            self._plan_resolve(chat)  # templates are read from disk: off the UI loop
 
-        config = self.desk.config
-        planned = resolve_plan(chat, config, self.desk.clock())
-        lines = []
+    @work(thread=True, group="resolve-plan", exit_on_error=False)
+    def _plan_resolve(self, chat: ChatRow) -> None:
+        from chatdesk.errors import UsageError
+        from chatdesk.usecases.followups import render_template, resolve_plan
+
+        desk = self.desk
+        config = desk.config
+        planned = resolve_plan(chat, config, desk.clock())
+        body = Text()
+        if chat.waiting:
+            # UX finding 4: resolving does not answer the buyer; say so before anything else.
+            body.append("The buyer is waiting: their last message has no answer yet.\n\n", style="bold")
+        body.append("It leaves the waiting queue until the buyer writes again. Follow-ups by your rules:\n")
+        buyer_facing = False
         for p in planned:
             if p.skip is None and p.due is not None:
-                lines.append(f"• {p.rule}: {p.due.astimezone(config.tz):%a %d %b %H:%M}")
+                buyer_facing = True
+                body.append(f"• {p.rule}: {p.due.astimezone(config.tz):%a %d %b %H:%M}\n", style="bold")
+                try:
+                    text = render_template(p.template, chat, config, desk.home)
+                except UsageError as exc:
+                    text = f"(not scheduled: {exc})"
+                body.append("  " + safe_text(" ".join(text.split()), single_line=True, max_len=300) + "\n")
             else:
-                lines.append(f"• {p.rule}: not scheduled — {p.skip}")
-        plan = "\n".join(lines) or "• none: no follow-up rules are configured (resolve_rules in config.toml)"
+                body.append(f"• {p.rule}: not scheduled — {p.skip}\n")
+        if not planned:
+            body.append("• none: no follow-up rules are configured (resolve_rules in config.toml)\n")
+        body.append("Each stays visible and cancellable (p) until it is due.")
 
         def confirmed(yes: bool | None) -> None:
             if yes:
                 self._resolve(chat.id)
 
-        self.app.push_screen(
-            ConfirmDialog(
-                "Mark this chat resolved?",
-                "It leaves the waiting queue until the buyer writes again. Follow-ups by your rules:\n"
-                f"{plan}\nEach stays visible and cancellable (p) until it is due.",
-                yes="resolve",
-            ),
-            confirmed,
+        # Buyer-facing messages need the explicit key: Enter cancels (as in every such dialog).
+        dialog = ConfirmDialog(
+            "Mark this chat resolved?", body, yes="resolve", destructive=buyer_facing or chat.waiting
         )
+        self.app.call_from_thread(self.app.push_screen, dialog, confirmed)
 
     @work(thread=True, group="resolve", exit_on_error=False)
     def _resolve(self, chat_id: int) -> None:

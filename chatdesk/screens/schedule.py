@@ -29,7 +29,6 @@ from chatdesk.screens.dialogs import DIALOG_CSS, ConfirmDialog
 from chatdesk.screens.templates import TemplatePicker
 from chatdesk.store.views import ChatRow
 from chatdesk.timeparse import format_relative, next_allowed, parse_delay_or_time
-from chatdesk.usecases.followups import reply_window, reply_window_closes
 from chatdesk.widgets.findings import FindingsView, highlighted
 
 
@@ -125,24 +124,16 @@ class ScheduleDialog(ModalScreen[ScheduleRequest | None]):
             return
         start, end = self.config.window
         delivered = next_allowed(due, start=start, end=end, tz=self.config.tz)
-        closes = reply_window_closes(self.chat)
-        if closes is not None and delivered > closes:
+        late = rules.window_finding(self.chat, delivered, now)
+        if late is not None:
             # Said now, not discovered when it expires: the marketplace would refuse it.
             self.due = None
             info.add_class("-bad")
-            label = LABELS.get(self.chat.marketplace, self.chat.marketplace)
-            if closes.year < 2:
-                info.update(Text(f"{label} accepts messages only after the buyer writes: it would expire"))
-            else:
-                until = closes.astimezone(self.config.tz).strftime("%a %d %b %H:%M")
-                window = reply_window(self.chat.marketplace)
-                hours = int(window.total_seconds() // 3600) if window else 0
-                info.update(
-                    Text(
-                        f"{label} accepts messages in this chat only until {until} ({hours} h after the buyer's "
-                        "last message): later, it would expire; pick an earlier time"
-                    )
-                )
+            words = late.reason
+            closes = rules.reply_window_closes(self.chat.marketplace, self.chat.kind, self.chat.last_buyer_at)
+            if closes is not None and closes > now:  # still open: name the last moment in local time
+                words += f" (last moment {closes.astimezone(self.config.tz):%a %d %b %H:%M})"
+            info.update(Text(words))
             return
         self.due = delivered
         local = delivered.astimezone(self.config.tz).strftime("%a %d %b %H:%M")
@@ -153,6 +144,7 @@ class ScheduleDialog(ModalScreen[ScheduleRequest | None]):
 
     def _update_preview(self) -> None:
         text = self.query_one("#sched-text", TextArea).text
+        # The window is said by the time field (self.due is None then); the text's own findings here.
         self.findings = rules.check(
             text, marketplace=self.chat.marketplace, kind=self.chat.kind, chat_status=self.chat.status
         )

@@ -565,9 +565,37 @@ def _insert_messages(session: Session, chat_ids: dict[str, int], msgs: list[Mess
         _cancel_followups_on_buyer_reply(session, result.buyer_chat_ids)
 
 
-def _pending_outgoing(session: Session, chat_ids: list[int]) -> dict[int, list[tuple[int, str]]]:
+@dataclass
+class _Pending:
+    """One of our outgoing messages an echo may settle: its normalized text and files
+    (``(name, size)``, names NFC-normalized and case-folded), and whether it was refused."""
+
+    id: int
+    text: str
+    files: list[tuple[str, int | None]]
+    refused: bool
+
+
+def _file_key(name: object, size: object) -> tuple[str, int | None]:
+    import unicodedata
+
+    text = unicodedata.normalize("NFC", str(name or "")).strip().casefold()
+    return text, size if isinstance(size, int) and not isinstance(size, bool) else None
+
+
+def _stored_files(raw: object) -> list[tuple[str, int | None]]:
+    try:
+        items = json.loads(str(raw or "[]"))
+    except ValueError:
+        return []
+    if not isinstance(items, list):
+        return []
+    return [_file_key(f.get("name"), f.get("size")) for f in items if isinstance(f, dict)]
+
+
+def _pending_outgoing(session: Session, chat_ids: list[int]) -> dict[int, list[_Pending]]:
     """Per chat, our sent-but-not-echoed messages (oldest first) that an echo may settle."""
-    out: dict[int, list[tuple[int, str]]] = {}
+    out: dict[int, list[_Pending]] = {}
     if not chat_ids:
         return out
     mt = Message.__table__
@@ -575,7 +603,7 @@ def _pending_outgoing(session: Session, chat_ids: list[int]) -> dict[int, list[t
         rows = (
             session.connection()
             .execute(
-                select(mt.c.chat_id, mt.c.id, mt.c.text)
+                select(mt.c.chat_id, mt.c.id, mt.c.text, mt.c.attachments, mt.c.state)
                 .where(
                     mt.c.chat_id.in_(chat_ids[start : start + 500]),
                     mt.c.external_id.is_(None),
@@ -586,18 +614,51 @@ def _pending_outgoing(session: Session, chat_ids: list[int]) -> dict[int, list[t
             )
             .all()
         )
-        for chat_id, mid, text in rows:
-            out.setdefault(chat_id, []).append((mid, _norm(text)))
+        for chat_id, mid, text, attachments, state in rows:
+            row = _Pending(mid, _norm(text), _stored_files(attachments), refused=state == "failed")
+            out.setdefault(chat_id, []).append(row)
     return out
 
 
-def _match_outgoing(pending: list[tuple[int, str]], msg: MessageInfo) -> int | None:
+def _same_files(echo: list[tuple[str, int | None]], ours: list[tuple[str, int | None]], *, subset: bool) -> bool:
+    """The echo's files are ours by name (and by size where both are known): the same
+    multiset, or with ``subset`` a part of it (a message delivered without a refused file)."""
+    left = list(ours)
+    for name, size in echo:
+        hit = next((i for i, (n, s) in enumerate(left) if n == name and (s is None or size is None or s == size)), None)
+        if hit is None:
+            return False
+        del left[hit]
+    return subset or not left
+
+
+def _match_outgoing(pending: list[_Pending], msg: MessageInfo) -> int | None:
+    """The oldest pending message this echo settles, or None (then it is a new message).
+
+    Text alone cannot tell file-only parts apart (all have text ""), so files count too:
+
+    1. same text and the same files by name/size — preferring a row not refused, so a later
+       successful re-send is settled rather than the refused original;
+    2. same non-empty text and the echo's files a part of ours, not a refused row (WB
+       delivers a message without a file it refused inside the same request);
+    3. same text and the same number of files under other names (Ozon renames an image to
+       ``image-<id>``) — never a refused row: a part refused by a definite 4xx is settled
+       only by an echo that carries its own files.
+    """
     text = _norm(msg.text)
-    for i, (mid, ptext) in enumerate(pending):
-        if ptext == text:
-            del pending[i]
-            return mid
-    return None
+    echo = [_file_key(a.name, a.size) for a in msg.attachments]
+    same_text = [p for p in pending if p.text == text]
+    candidates = [
+        *(p for p in same_text if not p.refused and _same_files(echo, p.files, subset=False)),
+        *(p for p in same_text if p.refused and _same_files(echo, p.files, subset=False)),
+        *(p for p in same_text if text and not p.refused and _same_files(echo, p.files, subset=True)),
+        *(p for p in same_text if not p.refused and len(p.files) == len(echo)),
+    ]
+    if not candidates:
+        return None
+    chosen = candidates[0]
+    pending.remove(chosen)
+    return chosen.id
 
 
 _AGGREGATES = (

@@ -41,6 +41,9 @@ class EngineCore:
     TICK: ClassVar[float] = 5.0  # the scheduler looks at each account this often; streams poll when due
     COMMIT_BATCH: ClassVar[int] = 2000  # messages (roughly) per store transaction during a sync
     COMMIT_SECONDS: ClassVar[float] = 2.0  # ...or this many seconds of fetched data
+    # A poll that runs longer than this (a first sync, a huge chat list) delivers the account's
+    # due outbox rows between its pages, so replies never wait behind it (seconds).
+    DELIVER_DURING_POLL: ClassVar[float] = 10.0
 
     def __init__(
         self,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -162,7 +162,14 @@ class StreamPolling(OutboxDelivery):
                 known = await self._known(rt, stream)
                 touched: set[str] = set()
                 try:
-                    await self._drain(rt.connector.poll(stream, cursor, known), account.id, stream, total, touched)
+                    await self._drain(
+                        rt.connector.poll(stream, cursor, known),
+                        account.id,
+                        stream,
+                        total,
+                        touched,
+                        between=lambda: self._deliver_during_poll(rt),
+                    )
                 finally:
                     await self._refresh_known(rt, stream, touched)
             except Exception as exc:  # classified below: a connector's cause, the store, or a bug
@@ -239,6 +246,12 @@ class StreamPolling(OutboxDelivery):
             return
         cache.update(fresh)
 
+    async def _deliver_during_poll(self, rt: Runtime) -> None:
+        """Deliver the account's due replies in the middle of a long poll (the caller holds
+        ``rt.lock``; every outbox row is claimed and fenced by its owner as usual)."""
+        if await asyncio.to_thread(outbox.pending_count, self.db, rt.account.id):
+            await self._deliver(rt)
+
     async def _drain(
         self,
         pages: AsyncIterator[Page],
@@ -246,15 +259,19 @@ class StreamPolling(OutboxDelivery):
         stream: str,
         total: ingest.IngestResult,
         touched: set[str],
+        *,
+        between: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         """Commit pages in groups of about self.COMMIT_BATCH messages, one group writing while the
         next is fetched. Groups commit in order, and whatever was received before an error is
-        committed too: every page is complete on its own."""
+        committed too: every page is complete on its own. Every ``DELIVER_DURING_POLL``
+        seconds, ``between`` runs between pages (the outbox's turn during a long poll)."""
         batch: list[Page] = []
         size = 0
         writing: asyncio.Task[ingest.IngestResult] | None = None
         loop = asyncio.get_running_loop()
         started = loop.time()
+        turn = loop.time()
 
         async def settle() -> None:
             nonlocal writing
@@ -280,6 +297,11 @@ class StreamPolling(OutboxDelivery):
                 size += len(page.messages) + len(page.chats) + 1
                 if size >= self.COMMIT_BATCH or loop.time() - started >= self.COMMIT_SECONDS:
                     await flush()
+                if between is not None and loop.time() - turn >= self.DELIVER_DURING_POLL:
+                    await flush()
+                    await settle()  # what was fetched is stored before the outbox's turn
+                    await between()
+                    turn = loop.time()
         finally:
             await flush()
             await settle()

@@ -30,12 +30,27 @@ ACCOUNT_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_.")
 
 
 def check_base_url(url: str, *, allow_http: bool = False) -> str:
-    """A base URL must be http(s); plain http only to loopback unless explicitly allowed."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"base URL must be http(s)://host[:port][/path], not {url!r}")
+    """A base URL must be http(s); plain http only to loopback unless explicitly allowed.
+
+    A user name or password in it (``https://user:pass@proxy/``) is refused: it would be
+    stored in the database and shown by ``account list`` in clear, and secrets belong in the
+    keyring only. Errors never repeat the URL's userinfo. Raises UsageError."""
+    text = url.strip()
+    try:
+        parts = urlsplit(text)
+        hostname = parts.hostname
+        has_userinfo = "@" in parts.netloc or parts.username is not None or parts.password is not None
+    except ValueError:
+        raise UsageError(f"base URL must be http(s)://host[:port][/path], not {display_base_url(text)!r}") from None
+    if has_userinfo:
+        raise UsageError(
+            "base URL must not contain a user name or password (user:password@); "
+            "chatdesk keeps secrets only in the keyring: use a proxy that needs no credentials in the URL"
+        )
+    if parts.scheme not in ("http", "https") or not hostname:
+        raise UsageError(f"base URL must be http(s)://host[:port][/path], not {display_base_url(text)!r}")
     if parts.scheme == "http" and not allow_http:
-        host = parts.hostname
+        host = hostname
         loopback = host == "localhost"
         with contextlib.suppress(ValueError):
             loopback = loopback or ipaddress.ip_address(host).is_loopback
@@ -44,7 +59,22 @@ def check_base_url(url: str, *, allow_http: bool = False) -> str:
                 "plain http is only allowed to loopback (127.0.0.1, ::1, localhost); "
                 "use https, or pass --allow-http if you really mean it"
             )
-    return url.rstrip("/")
+    return text.rstrip("/")
+
+
+def display_base_url(url: str | None) -> str | None:
+    """``url`` fit to show or export: any ``user:password@`` replaced by ``***@`` (rows saved
+    before such URLs were refused), bounded to 200 characters."""
+    if url is None:
+        return None
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    authority, slash, path = rest.partition("/")
+    if "@" in authority:
+        authority = "***@" + authority.rsplit("@", 1)[1]
+    shown = f"{scheme}{sep}{authority}{slash}{path}"
+    return shown[:200]
 
 
 def add_account(

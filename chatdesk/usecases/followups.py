@@ -15,7 +15,7 @@ decides *whether* a due follow-up should still go out, and when:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from chatdesk import marketplaces, rules, templates
 from chatdesk.config import Config
@@ -28,8 +28,6 @@ from chatdesk.store.db import Database
 from chatdesk.store.followups import DueCheck, Verdict
 from chatdesk.timeparse import next_allowed
 from chatdesk.usecases import team
-
-OZON_REPLY_WINDOW = marketplaces.OZON.reply_window or timedelta(hours=48)  # [OZ-26-07]
 
 
 def template_values(chat: views.ChatRow, config: Config) -> dict[str, str | None]:
@@ -64,10 +62,11 @@ def render_template(name: str, chat: views.ChatRow, config: Config, home: str | 
     return templates.render(found[name], template_values(chat, config))
 
 
-def check_text(chat: views.ChatRow, text: str, *, force: bool) -> list[str]:
-    """Hard limits always refuse; content warnings refuse unless forced. Returns the
-    overridden warning codes, recorded with the follow-up."""
-    findings = rules.check(text, marketplace=chat.marketplace, kind=chat.kind, chat_status=chat.status)
+def check_text(chat: views.ChatRow, text: str, *, force: bool, at: datetime | None = None) -> list[str]:
+    """Hard limits always refuse (among them the marketplace's reply window at ``at``, the
+    follow-up's due time: one that would certainly expire is refused now); content warnings
+    refuse unless forced. Returns the overridden warning codes, recorded with the follow-up."""
+    findings = rules.check_chat(text, chat, at=at)
     hard = rules.hard(findings)
     if hard:
         raise UsageError("refused: " + "; ".join(rules.describe(hard, text)))
@@ -94,7 +93,7 @@ def schedule(
     chat = views.get_chat(db, chat_id)
     if chat is None:
         raise UsageError(f"no chat with id {chat_id}")
-    overrides = check_text(chat, text, force=force)
+    overrides = check_text(chat, text, force=force, at=due_at)
     team.check_before_send(db, chat_id, anyway=anyway)
     return store_followups.add(
         db,
@@ -121,10 +120,9 @@ def decide(check: DueCheck, now: datetime, config: Config) -> Verdict:
     status = (check.status or "").upper()
     if status in views.CLOSED_STATUSES and check.kind == "chat":
         return "expired", f"the chat is {status.lower()}: the marketplace no longer accepts messages in it"
-    ozon_window_passed = check.last_buyer_at is None or now - check.last_buyer_at > OZON_REPLY_WINDOW
-    if check.marketplace == "ozon" and ozon_window_passed:
-        return "expired", "Ozon accepts messages only within 48 h of the buyer's last message"
-    hard = rules.hard(rules.check(check.text, marketplace=check.marketplace, kind=check.kind, chat_status=check.status))
+    hard = rules.hard(rules.check_chat(check.text, check, now=now))
+    if any(f.code == "window_closed" for f in hard):
+        return "expired", next(f.reason for f in hard if f.code == "window_closed")
     if hard:
         return "failed", "; ".join(rules.describe(hard))
     start, end = config.window
@@ -169,12 +167,7 @@ def reply_window_closes(chat: views.ChatRow) -> datetime | None:
     Source: ``marketplaces.<id>.reply_window`` (Ozon: 48 h after the buyer's last message,
     [OZ-26-07]); a chat whose buyer never wrote is closed already (the window is measured from
     a buyer message)."""
-    window = reply_window(chat.marketplace)
-    if window is None or chat.kind != "chat":
-        return None
-    if chat.last_buyer_at is None:
-        return datetime.min.replace(tzinfo=UTC)
-    return chat.last_buyer_at + window
+    return rules.reply_window_closes(chat.marketplace, chat.kind, chat.last_buyer_at)
 
 
 def resolve_plan(

@@ -16,6 +16,7 @@ import contextlib
 import mimetypes
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from chatdesk import rules
@@ -38,6 +39,10 @@ EXIT_USAGE = 2  # bad input: nothing was queued
 # Queued, in flight in another chatdesk process, or unconfirmed: chatdesk owns the reply now and
 # will deliver (or has delivered) it. Running `send` again would send it twice: do not retry.
 EXIT_DO_NOT_RETRY = 3
+# Partly sent: some parts of the reply went out and others were refused. Running the same
+# `send` again would deliver what went out twice: send only the refused parts (the line names
+# them and what went out), or press R on them in the inbox. 4 is team mode's "review first".
+EXIT_PARTIAL = 5
 WAIT_FOR_OTHER = 30.0  # seconds `send` waits for another process's outcome before exiting 3
 
 
@@ -70,17 +75,22 @@ def file_specs(paths: list[Path]) -> list[dict[str, object]]:
 
 
 def precheck(
-    chat: views.ChatRow, text: str, files: list[dict[str, object]], *, force: bool, db: Database | None = None
+    chat: views.ChatRow,
+    text: str,
+    files: list[dict[str, object]],
+    *,
+    force: bool,
+    db: Database | None = None,
+    now: datetime | None = None,
 ) -> list[str]:
     """Refuse hard-limit breaches always and content warnings unless forced; return the
     overridden warning codes (recorded with the message). With ``db``, a refusal is recorded
     for the report (``rule_block``)."""
-    findings = rules.check(
+    findings = rules.check_chat(
         text,
-        marketplace=chat.marketplace,
-        kind=chat.kind,
+        chat,
+        now=now,  # the reply window is judged at this moment (default: the wall clock)
         files=[rules.FileInfo(str(f["name"]), int(f["size"]), str(f["content_type"])) for f in files],  # type: ignore[call-overload]
-        chat_status=chat.status,
     )
     hard = rules.hard(findings)
     if hard:
@@ -130,6 +140,7 @@ def queue_reply(
     force: bool = False,
     owner: str | None = None,
     anyway: bool = False,
+    now: datetime | None = None,
 ) -> QueuedReply:
     """Check, split and queue a reply; the draft is cleared in the same transaction.
 
@@ -146,7 +157,7 @@ def queue_reply(
     if chat is None:
         raise UsageError(f"no chat with id {chat_id}")
     files = list(files or [])
-    overrides = precheck(chat, text, files, force=force, db=db)
+    overrides = precheck(chat, text, files, force=force, db=db, now=now)
     team.check_before_send(db, chat_id, anyway=anyway)
     parts = reply_parts(chat, text, files)
     ids = outbox.enqueue_parts(db, chat_id, parts, overrides=overrides or None, owner=owner)
@@ -223,6 +234,9 @@ def send_now(
 
     asyncio.run(deliver())
     outcomes = [_outcome(db, mid, wait_for_other) for mid in queued.message_ids]
+    partial = _partial(db, chat_id, queued.message_ids, outcomes, reply_parts(chat, text, files))
+    if partial is not None:
+        return partial
     worst = max(outcomes, key=lambda o: (o.exit_code != 0, o.exit_code == EXIT_DO_NOT_RETRY, o.exit_code))
     if chat.kind == "question" and not worst.exit_code:
         return Outcome(0, worst.line + "; note: WB lets you edit an answer only once, within 60 days")
@@ -230,6 +244,51 @@ def send_now(
         return worst
     ids = ", ".join(map(str, queued.message_ids))
     return Outcome(0, f"sent in {len(outcomes)} parts (messages {ids})")
+
+
+def _part_label(text: str, files: list[dict[str, object]]) -> str:
+    """How a part is named to the user: its files' names, or the start of its text."""
+    if files:
+        return ", ".join(safe_text(str(f.get("name") or "file"), single_line=True, max_len=80) for f in files)
+    short = safe_text(text, single_line=True, max_len=40)
+    return f'the text "{short}"'
+
+
+def _partial(
+    db: Database,
+    chat_id: int,
+    message_ids: tuple[int, ...],
+    outcomes: list[Outcome],
+    parts: list[tuple[str, list[dict[str, object]]]],
+) -> Outcome | None:
+    """:data:`EXIT_PARTIAL` when some parts went out (exit 0, or accepted with a refused file
+    inside) and others were refused: the line says exactly what went out and what did not, so a
+    retry re-sends only the refused parts. None otherwise (all sent, all refused, or pending)."""
+    if len(message_ids) < 2 or len(parts) != len(message_ids):
+        return None  # one request: its own outcome says it (WB's "partly sent" included)
+    went: list[str] = []
+    refused: list[str] = []
+    resend: list[str] = []
+    for mid, outcome, (text, files) in zip(message_ids, outcomes, parts, strict=True):
+        label = _part_label(text, files)
+        state, error = outbox.message_state(db, mid)
+        reason = safe_text(error or "", single_line=True, max_len=200)
+        if state == "sent":
+            went.append(f"{label} (message {mid}{'; but ' + reason if reason else ''})")
+        elif state == "failed":
+            refused.append(f"{label} (message {mid}): {reason}")
+            resend.extend(str(f.get("name")) for f in files)
+            if not files:
+                resend.append("TEXT")
+        elif outcome.exit_code == EXIT_DO_NOT_RETRY:
+            return None  # chatdesk still owns a part: "do not retry" says it best
+    if not went or not refused:
+        return None
+    line = "partly sent: went out: " + "; ".join(went) + "; refused: " + "; ".join(refused)
+    hint = " ".join(f"--attach {n!r}" for n in resend if n != "TEXT")
+    again = f'chatdesk send {chat_id} "" {hint}' if hint and "TEXT" not in resend else "R in the inbox"
+    line += f" — do not re-run the same send (what went out would arrive twice); send only what was refused ({again})"
+    return Outcome(EXIT_PARTIAL, line)
 
 
 def _outcome(db: Database, message_id: int, wait_for_other: float) -> Outcome:
@@ -242,7 +301,7 @@ def _outcome(db: Database, message_id: int, wait_for_other: float) -> Outcome:
     reason = safe_text(error or "", single_line=True)
     if state == "sent" and reason:  # accepted, but a file inside it was refused
         return Outcome(
-            EXIT_DO_NOT_RETRY,
+            EXIT_PARTIAL,
             f"partly sent (message {message_id}): {reason}; do not re-run send (the text arrived): "
             "press R on the failed file in chatdesk to send it alone",
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from chatdesk import marketplaces
+from chatdesk import rules
 from chatdesk.assist.topics import SHORT
 from chatdesk.store.views import ChatRow
 
@@ -21,13 +21,10 @@ def window_left(row: ChatRow, now: datetime) -> timedelta | None:
     closed; None when the marketplace has no window or nobody is waiting."""
     if not row.waiting or row.closed or row.last_buyer_at is None:
         return None
-    try:
-        window = marketplaces.get(row.marketplace).reply_window
-    except ValueError:
+    closes = rules.reply_window_closes(row.marketplace, row.kind, row.last_buyer_at)  # the rule check's own
+    if closes is None:
         return None
-    if window is None:
-        return None
-    return max(timedelta(0), row.last_buyer_at + window - now)
+    return max(timedelta(0), closes - now)
 
 
 def short_left(left: timedelta) -> str:

@@ -8,6 +8,8 @@ explicit confirmation (the override is recorded with the message).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -29,13 +31,33 @@ def text_limit(marketplace: str, kind: str) -> int:
     return limits_for(marketplace, kind).max_text
 
 
-def check_rules(text: str, chat: ChatRow, files: list[dict[str, Any]] | None = None) -> list[Any]:
-    """Findings for ``text`` (and attached ``files``) in ``chat``."""
+def check_rules(
+    text: str, chat: ChatRow, files: list[dict[str, Any]] | None = None, now: datetime | None = None
+) -> list[Any]:
+    """Findings for ``text`` (and attached ``files``) in ``chat`` sent at ``now`` (aware UTC;
+    default the wall clock): ``rules.check_chat``, so the reply window is a hard limit."""
     from chatdesk import rules
     from chatdesk.model import FileSpec
 
     infos = [FileSpec.from_dict(f) for f in files or []]  # a malformed spec checks as an empty file
-    return rules.check(text, marketplace=chat.marketplace, kind=chat.kind, files=infos, chat_status=chat.status)
+    return rules.check_chat(text, chat, files=infos, now=now)
+
+
+def window_left(chat: ChatRow, now: datetime | None = None) -> timedelta | None:
+    """How long the marketplace still accepts a reply in ``chat`` (negative: closed; ``None``: no
+    window). Source: ``rules.reply_window_closes`` (``marketplaces.<id>.reply_window``)."""
+    from chatdesk import rules
+
+    closes = rules.reply_window_closes(chat.marketplace, chat.kind, chat.last_buyer_at)
+    if closes is None:
+        return None
+    return closes - (now or datetime.now(UTC))
+
+
+def span_words(delta: timedelta) -> str:
+    from chatdesk import rules
+
+    return rules.span_words(delta)
 
 
 def recipient(chat: ChatRow | None) -> str:
@@ -65,8 +87,9 @@ class Composer(Vertical):
     Composer #composer-status.-warn { color: $text-warning; }
     """
 
-    def __init__(self, id: str | None = None) -> None:
+    def __init__(self, id: str | None = None, clock: Callable[[], datetime] | None = None) -> None:
         super().__init__(id=id)
+        self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))  # the desk's clock
         self.chat: ChatRow | None = None
         self.findings: list[Any] = []
         self.files: list[dict[str, Any]] = []  # attachments of the reply being written
@@ -113,9 +136,17 @@ class Composer(Vertical):
             status.update("open a chat to reply")
             return
         text = self.text
+        now = self.clock()
         limit = text_limit(self.chat.marketplace, self.chat.kind)
-        self.findings = check_rules(text, self.chat, self.files) if text.strip() or self.files else []
+        if text.strip() or self.files:
+            self.findings = check_rules(text, self.chat, self.files, now)
+        else:  # nothing typed yet: only a closed reply window is worth saying (before typing)
+            self.findings = [f for f in check_rules(" ", self.chat, now=now) if f.code == "window_closed"]
         line = Text(f"{len(text)}/{limit}")
+        left = window_left(self.chat, now)
+        if left is not None and left > timedelta(0):
+            # The countdown to the marketplace's reply window (Ozon: 48 h after the buyer wrote).
+            line.append(f"  ◔ window closes in {span_words(left)}", "bold" if left < timedelta(hours=6) else "")
         if self.files:
             line.append("  📎 " + ", ".join(safe_text(f["name"], single_line=True) for f in self.files))
         hard = [f for f in self.findings if f.severity == "hard"]

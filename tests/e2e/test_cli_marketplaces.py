@@ -91,6 +91,14 @@ def test_full_cycle(cli: Cli, sandbox: Sandbox, marketplace: str, prefix: str, f
 
     # send -> accepted -> sync -> shown once, as sent
     target = next(c for c in chats if c["kind"] == "chat" and (c["status"] or "").upper() not in ("FINISHED", "CLOSED"))
+    closes = target["reply_window_closes"]
+    if closes is not None and (closes == "closed" or datetime.fromisoformat(closes) <= datetime.now(UTC)):
+        # Ozon takes a reply only within 48 h of the buyer's last message: refused before any
+        # request, and possible again once the buyer writes.
+        early = cli.run("send", str(target["id"]), "Здравствуйте!", check=False)
+        assert early.returncode == 2 and "reply window closed" in early.stderr
+        sandbox.post(f"buyer/{prefix}", {"chat": target["external_id"]})
+        cli.run("sync", "--once")
     reply = "Здравствуйте! Отправим завтра, номер для отслеживания пришлём в чат."
     sent = cli.run("send", str(target["id"]), reply)
     assert sent.stdout.startswith("sent")

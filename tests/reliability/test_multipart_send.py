@@ -169,7 +169,7 @@ def test_wb_200_with_file_errors_is_sent_and_the_file_alone_is_resendable(tmp_pa
         files(tmp_path, "a.jpg", "b.pdf"),
         client_factory=factory(world, t),
     )
-    assert out.exit_code == replies.EXIT_DO_NOT_RETRY and "b.pdf" in out.line and "partly sent" in out.line
+    assert out.exit_code == replies.EXIT_PARTIAL and "b.pdf" in out.line and "partly sent" in out.line
     mine = [m for m in views.list_messages(world.db, chat.id) if m.author == "seller" and m.external_id is None]
     by_state = {m.state: m for m in mine}
     assert set(by_state) == {"sent", "failed"}

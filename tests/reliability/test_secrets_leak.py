@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import logging
 import time
@@ -240,10 +241,23 @@ def test_wb_jwt_expiry_is_warned_ahead_by_account_add_and_test(tmp_path: Path, d
 
 
 def _echoed_forms(secret: str) -> dict[str, str]:
-    """How marketplaces and libraries echo a key back (issue 12 §4)."""
+    """How marketplaces and libraries echo a key back (issue 12 §4, and the red team's split,
+    wrapped and partly encoded forms)."""
     from urllib.parse import quote
 
+    half = len(secret) // 2
+    basic = base64.b64encode(f"1234:{secret}".encode()).decode()
+    seps = {c for c in secret if not c.isalnum()}
     return {
+        "split-newline": f"{secret[:half]}\n{secret[half:]}",
+        "split-crlf-indent": f"{secret[:half]}\r\n    {secret[half:]}",
+        "split-escaped-newline": f"{secret[:half]}\\n{secret[half:]}",
+        "separators-pct-only": "".join(quote(c, safe="") if c in seps else c for c in secret),
+        "separators-pct-twice": "".join(quote(quote(c, safe=""), safe="") if c in seps else c for c in secret),
+        "separators-spaced": "".join(" " if c in seps else c for c in secret),
+        "base64-basic-wrapped": f"{basic[:12]}\n{basic[12:]}",
+        "base64-wrapped-76": "\n".join(basic[i : i + 8] for i in range(0, len(basic), 8)),
+        "zero-width-inside": f"{secret[:half]}\u200b{secret[half:]}",
         "upper": secret.upper(),
         "lower": secret.lower(),
         "url": quote(secret, safe=""),
@@ -256,26 +270,60 @@ def _echoed_forms(secret: str) -> dict[str, str]:
 
 
 ECHO_SECRET = "Ab12:Cd/Ef+LEAK9z"
+UUID_SECRET = "0b7c1e2a-5f3d-4c8e-9a6b-1d2e3f4a5b6c"  # an Ozon Api-Key is a UUID
 
 
-def _any_form_in(data: bytes) -> list[str]:
-    low = data.lower()
+def _compact(data: bytes) -> bytes:
+    """``data`` without whitespace, escaped line breaks, zero-width spaces or percent/JSON
+    escapes: where a split or partly encoded key would be whole again."""
+    from urllib.parse import unquote
+
+    text = data.decode("utf-8", "replace").replace("\\n", "").replace("\\r", "").replace("\u200b", "")
+    for _ in range(3):
+        text = unquote(text)
+    return "".join(text.split()).encode()
+
+
+def _any_form_in(data: bytes, secret: str = ECHO_SECRET) -> list[str]:
+    compact = _compact(data)
+    alnum = bytes(c for c in compact.lower() if chr(c).isalnum())
     found = []
-    for name, form in _echoed_forms(ECHO_SECRET).items():
-        probe = form.encode()
+    core_secret = "".join(c for c in secret.lower() if c.isalnum()).encode()
+    if core_secret in alnum:
+        found.append("letters-and-digits")
+    for name, form in _echoed_forms(secret).items():
+        probe = _compact(form.encode())
         core = probe[: max(8, len(probe) - 2)]  # base64 tails depend on neighbours
-        if core in data or (name in ("upper", "lower", "url", "url-lower-hex") and core.lower() in low):
+        if core in data or core in compact or (not name.startswith("base64") and core.lower() in compact.lower()):
+            found.append(name)
+        if name.startswith("base64") and secret.encode() in _b64_decoded(compact):
             found.append(name)
     return found
 
 
+def _b64_decoded(data: bytes) -> bytes:
+    """Every base64 run in ``data`` decoded (at each alignment), joined."""
+    import re
+
+    out = b""
+    for run in re.findall(rb"[A-Za-z0-9+/_-]{12,}={0,2}", data):
+        for skip in range(4):
+            chunk = run[skip:].replace(b"-", b"+").replace(b"_", b"/").rstrip(b"=")
+            chunk = chunk[: len(chunk) - len(chunk) % 4]
+            with contextlib.suppress(ValueError):
+                out += base64.b64decode(chunk) + b"|"
+    return out
+
+
+@pytest.mark.parametrize("secret", [ECHO_SECRET, UUID_SECRET])
 @pytest.mark.parametrize("form", sorted(_echoed_forms(ECHO_SECRET)))
 def test_a_key_echoed_in_any_encoding_is_redacted_in_store_results_and_logs(
-    tmp_path: Path, form: str, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, form: str, secret: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A 401/400 whose text quotes the key URL-encoded, upper-cased, JSON-escaped or base64:
-    not on the terminal (results), not in account list (sync status), not in chatdesk.db."""
-    echoed = _echoed_forms(ECHO_SECRET)[form]
+    """A 401/400 whose text quotes the key URL-encoded, upper-cased, JSON-escaped or base64,
+    split over lines, partly percent-encoded or base64 wrapped: not on the terminal
+    (results), not in account list (sync status), not in chatdesk.db."""
+    echoed = _echoed_forms(secret)[form]
 
     def handler(request: httpx.Request) -> httpx.Response:
         body = {"status": "ERROR", "errors": [{"code": "BAD", "message": f"key {echoed} refused"}]}
@@ -284,7 +332,7 @@ def test_a_key_echoed_in_any_encoding_is_redacted_in_store_results_and_logs(
 
     db = Database(f"sqlite:///{tmp_path / 'r.db'}")
     acc = accounts.add_account(db, "a", "yandex", base_url="http://127.0.0.1:9/ym", settings={"business_id": "1"})
-    secrets = MemorySecrets({"a": ECHO_SECRET})
+    secrets = MemorySecrets({"a": secret})
     from chatdesk.model import MessageInfo, Page
     from chatdesk.store import ingest, outbox
 
@@ -308,14 +356,14 @@ def test_a_key_echoed_in_any_encoding_is_redacted_in_store_results_and_logs(
     res = asyncio.run(go())
     state, error = outbox.message_state(db, mid)
     assert state == "failed" and "***" in (error or ""), error
-    assert not _any_form_in((error or "").encode())
-    assert res.errors and not _any_form_in(" ".join(res.errors).encode())
+    assert not _any_form_in((error or "").encode(), secret)
+    assert res.errors and not _any_form_in(" ".join(res.errors).encode(), secret)
     stored = " ".join(s.last_error or "" for s in views.sync_status(db))
-    assert stored and not _any_form_in(stored.encode())
-    assert not _any_form_in(caplog.text.encode())
+    assert stored and not _any_form_in(stored.encode(), secret)
+    assert not _any_form_in(caplog.text.encode(), secret)
     db.close()
     for path in tmp_path.glob("r.db*"):
-        assert not _any_form_in(path.read_bytes()), path.name
+        assert not _any_form_in(path.read_bytes(), secret), path.name
 
 
 @pytest.mark.parametrize(

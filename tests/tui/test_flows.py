@@ -62,7 +62,7 @@ async def test_search_jump_then_reply_reaches_the_chosen_buyer(store) -> None:  
         await settle(pilot, app, 0.3)
         sent = [m for c in views.list_chats(store) for m in views.list_messages(store, c.id) if m.author == "seller"]
         mine = [m for m in sent if m.text == "Да, подойдёт"]
-        assert [m.chat_id for m in mine] == [oz1]
+        assert [m.chat_id for m in mine] == [oz1], [str(n.message) for n in app._notifications]
         assert views.get_draft(store, chat_id(store, "wb2")) == ""
         assert views.get_draft(store, chat_id(store, "wb1")) == ""
 

@@ -91,7 +91,7 @@ class Sending(InboxBase):
         if not text.strip() and not files:
             self.desk.say("nothing to send: the message is empty", severity="warning")
             return
-        findings = check_rules(text, chat, files)
+        findings = check_rules(text, chat, files, self.desk.clock())
         hard = [f for f in findings if f.severity == "hard"]
         warn = [f for f in findings if f.severity == "warn"]
         if hard:
@@ -129,7 +129,9 @@ class Sending(InboxBase):
             """The use case the CLI's send uses too: check, one outbox row per marketplace
             request, the draft cleared in the same transaction."""
             try:
-                return replies.queue_reply(desk.db, chat_id, text, files, force=bool(overrides), anyway=anyway)
+                return replies.queue_reply(
+                    desk.db, chat_id, text, files, force=bool(overrides), anyway=anyway, now=desk.clock()
+                )
             except team.ReviewNeeded as exc:  # team mode: the buyer or another operator wrote
                 team.seen(desk.db, chat_id)  # the dialog shows them: reviewed either way
                 return exc
@@ -198,7 +200,7 @@ class Sending(InboxBase):
             self.composer.set_text(edited)
             self._pending_draft = (chat.id, edited)
             self.flush_draft()
-        findings = check_rules(edited, chat) if edited.strip() else []
+        findings = check_rules(edited, chat, now=self.desk.clock()) if edited.strip() else []
         counter = f"{len(edited)}/{text_limit(chat.marketplace, chat.kind)}"
         shown = [(f.severity, f.reason) for f in findings]
 
