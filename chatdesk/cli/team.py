@@ -5,12 +5,15 @@ Who "I" am comes from ``CHATDESK_OPERATOR`` or ``operator = "…"`` in config.to
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from chatdesk.cli.common import app, chat_id_arg, console, get_ctx, iso, local_time, print_json, print_table
 from chatdesk.errors import UsageError
+
+if TYPE_CHECKING:  # the store is imported lazily: the CLI starts fast
+    from chatdesk.store.db import Database
 
 operator_app = typer.Typer(help="The support team's operators (team mode).", no_args_is_help=True)
 app.add_typer(operator_app, name="operator")
@@ -50,10 +53,10 @@ def operator_remove(ctx: typer.Context, name: str) -> None:
     typer.echo(f"removed operator {name}")
 
 
-def _me(db) -> str:  # type: ignore[no-untyped-def]
+def _me(db: Database) -> str:
     if db.operator is None:
         raise UsageError('who are you? set CHATDESK_OPERATOR or operator = "…" in config.toml')
-    return db.operator  # type: ignore[no-any-return]
+    return db.operator
 
 
 @app.command()

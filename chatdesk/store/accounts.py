@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from chatdesk.errors import UsageError
-from chatdesk.store.db import Database, from_db, utcnow
+from chatdesk.store.db import Database, from_db, rowcount, table_of, utcnow
 from chatdesk.store.ingest import _insert
 from chatdesk.store.schema import (
     Account,
@@ -86,12 +86,12 @@ def add_account(
 
 def list_accounts(db: Database) -> list[AccountRow]:
     with db.read() as s:
-        return [_row(a) for a in s.execute(select(Account).order_by(Account.name)).scalars()]
+        return [_row(a) for a in s.execute(select(Account).order_by(col(Account.name))).scalars()]
 
 
 def get_account(db: Database, name: str) -> AccountRow:
     with db.read() as s:
-        acc = s.execute(select(Account).where(Account.name == name)).scalar_one_or_none()
+        acc = s.execute(select(Account).where(col(Account.name) == name)).scalar_one_or_none()
     if acc is None:
         raise UsageError(f"no account named {name!r} (see: chatdesk account list)")
     return _row(acc)
@@ -109,19 +109,19 @@ def remove_account(db: Database, name: str) -> None:
     """Delete an account and everything synced from it (the marketplace still has it all)."""
     acc = get_account(db, name)
     with db.write() as s:
-        chat_ids = select(Chat.id).where(Chat.account_id == acc.id)
-        msg_ids = select(Message.id).where(col(Message.chat_id).in_(chat_ids))
-        s.execute(delete(Outbox).where(Outbox.account_id == acc.id))
+        chat_ids = select(col(Chat.id)).where(col(Chat.account_id) == acc.id)
+        msg_ids = select(col(Message.id)).where(col(Message.chat_id).in_(chat_ids))
+        s.execute(delete(Outbox).where(col(Outbox.account_id) == acc.id))
         s.execute(delete(FollowUp).where(col(FollowUp.chat_id).in_(chat_ids)))
         s.execute(delete(Draft).where(col(Draft.chat_id).in_(chat_ids)))
         s.execute(delete(ChatOperator).where(col(ChatOperator.chat_id).in_(chat_ids)))
         s.execute(delete(Note).where(col(Note.chat_id).in_(chat_ids)))
         s.execute(delete(Message).where(col(Message.id).in_(msg_ids)))
-        s.execute(delete(Chat).where(Chat.account_id == acc.id))
-        s.execute(delete(SyncState).where(SyncState.account_id == acc.id))
-        s.execute(delete(BadItem).where(BadItem.account_id == acc.id))
-        s.execute(delete(Lease).where(Lease.account_id == acc.id))
-        s.execute(delete(Account).where(Account.id == acc.id))
+        s.execute(delete(Chat).where(col(Chat.account_id) == acc.id))
+        s.execute(delete(SyncState).where(col(SyncState.account_id) == acc.id))
+        s.execute(delete(BadItem).where(col(BadItem.account_id) == acc.id))
+        s.execute(delete(Lease).where(col(Lease.account_id) == acc.id))
+        s.execute(delete(Account).where(col(Account.id) == acc.id))
 
 
 # ----------------------------------------------------------------------------- lease
@@ -146,20 +146,20 @@ def heartbeat_worker(db: Database, owner: str, ttl: float) -> int:
     (at least 1: this one)."""
     with db.write() as s:
         now, plus = _clock(s)
-        s.execute(delete(SyncWorker).where(SyncWorker.heartbeat_until < now))  # type: ignore[arg-type]
-        res = s.execute(update(SyncWorker).where(SyncWorker.owner == owner).values(heartbeat_until=plus(ttl)))
-        if not res.rowcount:  # type: ignore[attr-defined]
-            s.execute(_insert(s, SyncWorker.__table__).values(owner=owner, heartbeat_until=plus(ttl), started_at=now))
-        owners = list(s.execute(select(SyncWorker.owner)).scalars())
+        s.execute(delete(SyncWorker).where(col(SyncWorker.heartbeat_until) < now))
+        res = s.execute(update(SyncWorker).where(col(SyncWorker.owner) == owner).values(heartbeat_until=plus(ttl)))
+        if not rowcount(res):
+            s.execute(_insert(s, table_of(SyncWorker)).values(owner=owner, heartbeat_until=plus(ttl), started_at=now))
+        owners = list(s.execute(select(col(SyncWorker.owner))).scalars())
         dead = [o for o in owners if o != owner and _owner_is_dead(o)]
         if dead:
-            s.execute(delete(SyncWorker).where(SyncWorker.owner.in_(dead)))  # type: ignore[attr-defined]
+            s.execute(delete(SyncWorker).where(col(SyncWorker.owner).in_(dead)))
         return max(1, len(owners) - len(dead))
 
 
 def forget_worker(db: Database, owner: str) -> None:
     with db.write() as s:
-        s.execute(delete(SyncWorker).where(SyncWorker.owner == owner))
+        s.execute(delete(SyncWorker).where(col(SyncWorker.owner) == owner))
 
 
 def take_lease(db: Database, account_id: int, owner: str, ttl: float, *, share: int | None = None) -> int | None:
@@ -179,27 +179,27 @@ def take_lease(db: Database, account_id: int, owner: str, ttl: float, *, share: 
         if share is not None:
             held = sorted(
                 s.execute(
-                    select(Lease.account_id).where(Lease.owner == owner, Lease.expires_at >= now)  # type: ignore[arg-type]
+                    select(col(Lease.account_id)).where(col(Lease.owner) == owner, col(Lease.expires_at) >= now)
                 ).scalars()
             )
             if account_id not in held and len(held) >= share:
                 return None
             if account_id in held and len(held) > share and account_id in held[share:]:
-                s.execute(delete(Lease).where(Lease.account_id == account_id, Lease.owner == owner))
+                s.execute(delete(Lease).where(col(Lease.account_id) == account_id, col(Lease.owner) == owner))
                 return None
         s.execute(
-            _insert(s, Lease.__table__).values(
+            _insert(s, table_of(Lease)).values(
                 account_id=account_id, owner=owner, expires_at=plus(ttl), fence=1, acquired_at=now
             )
         )
-        current = s.execute(select(Lease.owner).where(Lease.account_id == account_id)).scalar()
-        mine = Lease.owner == owner
-        free = Lease.expires_at < now  # type: ignore[operator]
+        current = s.execute(select(col(Lease.owner)).where(col(Lease.account_id) == account_id)).scalar()
+        mine = col(Lease.owner) == owner
+        free = col(Lease.expires_at) < now
         if current is not None and current != owner and _owner_is_dead(current):
-            free = free | (Lease.owner == current)
+            free = free | (col(Lease.owner) == current)
         res = s.execute(
             update(Lease)
-            .where(Lease.account_id == account_id)
+            .where(col(Lease.account_id) == account_id)
             .where(mine | free)
             .values(
                 owner=owner,
@@ -207,7 +207,7 @@ def take_lease(db: Database, account_id: int, owner: str, ttl: float, *, share: 
                 fence=case((mine, Lease.fence), else_=Lease.fence + 1),
                 acquired_at=case((mine, Lease.acquired_at), else_=now),
             )
-            .returning(Lease.fence)
+            .returning(col(Lease.fence))
         )
         row = res.first()
         return int(row[0]) if row is not None else None
@@ -222,10 +222,10 @@ def holds_lease(db: Database, account_id: int, owner: str, fence: int | None = N
     """True when ``owner`` still holds the account's unexpired lease (with ``fence``, if given)."""
     with db.read() as s:
         now, _ = _clock(s)
-        q = select(Lease.fence).where(
-            Lease.account_id == account_id,
-            Lease.owner == owner,
-            Lease.expires_at >= now,  # type: ignore[operator]
+        q = select(col(Lease.fence)).where(
+            col(Lease.account_id) == account_id,
+            col(Lease.owner) == owner,
+            col(Lease.expires_at) >= now,
         )
         found = s.execute(q).scalar()
     return found is not None and (fence is None or int(found) == fence)
@@ -248,13 +248,13 @@ def _owner_is_dead(owner: str) -> bool:
 
 def release_lease(db: Database, account_id: int, owner: str) -> None:
     with db.write() as s:
-        s.execute(delete(Lease).where(Lease.account_id == account_id, Lease.owner == owner))
+        s.execute(delete(Lease).where(col(Lease.account_id) == account_id, col(Lease.owner) == owner))
 
 
 def lease_owner(db: Database, account_id: int) -> str | None:
     with db.read() as s:
         now, _ = _clock(s)
         row = s.execute(
-            select(Lease.owner).where(Lease.account_id == account_id, Lease.expires_at >= now)  # type: ignore[operator]
+            select(col(Lease.owner)).where(col(Lease.account_id) == account_id, col(Lease.expires_at) >= now)
         ).scalar()
     return row

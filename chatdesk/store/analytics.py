@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, and_, bindparam, exists, func, or_, select, text
+from sqlmodel import Session, col
 
 from chatdesk.store.db import Database, from_db, to_db
 from chatdesk.store.schema import Account, Chat, FollowUp, Message, Outbox, RuleBlock
@@ -60,7 +61,7 @@ _FACTS_SQL = (
 )
 
 
-def _message_facts(s, s0: datetime) -> list[MessageFact]:  # type: ignore[no-untyped-def]
+def _message_facts(s: Session, s0: datetime) -> list[MessageFact]:
     conn = s.connection()
     if conn.dialect.name == "sqlite":
         # Hundreds of thousands of rows: straight from the driver, the time converted by SQLite
@@ -70,10 +71,13 @@ def _message_facts(s, s0: datetime) -> list[MessageFact]:  # type: ignore[no-unt
         sql = _FACTS_SQL.format(
             at="strftime('%s', m.created_at) + coalesce(CAST(substr(m.created_at, 20) AS REAL), 0.0)", s0="?"
         )
-        cursor = conn.connection.driver_connection.cursor()
+        driver = conn.connection.driver_connection
+        assert driver is not None  # a checked-out connection always holds its DBAPI connection
+        cursor = driver.cursor()
         try:
             t0 = sqlite_time(s0)
-            return cursor.execute(sql, (t0, t0)).fetchall()  # type: ignore[no-any-return]
+            rows: list[MessageFact] = cursor.execute(sql, (t0, t0)).fetchall()
+            return rows
         finally:
             cursor.close()
     stmt = text(_FACTS_SQL.format(at="m.created_at", s0=":s0")).bindparams(bindparam("s0", type_=DateTime()))
@@ -113,32 +117,34 @@ def period_facts(db: Database, since: datetime, until: datetime) -> PeriodFacts:
     """Everything a report over ``[since, until)`` needs. Raises StoreError on store errors."""
     s0, u0 = to_db(since), to_db(until)
     prior = (
-        select(Message.author)
-        .where(Message.chat_id == Chat.id, Message.created_at < s0, Message.author.in_(PARTIES))  # type: ignore[attr-defined]
-        .order_by(Message.created_at.desc(), Message.id.desc())  # type: ignore[attr-defined,union-attr]
+        select(col(Message.author))
+        .where(col(Message.chat_id) == Chat.id, col(Message.created_at) < s0, col(Message.author).in_(PARTIES))
+        .order_by(col(Message.created_at).desc(), col(Message.id).desc())
         .limit(1)
         .correlate(Chat)
         .scalar_subquery()
     )
     had_buyer = (
-        exists().where(Message.chat_id == Chat.id, Message.author == "buyer", Message.created_at < s0).correlate(Chat)
+        exists()
+        .where(col(Message.chat_id) == Chat.id, col(Message.author) == "buyer", col(Message.created_at) < s0)
+        .correlate(Chat)
     )
-    active = select(  # type: ignore[misc]  # a wide select: mypy gives up on its overloads
-        Chat.id,
-        Account.name,
-        Account.marketplace,
-        Chat.kind,
-        Chat.product_id,
-        Chat.context,
-        Chat.status,
-        Chat.last_author,
-        Chat.last_buyer_at,
-        Chat.resolved_at,
+    active = select(
+        col(Chat.id),
+        col(Account.name),
+        col(Account.marketplace),
+        col(Chat.kind),
+        col(Chat.product_id),
+        col(Chat.context),
+        col(Chat.status),
+        col(Chat.last_author),
+        col(Chat.last_buyer_at),
+        col(Chat.resolved_at),
         prior,
         had_buyer,
-    ).join(Account, Account.id == Chat.account_id)  # type: ignore[arg-type]
+    ).join(Account, col(Account.id) == Chat.account_id)
     # Chats active in the period, plus chats waiting now (for "unanswered now").
-    active = active.where(or_(Chat.last_message_at >= s0, Chat.last_author == "buyer"))
+    active = active.where(or_(col(Chat.last_message_at) >= s0, col(Chat.last_author) == "buyer"))
     with db.read() as s:
         chats = {
             int(r[0]): ChatFacts(
@@ -158,43 +164,47 @@ def period_facts(db: Database, since: datetime, until: datetime) -> PeriodFacts:
             for r in s.execute(active).all()
         }
         messages = _message_facts(s, since)
-        fu = select(FollowUp.chat_id, FollowUp.state, FollowUp.updated_at).where(
-            FollowUp.state.in_(("sent", "cancelled", "expired")),  # type: ignore[attr-defined]
-            FollowUp.updated_at >= s0,
-            FollowUp.updated_at < u0,
+        fu = select(col(FollowUp.chat_id), col(FollowUp.state), col(FollowUp.updated_at)).where(
+            col(FollowUp.state).in_(("sent", "cancelled", "expired")),
+            col(FollowUp.updated_at) >= s0,
+            col(FollowUp.updated_at) < u0,
         )
-        followups = [(int(r[0]), r[1], _aware(r[2])) for r in s.execute(fu).all()]
+        followups = [(int(r[0]), r[1], from_db(r[2])) for r in s.execute(fu).all()]
         ov = (
-            select(Message.chat_id, Outbox.created_at)
-            .join(Message, Message.id == Outbox.message_id)  # type: ignore[arg-type]
+            select(col(Message.chat_id), col(Outbox.created_at))
+            .join(Message, col(Message.id) == Outbox.message_id)
             .where(
-                Outbox.created_at >= s0, Outbox.created_at < u0, and_(Outbox.overrides != "[]", Outbox.overrides != "")
+                col(Outbox.created_at) >= s0,
+                col(Outbox.created_at) < u0,
+                and_(col(Outbox.overrides) != "[]", col(Outbox.overrides) != ""),
             )
         )
-        overrides = [(int(r[0]), _aware(r[1])) for r in s.execute(ov).all()]
-        bl = select(RuleBlock.chat_id, RuleBlock.at, RuleBlock.severity).where(RuleBlock.at >= s0, RuleBlock.at < u0)
-        blocks = [(int(r[0]), _aware(r[1]), r[2]) for r in s.execute(bl).all()]
+        overrides = [(int(r[0]), from_db(r[1])) for r in s.execute(ov).all()]
+        bl = select(col(RuleBlock.chat_id), col(RuleBlock.at), col(RuleBlock.severity)).where(
+            col(RuleBlock.at) >= s0, col(RuleBlock.at) < u0
+        )
+        blocks = [(int(r[0]), from_db(r[1]), r[2]) for r in s.execute(bl).all()]
     for cid in [f[0] for f in followups] + [o[0] for o in overrides] + [b[0] for b in blocks]:
         if cid not in chats:  # a chat quiet since, but its follow-up or block belongs to the period
             chats.update(_chats_by_id(db, [cid], s0))
-    return PeriodFacts(since, until, chats, messages, followups, overrides, blocks)  # type: ignore[arg-type]
+    return PeriodFacts(since, until, chats, messages, followups, overrides, blocks)
 
 
 def _chats_by_id(db: Database, ids: list[int], s0: datetime | None) -> dict[int, ChatFacts]:
-    q = select(  # type: ignore[misc]  # a wide select: mypy gives up on its overloads
-        Chat.id,
-        Account.name,
-        Account.marketplace,
-        Chat.kind,
-        Chat.product_id,
-        Chat.context,
-        Chat.status,
-        Chat.last_author,
-        Chat.last_buyer_at,
-        Chat.resolved_at,
-    ).join(Account, Account.id == Chat.account_id)  # type: ignore[arg-type]
+    q = select(
+        col(Chat.id),
+        col(Account.name),
+        col(Account.marketplace),
+        col(Chat.kind),
+        col(Chat.product_id),
+        col(Chat.context),
+        col(Chat.status),
+        col(Chat.last_author),
+        col(Chat.last_buyer_at),
+        col(Chat.resolved_at),
+    ).join(Account, col(Account.id) == Chat.account_id)
     with db.read() as s:
-        rows = s.execute(q.where(Chat.id.in_(ids))).all()  # type: ignore[union-attr]
+        rows = s.execute(q.where(col(Chat.id).in_(ids))).all()
     return {
         int(r[0]): ChatFacts(
             int(r[0]), r[1], r[2], r[3], r[4], _title(r[5]), r[6], r[7], _aware(r[8]), _aware(r[9]), None, True
@@ -245,7 +255,9 @@ def product_titles(db: Database, product_ids: list[str]) -> dict[str, str]:
     """product id -> a title some chat about it carries (for people-readable labels)."""
     if not product_ids:
         return {}
-    q = select(Chat.product_id, Chat.context).where(Chat.product_id.in_(product_ids), Chat.context != "{}")  # type: ignore[union-attr]
+    q = select(col(Chat.product_id), col(Chat.context)).where(
+        col(Chat.product_id).in_(product_ids), col(Chat.context) != "{}"
+    )
     out: dict[str, str] = {}
     with db.read() as s:
         for pid, ctx in s.execute(q.limit(5000)).all():

@@ -23,20 +23,44 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import overload
+from typing import TYPE_CHECKING, Any, overload
 
-from sqlalchemy import event, inspect, text
-from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy import Table, event, inspect, text
+from sqlalchemy.engine import URL, Connection, CursorResult, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError, SQLAlchemyError
-from sqlmodel import Session, create_engine
+from sqlmodel import Session, SQLModel, create_engine
 
 from chatdesk.errors import StoreError
 from chatdesk.store import migrations
 from chatdesk.store.schema import SCHEMA_VERSION, Meta
 
+if TYPE_CHECKING:  # an optional dependency (PostgreSQL only): imported where it is used
+    import psycopg
+
 BUSY_TIMEOUT_MS = 30_000
 CHANGES_CHANNEL = "chatdesk_changes"  # LISTEN/NOTIFY channel of PostgreSQL stores
 MIGRATION_LOCK = 0x63686174  # pg_advisory_xact_lock key: one process migrates at a time ("chat")
+
+
+def rowcount(result: object) -> int:
+    """Rows an UPDATE or DELETE matched (the fencing check of every conditional write).
+
+    ``Session.execute`` is typed to return ``Result`` for every statement; for DML it is a
+    ``CursorResult``, the only kind that carries ``rowcount``. Raises ``TypeError`` if handed
+    the result of a SELECT (a programming error: its row count is not what was changed)."""
+    if not isinstance(result, CursorResult):
+        raise TypeError(f"rowcount needs the result of an UPDATE or DELETE, not {type(result).__name__}")
+    return int(result.rowcount)
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The ``Table`` a table model is mapped to (what ``Model.__table__`` is at run time; SQLModel
+    does not declare that attribute to type checkers). Raises ``TypeError`` for a model that is
+    not a plain table model."""
+    table = inspect(model).local_table
+    if not isinstance(table, Table):
+        raise TypeError(f"{model.__name__} is not mapped to a table")
+    return table
 
 
 def utcnow() -> datetime:
@@ -86,14 +110,14 @@ def _tune_sqlite(engine: Engine) -> None:
         dbapi_conn.create_function("lower", 1, _unicode_lower, deterministic=True)
 
     @event.listens_for(engine, "begin")
-    def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
+    def _on_begin(conn: Connection) -> None:
         immediate = conn.get_execution_options().get("write", False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def _tune_postgresql(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record: object) -> None:  # type: ignore[no-untyped-def]
+    def _on_connect(dbapi_conn: psycopg.Connection[Any], _record: object) -> None:
         # Times are compared and shown in UTC whatever the server's or role's TimeZone says.
         with dbapi_conn.cursor() as cur:
             cur.execute("SET TIME ZONE 'UTC'")
@@ -125,7 +149,8 @@ def normalize_url(url: str) -> URL:
     return parsed
 
 
-def _unicode_lower(value: object) -> object:
+def _unicode_lower(value: str | bytes | int | float | None) -> str | bytes | int | float | None:
+    """SQLite's ``lower()`` for any value SQLite hands a function (text is folded, others kept)."""
     return value.lower() if isinstance(value, str) else value
 
 
@@ -167,7 +192,7 @@ class Database:
         self.operator: str | None = None
         self.url = url  # as given (a password in it, if any, is never shown: see ``where``)
         self._watch_conn: Connection | None = None
-        self._listen_conn: object | None = None  # psycopg.Connection listening on CHANGES_CHANNEL
+        self._listen_conn: psycopg.Connection[Any] | None = None  # listening on CHANGES_CHANNEL
         self._notified = 0
         self._watch_lock = threading.Lock()
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
@@ -309,7 +334,7 @@ class Database:
         conn, self._listen_conn = self._listen_conn, None
         if conn is not None:
             with contextlib.suppress(Exception):
-                conn.close()  # type: ignore[attr-defined]
+                conn.close()
 
     def close(self) -> None:
         with self._watch_lock:

@@ -8,8 +8,10 @@ so two processes (TUI + daemon) never both fire one event, and a restart fires n
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import DateTime, bindparam, text
 from sqlalchemy.exc import IntegrityError
@@ -96,8 +98,19 @@ def max_message_id(db: Database) -> int:
 _CHAT_COLS = "c.id, a.name, a.marketplace, c.customer, c.order_id, c.product_id"
 
 
-def _row_event(key: str, event: str, r, at: datetime, **extra) -> ChatEvent:  # type: ignore[no-untyped-def]
-    return ChatEvent(key, event, int(r[0]), r[1], r[2], r[3], r[4], r[5], at, **extra)
+def _row_event(
+    key: str,
+    event: str,
+    r: Sequence[Any],
+    at: datetime,
+    *,
+    message_id: int | None = None,
+    text: str | None = None,
+    detail: str | None = None,
+) -> ChatEvent:
+    """``r`` starts with the ``_CHAT_COLS`` columns (chat id, account, marketplace, customer,
+    order id, product id); the keywords are the message fields of :class:`ChatEvent`."""
+    return ChatEvent(key, event, int(r[0]), r[1], r[2], r[3], r[4], r[5], at, message_id, text, detail)
 
 
 def _dt(value: object) -> datetime:

@@ -12,17 +12,20 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Select, func, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from chatdesk.errors import UsageError
-from chatdesk.store.db import Database, from_db, to_db, utcnow
+from chatdesk.store.db import Database, from_db, rowcount, to_db, utcnow
 from chatdesk.store.outbox import enqueue_in
 from chatdesk.store.schema import Account, Chat, FollowUp, Message
 
 OPEN_STATES = ("pending",)
+if TYPE_CHECKING:  # SQLAlchemy 2.1 spelling; 2.0 cannot subscript Select this way at run time
+    # A follow-up with its account name, marketplace, customer and order id.
+    _FollowUpQuery = Select[FollowUp, str, str, str | None, str | None]
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,7 @@ def add(
             raise UsageError(f"no chat with id {chat_id}")
         same = " ".join(text.split())
         for other in s.execute(
-            select(FollowUp).where(FollowUp.chat_id == chat_id, FollowUp.state == "pending")
+            select(FollowUp).where(col(FollowUp.chat_id) == chat_id, col(FollowUp.state) == "pending")
         ).scalars():
             if " ".join(other.text.split()) == same:  # the buyer would get it twice
                 due = from_db(other.due_at)
@@ -91,7 +94,7 @@ def add(
         row = FollowUp(
             buyer_seq=buyer_seq(s, chat_id),
             chat_id=chat_id,
-            due_at=to_db(due_at),  # type: ignore[arg-type]
+            due_at=to_db(due_at),
             text=text,
             template=template,
             rule=rule,
@@ -112,7 +115,7 @@ def buyer_seq(s: Session, chat_id: int) -> int:
     Message ids grow in order of arrival in the store, whatever times the marketplace puts on
     the messages, so "the buyer wrote after scheduling" is ``id > buyer_seq``: no clocks."""
     value = s.execute(
-        select(func.max(Message.id)).where(Message.chat_id == chat_id, Message.author == "buyer")
+        select(func.max(Message.id)).where(col(Message.chat_id) == chat_id, col(Message.author) == "buyer")
     ).scalar()
     return int(value or 0)
 
@@ -123,7 +126,7 @@ def buyer_wrote_after(s: Session, chat_id: int, seq: int | None) -> bool | None:
     return buyer_seq(s, chat_id) > seq
 
 
-def _rows(s: Session, q) -> list[FollowUpRow]:  # type: ignore[no-untyped-def]
+def _rows(s: Session, q: _FollowUpQuery) -> list[FollowUpRow]:
     out = []
     for f, name, marketplace, customer, order_id in s.execute(q).all():
         out.append(
@@ -134,24 +137,24 @@ def _rows(s: Session, q) -> list[FollowUpRow]:  # type: ignore[no-untyped-def]
                 marketplace=marketplace,
                 customer=customer,
                 order_id=order_id,
-                due_at=from_db(f.due_at),  # type: ignore[arg-type]
+                due_at=from_db(f.due_at),
                 text=f.text,
                 state=f.state,
                 reason=f.reason,
                 rule=f.rule,
                 template=f.template,
-                created_at=from_db(f.created_at),  # type: ignore[arg-type]
+                created_at=from_db(f.created_at),
                 message_id=f.message_id,
             )
         )
     return out
 
 
-def _base_query() -> Select[Any]:
-    query: Select[Any] = (
-        select(FollowUp, Account.name, Account.marketplace, Chat.customer, Chat.order_id)
-        .join(Chat, Chat.id == FollowUp.chat_id)  # type: ignore[arg-type]
-        .join(Account, Account.id == Chat.account_id)  # type: ignore[arg-type]
+def _base_query() -> _FollowUpQuery:
+    query: _FollowUpQuery = (
+        select(FollowUp, col(Account.name), col(Account.marketplace), col(Chat.customer), col(Chat.order_id))
+        .join(Chat, col(Chat.id) == FollowUp.chat_id)
+        .join(Account, col(Account.id) == Chat.account_id)
     )
     return query
 
@@ -161,17 +164,17 @@ def list_followups(
 ) -> list[FollowUpRow]:
     q = _base_query()
     if chat_id is not None:
-        q = q.where(FollowUp.chat_id == chat_id)
+        q = q.where(col(FollowUp.chat_id) == chat_id)
     if states:
-        q = q.where(FollowUp.state.in_(states))  # type: ignore[attr-defined]
-    q = q.order_by(FollowUp.state != "pending", FollowUp.due_at, FollowUp.id)
+        q = q.where(col(FollowUp.state).in_(states))
+    q = q.order_by(col(FollowUp.state) != "pending", col(FollowUp.due_at), col(FollowUp.id))
     with db.read() as s:
         return _rows(s, q)
 
 
 def get(db: Database, followup_id: int) -> FollowUpRow:
     with db.read() as s:
-        rows = _rows(s, _base_query().where(FollowUp.id == followup_id))
+        rows = _rows(s, _base_query().where(col(FollowUp.id) == followup_id))
     if not rows:
         raise UsageError(f"no follow-up with id {followup_id}")
     return rows[0]
@@ -182,10 +185,10 @@ def _change_pending(db: Database, followup_id: int, **values: object) -> None:
     with db.write() as s:
         res = s.execute(
             update(FollowUp)
-            .where(FollowUp.id == followup_id, FollowUp.state == "pending")
+            .where(col(FollowUp.id) == followup_id, col(FollowUp.state) == "pending")
             .values(updated_at=utcnow(), **values)
         )
-        if not res.rowcount:  # type: ignore[attr-defined]
+        if not rowcount(res):
             raise UsageError(f"follow-up {followup_id} is no longer pending")
 
 
@@ -225,9 +228,9 @@ def deliver_due(db: Database, decide: Callable[[DueCheck, datetime], Verdict], *
         due_ids = [
             r[0]
             for r in s.execute(
-                select(FollowUp.id)
-                .where(FollowUp.state == "pending", FollowUp.due_at <= now)  # type: ignore[operator]
-                .order_by(FollowUp.due_at)
+                select(col(FollowUp.id))
+                .where(col(FollowUp.state) == "pending", col(FollowUp.due_at) <= now)
+                .order_by(col(FollowUp.due_at))
                 .limit(limit)
             ).all()
         ]
@@ -235,10 +238,10 @@ def deliver_due(db: Database, decide: Callable[[DueCheck, datetime], Verdict], *
     for fid in due_ids:
         with db.write() as s:
             row = s.execute(
-                select(FollowUp, Chat, Account.marketplace)
-                .join(Chat, Chat.id == FollowUp.chat_id)  # type: ignore[arg-type]
-                .join(Account, Account.id == Chat.account_id)  # type: ignore[arg-type]
-                .where(FollowUp.id == fid, FollowUp.state == "pending")
+                select(FollowUp, Chat, col(Account.marketplace))
+                .join(Chat, col(Chat.id) == FollowUp.chat_id)
+                .join(Account, col(Account.id) == Chat.account_id)
+                .where(col(FollowUp.id) == fid, col(FollowUp.state) == "pending")
                 .with_for_update(skip_locked=True, of=FollowUp)  # PostgreSQL: skip one being claimed
             ).one_or_none()
             if row is None:  # another process took it (or is taking it)
@@ -252,23 +255,25 @@ def deliver_due(db: Database, decide: Callable[[DueCheck, datetime], Verdict], *
                 text=f.text,
                 status=chat.status,
                 last_buyer_at=from_db(chat.last_buyer_at),
-                created_at=from_db(f.created_at),  # type: ignore[arg-type]
+                created_at=from_db(f.created_at),
                 cancel_if_buyer_writes=f.cancel_if_buyer_writes,
                 buyer_wrote_after=buyer_wrote_after(s, chat.id, f.buyer_seq),
             )
             verdict, detail = decide(check, now)
-            claim = update(FollowUp).where(FollowUp.id == fid, FollowUp.state == "pending")
+            claim = update(FollowUp).where(col(FollowUp.id) == fid, col(FollowUp.state) == "pending")
             if verdict == "later":
-                s.execute(claim.values(due_at=to_db(detail), updated_at=now))  # type: ignore[arg-type]
+                if not isinstance(detail, datetime):
+                    raise TypeError(f"a 'later' verdict carries the new due time, not {detail!r}")
+                s.execute(claim.values(due_at=to_db(detail), updated_at=now))
                 continue
             if verdict != "send":
                 s.execute(claim.values(state=verdict, reason=str(detail), updated_at=now))
                 continue
             res = s.execute(claim.values(state="sending", updated_at=now))
-            if not res.rowcount:  # type: ignore[attr-defined]
+            if not rowcount(res):
                 continue
             mid = enqueue_in(s, chat.id, f.text, overrides=json.loads(f.overrides or "[]"), followup_id=fid)
-            s.execute(update(FollowUp).where(FollowUp.id == fid).values(message_id=mid))
+            s.execute(update(FollowUp).where(col(FollowUp.id) == fid).values(message_id=mid))
             touched.add(chat.account_id)
     return sorted(touched)
 
@@ -282,10 +287,10 @@ def mark_resolved(db: Database, chat_id: int, resolved: bool = True) -> None:
     """
     with db.write() as s:
         if not resolved:
-            s.execute(update(Chat).where(Chat.id == chat_id).values(resolved_at=None))
+            s.execute(update(Chat).where(col(Chat.id) == chat_id).values(resolved_at=None))
             return
         chat = s.get(Chat, chat_id)
         if chat is None:
             raise UsageError(f"no chat with id {chat_id}")
         covered = chat.last_buyer_at or utcnow()
-        s.execute(update(Chat).where(Chat.id == chat_id).values(resolved_at=covered, unread=0))
+        s.execute(update(Chat).where(col(Chat.id) == chat_id).values(resolved_at=covered, unread=0))

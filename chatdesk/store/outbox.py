@@ -24,11 +24,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
-from sqlmodel import Session
+from sqlalchemy import Update, delete, func, select, update
+from sqlmodel import Session, col
 
 from chatdesk.errors import UsageError
-from chatdesk.store.db import Database, from_db, to_db, utcnow
+from chatdesk.store.db import Database, from_db, rowcount, to_db, utcnow
 from chatdesk.store.schema import Chat, Draft, FollowUp, Message, Outbox
 
 CLAIM_TTL = 60.0  # seconds a claim lives without renewal; owners renew every CLAIM_TTL / 4
@@ -134,7 +134,7 @@ def enqueue_parts(
             until = utcnow() + timedelta(seconds=CLAIM_TTL)
             s.execute(
                 update(Outbox)
-                .where(Outbox.message_id.in_(ids))  # type: ignore[attr-defined]
+                .where(col(Outbox.message_id).in_(ids))
                 .values(claimed_by=owner, claimed_until=until, claim_token=Outbox.claim_token + 1)
             )
         return ids
@@ -189,7 +189,7 @@ def enqueue_in(
         )
     )
     if followup_id is None and state == "queued":
-        s.execute(delete(Draft).where(Draft.chat_id == chat_id, Draft.operator == (operator or "")))
+        s.execute(delete(Draft).where(col(Draft.chat_id) == chat_id, col(Draft.operator) == (operator or "")))
         # Replying is reading: the operator has seen the conversation.
         chat.unread = 0
         s.add(chat)
@@ -226,22 +226,28 @@ def settle_interrupted(
     was on the wire) and keeps its ``parts_done``. Returns the rows taken over."""
     now = utcnow()
     with db.write() as s:
-        q = select(Outbox.id, Outbox.message_id, Outbox.followup_id, Outbox.claimed_by, Outbox.claimed_until).where(
-            Outbox.claimed_by.is_not(None),  # type: ignore[union-attr]
+        q = select(
+            col(Outbox.id),
+            col(Outbox.message_id),
+            col(Outbox.followup_id),
+            col(Outbox.claimed_by),
+            col(Outbox.claimed_until),
+        ).where(
+            col(Outbox.claimed_by).is_not(None),
         )
         if account_id is not None:
-            q = q.where(Outbox.account_id == account_id)
+            q = q.where(col(Outbox.account_id) == account_id)
         taken = 0
         for oid, mid, fid, owner, until in s.execute(q).all():
-            lapsed = until is None or from_db(until) < now  # type: ignore[operator]
+            lapsed = until is None or from_db(until) < now
             if not lapsed and not gone(owner):
                 continue
-            fence = update(Outbox).where(Outbox.id == oid, Outbox.claimed_by == owner)
+            fence = update(Outbox).where(col(Outbox.id) == oid, col(Outbox.claimed_by) == owner)
             row = s.execute(
-                select(Outbox.in_flight, Message.state)
-                .join(Message, Message.id == Outbox.message_id)
-                .where(Outbox.id == oid)
-            ).one()  # type: ignore[arg-type]
+                select(col(Outbox.in_flight), col(Message.state))
+                .join(Message, col(Message.id) == Outbox.message_id)
+                .where(col(Outbox.id) == oid)
+            ).one()
             in_flight, state = row
             taken += 1
             if state != "sending":  # the echo settled it meanwhile
@@ -249,7 +255,11 @@ def settle_interrupted(
                 continue
             if in_flight is None:
                 s.execute(fence.values(claimed_by=None, claimed_until=None))
-                s.execute(update(Message).where(Message.id == mid, Message.state == "sending").values(state="queued"))
+                s.execute(
+                    update(Message)
+                    .where(col(Message.id) == mid, col(Message.state) == "sending")
+                    .values(state="queued")
+                )
                 continue
             _settle(s, oid, mid, fid, "unknown", "interrupted while sending: it may or may not have arrived")
         return taken
@@ -276,29 +286,29 @@ def claim_due(
     with db.write() as s:
         q = (
             select(Outbox, Message, Chat)
-            .join(Message, Message.id == Outbox.message_id)  # type: ignore[arg-type]
-            .join(Chat, Chat.id == Message.chat_id)  # type: ignore[arg-type]
-            .where(Outbox.account_id == account_id, Outbox.done.is_(False), Message.state == "queued")  # type: ignore[attr-defined]
+            .join(Message, col(Message.id) == Outbox.message_id)
+            .join(Chat, col(Chat.id) == Message.chat_id)
+            .where(col(Outbox.account_id) == account_id, col(Outbox.done).is_(False), col(Message.state) == "queued")
         )
         if mine:
-            q = q.where(Outbox.claimed_by == owner)
+            q = q.where(col(Outbox.claimed_by) == owner)
         else:
             q = q.where(
-                (Outbox.next_attempt_at.is_(None)) | (Outbox.next_attempt_at <= now),  # type: ignore[union-attr,operator]
-                Outbox.claimed_by.is_(None),  # type: ignore[union-attr]
+                col(Outbox.next_attempt_at).is_(None) | (col(Outbox.next_attempt_at) <= now),
+                col(Outbox.claimed_by).is_(None),
             )
         if message_id is not None:
-            q = q.where(Outbox.message_id == message_id)
+            q = q.where(col(Outbox.message_id) == message_id)
         # PostgreSQL: rows another transaction is claiming right now are skipped, not waited
         # for (SQLite renders nothing here: its write lock already serializes claims).
         q = q.with_for_update(skip_locked=True, of=Outbox)
-        rows = s.execute(q.order_by(Outbox.id).limit(limit)).all()
+        rows = s.execute(q.order_by(col(Outbox.id)).limit(limit)).all()
         for ob, msg, chat in rows:
-            fence = Outbox.claimed_by == owner if mine else Outbox.claimed_by.is_(None)  # type: ignore[union-attr]
+            fence = col(Outbox.claimed_by) == owner if mine else col(Outbox.claimed_by).is_(None)
             token = ob.claim_token if mine else ob.claim_token + 1
             res = s.execute(
                 update(Outbox)
-                .where(Outbox.id == ob.id, fence, Outbox.claim_token == ob.claim_token)
+                .where(col(Outbox.id) == ob.id, fence, col(Outbox.claim_token) == ob.claim_token)
                 .values(
                     claimed_by=owner,
                     claim_token=token,
@@ -307,9 +317,9 @@ def claim_due(
                     in_flight=None,
                 )
             )
-            if not res.rowcount:  # type: ignore[attr-defined]
+            if not rowcount(res):
                 continue
-            s.execute(update(Message).where(Message.id == msg.id).values(state="sending", error=None))
+            s.execute(update(Message).where(col(Message.id) == msg.id).values(state="sending", error=None))
             jobs.append(
                 OutboxJob(
                     outbox_id=ob.id,
@@ -333,16 +343,18 @@ def claim_due(
     return jobs
 
 
-def _fenced(job: OutboxJob):  # type: ignore[no-untyped-def]
+def _fenced(job: OutboxJob) -> Update:
     """An UPDATE of ``job``'s outbox row that applies only while ``job`` still owns it."""
     return update(Outbox).where(
-        Outbox.id == job.outbox_id, Outbox.claimed_by == job.owner, Outbox.claim_token == job.claim_token
+        col(Outbox.id) == job.outbox_id, col(Outbox.claimed_by) == job.owner, col(Outbox.claim_token) == job.claim_token
     )
 
 
 def owns(db: Database, job: OutboxJob) -> bool:
     with db.read() as s:
-        row = s.execute(select(Outbox.claimed_by, Outbox.claim_token).where(Outbox.id == job.outbox_id)).one_or_none()
+        row = s.execute(
+            select(col(Outbox.claimed_by), col(Outbox.claim_token)).where(col(Outbox.id) == job.outbox_id)
+        ).one_or_none()
     return row is not None and (row[0], row[1]) == (job.owner, job.claim_token)
 
 
@@ -350,7 +362,7 @@ def renew(db: Database, job: OutboxJob, ttl: float = CLAIM_TTL) -> bool:
     """The owner's heartbeat: extend the claim; False if the row is no longer ours."""
     with db.write() as s:
         res = s.execute(_fenced(job).values(claimed_until=utcnow() + timedelta(seconds=ttl)))
-        return bool(res.rowcount)  # type: ignore[attr-defined]
+        return bool(rowcount(res))
 
 
 def begin_part(db: Database, job: OutboxJob, part: int) -> bool:
@@ -358,34 +370,34 @@ def begin_part(db: Database, job: OutboxJob, part: int) -> bool:
     not silently re-sent); False if the row is no longer ours: then it must not be sent."""
     with db.write() as s:
         res = s.execute(_fenced(job).values(in_flight=part, claimed_until=utcnow() + timedelta(seconds=CLAIM_TTL)))
-        return bool(res.rowcount)  # type: ignore[attr-defined]
+        return bool(rowcount(res))
 
 
 def part_accepted(db: Database, job: OutboxJob, part: int) -> bool:
     """The marketplace accepted request ``part``: it is never sent again, whatever follows."""
     with db.write() as s:
         res = s.execute(_fenced(job).values(parts_done=part + 1, in_flight=None))
-        return bool(res.rowcount)  # type: ignore[attr-defined]
+        return bool(rowcount(res))
 
 
-def _settle(  # type: ignore[no-untyped-def]
-    s, outbox_id: int, message_id: int, followup_id: int | None, state: str, reason: str | None
+def _settle(
+    s: Session, outbox_id: int, message_id: int, followup_id: int | None, state: str, reason: str | None
 ) -> None:
     """Write a verdict on message, outbox and follow-up together (state and ``done`` never
     disagree). Callers have fenced the outbox row already."""
-    q = update(Message).where(Message.id == message_id)
+    q = update(Message).where(col(Message.id) == message_id)
     if state != "sent":  # an echo already matched by a concurrent sync wins over a late error
-        q = q.where(Message.external_id.is_(None))  # type: ignore[union-attr]
+        q = q.where(col(Message.external_id).is_(None))
     s.execute(q.values(state=state, error=reason))
-    final = s.execute(select(Message.state).where(Message.id == message_id)).scalar()
+    final = s.execute(select(col(Message.state)).where(col(Message.id) == message_id)).scalar()
     values: dict[str, object] = {"claimed_by": None, "claimed_until": None, "in_flight": None}
     values["done"] = final in TERMINAL
-    s.execute(update(Outbox).where(Outbox.id == outbox_id).values(**values))
+    s.execute(update(Outbox).where(col(Outbox.id) == outbox_id).values(**values))
     if followup_id is not None:
         fstate = {"sent": "sent", "failed": "failed"}.get(str(final), "sending")
         s.execute(
             update(FollowUp)
-            .where(FollowUp.id == followup_id)
+            .where(col(FollowUp.id) == followup_id)
             .values(state=fstate, reason=reason if final != "sent" else None, updated_at=utcnow())
         )
 
@@ -393,7 +405,7 @@ def _settle(  # type: ignore[no-untyped-def]
 def _finish(db: Database, job: OutboxJob, state: str, reason: str | None) -> bool:
     with db.write() as s:
         res = s.execute(_fenced(job).values(in_flight=None))
-        if not res.rowcount:  # type: ignore[attr-defined]
+        if not rowcount(res):
             return False  # another process owns the row now: its verdict stands
         _settle(s, job.outbox_id, job.message_id, job.followup_id, state, reason)
         return True
@@ -419,15 +431,15 @@ def retry_later(db: Database, job: OutboxJob, at: datetime, reason: str) -> bool
         res = s.execute(
             _fenced(job).values(next_attempt_at=to_db(at), claimed_by=None, claimed_until=None, in_flight=None)
         )
-        if not res.rowcount:  # type: ignore[attr-defined]
+        if not rowcount(res):
             return False
         s.execute(
             update(Message)
-            .where(Message.id == job.message_id, Message.state == "sending")
+            .where(col(Message.id) == job.message_id, col(Message.state) == "sending")
             .values(state="queued", error=reason)
         )
-        final = s.execute(select(Message.state).where(Message.id == job.message_id)).scalar()
-        s.execute(update(Outbox).where(Outbox.id == job.outbox_id).values(done=final in TERMINAL))
+        final = s.execute(select(col(Message.state)).where(col(Message.id) == job.message_id)).scalar()
+        s.execute(update(Outbox).where(col(Outbox.id) == job.outbox_id).values(done=final in TERMINAL))
         return True
 
 
@@ -445,9 +457,9 @@ def invariant_violations(db: Database) -> list[str]:
     out: list[str] = []
     with db.read() as s:
         rows = s.execute(
-            select(Outbox.id, Message.state, Outbox.done, Outbox.claimed_by).join(
+            select(col(Outbox.id), col(Message.state), col(Outbox.done), col(Outbox.claimed_by)).join(
                 Message,
-                Message.id == Outbox.message_id,  # type: ignore[arg-type]
+                col(Message.id) == Outbox.message_id,
             )
         ).all()
     for oid, state, done, owner in rows:
@@ -462,7 +474,9 @@ def invariant_violations(db: Database) -> list[str]:
 
 def message_state(db: Database, message_id: int) -> tuple[str, str | None]:
     with db.read() as s:
-        row = s.execute(select(Message.state, Message.error).where(Message.id == message_id)).one_or_none()
+        row = s.execute(
+            select(col(Message.state), col(Message.error)).where(col(Message.id) == message_id)
+        ).one_or_none()
     if row is None:
         raise UsageError(f"no message with id {message_id}")
     return row[0], row[1]
@@ -479,7 +493,7 @@ def requeue(db: Database, message_id: int) -> None:
         s.add(msg)
         s.execute(
             update(Outbox)
-            .where(Outbox.message_id == message_id)
+            .where(col(Outbox.message_id) == message_id)
             .values(done=False, next_attempt_at=None, claimed_by=None, claimed_until=None, in_flight=None)
         )
 
@@ -488,10 +502,12 @@ def confirm_sent(db: Database, message_id: int) -> None:
     """The user checked the marketplace: the unconfirmed message did arrive."""
     with db.write() as s:
         res = s.execute(
-            update(Message).where(Message.id == message_id, Message.state == "unknown").values(state="sent", error=None)
+            update(Message)
+            .where(col(Message.id) == message_id, col(Message.state) == "unknown")
+            .values(state="sent", error=None)
         )
-        if res.rowcount:  # type: ignore[attr-defined]
-            s.execute(update(Outbox).where(Outbox.message_id == message_id).values(done=True))
+        if rowcount(res):
+            s.execute(update(Outbox).where(col(Outbox.message_id) == message_id).values(done=True))
 
 
 def withdraw(db: Database, message_id: int) -> str:
@@ -503,14 +519,14 @@ def withdraw(db: Database, message_id: int) -> str:
         if msg.state == "queued":
             res = s.execute(
                 update(Outbox)
-                .where(Outbox.message_id == message_id, Outbox.claimed_by.is_(None))  # type: ignore[union-attr]
+                .where(col(Outbox.message_id) == message_id, col(Outbox.claimed_by).is_(None))
                 .values(done=True)
             )
-            if not res.rowcount:  # type: ignore[attr-defined]
+            if not rowcount(res):
                 raise UsageError("that message is being sent right now")
         text = msg.text
-        s.execute(delete(Outbox).where(Outbox.message_id == message_id))
-        s.execute(update(FollowUp).where(FollowUp.message_id == message_id).values(message_id=None))
+        s.execute(delete(Outbox).where(col(Outbox.message_id) == message_id))
+        s.execute(update(FollowUp).where(col(FollowUp.message_id) == message_id).values(message_id=None))
         s.delete(msg)
         draft = s.get(Draft, (msg.chat_id, db.operator or ""))
         if draft is None:
@@ -524,7 +540,7 @@ def withdraw(db: Database, message_id: int) -> str:
 
 def pending_count(db: Database, account_id: int | None = None) -> int:
     with db.read() as s:
-        q = select(func.count()).select_from(Outbox).where(Outbox.done.is_(False))  # type: ignore[attr-defined]
+        q = select(func.count()).select_from(Outbox).where(col(Outbox.done).is_(False))
         if account_id is not None:
-            q = q.where(Outbox.account_id == account_id)
+            q = q.where(col(Outbox.account_id) == account_id)
         return int(s.execute(q).scalar() or 0)

@@ -12,12 +12,12 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from chatdesk.errors import UsageError
-from chatdesk.store.db import Database, from_db, utcnow
+from chatdesk.store.db import Database, from_db, rowcount, table_of, utcnow
 from chatdesk.store.ingest import _insert
 from chatdesk.store.schema import Chat, ChatOperator, Message, Note, Operator
 
@@ -54,19 +54,19 @@ def add_operator(db: Database, name: str, display_name: str | None = None) -> Op
 
 def list_operators(db: Database) -> list[OperatorRow]:
     with db.read() as s:
-        rows = s.execute(select(Operator).order_by(Operator.name)).scalars().all()
-    return [OperatorRow(o.name, o.display_name, from_db(o.created_at)) for o in rows]  # type: ignore[arg-type]
+        rows = s.execute(select(Operator).order_by(col(Operator.name))).scalars().all()
+    return [OperatorRow(o.name, o.display_name, from_db(o.created_at)) for o in rows]
 
 
 def remove_operator(db: Database, name: str) -> None:
     """Forget an operator: their assignments are released and presence cleared; messages they
     wrote keep their name."""
     with db.write() as s:
-        res = s.execute(delete(Operator).where(Operator.name == name))
-        if not res.rowcount:  # type: ignore[attr-defined]
+        res = s.execute(delete(Operator).where(col(Operator.name) == name))
+        if not rowcount(res):
             raise UsageError(f"no operator named {name!r} (see: chatdesk operator list)")
-        s.execute(update(Chat).where(Chat.assigned_to == name).values(assigned_to=None))
-        s.execute(delete(ChatOperator).where(ChatOperator.operator == name))
+        s.execute(update(Chat).where(col(Chat.assigned_to) == name).values(assigned_to=None))
+        s.execute(delete(ChatOperator).where(col(ChatOperator.operator) == name))
 
 
 def display_names(db: Database) -> dict[str, str]:
@@ -78,7 +78,7 @@ def display_names(db: Database) -> dict[str, str]:
 
 
 def _row(s: Session, chat_id: int, operator: str) -> ChatOperator:
-    s.execute(_insert(s, ChatOperator.__table__).values(chat_id=chat_id, operator=operator))
+    s.execute(_insert(s, table_of(ChatOperator)).values(chat_id=chat_id, operator=operator))
     row = s.get(ChatOperator, (chat_id, operator))
     assert row is not None
     return row
@@ -88,7 +88,7 @@ def mark_seen(db: Database, chat_id: int, operator: str, message_id: int | None 
     """The operator has seen the chat up to ``message_id`` (default: its newest message)."""
     with db.write() as s:
         if message_id is None:
-            message_id = s.execute(select(func.max(Message.id)).where(Message.chat_id == chat_id)).scalar() or 0
+            message_id = s.execute(select(func.max(Message.id)).where(col(Message.chat_id) == chat_id)).scalar() or 0
         row = _row(s, chat_id, operator)
         row.seen_message_id = max(row.seen_message_id or 0, message_id)
         row.seen_at = utcnow()
@@ -101,7 +101,7 @@ def seen_message_id(db: Database, chat_id: int, operator: str) -> int | None:
     return row.seen_message_id if row else None
 
 
-def _now(s: Session) -> object:
+def _now(s: Session) -> ColumnElement[datetime] | datetime:
     return func.now() if s.get_bind().dialect.name == "postgresql" else utcnow()
 
 
@@ -114,8 +114,8 @@ def heartbeat(db: Database, chat_id: int, operator: str, state: str = "viewing",
         now = _now(s)
         s.execute(
             update(ChatOperator)
-            .where(ChatOperator.chat_id == chat_id, ChatOperator.operator == operator)
-            .values(presence=state, presence_until=now + timedelta(seconds=ttl))  # type: ignore[operator]
+            .where(col(ChatOperator.chat_id) == chat_id, col(ChatOperator.operator) == operator)
+            .values(presence=state, presence_until=now + timedelta(seconds=ttl))
         )
 
 
@@ -123,7 +123,7 @@ def leave(db: Database, chat_id: int, operator: str) -> None:
     with db.write() as s:
         s.execute(
             update(ChatOperator)
-            .where(ChatOperator.chat_id == chat_id, ChatOperator.operator == operator)
+            .where(col(ChatOperator.chat_id) == chat_id, col(ChatOperator.operator) == operator)
             .values(presence=None, presence_until=None)
         )
 
@@ -131,14 +131,14 @@ def leave(db: Database, chat_id: int, operator: str) -> None:
 def presence(db: Database, chat_ids: list[int] | None = None) -> dict[int, list[tuple[str, str]]]:
     """chat id -> [(operator, "viewing"|"typing")] of heartbeats that have not expired."""
     with db.read() as s:
-        q = select(ChatOperator.chat_id, ChatOperator.operator, ChatOperator.presence).where(
-            ChatOperator.presence.is_not(None),  # type: ignore[union-attr]
-            ChatOperator.presence_until >= _now(s),  # type: ignore[operator]
+        q = select(col(ChatOperator.chat_id), col(ChatOperator.operator), col(ChatOperator.presence)).where(
+            col(ChatOperator.presence).is_not(None),
+            col(ChatOperator.presence_until) >= _now(s),
         )
         if chat_ids is not None:
-            q = q.where(ChatOperator.chat_id.in_(chat_ids))  # type: ignore[attr-defined]
+            q = q.where(col(ChatOperator.chat_id).in_(chat_ids))
         out: dict[int, list[tuple[str, str]]] = {}
-        for chat_id, op, state in s.execute(q.order_by(ChatOperator.operator)).all():
+        for chat_id, op, state in s.execute(q.order_by(col(ChatOperator.operator))).all():
             out.setdefault(chat_id, []).append((op, state))
     return out
 
@@ -164,15 +164,15 @@ def changes_since_seen(db: Database, chat_id: int, operator: str) -> list[Change
     seen = seen_message_id(db, chat_id, operator) or 0
     with db.read() as s:
         rows = s.execute(
-            select(Message.id, Message.author, Message.operator, Message.text, Message.created_at)
-            .where(Message.chat_id == chat_id, Message.id > seen, Message.author.in_(("buyer", "seller")))  # type: ignore[attr-defined]
-            .order_by(Message.id)
+            select(
+                col(Message.id), col(Message.author), col(Message.operator), col(Message.text), col(Message.created_at)
+            )
+            .where(
+                col(Message.chat_id) == chat_id, col(Message.id) > seen, col(Message.author).in_(("buyer", "seller"))
+            )
+            .order_by(col(Message.id))
         ).all()
-    return [
-        Change(r[0], r[1], r[2], r[3], from_db(r[4]))  # type: ignore[arg-type]
-        for r in rows
-        if not (r[1] == "seller" and r[2] == operator)
-    ]
+    return [Change(r[0], r[1], r[2], r[3], from_db(r[4])) for r in rows if not (r[1] == "seller" and r[2] == operator)]
 
 
 # ----------------------------------------------------------------------------- assignment
@@ -181,16 +181,19 @@ def changes_since_seen(db: Database, chat_id: int, operator: str) -> list[Change
 def assign(db: Database, chat_id: int, operator: str | None) -> None:
     """Assign the chat to ``operator`` (None: unassign). The operator must exist."""
     with db.write() as s:
-        if operator is not None and s.execute(select(Operator.id).where(Operator.name == operator)).first() is None:
+        if (
+            operator is not None
+            and s.execute(select(col(Operator.id)).where(col(Operator.name) == operator)).first() is None
+        ):
             raise UsageError(f"no operator named {operator!r} (see: chatdesk operator list)")
-        res = s.execute(update(Chat).where(Chat.id == chat_id).values(assigned_to=operator))
-        if not res.rowcount:  # type: ignore[attr-defined]
+        res = s.execute(update(Chat).where(col(Chat.id) == chat_id).values(assigned_to=operator))
+        if not rowcount(res):
             raise UsageError(f"no chat with id {chat_id}")
 
 
 def assigned_to(db: Database, chat_id: int) -> str | None:
     with db.read() as s:
-        return s.execute(select(Chat.assigned_to).where(Chat.id == chat_id)).scalar()
+        return s.execute(select(col(Chat.assigned_to)).where(col(Chat.id) == chat_id)).scalar()
 
 
 # ----------------------------------------------------------------------------- notes
@@ -222,8 +225,8 @@ def add_note(db: Database, chat_id: int, text: str, operator: str | None) -> int
 
 def list_notes(db: Database, chat_id: int) -> list[NoteRow]:
     with db.read() as s:
-        rows = s.execute(select(Note).where(Note.chat_id == chat_id).order_by(Note.id)).scalars().all()
-    return [NoteRow(n.id, n.chat_id, n.operator, n.text, from_db(n.created_at)) for n in rows]  # type: ignore[arg-type]
+        rows = s.execute(select(Note).where(col(Note.chat_id) == chat_id).order_by(col(Note.id))).scalars().all()
+    return [NoteRow(n.id, n.chat_id, n.operator, n.text, from_db(n.created_at)) for n in rows]
 
 
 def auto_assign(db: Database, cap: int, operators: list[str] | None = None) -> list[tuple[int, str]]:
@@ -234,14 +237,14 @@ def auto_assign(db: Database, cap: int, operators: list[str] | None = None) -> l
     if cap < 1:
         raise UsageError("the per-operator cap must be at least 1")
     with db.write() as s:
-        names = operators or list(s.execute(select(Operator.name).order_by(Operator.name)).scalars())
+        names = operators or list(s.execute(select(col(Operator.name)).order_by(col(Operator.name))).scalars())
         if not names:
             return []
         load = dict.fromkeys(names, 0)
         for who, n in s.execute(
-            select(Chat.assigned_to, func.count())
-            .where(Chat.assigned_to.in_(names), Chat.last_author == "buyer")  # type: ignore[union-attr]
-            .group_by(Chat.assigned_to)
+            select(col(Chat.assigned_to), func.count())
+            .where(col(Chat.assigned_to).in_(names), col(Chat.last_author) == "buyer")
+            .group_by(col(Chat.assigned_to))
         ).all():
             load[who] = int(n)
         room = sum(max(0, cap - n) for n in load.values())
@@ -249,9 +252,9 @@ def auto_assign(db: Database, cap: int, operators: list[str] | None = None) -> l
             return []
         waiting = list(
             s.execute(
-                select(Chat.id)
-                .where(Chat.assigned_to.is_(None), Chat.last_author == "buyer")  # type: ignore[union-attr]
-                .order_by(Chat.last_buyer_at, Chat.id)
+                select(col(Chat.id))
+                .where(col(Chat.assigned_to).is_(None), col(Chat.last_author) == "buyer")
+                .order_by(col(Chat.last_buyer_at), col(Chat.id))
                 .limit(room)
                 .with_for_update(skip_locked=True)
             ).scalars()
@@ -261,7 +264,9 @@ def auto_assign(db: Database, cap: int, operators: list[str] | None = None) -> l
             who = min((n for n in names if load[n] < cap), key=lambda n: (load[n], names.index(n)), default=None)
             if who is None:
                 break
-            s.execute(update(Chat).where(Chat.id == chat_id, Chat.assigned_to.is_(None)).values(assigned_to=who))  # type: ignore[union-attr]
+            s.execute(
+                update(Chat).where(col(Chat.id) == chat_id, col(Chat.assigned_to).is_(None)).values(assigned_to=who)
+            )
             load[who] += 1
             done.append((chat_id, who))
         return done

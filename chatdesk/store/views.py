@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.sql.selectable import ScalarSelect
 from sqlmodel import col
 
@@ -84,34 +85,34 @@ class MessageRow:
     operator_name: str | None = None  # their display name ("Анна"), when they are a known operator
 
 
-def _chat_query(flt: ChatFilter):  # type: ignore[no-untyped-def]
+def _chat_query(flt: ChatFilter) -> Select[*tuple[Any, ...]]:
     has_followup = (
         select(func.count())
-        .where(FollowUp.chat_id == Chat.id, FollowUp.state == "pending")
+        .where(col(FollowUp.chat_id) == Chat.id, col(FollowUp.state) == "pending")
         .correlate(Chat)
         .scalar_subquery()
     )
-    has_draft = select(func.count()).where(Draft.chat_id == Chat.id).correlate(Chat).scalar_subquery()
+    has_draft = select(func.count()).where(col(Draft.chat_id) == Chat.id).correlate(Chat).scalar_subquery()
     topic = _topic_subquery()
-    q = select(Chat, Account.name, Account.marketplace, has_followup, has_draft, topic).join(
+    q = select(Chat, col(Account.name), col(Account.marketplace), has_followup, has_draft, topic).join(
         Account,
-        Account.id == Chat.account_id,  # type: ignore[arg-type]
+        col(Account.id) == Chat.account_id,
     )
     if flt.topic:
         q = q.where(topic == flt.topic)
     if flt.marketplace:
-        q = q.where(Account.marketplace == flt.marketplace)
+        q = q.where(col(Account.marketplace) == flt.marketplace)
     if flt.account:
-        q = q.where(Account.name == flt.account)
+        q = q.where(col(Account.name) == flt.account)
     if flt.unread:
-        q = q.where(Chat.unread > 0)
+        q = q.where(col(Chat.unread) > 0)
     if flt.waiting:  # the buyer wrote last and, if the chat was resolved, wrote again since
         q = q.where(
-            Chat.last_author == "buyer",
-            or_(Chat.resolved_at.is_(None), Chat.last_buyer_at > Chat.resolved_at),  # type: ignore[union-attr,operator]
+            col(Chat.last_author) == "buyer",
+            or_(col(Chat.resolved_at).is_(None), col(Chat.last_buyer_at) > Chat.resolved_at),
         )
     if flt.assigned_to:
-        q = q.where(Chat.assigned_to == flt.assigned_to)
+        q = q.where(col(Chat.assigned_to) == flt.assigned_to)
     if flt.unassigned:
         q = q.where(col(Chat.assigned_to).is_(None))
     if flt.status == "open":
@@ -135,15 +136,18 @@ def _topic_subquery() -> ScalarSelect[str]:
     """The topic of the chat's newest buyer message (None until it is tagged): one backward
     index seek to that message and one primary-key lookup, never a scan of the chat."""
     newest_buyer = (
-        select(Message.id)
-        .where(Message.chat_id == Chat.id, Message.author == "buyer")
-        .order_by(Message.created_at.desc(), Message.id.desc())  # type: ignore[attr-defined,union-attr]
+        select(col(Message.id))
+        .where(col(Message.chat_id) == Chat.id, col(Message.author) == "buyer")
+        .order_by(col(Message.created_at).desc(), col(Message.id).desc())
         .limit(1)
         .correlate(Chat)
         .scalar_subquery()
     )
     topic: ScalarSelect[str] = (
-        select(MessageTopic.topic).where(MessageTopic.message_id == newest_buyer).correlate(Chat).scalar_subquery()
+        select(col(MessageTopic.topic))
+        .where(col(MessageTopic.message_id) == newest_buyer)
+        .correlate(Chat)
+        .scalar_subquery()
     )
     return topic
 
@@ -185,7 +189,7 @@ def list_chats(
 ) -> list[ChatRow]:
     q = _chat_query(flt)
     if flt.stable_order:
-        q = q.order_by(Chat.id)
+        q = q.order_by(col(Chat.id))
     else:
         q = q.order_by(col(Chat.last_message_at).desc().nulls_last(), col(Chat.id).desc())
     q = q.offset(offset)
@@ -255,14 +259,14 @@ def list_messages(
     """Messages of a chat in chronological order; with ``limit`` the newest ``limit`` ones
     (before ``before``), so a long chat opens on its last page without reading the rest."""
     q = (
-        select(Message, Operator.display_name)
-        .outerjoin(Operator, Operator.name == Message.operator)  # type: ignore[arg-type]
-        .where(Message.chat_id == chat_id)
+        select(Message, col(Operator.display_name))
+        .outerjoin(Operator, col(Operator.name) == Message.operator)
+        .where(col(Message.chat_id) == chat_id)
     )
     if before is not None:
         at, mid = before
         at = to_db(at)
-        q = q.where(or_(Message.created_at < at, (Message.created_at == at) & (Message.id < mid)))
+        q = q.where(or_(col(Message.created_at) < at, (col(Message.created_at) == at) & (col(Message.id) < mid)))
     q = q.order_by(col(Message.created_at).desc(), col(Message.id).desc())
     if limit is not None:
         q = q.limit(limit)
@@ -321,7 +325,7 @@ def set_unread(db: Database, chat_id: int, unread: int) -> None:
     from sqlalchemy import update
 
     with db.write() as s:
-        s.execute(update(Chat).where(Chat.id == chat_id).values(unread=max(0, unread)))
+        s.execute(update(Chat).where(col(Chat.id) == chat_id).values(unread=max(0, unread)))
 
 
 @dataclass(frozen=True)
@@ -347,16 +351,16 @@ def sync_status(db: Database) -> list[StreamStatus]:
     from chatdesk.store.schema import Lease, SyncState
 
     lease = (
-        select(Lease.owner)
+        select(col(Lease.owner))
         # The database's clock on PostgreSQL (leases are judged by it), this machine's on SQLite.
-        .where(Lease.account_id == Account.id, Lease.expires_at >= (utcnow() if db.is_sqlite else func.now()))
+        .where(col(Lease.account_id) == Account.id, col(Lease.expires_at) >= (utcnow() if db.is_sqlite else func.now()))
         .correlate(Account)
         .scalar_subquery()
     )
     q = (
         select(Account, SyncState, lease)
-        .join(SyncState, SyncState.account_id == Account.id, isouter=True)  # type: ignore[arg-type]
-        .order_by(Account.name, SyncState.stream)
+        .join(SyncState, col(SyncState.account_id) == Account.id, isouter=True)
+        .order_by(col(Account.name), col(SyncState.stream))
     )
     out: list[StreamStatus] = []
     with db.read() as s:
@@ -385,8 +389,8 @@ def count_messages_from(db: Database, chat_id: int, at: datetime, message_id: in
     the newest window that still shows it (a search hit opened in its chat)."""
     at = to_db(at)
     q = select(func.count()).where(
-        Message.chat_id == chat_id,
-        or_(Message.created_at > at, (Message.created_at == at) & (Message.id >= message_id)),
+        col(Message.chat_id) == chat_id,
+        or_(col(Message.created_at) > at, (col(Message.created_at) == at) & (col(Message.id) >= message_id)),
     )
     with db.read() as s:
         return int(s.execute(q).scalar() or 0)
@@ -413,7 +417,7 @@ def bad_items(db: Database, account_id: int | None = None, *, limit: int = 100) 
 
     q = select(BadItem).order_by(col(BadItem.last_seen_at).desc(), col(BadItem.id).desc()).limit(limit)
     if account_id is not None:
-        q = q.where(BadItem.account_id == account_id)
+        q = q.where(col(BadItem.account_id) == account_id)
     with db.read() as s:
         return [
             BadItemRow(

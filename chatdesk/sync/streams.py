@@ -150,7 +150,7 @@ class StreamPolling(OutboxDelivery):
                     state=row.state,
                     until=until,
                 )
-        if due_only and not force and state.next_poll_at and from_db(state.next_poll_at) > now:  # type: ignore[operator]
+        if due_only and not force and state.next_poll_at and from_db(state.next_poll_at) > now:
             return None
         total = ingest.IngestResult()
         spent = Counter(rt.connector.limiter.spent_by)

@@ -41,11 +41,12 @@ STATE_LABELS = {
 def human_size(size: int | None) -> str:
     if not size:
         return ""
+    scaled = float(size)
     for unit in ("B", "KB", "MB"):
-        if size < 1024:
-            return f" {size:.0f} {unit}"
-        size /= 1024  # type: ignore[assignment]
-    return f" {size:.0f} GB"
+        if scaled < 1024:
+            return f" {scaled:.0f} {unit}"
+        scaled /= 1024
+    return f" {scaled:.0f} GB"
 
 
 class ConversationView(ScrollView, can_focus=True):
