@@ -26,7 +26,7 @@ from chatdesk.messages import ChatCountLoaded, ChatHighlighted, ChatOpened, Chat
 from chatdesk.sanitize import safe_text
 from chatdesk.store.views import ChatFilter, ChatRow
 from chatdesk.widgets.assist_marks import short_left, topic_tag, window_left
-from chatdesk.widgets.cursor import component_style, cursor_style, few_colours, over
+from chatdesk.widgets.cursor import component_style, cursor_style, few_colours, over, readable_on
 
 PAGE = 100
 ROW_HEIGHT = 2
@@ -352,14 +352,14 @@ class ChatList(ScrollView, can_focus=True):
             body_segments = list(Segment.apply_style(body_text.render(console), style=base))
             if selected:
                 name = "chat-list--cursor" if self.has_focus else "chat-list--cursor-blurred"
-                cursor = cursor_style(self, name)
+                cursor = cursor_style(self, name, focused=self.has_focus)
                 body_segments = over(body_segments, cursor)
                 # The badge keeps its colours; the SLA mark keeps its colour on the cursor's
-                # background. Without colours, reverse video marks the whole row.
-                if few_colours(self):
+                # background. Without colours, reverse video (underline unfocused) marks the row.
+                if few_colours(self) or cursor.bgcolor is None:
                     lead_segments = over(lead_segments, cursor)
                 elif part == 1:
-                    lead_segments = over(lead_segments, Style(bgcolor=cursor.bgcolor))
+                    lead_segments = readable_on(lead_segments, cursor)
             strip = Strip([*lead_segments, *body_segments]).adjust_cell_length(width, base)
             self._strips[key] = strip
         return strip.apply_offsets(0, line)

@@ -274,7 +274,7 @@ class ConversationView(ScrollView, can_focus=True):
             # The selected message (what R, e, C, d, v, y act on): a bar in the gutter and
             # its colours over every segment (reverse video without colours).
             name = "conversation--selected" if self.has_focus else "conversation--selected-blurred"
-            style = cursor_style(self, name)
+            style = cursor_style(self, name, focused=self.has_focus)
             gutter = Segment("▌", base + self.get_component_rich_style("conversation--gutter"))
             return Strip([gutter, *over(strip, style)], width).apply_offsets(0, line)
         return Strip([Segment(" ", base), *strip], width).apply_offsets(0, line)

@@ -164,3 +164,74 @@ def views_list(store):  # type: ignore[no-untyped-def]
     from chatdesk.store import views
 
     return views.list_chats(store)
+
+
+def luminance(color) -> float:  # type: ignore[no-untyped-def]
+    """Relative luminance (WCAG, 0..1) of a Rich colour with a triplet."""
+
+    def channel(c: int) -> float:
+        v = c / 255
+        return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
+
+    r, g, b = color.get_truecolor()
+    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
+
+
+def contrast(a, b) -> float:  # type: ignore[no-untyped-def]
+    hi, lo = sorted((luminance(a), luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+async def blurred_cursor_differs(store, theme: str | None) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app)
+        if theme:
+            app.theme = theme
+        await pilot.press("j", "enter")  # open the chat: focus leaves the list
+        await settle(pilot, app)
+        lst = app.screen.chat_list
+        assert lst.cursor == 1 and not lst.has_focus
+        cursor, above, below = row_look(lst, 1), row_look(lst, 0), row_look(lst, 2)
+        for part in (0, 1):
+            assert set(cursor[part]).isdisjoint(above[part]), (theme, cursor[part], above[part])
+            assert set(cursor[part]).isdisjoint(below[part]), (theme, cursor[part], below[part])
+        if app.no_color:
+            assert all("reverse" in s or "underline" in s for s in cursor[0] + cursor[1])
+        else:
+            # Clearly visible: the cursor's background stands apart from the list's.
+            bg = lst.rich_style.bgcolor
+            cur_bg = list(lst.render_line(2))[1].style.bgcolor
+            if cur_bg is None or cur_bg.triplet is None or bg.triplet is None:  # an ansi theme
+                assert all("reverse" in s or "underline" in s for s in cursor[0] + cursor[1]), cursor
+            else:
+                assert contrast(cur_bg, bg) > 1.15, (theme, cur_bg, bg)
+
+
+@pytest.mark.parametrize("theme", ["textual-dark", "textual-light", "ansi-light", "ansi-dark"])
+async def test_blurred_cursor_visible_in_colour(store, truecolor, theme) -> None:  # type: ignore[no-untyped-def]
+    """A new user's report: in ansi-light, once the conversation had focus the list's cursor vanished."""
+    await blurred_cursor_differs(store, theme)
+
+
+async def test_blurred_cursor_visible_with_no_color(store, no_color) -> None:  # type: ignore[no-untyped-def]
+    await blurred_cursor_differs(store, None)
+
+
+@pytest.mark.parametrize("theme", ["textual-light", "ansi-light"])
+async def test_light_theme_rows_are_readable(store, truecolor, theme) -> None:  # type: ignore[no-untyped-def]
+    """textual-light 80x24: previews readable, no black cells, SLA mark readable on the cursor."""
+    app = make_app(store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        app.theme = theme
+        await settle(pilot, app)
+        lst = app.screen.chat_list
+        for y in range(lst.size.height):
+            for seg in lst.render_line(y):
+                st = seg.style
+                assert st is not None and st.bgcolor is not None, (y, seg)
+                # "default" is the terminal's own background; anything else must not be black.
+                assert st.bgcolor.is_default or st.bgcolor.get_truecolor() != (0, 0, 0), (theme, y, seg)
+                if seg.text.strip() and st.color is not None and not st.color.is_default and not st.bgcolor.is_default:
+                    assert contrast(st.color, st.bgcolor) >= 3.0, (theme, y, seg.text, st)
