@@ -14,7 +14,6 @@ what a worker says before then is logged, not lost silently.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,53 +33,18 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 log = logging.getLogger("chatdesk.tui")
 
-# Exception class names that reach error texts from lower layers, in a seller's words.
-_ERROR_WORDS = {
-    "ConnectError": "cannot connect",
-    "ConnectTimeout": "the connection timed out",
-    "ReadTimeout": "the marketplace did not answer in time",
-    "WriteTimeout": "the request could not be sent in time",
-    "PoolTimeout": "too many requests at once",
-    "TimeoutException": "timed out",
-    "RemoteProtocolError": "the connection broke off",
-    "ReadError": "the connection broke off",
-    "WriteError": "the connection broke off",
-    "ProxyError": "the proxy refused the connection",
-    "UnsupportedProtocol": "unsupported address",
-    "InvalidToken": "wrong passphrase",
-    "ValueError": "invalid value",
-    "OSError": "system error",
-    "PermissionError": "permission denied",
-    "FileNotFoundError": "file not found",
-    "TimeoutError": "timed out",
-    "ConnectionError": "cannot connect",
-    "ConnectionRefusedError": "connection refused",
-}
-_CLASS_NAME = re.compile(r"\b(?:unexpected\s+)?([A-Z][A-Za-z]*(?:Error|Exception|Timeout|Token))\b(?::\s*)?")
-
 
 def plain_words(text: str) -> str:
-    """``text`` with exception class names (``ConnectError: …``) turned into plain words.
-
-    Unknown class names become "error"; the rest of the text is kept. Shape: str -> str.
-    """
-
-    def word(m: re.Match[str]) -> str:
-        name = m.group(1)
-        words = _ERROR_WORDS.get(name, "error")
-        return words + (": " if m.group(0).rstrip().endswith(":") else "")
-
-    out = _CLASS_NAME.sub(word, text)
-    return re.sub(r"(error: )+", "error: ", out)
+    """``text`` as is: lower layers already word their errors for a seller (connectors say
+    "cannot reach YM: connection refused", never an exception class name). Kept so callers
+    have one place to pass error text through. Shape: str -> str."""
+    return text
 
 
 def error_words(exc: BaseException) -> str:
-    """What to tell the user about ``exc``: its own words for chatdesk errors, plain words otherwise."""
-    if isinstance(exc, ChatdeskError):
-        return plain_words(str(exc))
-    detail = plain_words(str(exc)).strip()
-    name = _ERROR_WORDS.get(type(exc).__name__, "something went wrong")
-    return f"{name}: {detail}" if detail else name
+    """What to tell the user about ``exc``: its own words (chatdesk errors are worded at the
+    source), or "something went wrong" when it has none."""
+    return str(exc).strip() or "something went wrong"
 
 
 @dataclass

@@ -140,8 +140,8 @@ class KeyringSecrets:
             value = self._keyring().get_password(SERVICE, account)
         except SecretsError:
             raise
-        except Exception as exc:
-            raise SecretsError(f"cannot read the keyring: {type(exc).__name__}") from None
+        except Exception:
+            raise SecretsError("cannot read the keyring: it is locked or unavailable") from None
         if not value:
             raise SecretsError(
                 f"no secret in the keyring for account {account!r}; add it again with: chatdesk account add"
@@ -155,8 +155,8 @@ class KeyringSecrets:
             stored = keyring.get_password(SERVICE, account)
         except SecretsError:
             raise
-        except Exception as exc:
-            raise SecretsError(f"cannot write the keyring: {type(exc).__name__}") from None
+        except Exception:
+            raise SecretsError("cannot write the keyring: it is locked or unavailable") from None
         if stored != secret:  # a backend that accepts and forgets must not pass for storage
             raise SecretsError(NO_KEYRING_HELP)
         if os.environ.get("CHATDESK_KEYRING", "").lower() == "file" and self.data_dir:

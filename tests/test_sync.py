@@ -312,7 +312,7 @@ async def test_an_unexpected_exception_is_one_line_and_the_traceback_goes_to_the
     SCRIPT.poll_errors["chats"] = [KeyError("addTimestamp")]
     eng = engine(db)
     res = await eng.poll_account(acc.id)
-    assert res.errors == ["chats: unexpected KeyError: unexpected answer; details are in chatdesk.log"]
+    assert res.errors == ["chats: unexpected error: unexpected answer; details are in chatdesk.log"]
     assert any("Traceback" in r.getMessage() for r in caplog.records)
     await eng.aclose()
 

@@ -66,6 +66,7 @@ __all__ = [  # the contract, plus the records re-exported from chatdesk.model
     "TooLarge",
     "TooManyParallel",
     "TransientError",
+    "transport_words",
 ]
 
 if TYPE_CHECKING:  # httpx is imported where requests are made, not by everyone who reads a dataclass
@@ -189,6 +190,64 @@ CREDENTIAL_HEADERS = ("Authorization", "Api-Key", "Client-Id", "Cookie")
 _EPOCH_UNITS = ((1e11, 1.0), (1e14, 1e3), (1e17, 1e6), (1e20, 1e9))
 _EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 _LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def transport_words(exc: BaseException) -> str:
+    """Plain words for an httpx transport failure (``httpx.TransportError``): what went wrong,
+    never the exception's class name nor its text (which may echo a URL or a header).
+
+    Shape: exception -> short lower-case phrase, e.g. ``"connection refused"``,
+    ``"the connection timed out"``, ``"TLS handshake failed (is the address https?)"``,
+    ``"the connection broke off"``. The cause is told by the httpx class, then by the
+    OS-level error it wraps (``__cause__``/``__context__``: ``ssl.SSLError``,
+    ``ConnectionRefusedError``, ``socket.gaierror``) and its errno/words. Never raises.
+    """
+    import socket
+    import ssl
+
+    import httpx
+
+    chain: list[BaseException] = []
+    seen: BaseException | None = exc
+    while seen is not None and len(chain) < 10:
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    text = " ".join(str(e) for e in chain).lower()
+    if isinstance(exc, httpx.ConnectTimeout):
+        return "the connection timed out"
+    if isinstance(exc, httpx.PoolTimeout):
+        return "too many requests at once (no free connection)"
+    if isinstance(exc, httpx.ReadTimeout):
+        return "no answer in time"
+    if isinstance(exc, httpx.WriteTimeout):
+        return "the request could not be sent in time"
+    if isinstance(exc, httpx.TimeoutException):
+        return "timed out"
+    if isinstance(exc, httpx.UnsupportedProtocol):
+        return "the address is not an http or https address"
+    if isinstance(exc, httpx.ProxyError):
+        return "the proxy refused the connection"
+    if isinstance(exc, httpx.LocalProtocolError):
+        return "the request could not be sent (invalid request)"
+    if isinstance(exc, httpx.ConnectError):
+        if any(isinstance(e, ssl.SSLError) for e in chain) or "ssl" in text or "tls" in text:
+            return "TLS handshake failed (is the address https?)"
+        if any(isinstance(e, socket.gaierror) for e in chain) or "name or service" in text or "getaddrinfo" in text:
+            return "the host name was not found"
+        if (
+            any(isinstance(e, ConnectionRefusedError) for e in chain)
+            or "refused" in text
+            or "all connection attempts failed" in text  # anyio's words for refused on every address
+        ):
+            return "connection refused"
+        if any(isinstance(e, TimeoutError) for e in chain) or "timed out" in text:
+            return "the connection timed out"
+        return "the connection could not be made"
+    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError | httpx.CloseError):
+        if any(isinstance(e, ssl.SSLError) for e in chain):
+            return "TLS failed (is the address https?)"
+        return "the connection broke off"
+    return "network error"
 
 
 def utc_from_epoch(value: object) -> datetime:
@@ -656,7 +715,7 @@ class Connector(abc.ABC):
                 response = await self.client.send(self.client.build_request("GET", current, headers=safe), stream=True)
             except httpx.TransportError as exc:
                 raise TransientError(
-                    redact(f"cannot download from {self.label}: {type(exc).__name__}", self.account.secret),
+                    redact(f"cannot download from {self.label}: {transport_words(exc)}", self.account.secret),
                     reached_server=False,
                 ) from None
             try:
@@ -754,9 +813,9 @@ class Connector(abc.ABC):
             return await self.client.request(method, url, **kwargs)
         except not_sent as exc:
             raise TransientError(
-                redact(f"cannot reach {self.label}: {type(exc).__name__}", self.account.secret), reached_server=False
+                redact(f"cannot reach {self.label}: {transport_words(exc)}", self.account.secret), reached_server=False
             ) from None
         except httpx.TransportError as exc:
             raise TransientError(
-                redact(f"no answer from {self.label}: {type(exc).__name__}", self.account.secret), reached_server=True
+                redact(f"no answer from {self.label}: {transport_words(exc)}", self.account.secret), reached_server=True
             ) from None

@@ -217,7 +217,7 @@ class StreamPolling(OutboxDelivery):
             return "store", exc
         log_unexpected(f"unexpected error polling {rt.account.name}/{stream}", rt.secret)
         words = policy.POLL["bug"].words
-        return "bug", ConnectorError(f"unexpected {type(exc).__name__}: {words}")
+        return "bug", ConnectorError(f"unexpected error: {words}")
 
     async def _known(self, rt: Runtime, stream: str) -> Mapping[str, KnownChat]:
         """What the stream's connector needs of the store's chats. By default all of the

@@ -16,7 +16,15 @@ from urllib.parse import urlsplit
 import httpx
 
 from chatdesk.connectors import REQUIRED_SETTINGS, connector_class
-from chatdesk.connectors.base import AccountConfig, Attachment, ChatRef, Connector, ConnectorError, redact
+from chatdesk.connectors.base import (
+    AccountConfig,
+    Attachment,
+    ChatRef,
+    Connector,
+    ConnectorError,
+    redact,
+    transport_words,
+)
 from chatdesk.errors import ChatdeskError, UsageError
 from chatdesk.ratelimit import RateLimiter
 from chatdesk.secrets import SecretStore
@@ -129,11 +137,13 @@ async def _with_connector(account: AccountRow, secrets: SecretStore, client_fact
         return await fn(connector)
     except ConnectorError as exc:
         raise ChatdeskError(redact(exc.message, secret)) from None
+    except httpx.TransportError as exc:
+        raise ChatdeskError(redact(f"cannot reach {account.marketplace}: {transport_words(exc)}", secret)) from None
     except httpx.HTTPError as exc:
-        raise ChatdeskError(redact(f"{type(exc).__name__}: {exc}", secret)) from None
+        raise ChatdeskError(redact(f"HTTP error: {exc}", secret)) from None
     except Exception as exc:  # a bug: the CLI's crash log would keep the token-bearing text
         log_unexpected(f"unexpected error on account {account.name}", secret)
-        raise ChatdeskError(redact(f"unexpected {type(exc).__name__}: {exc}", secret)) from None
+        raise ChatdeskError(redact(f"unexpected error (details in the log): {exc}", secret)) from None
     finally:
         await client.aclose()
 
