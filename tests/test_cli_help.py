@@ -42,3 +42,27 @@ def test_long_descriptions_are_one_paragraph() -> None:
     assert "products whose problems are rising" in report
     suggest = next(line for line in out.splitlines() if " suggest " in line)
     assert "draft from your model if [assist] is configured" in suggest
+
+
+def _readme_cli_block() -> str:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## The CLI", 1)[1]
+    return section.split("```", 2)[1]
+
+
+@pytest.mark.parametrize("name", ["report", "suggest", "search", "chats", "messages", "send", "download"])
+def test_readme_cli_section_lists_the_command_with_its_options(name: str) -> None:
+    cmd = typer.main.get_command(app).commands[name]  # type: ignore[attr-defined]
+    lines = [line for line in _readme_cli_block().splitlines() if line.startswith(f"chatdesk {name} ")]
+    assert lines, f"README's CLI section lacks `chatdesk {name}`"
+    text = " ".join(lines)
+    for param in cmd.params:
+        for opt in param.opts:
+            if opt.startswith("--") and opt != "--help":
+                assert opt in text, f"README's `chatdesk {name}` line lacks {opt}"
+
+
+def test_readme_cli_section_lists_assist_key() -> None:
+    assert "chatdesk assist key [--remove]" in _readme_cli_block()
