@@ -12,7 +12,10 @@ if TYPE_CHECKING:
     from chatdesk.assist.report import Report
 
 
-@app.command()
+@app.command(
+    help="Reply suggestions for a chat's latest buyer message: how you answered similar questions before, "
+    "matching templates, and a draft from your model if \\[assist] is configured in config.toml. Nothing is sent."
+)
 def suggest(
     ctx: typer.Context,
     chat: str,
@@ -20,9 +23,7 @@ def suggest(
     limit: Annotated[int, typer.Option(min=1, max=20, help="Past answers to offer.")] = 3,
     offline: Annotated[bool, typer.Option("--offline", help="Skip the configured model.")] = False,
 ) -> None:
-    """Reply suggestions for a chat's latest buyer message: how you answered similar questions
-    before, matching templates, and a draft from your model if [assist] is configured. Nothing
-    is sent."""
+    """Reply suggestions for a chat's latest buyer message (help text: the decorator's; `[` escaped for rich)."""
     from chatdesk.assist import llm
     from chatdesk.assist import suggest as assist_suggest
     from chatdesk.rules import describe
@@ -62,7 +63,11 @@ def suggest(
             typer.echo(safe_text(f"   {line}"))
 
 
-@app.command()
+@app.command(
+    help="How fast and how well buyers were answered: first and next response time, SLA, each marketplace's "
+    "reply window, waiting chats, follow-ups, rule-check blocks and overrides, and the products whose problems "
+    "are rising."
+)
 def report(
     ctx: typer.Context,
     since: Annotated[str, typer.Option("--since", help="How far back: 7d, 24h, 2w, 30d.")] = "7d",
@@ -70,9 +75,7 @@ def report(
     as_json: Annotated[bool, typer.Option("--json")] = False,
     as_csv: Annotated[bool, typer.Option("--csv")] = False,
 ) -> None:
-    """How fast and how well buyers were answered: first and next response time, SLA, each
-    marketplace's reply window, waiting chats, follow-ups, rule-check blocks and overrides,
-    and the products whose problems are rising."""
+    """Response-time and quality report over the store (help text: the decorator's)."""
     from datetime import UTC, datetime
 
     from chatdesk.assist import report as rep
@@ -145,7 +148,7 @@ def _print_report(r: Report) -> None:
 
 
 assist_app = typer.Typer(
-    help="The model that drafts replies (optional; see [assist] in config.toml).", no_args_is_help=True
+    help="The model that drafts replies (optional; see the \\[assist] section in config.toml).", no_args_is_help=True
 )
 app.add_typer(assist_app, name="assist")
 

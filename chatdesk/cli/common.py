@@ -235,8 +235,12 @@ def local_time(dt: datetime | None) -> str:
 
 def print_chats(rows: list[ChatRow]) -> None:
     """The inbox as a table (``chats`` and ``demo --headless``)."""
-    from chatdesk.connectors import LABELS
+    from datetime import UTC, datetime
 
+    from chatdesk.connectors import LABELS
+    from chatdesk.usecases.titles import chat_title, waited
+
+    now = datetime.now(UTC)
     print_table(
         ["ID", "MP", "ACCOUNT", "CUSTOMER", "UNREAD", "WAIT", "LAST", "PREVIEW"],
         [
@@ -244,9 +248,9 @@ def print_chats(rows: list[ChatRow]) -> None:
                 r.id,
                 LABELS.get(r.marketplace, r.marketplace),
                 r.account,
-                r.customer or r.order_id or r.product_id or r.external_id,
+                chat_title(r),
                 r.unread or "",
-                "●" if r.waiting else "",
+                (waited(r.last_buyer_at, now) or "●") if r.waiting else "",
                 local_time(r.last_message_at),
                 r.preview or "",
             ]

@@ -20,6 +20,7 @@ from chatdesk.cli.common import (
     print_table,
 )
 from chatdesk.errors import UsageError
+from chatdesk.usecases.titles import chat_title
 
 if TYPE_CHECKING:
     from chatdesk.store.views import ChatRow, MessageRow
@@ -114,7 +115,6 @@ def _message_json(m: MessageRow, replaced: bool = False, names: dict[str, str] |
 @app.command()
 def messages(ctx: typer.Context, chat: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """A conversation's messages, oldest first."""
-    from chatdesk.sanitize import safe_text
     from chatdesk.store import team, views
     from chatdesk.usecases.questions import replaced_ids
     from chatdesk.usecases.team import seen
@@ -129,14 +129,36 @@ def messages(ctx: typer.Context, chat: str, as_json: Annotated[bool, typer.Optio
     if as_json:
         print_json([_message_json(m, m.id in replaced, names) for m in rows])
         return
-    out = console()
+    lines: list[str] = []
     for m in rows:
         state = "" if m.state in ("received", "sent") else f" [{m.state}{': ' + m.error if m.error else ''}]"
         state += " [replaced by a later answer]" if m.id in replaced else ""
         files = "".join(f" [file: {a.name}]" for a in m.attachments)
         files += f" (message {m.id}: chatdesk download {m.id})" if m.attachments else ""
         who = f" ({names.get(m.operator, m.operator)})" if m.operator else ""
-        out.print(safe_text(f"{local_time(m.created_at)} {m.author}{who}{state}: {m.text}{files}"))
+        lines.append(f"{local_time(m.created_at)} {m.author}{who}{state}: {m.text}{files}")
+    _print_messages(lines)
+
+
+def _print_messages(lines: list[str]) -> None:
+    """One message per line when stdout is a pipe or file (``| tail``, ``| grep`` see whole
+    messages; a line break inside a message becomes a space); on a
+    terminal, long messages wrap with their continuation lines indented under the text."""
+    import shutil
+    import sys
+    import textwrap
+
+    from chatdesk.sanitize import safe_text
+
+    if not sys.stdout.isatty():
+        sys.stdout.write("".join(safe_text(line, single_line=True) + "\n" for line in lines))
+        return
+    width = max(40, shutil.get_terminal_size((100, 24)).columns)
+    out = console()
+    for line in lines:
+        for i, part in enumerate(safe_text(line).split("\n")):
+            wrapped = textwrap.wrap(part, width, initial_indent="" if i == 0 else "    ", subsequent_indent="    ")
+            out.print("\n".join(wrapped) or "", soft_wrap=True)
 
 
 @app.command()
@@ -154,13 +176,25 @@ def search(
     msgs = {m.id: m for m in views.messages_by_ids(db, [h[0] for h in hits])}
     chats_by_id = {c.id: c for c in views.list_chats_by_ids(db, sorted({h[1] for h in hits}))}
     rows = [(msgs[mid], chats_by_id[cid]) for mid, cid in hits if mid in msgs and cid in chats_by_id]
+    rows.sort(key=_hit_order)
     if as_json:
-        print_json([{"chat_id": c.id, "customer": c.customer, "message": _message_json(m)} for m, c in rows])
+        print_json(
+            [
+                {"chat_id": c.id, "customer": c.customer, "title": chat_title(c), "message": _message_json(m)}
+                for m, c in rows
+            ]
+        )
         return
     print_table(
         ["CHAT", "CUSTOMER", "WHEN", "AUTHOR", "TEXT"],
-        [[c.id, c.customer or c.external_id, local_time(m.created_at), m.author, m.text] for m, c in rows],
+        [[c.id, chat_title(c), local_time(m.created_at), m.author, m.text] for m, c in rows],
     )
+
+
+def _hit_order(hit: tuple[MessageRow, ChatRow]) -> tuple[float, int]:
+    """Search results: best rank first (the store's match gives every hit the same rank), then
+    newest message first, then the higher message id first, so equal times never shuffle."""
+    return (-hit[0].created_at.timestamp(), -hit[0].id)
 
 
 @app.command()

@@ -25,6 +25,7 @@ from chatdesk.marketplaces import MARKETPLACES
 from chatdesk.messages import ChatCountLoaded, ChatHighlighted, ChatOpened, ChatPageLoaded
 from chatdesk.sanitize import safe_text
 from chatdesk.store.views import ChatFilter, ChatRow
+from chatdesk.usecases.titles import chat_title, is_resolved, waited
 from chatdesk.widgets.assist_marks import short_left, topic_tag, window_left
 from chatdesk.widgets.cursor import component_style, cursor_style, few_colours, over, readable_on
 
@@ -34,23 +35,7 @@ BADGES = {m.id: m.badge for m in MARKETPLACES.values()}  # a view of chatdesk.ma
 
 Fetch = Callable[[ChatFilter, int, int], list[ChatRow]]
 Count = Callable[[ChatFilter], int]
-
-
-def chat_title(chat: ChatRow) -> str:
-    """Who the chat is with, in the best words the marketplace gave us."""
-    if chat.customer:
-        return safe_text(chat.customer, single_line=True)
-    if chat.order_id:
-        return f"order {safe_text(chat.order_id, single_line=True)}"
-    if chat.product_id:
-        return f"product {safe_text(chat.product_id, single_line=True)}"
-    return safe_text(chat.external_id, single_line=True)
-
-
-def is_resolved(chat: ChatRow) -> bool:
-    """Resolved, and the buyer has not written since."""
-    resolved = chat.resolved_at
-    return resolved is not None and (chat.last_buyer_at is None or chat.last_buyer_at <= resolved)
+__all__ = ["BADGES", "ChatList", "chat_title", "is_resolved", "relative_time", "waited"]
 
 
 def relative_time(at: datetime | None, now: datetime) -> str:
@@ -66,17 +51,6 @@ def relative_time(at: datetime | None, now: datetime) -> str:
     if delta < timedelta(days=7):
         return f"{delta.days}d"
     return at.strftime("%d.%m")
-
-
-def waited(at: datetime | None, now: datetime) -> str:
-    if at is None:
-        return ""
-    minutes = max(0, int((now - at).total_seconds() // 60))
-    if minutes < 60:
-        return f"{minutes}m"
-    if minutes < 60 * 48:
-        return f"{minutes // 60}h"
-    return f"{minutes // 1440}d"
 
 
 class ChatList(ScrollView, can_focus=True):
