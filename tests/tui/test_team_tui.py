@@ -161,6 +161,7 @@ async def test_note_key_adds_a_note_shown_in_the_conversation_never_queued(anna_
         assert [(m.id, m.state) for m in views.list_messages(anna_store, cid)] == before  # nothing queued
         assert not [m for m in views.list_messages(anna_store, cid) if m.text == "проверить возврат"]
         assert scr.composer.text == ""  # the draft became the note
+        assert not views.get_draft(anna_store, cid)  # and is not restored next time
         shown = scr.conversation.rendered_text()
         assert "Note · Анна" in shown and "проверить возврат" in shown
         assert shown.index("Note · Анна") > shown.index(views.list_messages(anna_store, cid)[-1].text[:10])

@@ -91,7 +91,9 @@ class ReadState(InboxBase):
         def done(text: str | None) -> None:
             if text and text.strip():
                 if composed.strip() and text == composed:
-                    self.composer.set_text("")  # the draft became the note
+                    self.composer.set_text("")  # the draft became the note: clear the saved one too
+                    self._pending_draft = (chat.id, "")
+                    self.flush_draft()
                 self._add_note(chat.id, text)
 
         self.app.push_screen(
