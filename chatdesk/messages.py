@@ -7,12 +7,13 @@ through ``can_replace`` so a busy poller never queues hundreds of reloads.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
 if TYPE_CHECKING:
+    from chatdesk.store.team import NoteRow
     from chatdesk.store.views import ChatRow, MessageRow, StreamStatus
 
 
@@ -64,6 +65,8 @@ class Conversation:
     has_more: bool
     draft: str | None  # None: keep what the composer has (a refresh, not an open)
     focus_message_id: int | None = None
+    notes: list[NoteRow] = field(default_factory=list)  # team mode: internal notes (store.team.NoteRow)
+    names: dict[str, str] = field(default_factory=dict)  # operator -> display name
 
 
 class ConversationLoaded(Message):

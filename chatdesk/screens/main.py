@@ -95,6 +95,10 @@ class MainScreen(AssistActions, FollowUpActions, Navigation, Outgoing, Sending, 
             parts.append("waiting")
         if flt.status:
             parts.append(flt.status)
+        if flt.assigned_to:
+            parts.append("mine")
+        if flt.unassigned:
+            parts.append("unassigned")
         if flt.text:
             parts.append(f"“{safe_text(flt.text, single_line=True, max_len=20)}”")
         pane = self.query_one("#list-pane")

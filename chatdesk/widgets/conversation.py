@@ -24,6 +24,7 @@ from textual.strip import Strip
 from chatdesk.keymap import bindings
 from chatdesk.messages import NeedOlder
 from chatdesk.sanitize import safe_text
+from chatdesk.store.team import NoteRow
 from chatdesk.store.views import ChatRow, MessageRow
 from chatdesk.widgets.cursor import component_style, cursor_style, over
 
@@ -64,6 +65,7 @@ class ConversationView(ScrollView, can_focus=True):
         "conversation--selected",
         "conversation--selected-blurred",
         "conversation--gutter",
+        "conversation--note",
     }
     DEFAULT_CSS = """
     ConversationView { background: $surface; }
@@ -78,6 +80,7 @@ class ConversationView(ScrollView, can_focus=True):
     ConversationView > .conversation--selected { background: $primary 35%; }
     ConversationView > .conversation--selected-blurred { background: $primary 15%; }
     ConversationView > .conversation--gutter { color: $accent; text-style: bold; }
+    ConversationView > .conversation--note { color: $text-secondary; text-style: italic; }
     """
 
     selected: reactive[int | None] = reactive(None, init=False)
@@ -87,6 +90,8 @@ class ConversationView(ScrollView, can_focus=True):
         self.tz = tz
         self.chat: ChatRow | None = None
         self.messages: list[MessageRow] = []
+        self.notes: list[NoteRow] = []  # team mode: internal notes, shown among the messages
+        self.operator_names: dict[str, str] = {}  # operator -> display name, for the notes' headers
         self.has_more = False
         self.loading_older = False
         self._blocks: LRUCache[tuple[object, ...], list[Strip]] = LRUCache(4096)
@@ -95,13 +100,26 @@ class ConversationView(ScrollView, can_focus=True):
 
     # ------------------------------------------------------------------ data
 
-    def show(self, chat: ChatRow, messages: list[MessageRow], has_more: bool, *, keep_position: bool) -> None:
-        """Show ``messages`` (the newest window); a refresh of the same chat keeps the view."""
+    def show(
+        self,
+        chat: ChatRow,
+        messages: list[MessageRow],
+        has_more: bool,
+        *,
+        keep_position: bool,
+        notes: list[NoteRow] | None = None,
+        names: dict[str, str] | None = None,
+    ) -> None:
+        """Show ``messages`` (the newest window) and the chat's internal ``notes`` among them in
+        time order; a refresh of the same chat keeps the view."""
+        notes = notes or []
         same = self.chat is not None and self.chat.id == chat.id
         at_bottom = self.scroll_offset.y >= self.max_scroll_y - 1
         selected_id = self.selected_message.id if (same and self.selected_message) else None
-        if same and keep_position and messages == self.messages and chat == self.chat:
+        if same and keep_position and messages == self.messages and chat == self.chat and notes == self.notes:
             return
+        self.notes = notes
+        self.operator_names = names or {}
         if same and keep_position and self.messages and len(messages) < len(self.messages):
             # A refresh reads the newest page only: keep the older history already loaded.
             oldest_new = (messages[0].created_at, messages[0].id) if messages else None
@@ -121,6 +139,7 @@ class ConversationView(ScrollView, can_focus=True):
     def clear(self) -> None:
         self.chat = None
         self.messages = []
+        self.notes = []
         self.has_more = False
         self.set_reactive(ConversationView.selected, None)
         self._relayout()
@@ -163,7 +182,21 @@ class ConversationView(ScrollView, can_focus=True):
         prev: MessageRow | None = None
         if self.has_more:
             lines.append((-1, self._center("↑ older messages load when you scroll up", width)))
-        for i, msg in enumerate(self.messages):
+        oldest = self.messages[0].created_at if (self.has_more and self.messages) else None
+        notes = [n for n in self.notes if oldest is None or n.created_at >= oldest]  # older ones: with their page
+        for i, msg in enumerate([*self.messages, None]):
+            while notes and (msg is None or notes[0].created_at <= msg.created_at):
+                note = notes.pop(0)
+                day = note.created_at.astimezone(self.tz).date()
+                if day != prev_day:
+                    lines.append((-1, self._center(f" {day.strftime('%a %d %b %Y')} ", width, fill="─")))
+                    prev_day = day
+                elif prev is not None or lines:
+                    lines.append((-1, Strip.blank(0)))
+                lines.extend((-1, strip) for strip in self._render_note(note, width))
+                prev = None  # the next message gets its own header
+            if msg is None:
+                break
             day = msg.created_at.astimezone(self.tz).date()
             if day != prev_day:
                 lines.append((-1, self._center(f" {day.strftime('%a %d %b %Y')} ", width, fill="─")))
@@ -206,6 +239,25 @@ class ConversationView(ScrollView, can_focus=True):
             and prev.state in plain
             and msg.state in plain
         )
+
+    def _render_note(self, note: NoteRow, width: int) -> list[Strip]:
+        """An internal note: "Note · Анна  14:05" and its text, italic in the note colour; never
+        a delivery state (a note is never sent)."""
+        style = self._style("note")
+        names = self.operator_names
+        who = names.get(note.operator or "", note.operator or "") if note.operator else ""
+        head = Text("Note", style)
+        if who:
+            head.append(f" · {safe_text(who, single_line=True, max_len=40)}", style)
+        head.append(f"  {note.created_at.astimezone(self.tz).strftime('%H:%M')}", self._style("muted"))
+        strips = [head, *Text(safe_text(note.text), style=style, end="").wrap(self.app.console, max(4, width - 4))]
+        out: list[Strip] = []
+        for line in strips:
+            prefix = Text("▎ ", style)
+            prefix.append_text(line)
+            prefix.truncate(width, overflow="ellipsis")
+            out.append(Strip(list(prefix.render(self.app.console)), prefix.cell_len))
+        return out
 
     def _render_message(self, msg: MessageRow, width: int, *, grouped: bool = False) -> list[Strip]:
         console = self.app.console

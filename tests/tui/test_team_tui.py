@@ -139,3 +139,51 @@ async def test_a_restored_draft_is_viewing_not_typing(anna_store: Database) -> N
         scr.presence_beat()
         await settle(pilot, app, 0.2)
         assert ("anna", "viewing") in team.presence(anna_store, [cid]).get(cid, [])  # type: ignore[arg-type]
+
+
+async def test_note_key_adds_a_note_shown_in_the_conversation_never_queued(anna_store: Database) -> None:
+    """Team review: notes were invisible in the TUI. ``N`` turns the composer's text into an
+    internal note: shown among the messages as "Note · Анна", nothing queued or sent."""
+    engine = FakeEngine(anna_store)
+    engine.outcome = None
+    app = make_app(anna_store, engine=engine)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot, app)
+        scr = main(app)
+        cid = scr.target_id
+        assert cid is not None
+        before = [(m.id, m.state) for m in views.list_messages(anna_store, cid)]
+        await pilot.press("r", *"проверить возврат", "escape", "N")
+        await settle(pilot, app, 0.2)
+        await pilot.press("enter")
+        await settle(pilot, app, 0.4)
+        assert [n.text for n in team.list_notes(anna_store, cid)] == ["проверить возврат"]
+        assert [(m.id, m.state) for m in views.list_messages(anna_store, cid)] == before  # nothing queued
+        assert not [m for m in views.list_messages(anna_store, cid) if m.text == "проверить возврат"]
+        assert scr.composer.text == ""  # the draft became the note
+        assert not views.get_draft(anna_store, cid)  # and is not restored next time
+        shown = scr.conversation.rendered_text()
+        assert "Note · Анна" in shown and "проверить возврат" in shown
+        assert shown.index("Note · Анна") > shown.index(views.list_messages(anna_store, cid)[-1].text[:10])
+
+
+async def test_mine_and_unassigned_filters(anna_store: Database) -> None:
+    app = make_app(anna_store, engine=FakeEngine(anna_store))
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot, app)
+        scr = main(app)
+        total = scr.chat_list.total
+        cid = chat_id(anna_store, "wb2")
+        team.assign(anna_store, cid, "anna")
+        scr.chat_list.focus()
+        await pilot.press("m")
+        await settle(pilot, app, 0.3)
+        assert scr.chat_list.total == 1 and scr.chat_list.current.id == cid  # type: ignore[union-attr]
+        assert "mine" in str(scr.query_one("#list-pane").border_title)
+        await pilot.press("b")  # unassigned: every other chat
+        await settle(pilot, app, 0.3)
+        assert scr.chat_list.total == total - 1
+        assert scr.chat_list.filter.assigned_to is None
+        await pilot.press("b")
+        await settle(pilot, app, 0.3)
+        assert scr.chat_list.total == total

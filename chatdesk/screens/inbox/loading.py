@@ -82,7 +82,7 @@ class Loading(InboxBase):
 
     @work(thread=True, exclusive=True, group="conversation", exit_on_error=False)
     def _load(self, chat_id: int, *, with_draft: bool, focus_message: int | None) -> None:
-        from chatdesk.store import views
+        from chatdesk.store import team, views
 
         db = self.desk.db
         chat = views.get_chat(db, chat_id)
@@ -98,11 +98,16 @@ class Loading(InboxBase):
         if has_more:
             messages = messages[1:]
         draft = views.get_draft(db, chat_id) if with_draft else None
+        notes: list[team.NoteRow] = []
+        names: dict[str, str] = {}
         if db.operator is not None:  # team mode
             chat = _with_team(db, chat, seen=max((m.id for m in messages), default=0) if with_draft else None)
+            notes, names = team.list_notes(db, chat_id), team.display_names(db)
         if get_current_worker().is_cancelled:
             return
-        self.post_message(ConversationLoaded(Conversation(chat, messages, has_more, draft, focus_message)))
+        self.post_message(
+            ConversationLoaded(Conversation(chat, messages, has_more, draft, focus_message, notes, names))
+        )
 
     def presence_beat(self) -> None:
         """Team mode: keep "viewing" (or "typing": the composer for this chat has the focus and
@@ -130,7 +135,9 @@ class Loading(InboxBase):
         if conv.chat.id != self.target_id:
             return
         new_chat = self.conversation.chat is None or self.conversation.chat.id != conv.chat.id
-        self.conversation.show(conv.chat, conv.messages, conv.has_more, keep_position=not new_chat)
+        self.conversation.show(
+            conv.chat, conv.messages, conv.has_more, keep_position=not new_chat, notes=conv.notes, names=conv.names
+        )
         self.query_one(ChatHeader).show(conv.chat)
         if self.composer.chat is None or self.composer.chat.id != conv.chat.id:
             self.composer.set_chat(conv.chat, conv.draft or "")

@@ -103,6 +103,18 @@ class Navigation(InboxBase):
     def action_filter_waiting(self) -> None:
         self._set_filter(waiting=not self.chat_list.filter.waiting)
 
+    def action_filter_mine(self) -> None:
+        """Team mode: only chats assigned to this operator (``m``); clears "unassigned"."""
+        if self.desk.db.operator is None:
+            self.desk.say('"mine" needs an operator name: CHATDESK_OPERATOR or operator = "…" in config.toml')
+            return
+        mine = None if self.chat_list.filter.assigned_to else self.desk.db.operator
+        self._set_filter(assigned_to=mine, unassigned=False)
+
+    def action_filter_unassigned(self) -> None:
+        """Team mode: only chats nobody is assigned to (``b``); clears "mine"."""
+        self._set_filter(unassigned=not self.chat_list.filter.unassigned, assigned_to=None)
+
     def action_filter_status(self) -> None:
         self._set_filter(status=STATUS_CYCLE[self.chat_list.filter.status])
 

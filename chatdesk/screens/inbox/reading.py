@@ -74,6 +74,43 @@ class ReadState(InboxBase):
             desk.say("assigned to you" if operator else "unassigned")
             desk.changed(frozenset({chat.id}))
 
+    def action_note(self) -> None:
+        """Team mode: add an internal note to the open chat (``N``). A prompt opens with the
+        composer's text, if any; the note is stored apart from messages and never queued or sent.
+        """
+        chat = self.conversation.chat
+        if chat is None:
+            return
+        if self.desk.db.operator is None:
+            self.desk.say('notes need an operator name: CHATDESK_OPERATOR or operator = "…" in config.toml')
+            return
+        from chatdesk.screens.dialogs import PromptDialog
+
+        composed = self.composer.text if self.composer.chat is not None and self.composer.chat.id == chat.id else ""
+
+        def done(text: str | None) -> None:
+            if text and text.strip():
+                if composed.strip() and text == composed:
+                    self.composer.set_text("")  # the draft became the note: clear the saved one too
+                    self._pending_draft = (chat.id, "")
+                    self.flush_draft()
+                self._add_note(chat.id, text)
+
+        self.app.push_screen(
+            PromptDialog("Internal note — the team sees it, the buyer never does", composed, placeholder="note"),
+            done,
+        )
+
+    @work(thread=True, group="note", exit_on_error=False)
+    def _add_note(self, chat_id: int, text: str) -> None:
+        from chatdesk.store import team
+
+        desk = self.desk
+        ok, _ = desk.attempt(lambda: team.add_note(desk.db, chat_id, text, desk.db.operator))
+        if ok:
+            desk.say("note added (not sent to the buyer)")
+            desk.changed(frozenset({chat_id}))
+
     def action_mark_read_remote(self) -> None:
         chat = self._focused_chat()
         if chat is not None:
