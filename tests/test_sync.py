@@ -360,6 +360,7 @@ def test_tui_engine_takes_the_lease_at_once_with_a_slow_keyring(db: Database, de
     import socket
     import subprocess
     import sys
+    import time
 
     acc = add(db)
     if dead_holder:
@@ -367,10 +368,14 @@ def test_tui_engine_takes_the_lease_at_once_with_a_slow_keyring(db: Database, de
         gone.wait()
         assert accounts.take_lease(db, acc.id, f"{socket.gethostname()}:{gone.pid}:killed", 600) is not None
     eng = SyncEngine(db, secrets=SlowSecrets({"a": "tok"}), owner="tui", client_factory=lambda _a: httpx.AsyncClient())
+    kinds: list[str] = []
+    eng.add_listener(lambda e: kinds.append(e.kind))
     eng.start()
     try:
         assert _lease_within(db, acc.id, "tui", 3.0)
+        time.sleep(0.2)  # the engine's thread marks it held just after the commit
         assert eng.is_polling(acc.id)
+        assert "lease" in kinds  # the TUI redraws "sync: here" now, not after the first poll
     finally:
         eng.shutdown()
 

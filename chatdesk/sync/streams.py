@@ -58,6 +58,8 @@ class StreamPolling(OutboxDelivery):
             result.note = f"polled by another chatdesk process ({owner})"
             return result
         self._held.add(account.id)
+        if not had_lease:  # "sync: here" now, not after the first poll (a first sync takes minutes)
+            self._emit(SyncEvent("lease", account.id))
         try:
             rt = await self._runtime(account)
         except ChatdeskError as exc:
