@@ -328,3 +328,62 @@ async def test_a_scheduler_tick_polls_only_streams_that_are_due(db: Database) ->
     status = {s.stream: s for s in views.sync_status(db)}
     assert status["chats"].next_poll_at is not None
     await eng.aclose()
+
+
+class SlowSecrets(MemorySecrets):
+    """The encrypted file keyring: every read costs an Argon2 derivation (seconds)."""
+
+    def get(self, account: str) -> str:
+        import time
+
+        time.sleep(5.0)
+        return super().get(account)
+
+
+def _lease_within(db: Database, account_id: int, owner: str, seconds: float) -> bool:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if accounts.lease_owner(db, account_id) == owner:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.parametrize("dead_holder", [False, True])
+def test_tui_engine_takes_the_lease_at_once_with_a_slow_keyring(db: Database, dead_holder: bool) -> None:
+    """Bug: a TUI on a real store showed "sync: off" (or "sync: other" after a SIGKILL) for
+    its first 30-60 s: each poll read the key (seconds with the file keyring) before the lease.
+    Started the way the TUI starts it, the engine holds the lease within seconds, also over a
+    lease left by a dead process of this host."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    acc = add(db)
+    if dead_holder:
+        gone = subprocess.Popen([sys.executable, "-c", "pass"])
+        gone.wait()
+        assert accounts.take_lease(db, acc.id, f"{socket.gethostname()}:{gone.pid}:killed", 600) is not None
+    eng = SyncEngine(db, secrets=SlowSecrets({"a": "tok"}), owner="tui", client_factory=lambda _a: httpx.AsyncClient())
+    kinds: list[str] = []
+    eng.add_listener(lambda e: kinds.append(e.kind))
+    eng.start()
+    try:
+        assert _lease_within(db, acc.id, "tui", 3.0)
+        time.sleep(0.2)  # the engine's thread marks it held just after the commit
+        assert eng.is_polling(acc.id)
+        assert "lease" in kinds  # the TUI redraws "sync: here" now, not after the first poll
+    finally:
+        eng.shutdown()
+
+
+async def test_without_the_key_the_lease_is_given_back_at_once(db: Database) -> None:
+    acc = add(db)
+    eng = SyncEngine(db, secrets=MemorySecrets({}), owner="no-key", client_factory=lambda _a: httpx.AsyncClient())
+    res = await eng.poll_account(acc.id)
+    assert res.errors and "no secret" in res.errors[0]
+    assert accounts.lease_owner(db, acc.id) is None and not eng.is_polling(acc.id)
+    await eng.aclose()

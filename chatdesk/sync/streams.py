@@ -44,24 +44,12 @@ class StreamPolling(OutboxDelivery):
         interval = self._interval(account)
         ttl = max(3 * interval, 120.0)
         had_lease = account.id in self._held
-        # The key first: a process without it (an operator's TUI on another host) must never
-        # take the lease, or the daemon that has the key would wait for it to expire.
-        try:
-            rt = await self._runtime(account)
-        except ChatdeskError as exc:
-            self._held.discard(account.id)
-            owner = await asyncio.to_thread(store_accounts.lease_owner, self.db, account.id)
-            if owner is not None and owner != self.owner:
-                result.polled = False
-                result.note = f"polled by another chatdesk process ({owner})"
-                return result
-            msg = str(exc)
-            await asyncio.to_thread(
-                ingest.record_attempt, self.db, account.id, "chats", ok=False, error=msg, error_kind="secret"
-            )
-            result.errors.append(msg)
-            self._emit(SyncEvent("error", account.id, message=f"{account.name}: {msg}"))
-            return result
+        # The lease first, then the key: reading a key from the encrypted file keyring costs
+        # seconds (an Argon2 derivation per read), and meanwhile the account would look
+        # unpolled ("sync: off") or still held by a killed process ("sync: other"). A process
+        # without the key (an operator's TUI on another host) gives the lease back at once,
+        # so the daemon that has the key takes it at its next tick instead of waiting for it
+        # to expire. A missing key is found without a derivation.
         fence = await asyncio.to_thread(self._take_lease, account.id, ttl)
         if fence is None:
             self._held.discard(account.id)
@@ -70,6 +58,20 @@ class StreamPolling(OutboxDelivery):
             result.note = f"polled by another chatdesk process ({owner})"
             return result
         self._held.add(account.id)
+        if not had_lease:  # "sync: here" now, not after the first poll (a first sync takes minutes)
+            self._emit(SyncEvent("lease", account.id))
+        try:
+            rt = await self._runtime(account)
+        except ChatdeskError as exc:
+            self._held.discard(account.id)
+            await asyncio.to_thread(store_accounts.release_lease, self.db, account.id, self.owner)
+            msg = str(exc)
+            await asyncio.to_thread(
+                ingest.record_attempt, self.db, account.id, "chats", ok=False, error=msg, error_kind="secret"
+            )
+            result.errors.append(msg)
+            self._emit(SyncEvent("error", account.id, message=f"{account.name}: {msg}"))
+            return result
         async with rt.lock:
             if not had_lease:
                 rt.known_cache.clear()  # someone else may have synced this account meanwhile
