@@ -35,8 +35,8 @@ from chatdesk.screens.inbox.sending import Sending
 from chatdesk.store.views import ChatFilter
 from chatdesk.widgets.chat_list import ChatList
 from chatdesk.widgets.composer import Composer
-from chatdesk.widgets.footer import FittedFooter
 from chatdesk.widgets.conversation import ConversationView
+from chatdesk.widgets.footer import FittedFooter
 from chatdesk.widgets.header import ChatHeader
 from chatdesk.widgets.status_line import StatusLine
 

@@ -43,6 +43,23 @@ async def test_footer_and_status_have_no_broken_words(store, tmp_path, width: in
 
 
 KNOWN_FOOTER_WORDS = {
-    "open", "help", "quit", "reply", "next", "unread", "follow-up", "sync", "accounts", "retry", "edit",
-    "palette", "search", "enter", "send", "template", "attach", "leave", "filter",
+    "open",
+    "help",
+    "quit",
+    "reply",
+    "next",
+    "unread",
+    "follow-up",
+    "sync",
+    "accounts",
+    "retry",
+    "edit",
+    "palette",
+    "search",
+    "enter",
+    "send",
+    "template",
+    "attach",
+    "leave",
+    "filter",
 }
