@@ -38,6 +38,9 @@ WATCH_INTERVAL = 1.5
 # PostgreSQL: a check only reads notifications already delivered on the LISTEN socket (no
 # query), so a team's TUIs look often and another operator's change shows within ~0.25 s.
 PG_WATCH_INTERVAL = 0.25
+# The demo's startup hint: long enough to read, short enough not to sit on the composer hint
+# and the status line (UX report 01: it stayed 10 s and more).
+DEMO_HINT_SECONDS = 5
 
 
 ChatdeskCommands = KeymapCommands  # the palette provider moved to chatdesk.screens.base
@@ -125,7 +128,7 @@ class ChatdeskApp(App[None]):
                 severity="warning",
             )
         if self.demo_hint:
-            self.notify(safe_text(self.demo_hint), markup=False, timeout=10, title="demo")
+            self.notify(safe_text(self.demo_hint), markup=False, timeout=DEMO_HINT_SECONDS, title="demo")
         watch = self.WATCH_INTERVAL if self.db.is_sqlite else min(self.WATCH_INTERVAL, PG_WATCH_INTERVAL)
         self.set_interval(watch, self._watch_store)
         # The rule tables compile ~100 ms of regexes on import; the composer needs them on the

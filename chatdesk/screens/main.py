@@ -18,7 +18,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.dom import DOMNode
-from textual.widgets import Footer, Input
+from textual.widgets import Input
 
 from chatdesk.connectors import LABELS
 from chatdesk.keymap import bindings
@@ -36,6 +36,7 @@ from chatdesk.store.views import ChatFilter
 from chatdesk.widgets.chat_list import ChatList
 from chatdesk.widgets.composer import Composer
 from chatdesk.widgets.conversation import ConversationView
+from chatdesk.widgets.footer import FittedFooter
 from chatdesk.widgets.header import ChatHeader
 from chatdesk.widgets.status_line import StatusLine
 
@@ -72,7 +73,7 @@ class MainScreen(AssistActions, FollowUpActions, Navigation, Outgoing, Sending, 
                 yield ConversationView(tz=cfg.tz, id="conversation")
                 yield Composer(id="composer", clock=lambda: desk.clock())  # read through: tests swap it
         yield StatusLine(desk.clock, id="status-line")
-        yield Footer(compact=True)
+        yield FittedFooter(compact=True)
 
     def on_mount(self) -> None:
         self.chat_list.filter = ChatFilter(stable_order=self.desk.config.stable_order)

@@ -44,11 +44,14 @@ class ScheduleDialog(ModalScreen[ScheduleRequest | None]):
     DEFAULT_CSS = (
         DIALOG_CSS.format(name="ScheduleDialog")
         + """
-    ScheduleDialog > Vertical { width: 90%; max-width: 110; }
-    ScheduleDialog TextArea { height: 5; }
+    ScheduleDialog > Vertical { width: 90%; max-width: 110; max-height: 100%; }
+    ScheduleDialog .dialog-title { margin-bottom: 0; }
+    ScheduleDialog .dialog-keys { margin-top: 0; }
+    ScheduleDialog #sched-body { height: auto; max-height: 1fr; border: none; }
+    ScheduleDialog TextArea { height: 4; }
     ScheduleDialog #sched-when-info { color: $text-muted; }
     ScheduleDialog #sched-when-info.-bad { color: $text-error; }
-    ScheduleDialog VerticalScroll { height: auto; max-height: 8; border: round $panel; }
+    ScheduleDialog #sched-preview-box { height: auto; max-height: 6; border: round $panel; }
     """
     )
     BINDINGS: ClassVar = [
@@ -94,15 +97,17 @@ class ScheduleDialog(ModalScreen[ScheduleRequest | None]):
         label = LABELS.get(self.chat.marketplace, self.chat.marketplace)
         with Vertical():
             yield Static(Text(f"{self._title} · {who} · {label}"), classes="dialog-title")
-            yield Static(Text("When (presets 1d 3d 7d 14d, or '2d 4h', 'tomorrow 10:00', 2026-12-01):"))
-            yield Input(self._when, id="sched-when")
-            yield Static(id="sched-when-info")
-            yield Static(Text("Message (ctrl+t: insert a template):"))
-            yield TextArea(self._text, id="sched-text", soft_wrap=True, tab_behavior="focus")
-            yield Static(Text("As it will be sent:", style="bold"))
-            with VerticalScroll():
-                yield Static(id="sched-preview")
-            yield FindingsView(id="sched-findings")
+            # Scrolls at small sizes (80x24); the title and the keys line stay on screen.
+            with VerticalScroll(id="sched-body"):
+                yield Static(Text("When (presets 1d 3d 7d 14d, or '2d 4h', 'tomorrow 10:00', 2026-12-01):"))
+                yield Input(self._when, id="sched-when")
+                yield Static(id="sched-when-info")
+                yield Static(Text("Message (ctrl+t: insert a template):"))
+                yield TextArea(self._text, id="sched-text", soft_wrap=True, tab_behavior="focus")
+                yield Static(Text("As it will be sent:", style="bold"))
+                with VerticalScroll(id="sched-preview-box"):
+                    yield Static(id="sched-preview")
+                yield FindingsView(id="sched-findings")
             yield Static(Text("ctrl+s schedule · ctrl+t template · Tab next field · Esc cancel"), classes="dialog-keys")
 
     def on_mount(self) -> None:

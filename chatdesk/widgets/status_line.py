@@ -137,10 +137,9 @@ class StatusLine(Static):
         here = any(polling.values())
         elsewhere = any(s.poller for s in streams) and not here
         line.append(" │ ")
-        if detail == 2:
+        if detail <= 2:
+            # Never a bare "here"/"off" (UX report 13): a new user cannot tell what it is about.
             line.append("sync: here" if here else "sync: other" if elsewhere else "sync: off", "italic")
-        elif detail < 2:
-            line.append("here" if here else "other" if elsewhere else "off", "italic")
         else:
             line.append("syncing here" if here else "another chatdesk syncs" if elsewhere else "not syncing", "italic")
         return line

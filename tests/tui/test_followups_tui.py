@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from textual.geometry import Region
 from textual.widgets import Input, TextArea
 
 from chatdesk.config import Config
@@ -212,3 +213,37 @@ async def test_resolve_in_ozon_skips_what_cannot_fire_and_says_why(store, tmp_pa
         await settle(pilot, app, 0.1)
         assert store_followups.list_followups(store) == []
         assert views.get_chat(store, chat_id(store, "oz1")).resolved_at is not None
+
+
+async def test_schedule_dialog_fits_80x24_typing_and_ctrl_s_work(store, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """UX report 29a: at 80x24 the dialog (Ozon chat, default 3d past the window) was cut after the
+    preview: the block reason, the keys line and typed text were off-screen."""
+    app = make_app(store, config=CFG, home=tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("j", "j", "enter")  # Борис, Ozon: 3d is past its 48 h window
+        await settle(pilot, app)
+        await pilot.press("f")
+        await settle(pilot, app)
+        dialog = app.screen
+        assert isinstance(dialog, ScheduleDialog)
+        screen = Region(0, 0, 80, 24)
+
+        def on_screen(selector: str) -> bool:
+            region = dialog.query_one(selector).region
+            return region.height >= 1 and screen.contains_region(region)
+
+        assert on_screen(".dialog-keys") and on_screen("#sched-when-info")
+        await pilot.press(*"hello")
+        await settle(pilot, app)
+        area = dialog.query_one("#sched-text", TextArea)
+        assert area.text == "hello" and on_screen("#sched-text")
+        await pilot.press("ctrl+s")  # refused: past the window, said on screen
+        await settle(pilot, app)
+        assert isinstance(app.screen, ScheduleDialog) and on_screen(".dialog-keys")
+        dialog.query_one("#sched-when", Input).value = "1d"
+        await settle(pilot, app)
+        await pilot.press("ctrl+s")
+        await settle(pilot, app, 0.1)
+        (row,) = store_followups.list_followups(store)
+        assert row.text == "hello" and row.state == "pending"
