@@ -164,7 +164,11 @@ def test_ozon_key_echoed_split_wrapped_or_partly_encoded_never_leaks(tmp_path: P
     try:
         cli.run("account", "add", "ozon", "oz", "--base-url", sb.url("ozon"), "--client-id", "123456", input=key)
         cli.run("sync", "--once")
-        chat = json.loads(cli.run("chats", "--json").stdout)[0]["id"]
+        first = json.loads(cli.run("chats", "--json").stdout)[0]
+        # the buyer writes now, so Ozon's 48 h reply window is open and the send reaches the wire
+        sb.post("buyer/ozon", {"chat": first["external_id"]})
+        cli.run("sync", "--once")
+        chat = first["id"]
         message = f"bad key {key[:18]}\n{key[18:]} / {b64[:24]}\n{b64[24:]} / {key.replace('-', '%2D')}"
         sb.post(
             "fault",
