@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 import weakref
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import text
@@ -228,7 +228,7 @@ def _lookup(
         return []
     # SQLite: the newest CANDIDATES matches (FTS5 walks rowids newest first and stops early);
     # FTS5's own bm25() would read every match's doclist to count documents, ~0.3 s on 1M
-    # messages, so BM25 is computed in Python over the candidates (see _bm25).
+    # messages, so BM25 is computed in Python over the candidates (see bm25).
     hits = (
         "SELECT rowid AS id, 0.0 AS score FROM message_fts WHERE message_fts MATCH :q ORDER BY rowid DESC LIMIT :n"
         if db.is_sqlite
@@ -262,7 +262,13 @@ def _lookup(
     }
     with db.read() as s:
         rows = s.execute(sql, params).all()
-    found = [
+    scores = [float(r[12]) for r in rows]
+    if db.is_sqlite and rows:
+        scores = bm25(query_terms, [str(r[1]) for r in rows], df or {}, total)
+        best = sorted(range(len(rows)), key=lambda i: (scores[i], -int(rows[i][0])))[:limit]
+        rows = [rows[i] for i in best]
+        scores = [scores[i] for i in best]
+    return [
         PastAnswer(
             question_id=int(r[0]),
             question=str(r[1]),
@@ -276,27 +282,22 @@ def _lookup(
             answer_id=int(r[9]),
             answer=str(r[10]),
             answered_at=_dt(r[11]),
-            score=float(r[12]),
+            score=score,
             topic=str(r[13]) if r[13] else None,
         )
-        for r in rows
+        for r, score in zip(rows, scores, strict=True)
     ]
-    if db.is_sqlite and found:
-        found = _bm25(query_terms, found, df or {}, total, limit)
-    return found
 
 
 K1, B, AVG_WORDS = 1.2, 0.75, 12.0
 """BM25 parameters (the usual k1 and b; buyer questions average about a dozen words)."""
 
 
-def _bm25(
-    query_terms: list[terms.Term], found: list[PastAnswer], df: dict[terms.Term, int], total: int, limit: int
-) -> list[PastAnswer]:
-    """``found`` scored by Okapi BM25 (negative, lower is better, as FTS5's ``bm25()``) over all
-    ``query_terms``: document frequencies ``df`` out of ``total`` indexed messages (see
-    :func:`document_frequencies`), term counts and length from each question's words; best
-    first, newest first among equals; the best ``limit``."""
+def bm25(query_terms: list[terms.Term], texts: list[str], df: dict[terms.Term, int], total: int) -> list[float]:
+    """Okapi BM25 of each of ``texts`` for ``query_terms``, negated (lower is better, as FTS5's
+    ``bm25()``): document frequencies ``df`` out of ``total`` indexed messages (see
+    :func:`document_frequencies`), term counts and length from each text's words (a prefix term
+    counts every word it begins). Parameters :data:`K1`, :data:`B`, :data:`AVG_WORDS`."""
     idf = {t: math.log(1 + (total - n + 0.5) / (n + 0.5)) for t, n in df.items()}
     matches: dict[str, tuple[terms.Term, ...]] = {}  # word -> the terms it matches
 
@@ -306,17 +307,13 @@ def _bm25(
             got = matches[w] = tuple(t for t in query_terms if (w.startswith(t.text) if t.prefix else w == t.text))
         return got
 
-    scored: list[tuple[float, int, PastAnswer]] = []
-    for p in found:
-        ws = terms.words(p.question)
-        length = len(ws) or 1
+    out: list[float] = []
+    for text_ in texts:
+        ws = terms.words(text_)
+        norm = K1 * (1 - B + B * (len(ws) or 1) / AVG_WORDS)
         tf: dict[terms.Term, int] = {}
         for w in ws:
             for t in terms_of(w):
                 tf[t] = tf.get(t, 0) + 1
-        score = 0.0
-        for t, n in tf.items():
-            score += idf.get(t, 0.0) * n * (K1 + 1) / (n + K1 * (1 - B + B * length / AVG_WORDS))
-        scored.append((-score, -p.question_id, p))
-    scored.sort(key=lambda item: item[:2])
-    return [replace(p, score=score) for score, _id, p in scored[:limit]]
+        out.append(-sum(idf.get(t, 0.0) * n * (K1 + 1) / (n + norm) for t, n in tf.items()))
+    return out
