@@ -147,9 +147,12 @@ def topic_tier(buyer_topic: str | None, topic: str | None) -> int | None:
     """How a past question's (or template's) ``topic`` fits the buyer message's: 0 the same
     topic (or the buyer's has none), 1 the past one has none, 2 another topic, None another
     *problem* topic (:data:`chatdesk.assist.topics.PROBLEM_TOPICS`): a defect answer to a
-    delivery question misleads, so it is not offered at all."""
+    delivery question misleads, so it is not offered at all; nor is anything but a reply to
+    thanks when the buyer only thanks ("Спасибо, заказала" is not "Можно заказать 100 штук?")."""
     if buyer_topic in (None, "other") or topic == buyer_topic:
         return 0
+    if buyer_topic == "thanks":
+        return None
     if topic in (None, "other"):
         return 1
     if buyer_topic in topics.PROBLEM_TOPICS and topic in topics.PROBLEM_TOPICS:

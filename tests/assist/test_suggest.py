@@ -279,3 +279,43 @@ def test_only_the_most_selective_terms_reach_the_index(db: Database, monkeypatch
         event.remove(db.engine, "before_cursor_execute", spy)
     assert matches and not any("заказ" in m or "товар" in m for m in matches), matches
     assert next(s.text for s in r.items if s.source == "past") == "Извините, курьерская служба задержала."
+
+
+def test_cli_shows_the_buyer_and_topic_before_the_notice(tmp_path: Path) -> None:
+    """ux-findings 14: with no match, the explanation printed above the "buyer:" line."""
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    db = Database(url)
+    ids = build(db)
+    acc = accounts.get_account(db, "wb")
+    ingest.apply_page(
+        db, acc.id, "chats", Page(messages=(_m("now", "80", "buyer", "Курьер так и не привёз посылку", 800),))
+    )
+    db.close()
+    result = CliRunner().invoke(app, ["--db", url, "suggest", str(ids["now"])])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "buyer (доставка): Курьер так и не привёз посылку"
+    assert lines[1].startswith("nothing like this was answered before")
+
+
+def test_thanks_is_not_answered_with_an_answer_to_a_question(db: Database) -> None:
+    """Seen on the demo: «Спасибо, заказала.» got the answer to «Можно заказать 100 штук?»."""
+    ids = build(db)
+    acc = accounts.get_account(db, "wb")
+    ingest.apply_page(
+        db,
+        acc.id,
+        "chats",
+        Page(
+            messages=(
+                _m("old-delivery", "95", "buyer", "Можно заказать 100 штук? Нужно для корпоратива.", 950),
+                _m("old-delivery", "96", "seller", "Да, такое количество есть на складе.", 960),
+                _m("old-size-other", "97", "buyer", "Спасибо, заказала, всё пришло!", 970),
+                _m("old-size-other", "98", "seller", "Спасибо за отзыв!", 980),
+                _m("now", "99", "buyer", "Спасибо, заказала.", 990),
+            )
+        ),
+    )
+    r = suggest.suggest(db, ids["now"], config=Config())
+    assert r.topic == "thanks"
+    assert [s.text for s in r.items if s.source == "past"] == ["Спасибо за отзыв!"]
