@@ -40,7 +40,9 @@ class AssistActions(InboxBase):
 
         def offline() -> tuple[Any, list[Any], Any]:
             found = load_templates(str(desk.home) if desk.home else None)
-            result = assist_suggest.suggest(desk.db, chat.id, config=desk.config, found_templates=found)
+            result = assist_suggest.suggest(
+                desk.db, chat.id, config=desk.config, found_templates=found, now=desk.clock()
+            )
             return result, found, llm.parse_settings(desk.config.assist)
 
         ok, loaded = desk.attempt(offline)
@@ -86,7 +88,7 @@ class AssistActions(InboxBase):
             return self._model_call
 
         try:
-            s = assist_suggest.model_suggestion(desk.db, chat.id, result, factory, found)
+            s = assist_suggest.model_suggestion(desk.db, chat.id, result, factory, found, now=desk.clock())
             error = None
         except llm.Cancelled:
             return
