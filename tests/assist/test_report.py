@@ -192,6 +192,9 @@ def test_product_on_fire(db: Database) -> None:
     assert fire["P2"].current == 1 and fire["P2"].previous == 0
     assert [f.product_id for f in r.fire] == ["P1", "P2"]
     assert len(fire["P1"].message_ids) == 3
+    assert r.problems == [("P1", 3), ("P2", 1)]  # the stats screen's problems per product
+    # the public on_fire (its own counting query) agrees with the report's single pass
+    assert report.on_fire(db, SINCE, NOW + timedelta(hours=1)) == r.fire
 
 
 @pytest.mark.slow  # flaky under parallel load (extra stdout after the JSON): in make soak until fixed
