@@ -320,7 +320,8 @@ class ChatdeskApp(App[None]):
 
 def news_where(chat: Any) -> str:
     """Who wrote and where, for a notification: "Анна · WB wb-main" (sanitized)."""
-    from chatdesk.widgets.chat_list import BADGES, chat_title
+    from chatdesk.usecases.titles import chat_title
+    from chatdesk.widgets.chat_list import BADGES
 
     who = safe_text(chat_title(chat), single_line=True, max_len=40)
     account = safe_text(chat.account, single_line=True, max_len=24)
