@@ -25,7 +25,7 @@ async def test_another_writers_message_shows_within_a_fraction_of_a_second(store
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot, app, 0.5)
         lst = app.screen.chat_list  # type: ignore[attr-defined]
-        for n in range(3):
+        for n in range(5):
             text = f"Ещё вопрос {n}"
             msg = MessageInfo("oz1", f"oz1-live-{n}", "buyer", text, NOW + timedelta(minutes=n + 1))
             t = threading.Thread(target=lambda m=msg: apply_page(store, acc, "chats", Page(messages=(m,))))
@@ -37,7 +37,9 @@ async def test_another_writers_message_shows_within_a_fraction_of_a_second(store
             delays.append(time.monotonic() - committed)
             await pilot.pause(0.3)
         watch = app._change_watch
-    assert all(d < 0.7 for d in delays), delays  # a 1.5 s timer passes this about one time in ten
+    # Typically 0.1-0.25 s; one outlier is allowed for a loaded machine. A 1.5 s timer gets four
+    # of five under 0.6 s about one time in twelve.
+    assert sorted(delays)[3] < 0.6, delays
     assert watch is not None
     watch.join(2)
     assert not watch.running
