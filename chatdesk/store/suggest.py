@@ -94,8 +94,9 @@ def past_answers(
     :func:`selective_terms`): first all of them must occur (AND), and if that finds fewer than
     :data:`ENOUGH` answered questions, any of a wider selective set may (OR). The newest
     :data:`CANDIDATES` index hits of each stage are scored with Okapi BM25 over *all* the query's
-    terms. PostgreSQL ranks with ``ts_rank_cd`` over the same terms (see :mod:`chatdesk.store.fts_pg`).
-    Raises StoreError on store errors.
+    terms. PostgreSQL has no cheap document counts: all terms go to the index (AND, then OR), its
+    newest :data:`CANDIDATES` matches are scored with BM25 weighing every term the same (see
+    :func:`chatdesk.store.fts_pg.newest_hits_sql`). Raises StoreError on store errors.
     """
     if not query_terms:
         return []
@@ -232,7 +233,7 @@ def _lookup(
     hits = (
         "SELECT rowid AS id, 0.0 AS score FROM message_fts WHERE message_fts MATCH :q ORDER BY rowid DESC LIMIT :n"
         if db.is_sqlite
-        else fts_pg.ranked_hits_sql()
+        else fts_pg.newest_hits_sql()
     )
     sql = text(
         f"""
@@ -257,14 +258,15 @@ def _lookup(
         "q": match,
         "n": CANDIDATES,
         "chat": exclude_chat_id,
-        "limit": CANDIDATES if db.is_sqlite else limit,
-        "min_rowid": 0,  # PostgreSQL's ranked_hits_sql takes it: every match is looked at
+        "limit": CANDIDATES,
     }
     with db.read() as s:
         rows = s.execute(sql, params).all()
     scores = [float(r[12]) for r in rows]
-    if db.is_sqlite and rows:
-        scores = bm25(query_terms, [str(r[1]) for r in rows], df or {}, total)
+    if rows:
+        if df is None:  # PostgreSQL: no cheap document counts; every term weighs the same
+            df, total = dict.fromkeys(query_terms, 1), 2
+        scores = bm25(query_terms, [str(r[1]) for r in rows], df, total)
         best = sorted(range(len(rows)), key=lambda i: (scores[i], -int(rows[i][0])))[:limit]
         rows = [rows[i] for i in best]
         scores = [scores[i] for i in best]
