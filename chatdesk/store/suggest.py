@@ -100,6 +100,8 @@ def past_answers(
     """
     if not query_terms:
         return []
+    if not db.is_sqlite and (estimated := pg_document_frequencies(db, query_terms)) is not None:
+        return _staged(db, query_terms, exclude_chat_id, limit, *estimated)
     if not db.is_sqlite:
         found = _lookup(db, query_terms, query_terms, "AND", exclude_chat_id, limit)
         if len(found) < ENOUGH and len(query_terms) > 1:
@@ -110,8 +112,18 @@ def past_answers(
                 if p.question_id not in seen
             ]
         return found[:limit]
-    df, total = document_frequencies(db, query_terms)
-    found = []
+    return _staged(db, query_terms, exclude_chat_id, limit, *document_frequencies(db, query_terms))
+
+
+def _staged(
+    db: Database,
+    query_terms: list[terms.Term],
+    exclude_chat_id: int,
+    limit: int,
+    df: dict[terms.Term, int],
+    total: int,
+) -> list[PastAnswer]:
+    found: list[PastAnswer] = []
     strict = selective_terms(query_terms, df, AND_BUDGET, AND_TERMS)
     if strict:
         found = _lookup(db, query_terms, strict, "AND", exclude_chat_id, limit, df, total)
@@ -196,6 +208,22 @@ def document_frequencies(db: Database, query_terms: list[terms.Term]) -> tuple[d
             total = int(s.execute(text("SELECT coalesce(max(rowid), 0) FROM message_fts")).scalar() or 0) or 1
             cache[""] = (now, total)
     return out, total
+
+
+def pg_document_frequencies(db: Database, query_terms: list[terms.Term]) -> tuple[dict[terms.Term, int], int] | None:
+    """PostgreSQL's estimate of :func:`document_frequencies`, from the planner's statistics of
+    the search index (:func:`chatdesk.store.fts_pg.lexeme_statistics`): a prefix term sums the
+    listed lexemes it begins; a term with none listed gets half the smallest listed share (it
+    is rarer than all of them). None without statistics (a store never analyzed)."""
+    stats = fts_pg.lexeme_statistics(db)
+    if stats is None:
+        return None
+    shares, floor, total = stats
+    out: dict[terms.Term, int] = {}
+    for t in query_terms:
+        share = sum(v for k, v in shares.items() if (k.startswith(t.text) if t.prefix else k == t.text))
+        out[t] = max(1, round((share or floor / 2) * total))
+    return out, max(total, 1)
 
 
 def selective_terms(

@@ -351,3 +351,24 @@ def test_replace_word_is_the_lookaround_substitution(body: str, old: str) -> Non
 
     expected = re.sub(r"(?<!\w)" + re.escape(old) + r"(?!\w)", "{x}", body)
     assert suggest._replace_word(body, old, "{x}") == expected
+
+
+def test_postgresql_uses_the_planners_statistics_when_analyzed(db: Database) -> None:
+    """On PostgreSQL the document counts come from ``pg_stats`` once the index is analyzed; the
+    suggestions are the same as without them."""
+    from chatdesk.store import suggest as store_suggest
+
+    if db.is_sqlite:
+        return
+    ids = build(db)
+    before = [s.text for s in suggest.suggest(db, ids["now"], config=Config()).items]
+    with db.write() as s:
+        from sqlalchemy import text
+
+        s.execute(text("ANALYZE message"))
+    q = [t for t in store_suggest.terms.similarity_terms("Какой размер брать на рост 168?")]
+    estimated = store_suggest.pg_document_frequencies(db, q)
+    assert estimated is not None
+    df, total = estimated
+    assert total >= 1 and all(n >= 1 for n in df.values())
+    assert [s.text for s in suggest.suggest(db, ids["now"], config=Config()).items] == before
