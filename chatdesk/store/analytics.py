@@ -62,11 +62,17 @@ _TIMELINE_SQLITE = (
     f"AND {_RELEVANT} GROUP BY m.chat_id"
 )
 _TIMELINE_PG = (
-    "SELECT m.chat_id, string_agg(left(m.author, 1) || "
+    # string_agg over a subquery sorted by (chat, time, id): one sort for the whole period, about
+    # half the time of string_agg(... ORDER BY ...), which PostgreSQL 15 sorts group by group.
+    # The order is the subquery's in practice (PostgreSQL documents it as usual, not promised):
+    # :func:`timeline_tokens` checks it like SQLite's.
+    "SELECT chat_id, string_agg(tok, ',') FROM ("
+    "SELECT m.chat_id, left(m.author, 1) || "
     "to_char(m.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '/' || "
-    "coalesce(replace(t.topic, ',', ''), ''), ',' ORDER BY m.created_at, m.id) "
+    "coalesce(replace(t.topic, ',', ''), '') AS tok "
     "FROM chat c JOIN message m ON m.chat_id = c.id LEFT JOIN message_topic t ON t.message_id = m.id "
-    f"WHERE c.last_message_at >= :s0 AND m.created_at >= :s0 AND {_RELEVANT} GROUP BY m.chat_id"
+    f"WHERE c.last_message_at >= :s0 AND m.created_at >= :s0 AND {_RELEVANT} "
+    "ORDER BY m.chat_id, m.created_at, m.id) x GROUP BY chat_id"
 )
 
 
