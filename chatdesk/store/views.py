@@ -59,6 +59,7 @@ class ChatRow:
     last_buyer_message_id: str | None = None
     has_draft: bool = False  # an unsent reply is saved for this chat
     topic: str | None = None  # of the newest buyer message (issue 14); None: not tagged yet
+    topic_source: str | None = None  # "rules" (offline) or "model" (refined by the configured model)
     assigned_to: str | None = None
     present: tuple[tuple[str, str], ...] = ()  # team mode: (who, "viewing"|"typing") of other operators
 
@@ -94,7 +95,8 @@ def _chat_query(flt: ChatFilter) -> Select[*tuple[Any, ...]]:
     )
     has_draft = select(func.count()).where(col(Draft.chat_id) == Chat.id).correlate(Chat).scalar_subquery()
     topic = _topic_subquery()
-    q = select(Chat, col(Account.name), col(Account.marketplace), has_followup, has_draft, topic).join(
+    topic_source = _topic_subquery(col(MessageTopic.source))
+    q = select(Chat, col(Account.name), col(Account.marketplace), has_followup, has_draft, topic, topic_source).join(
         Account,
         col(Account.id) == Chat.account_id,
     )
@@ -132,9 +134,10 @@ def _chat_query(flt: ChatFilter) -> Select[*tuple[Any, ...]]:
     return q
 
 
-def _topic_subquery() -> ScalarSelect[str]:
-    """The topic of the chat's newest buyer message (None until it is tagged): one backward
-    index seek to that message and one primary-key lookup, never a scan of the chat."""
+def _topic_subquery(what: Any = None) -> ScalarSelect[str]:
+    """The topic (or ``what``, another column of ``message_topic``) of the chat's newest buyer
+    message (None until it is tagged): one backward index seek to that message and one
+    primary-key lookup, never a scan of the chat."""
     newest_buyer = (
         select(col(Message.id))
         .where(col(Message.chat_id) == Chat.id, col(Message.author) == "buyer")
@@ -144,7 +147,7 @@ def _topic_subquery() -> ScalarSelect[str]:
         .scalar_subquery()
     )
     topic: ScalarSelect[str] = (
-        select(col(MessageTopic.topic))
+        select(col(MessageTopic.topic) if what is None else what)
         .where(col(MessageTopic.message_id) == newest_buyer)
         .correlate(Chat)
         .scalar_subquery()
@@ -153,7 +156,13 @@ def _topic_subquery() -> ScalarSelect[str]:
 
 
 def _chat_row(
-    chat: Chat, account: str, marketplace: str, followups: int, drafts: int = 0, topic: str | None = None
+    chat: Chat,
+    account: str,
+    marketplace: str,
+    followups: int,
+    drafts: int = 0,
+    topic: str | None = None,
+    topic_source: str | None = None,
 ) -> ChatRow:
     assert chat.id is not None
     return ChatRow(
@@ -180,6 +189,7 @@ def _chat_row(
         resolved_at=from_db(chat.resolved_at),
         last_buyer_message_id=chat.last_buyer_message_id,
         topic=topic,
+        topic_source=topic_source if topic else None,
         assigned_to=chat.assigned_to,
     )
 
