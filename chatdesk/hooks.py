@@ -279,8 +279,10 @@ class HookRunner:
             proc.wait()
             raise RuntimeError(f"killed after {self.settings.timeout:g} s") from None
         if proc.returncode:
-            first = (err or b"").decode("utf-8", "replace").strip().splitlines()[:1]
-            raise RuntimeError(f"exit {proc.returncode}" + (f": {first[0]}" if first else ""))
+            # the last line says why (a Python traceback ends with the error; most tools print one line)
+            last = [line for line in (err or b"").decode("utf-8", "replace").splitlines() if line.strip()][-1:]
+            why = safe_text(last[0], single_line=True, max_len=300) if last else ""
+            raise RuntimeError(f"exit {proc.returncode}" + (f": {why}" if why else ""))
 
 
 def legacy_line(event: Event) -> str:
