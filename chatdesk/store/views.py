@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, literal, or_, select
 from sqlalchemy.sql.selectable import ScalarSelect
 from sqlmodel import col
 
@@ -94,14 +94,14 @@ def _chat_query(flt: ChatFilter) -> Select[*tuple[Any, ...]]:
         .scalar_subquery()
     )
     has_draft = select(func.count()).where(col(Draft.chat_id) == Chat.id).correlate(Chat).scalar_subquery()
-    topic = _topic_subquery()
-    topic_source = _topic_subquery(col(MessageTopic.source))
-    q = select(Chat, col(Account.name), col(Account.marketplace), has_followup, has_draft, topic, topic_source).join(
+    # one lookup gives both: "rules:size" / "model:size" (split in _chat_row)
+    tagged = _topic_subquery(col(MessageTopic.source) + literal(":") + col(MessageTopic.topic))
+    q = select(Chat, col(Account.name), col(Account.marketplace), has_followup, has_draft, tagged).join(
         Account,
         col(Account.id) == Chat.account_id,
     )
     if flt.topic:
-        q = q.where(topic == flt.topic)
+        q = q.where(_topic_subquery() == flt.topic)
     if flt.marketplace:
         q = q.where(col(Account.marketplace) == flt.marketplace)
     if flt.account:
@@ -161,10 +161,11 @@ def _chat_row(
     marketplace: str,
     followups: int,
     drafts: int = 0,
-    topic: str | None = None,
-    topic_source: str | None = None,
+    tagged: str | None = None,
 ) -> ChatRow:
+    """``tagged`` is ``source:topic`` of the newest buyer message, or None."""
     assert chat.id is not None
+    topic_source, _, topic = (tagged or "").partition(":")
     return ChatRow(
         id=chat.id,
         account_id=chat.account_id,
@@ -188,7 +189,7 @@ def _chat_row(
         reply_token=chat.reply_token,
         resolved_at=from_db(chat.resolved_at),
         last_buyer_message_id=chat.last_buyer_message_id,
-        topic=topic,
+        topic=topic or None,
         topic_source=topic_source if topic else None,
         assigned_to=chat.assigned_to,
     )
