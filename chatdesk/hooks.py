@@ -387,8 +387,13 @@ def attach(engine, db: Database, config) -> Watcher:  # type: ignore[no-untyped-
         else None
     )
     assist = llm.parse_settings(getattr(config, "assist", {}) or {})
+    said: list[str | None] = [None]
     refiner = (
-        Watcher(None, tag=lambda: refine_topics(db, assist, getattr(engine, "secrets", None)), name="chatdesk-topics")
+        Watcher(
+            None,
+            tag=lambda: refine_topics(db, assist, getattr(engine, "secrets", None), said),
+            name="chatdesk-topics",
+        )
         if assist.refines_topics
         else None
     )
@@ -405,10 +410,11 @@ def attach(engine, db: Database, config) -> Watcher:  # type: ignore[no-untyped-
     return watcher.start()
 
 
-def refine_topics(db: Database, assist, secrets) -> object:  # type: ignore[no-untyped-def]
+def refine_topics(db: Database, assist, secrets, said: list[str | None] | None = None) -> object:  # type: ignore[no-untyped-def]
     """One background round of topic refinement by the configured model (bounded: 60 s of
     batches); the endpoint's key is read from the keyring here, off any UI loop. A failure is
-    logged and those messages are retried on the next round."""
+    logged (once while it stays the same, when ``said`` carries the last one) and those
+    messages are retried on the next round. Returns the :class:`chatdesk.assist.topics.Refined`."""
     from chatdesk.assist import llm, topics
 
     key = None
@@ -418,6 +424,11 @@ def refine_topics(db: Database, assist, secrets) -> object:  # type: ignore[no-u
         except Exception:
             key = None  # no key stored: a local model needs none
     done = topics.refine(db, assist, key=key)
-    if done.error:
+    last = said[0] if said else None
+    if done.error and done.error != last:
         log.warning("topics: %s", safe_text(done.error, single_line=True, max_len=300))
+    elif last and not done.error and done.asked:
+        log.info("topics: the model answers again")
+    if said is not None and (done.error or done.asked):
+        said[0] = done.error
     return done

@@ -310,3 +310,17 @@ def test_cli_assist_topics(tmp_path: Path, server: str) -> None:
                     ("other", "model"): 1, ("size", "rules"): 1}  # fmt: skip
     out = CliRunner().invoke(app, ["--db", url, "assist", "topics"], env=env)
     assert "model" in out.stdout and "пришёл не тот товар" in out.stdout
+
+
+def test_a_model_that_stays_down_is_logged_once(db: Database, server: str, caplog: pytest.LogCaptureFixture) -> None:
+    build(db)
+    topics.tag_new(db)
+    said: list[str | None] = [None]
+    down = _settings(server, "chatdesk-fake-500")
+    with caplog.at_level("INFO", logger="chatdesk.hooks"):
+        for _ in range(3):
+            hooks.refine_topics(db, down, None, said)
+        assert [r.getMessage() for r in caplog.records] == ["topics: the model at 127.0.0.1 failed (HTTP 500)"]
+        done = hooks.refine_topics(db, _settings(server), None, said)
+    assert done.asked == 4  # type: ignore[attr-defined]
+    assert caplog.records[-1].getMessage() == "topics: the model answers again"
