@@ -423,7 +423,8 @@ def refine_topics(db: Database, assist, secrets, said: list[str | None] | None =
             key = secrets.get(llm.KEY_NAME)
         except Exception:
             key = None  # no key stored: a local model needs none
-    done = topics.refine(db, assist, key=key)
+    since = datetime.now(UTC) - timedelta(days=topics.BACKGROUND_DAYS)
+    done = topics.refine(db, assist, key=key, since=since)
     last = said[0] if said else None
     if done.error and done.error != last:
         log.warning("topics: %s", safe_text(done.error, single_line=True, max_len=300))

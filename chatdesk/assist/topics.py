@@ -18,6 +18,7 @@ import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from chatdesk.assist import llm
@@ -473,6 +474,8 @@ class Refined:
 
 REFINE_BATCH = 20
 """Buyer messages per model request."""
+BACKGROUND_DAYS = 30
+"""Background rounds refine messages of the last this many days (older: ``--refine``)."""
 
 
 def refine(
@@ -484,6 +487,7 @@ def refine(
     batch: int = REFINE_BATCH,
     budget: float = 60.0,
     limit: int | None = None,
+    since: datetime | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> Refined:
     """Show buyer messages whose rules tag is unsure (newest first) to the configured model in
@@ -491,8 +495,9 @@ def refine(
     could not tag keeps its rules tag and is not asked again. Stops when nothing is pending,
     after ``limit`` messages, when ``budget`` seconds have passed (no new batch starts; one
     request is bounded by ``settings.timeout``), or at the first failed request (those messages
-    stay pending for the next run; the reason is in ``error``). Blocking: run it off any UI
-    loop. Does nothing without a configured model."""
+    stay pending for the next run; the reason is in ``error``). ``since``: only messages written
+    since then (the background rounds look at :data:`BACKGROUND_DAYS`). Blocking: run it off any
+    UI loop. Does nothing without a configured model."""
     out = Refined()
     if not settings.enabled:
         out.error = "no model is configured: add [assist] to config.toml (see the README)"
@@ -502,7 +507,7 @@ def refine(
         if clock() - started >= budget:
             break
         n = batch if limit is None else min(batch, limit - out.asked)
-        pending = store_topics.pending_refinement(db, n)
+        pending = store_topics.pending_refinement(db, n, since=since)
         if not pending:
             break
         ctx = llm.topics_context(TOPICS, [(mid, text) for mid, text, _rule in pending])
@@ -528,3 +533,10 @@ def tag_new(db: Database, *, limit: int | None = None) -> int:
     :func:`chatdesk.store.topics.tag_pending`), marking unsure ones for the model. Returns how
     many were tagged."""
     return store_topics.tag_pending(db, rules_tag, version=VERSION, limit=limit)
+
+
+def recheck(db: Database) -> int:
+    """Mark every stored rules tag the rules are unsure of for the model again (see
+    :func:`chatdesk.store.topics.mark_unsure`): for tags stored before refinement existed.
+    Reads the whole store once; returns how many were marked."""
+    return store_topics.mark_unsure(db, lambda text: classify(text).unsure)

@@ -196,6 +196,10 @@ def assist_topics(
         bool, typer.Option("--refine", help="Show the tags the rules are unsure of to your model now.")
     ] = False,
     limit: Annotated[int, typer.Option(min=1, max=100_000, help="At most this many messages for --refine.")] = 200,
+    recheck: Annotated[
+        bool,
+        typer.Option("--recheck", help="Look again at every stored tag and mark the unsure ones for your model."),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Topics of buyer messages: how many per topic, chosen by the rules or by your model, and how many wait for it."""
@@ -207,6 +211,7 @@ def assist_topics(
     c = get_ctx(ctx)
     db = c.db()
     topics.tag_new(db)
+    rechecked = topics.recheck(db) if recheck else None
     settings = llm.parse_settings(c.config().assist)
     refined = None
     if refine:
@@ -225,6 +230,7 @@ def assist_topics(
                 "refined": None
                 if refined is None
                 else {"asked": refined.asked, "changed": refined.changed, "error": refined.error},
+                "rechecked": rechecked,
             }
         )
         if refined is not None and refined.error:
@@ -235,6 +241,8 @@ def assist_topics(
         [[topics.TOPICS.get(t, t), "model" if src == "model" else "rules", n, p or ""] for t, src, n, p in counts],
     )
     pending = sum(p for *_x, p in counts)
+    if rechecked is not None:
+        typer.echo(f"looked again at the stored tags: {rechecked} more for your model")
     if refined is not None:
         typer.echo(f"model: looked at {refined.asked} messages, tagged {refined.changed}")
         if refined.error:

@@ -8,10 +8,11 @@ layer. Engine-agnostic SQL.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 
 from sqlalchemy import text
 
-from chatdesk.store.db import Database, rowcount
+from chatdesk.store.db import Database, rowcount, to_db
 
 BATCH = 5_000
 
@@ -85,18 +86,45 @@ def set_topic(db: Database, message_id: int, topic: str, source: str = "model") 
         )
 
 
-def pending_refinement(db: Database, limit: int) -> list[tuple[int, str, str]]:
+def pending_refinement(db: Database, limit: int, *, since: datetime | None = None) -> list[tuple[int, str, str]]:
     """Up to ``limit`` buyer messages whose rules tag is unsure and not yet shown to the model,
-    newest first (what the seller sees first): ``(message id, text, rules topic)``."""
+    newest first (what the seller sees first), written at or after ``since`` if given:
+    ``(message id, text, rules topic)``."""
+    when = " AND m.created_at >= :since" if since is not None else ""
     with db.read() as s:
         rows = s.execute(
             text(
                 "SELECT t.message_id, m.text, t.topic FROM message_topic t JOIN message m ON m.id = t.message_id "
-                "WHERE t.to_refine = :yes AND t.source = 'rules' ORDER BY t.message_id DESC LIMIT :n"
+                f"WHERE t.to_refine = :yes AND t.source = 'rules'{when} ORDER BY t.message_id DESC LIMIT :n"
             ),
-            {"yes": True, "n": int(limit)},
+            {"yes": True, "n": int(limit), **({"since": to_db(since)} if since is not None else {})},
         ).all()
     return [(int(r[0]), str(r[1] or ""), str(r[2])) for r in rows]
+
+
+def mark_unsure(db: Database, unsure: Callable[[str], bool], *, batch: int = BATCH) -> int:
+    """Look again at every stored ``rules`` tag and mark for the model those ``unsure`` says the
+    rules are unsure of (tags stored before ``to_refine`` existed, or ones the model could not
+    tag before). Keyset pages of ``batch`` messages in id order, one write per page. Returns how
+    many were marked."""
+    marked = 0
+    after = 0
+    select_sql = text(
+        "SELECT t.message_id, m.text FROM message_topic t JOIN message m ON m.id = t.message_id "
+        "WHERE t.source = 'rules' AND t.to_refine = :no AND t.message_id > :after ORDER BY t.message_id LIMIT :n"
+    )
+    update = text("UPDATE message_topic SET to_refine = :yes WHERE message_id = :id AND source = 'rules'")
+    while True:
+        with db.read() as s:
+            rows = s.execute(select_sql, {"no": False, "after": after, "n": batch}).all()
+        if not rows:
+            return marked
+        ids = [{"id": int(r[0]), "yes": True} for r in rows if unsure(str(r[1] or ""))]
+        if ids:
+            with db.write() as s:
+                s.execute(update, ids)
+            marked += len(ids)
+        after = int(rows[-1][0])
 
 
 def apply_refinement(db: Database, asked: Iterable[int], answers: Mapping[int, str]) -> int:

@@ -310,6 +310,8 @@ def test_cli_assist_topics(tmp_path: Path, server: str) -> None:
                     ("other", "model"): 1, ("size", "rules"): 1}  # fmt: skip
     out = CliRunner().invoke(app, ["--db", url, "assist", "topics"], env=env)
     assert "model" in out.stdout and "пришёл не тот товар" in out.stdout
+    out = CliRunner().invoke(app, ["--db", url, "assist", "topics", "--recheck", "--json"], env=env)
+    assert json.loads(out.stdout)["rechecked"] == 0  # the model's tags are never re-asked
 
 
 def test_a_model_that_stays_down_is_logged_once(db: Database, server: str, caplog: pytest.LogCaptureFixture) -> None:
@@ -324,3 +326,21 @@ def test_a_model_that_stays_down_is_logged_once(db: Database, server: str, caplo
         done = hooks.refine_topics(db, _settings(server), None, said)
     assert done.asked == 4  # type: ignore[attr-defined]
     assert caplog.records[-1].getMessage() == "topics: the model answers again"
+
+
+def test_tags_stored_before_refinement_are_rechecked_on_request(db: Database, server: str) -> None:
+    build(db)
+    # a chatdesk without refinement stored plain codes: nothing is pending for the model
+    store_topics.tag_pending(db, lambda t: topics.classify(t).code, version=topics.VERSION)
+    assert topics.refine(db, _settings(server)).asked == 0
+    assert topics.recheck(db) == 4  # the four unsure ones, not the sure size question
+    assert topics.recheck(db) == 0  # marked already
+    assert topics.refine(db, _settings(server)).changed == 4
+
+
+def test_since_bounds_which_messages_are_refined(db: Database, server: str) -> None:
+    build(db)  # written a day ago
+    topics.tag_new(db)
+    now = datetime.now(UTC)
+    assert topics.refine(db, _settings(server), since=now - timedelta(hours=1)).asked == 0
+    assert topics.refine(db, _settings(server), since=now - timedelta(days=2)).asked == 4
