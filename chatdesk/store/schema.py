@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, MetaData, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, Index, Integer, MetaData, Text, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 # Written to meta.schema_version. chatdesk before Alembic refuses a store above 1, so any
@@ -247,11 +247,16 @@ class MessageTopic(SQLModel, table=True):
     """The topic of a buyer message (issue 14): one row per classified message, deleted with it.
 
     ``source`` is ``rules`` (the offline classifier, ``version`` = its rules' version) or
-    ``model`` (refined by the configured model; never recomputed by the rules).
+    ``model`` (refined by the configured model; never recomputed by the rules). ``to_refine``:
+    the rules were unsure and the configured model has not been asked yet (cleared once it was,
+    whatever it answered).
     """
 
     __tablename__ = "message_topic"
-    __table_args__ = (Index("ix_message_topic_topic", "topic"),)
+    __table_args__ = (
+        Index("ix_message_topic_topic", "topic"),
+        Index("ix_message_topic_to_refine", "to_refine", "message_id"),
+    )
 
     message_id: int = Field(
         sa_column=Column(Integer, ForeignKey("message.id", ondelete="CASCADE"), primary_key=True, autoincrement=False)
@@ -259,6 +264,9 @@ class MessageTopic(SQLModel, table=True):
     topic: str = Field(max_length=32)
     source: str = Field(default="rules", max_length=16)
     version: int = 1
+    to_refine: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, default=False, server_default=false())
+    )
 
 
 class HookEvent(SQLModel, table=True):
