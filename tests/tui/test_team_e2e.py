@@ -1,0 +1,142 @@
+"""Issue 15 "Done when", end to end on both engines: operators Анна and Иван, each in their own
+TUI (Pilot) on one store. Анна types in a chat and Иван's TUI shows "Анна typing"; Анна sends;
+Иван's send into that chat is stopped with Анна's reply named; Иван sends anyway explicitly and
+exactly one extra message is queued. The CLI's path (the same use case, ``replies.queue_reply``)
+is stopped the same way. Also: a reply built from a suggestion is stopped when the buyer wrote
+after the suggestion was made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from chatdesk.model import MessageInfo, Page
+from chatdesk.screens.dialogs import ReviewChoice
+from chatdesk.store import accounts, team, views
+from chatdesk.store.db import Database
+from chatdesk.store.ingest import apply_page
+from chatdesk.usecases import replies
+from chatdesk.usecases import team as team_uc
+from chatdesk.widgets.header import ChatHeader
+from tests.tui.conftest import FakeEngine, at, make_app, seed, settle
+from tests.tui.test_app import main
+
+
+@pytest.fixture
+def stores(store_url: str) -> Iterator[tuple[Database, Database]]:
+    setup = Database(store_url)
+    seed(setup)
+    team.add_operator(setup, "anna", "Анна")
+    team.add_operator(setup, "ivan", "Иван")
+    setup.close()
+    anna, ivan = Database(store_url), Database(store_url)
+    anna.operator, ivan.operator = "anna", "ivan"
+    yield anna, ivan
+    anna.close()
+    ivan.close()
+
+
+def _seller(db: Database, chat_id: int) -> list[views.MessageRow]:
+    return [m for m in views.list_messages(db, chat_id) if m.author == "seller"]
+
+
+async def test_one_types_the_other_sees_it_and_is_stopped_by_the_reply(stores: tuple[Database, Database]) -> None:
+    anna_db, ivan_db = stores
+    anna_engine, ivan_engine = FakeEngine(anna_db), FakeEngine(ivan_db)
+    anna_engine.outcome = ivan_engine.outcome = None  # keep the replies queued: we count them
+    anna_app = make_app(anna_db, engine=anna_engine)
+    ivan_app = make_app(ivan_db, engine=ivan_engine)
+    async with ivan_app.run_test(size=(120, 30)) as ivan, anna_app.run_test(size=(120, 30)) as anna:
+        await settle(ivan, ivan_app)
+        await settle(anna, anna_app)
+        iv, an = main(ivan_app), main(anna_app)
+        cid = iv.target_id
+        assert cid is not None and an.target_id == cid  # both opened the same (first) chat
+        assert team.seen_message_id(ivan_db, cid, "ivan")  # Иван has looked at it
+        before = len(_seller(ivan_db, cid))
+
+        # Анна types: Иван's TUI shows it, in the header and in the list.
+        await anna.press("r", *"Анна: отправили сегодня")
+        an.presence_beat()
+        await settle(anna, anna_app, 0.2)
+        iv.refresh_conversation()
+        iv.chat_list.reload()
+        await settle(ivan, ivan_app, 0.3)
+        assert "Анна typing" in str(iv.query_one(ChatHeader).render())
+        assert "✎" in iv.chat_list.rendered_text()
+
+        # Анна sends.
+        await anna.press("ctrl+j")
+        await settle(anna, anna_app, 0.3)
+        assert [m.operator for m in _seller(anna_db, cid)][before:] == ["anna"]
+
+        # The CLI's path (the same use case the TUI uses) is stopped with her reply named...
+        with pytest.raises(team_uc.ReviewNeeded, match="Анна replied"):
+            replies.queue_reply(ivan_db, cid, "Иван из командной строки")
+
+        # ...and so is Иван's TUI: he types his own answer and sends.
+        await ivan.press("r", *"Иван: завтра будет")
+        await ivan.press("ctrl+j")
+        await settle(ivan, ivan_app, 0.3)
+        dialog = ivan_app.screen
+        assert isinstance(dialog, ReviewChoice)
+        shown = " ".join(str(w.render()) for w in dialog.query("Static"))
+        assert "Анна replied" in shown and "review" in shown
+        assert "Анна: отправили сегодня" in shown  # the new message itself is shown
+        assert len(_seller(ivan_db, cid)) == before + 1  # nothing of his was queued
+
+        # He sends anyway, explicitly: exactly one extra message, in his name.
+        await ivan.press("a")
+        await settle(ivan, ivan_app, 0.3)
+        seller = _seller(ivan_db, cid)
+        assert len(seller) == before + 2
+        assert [(m.text, m.operator) for m in seller[before:]] == [
+            ("Анна: отправили сегодня", "anna"),
+            ("Иван: завтра будет", "ivan"),
+        ]
+
+
+@pytest.fixture
+def solo_store(tmp_path: Path) -> Iterator[Database]:
+    db = Database(f"sqlite:///{tmp_path / 's.db'}")
+    seed(db)
+    yield db
+    db.close()
+
+
+async def test_a_reply_from_a_suggestion_is_stopped_when_the_buyer_wrote_after_it(solo_store: Database) -> None:
+    engine = FakeEngine(solo_store)
+    engine.outcome = None
+    app = make_app(solo_store, engine=engine)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot, app)
+        scr = main(app)
+        chat = scr.composer.chat
+        assert chat is not None
+        question = max(m.id for m in views.list_messages(solo_store, chat.id) if m.author == "buyer")
+        await pilot.press("r")
+        scr._insert(chat, True, "Уже едет, будет завтра", question)  # what picking a suggestion does
+        await settle(pilot, app, 0.2)
+        assert scr.composer.basis == question
+        account = accounts.get_account_by_id(solo_store, chat.account_id)
+        apply_page(
+            solo_store,
+            account.id,
+            "chats",
+            Page(messages=(MessageInfo(chat.external_id, "later", "buyer", "Отмените заказ", at(1)),)),
+        )
+        scr.refresh_conversation()
+        await settle(pilot, app, 0.3)
+        await pilot.press("ctrl+j")
+        await settle(pilot, app, 0.3)
+        assert isinstance(app.screen, ReviewChoice)  # the suggestion answered the old question
+        await pilot.press("enter")  # cancel: review
+        await settle(pilot, app, 0.2)
+        assert scr.composer.text == "Уже едет, будет завтра" and scr.composer.basis is None
+        assert "Уже едет, будет завтра" not in [m.text for m in views.list_messages(solo_store, chat.id)]
+        await pilot.press("ctrl+j")  # reviewed: now it goes
+        await settle(pilot, app, 0.3)
+        assert [m.text for m in views.list_messages(solo_store, chat.id)].count("Уже едет, будет завтра") == 1
