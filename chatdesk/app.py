@@ -23,7 +23,7 @@ from textual.app import App
 from textual.signal import Signal
 from textual.worker import Worker, WorkerState
 
-from chatdesk.desk import Desk, error_words, plain_words
+from chatdesk.desk import Desk, error_words
 from chatdesk.messages import Notice, SyncEventArrived, UnreadGrew
 from chatdesk.sanitize import safe_text
 from chatdesk.screens.base import KeymapCommands
@@ -213,7 +213,7 @@ class ChatdeskApp(App[None]):
 
     def on_notice(self, message: Notice) -> None:
         self.notify(
-            safe_text(plain_words(message.text), max_len=600),
+            safe_text(message.text, max_len=600),
             markup=False,
             severity=message.severity,  # type: ignore[arg-type]
             title=safe_text(message.title, single_line=True, max_len=80),
@@ -320,7 +320,8 @@ class ChatdeskApp(App[None]):
 
 def news_where(chat: Any) -> str:
     """Who wrote and where, for a notification: "Анна · WB wb-main" (sanitized)."""
-    from chatdesk.widgets.chat_list import BADGES, chat_title
+    from chatdesk.usecases.titles import chat_title
+    from chatdesk.widgets.chat_list import BADGES
 
     who = safe_text(chat_title(chat), single_line=True, max_len=40)
     account = safe_text(chat.account, single_line=True, max_len=24)
