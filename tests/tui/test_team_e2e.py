@@ -140,3 +140,23 @@ async def test_a_reply_from_a_suggestion_is_stopped_when_the_buyer_wrote_after_i
         await pilot.press("ctrl+j")  # reviewed: now it goes
         await settle(pilot, app, 0.3)
         assert [m.text for m in views.list_messages(solo_store, chat.id)].count("Уже едет, будет завтра") == 1
+
+
+def test_the_list_hint_names_the_team_filters_as_remapped() -> None:
+    from chatdesk.keymap import list_hint
+
+    assert list_hint({}, team=False) == "1-4 U w o /"
+    assert list_hint({}, team=True) == "1-4 U w o / m b"
+    assert list_hint({"filter_mine": "M,ctrl+m", "filter_all": "0"}, team=True) == "0 2 3 4 U w o / M b"
+
+
+async def test_team_mode_shows_m_and_b_under_the_chat_list(stores: tuple[Database, Database]) -> None:
+    anna_db, _ = stores
+    app = make_app(anna_db, engine=FakeEngine(anna_db))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        pane = main(app).query_one("#list-pane")
+        assert str(pane.border_subtitle) == "1-4 U w o / m b"
+        await pilot.press("m")
+        await settle(pilot, app, 0.2)
+        assert "mine" in str(pane.border_title)
