@@ -305,7 +305,9 @@ def deliver_due(db: Database, decide: Callable[[DueCheck, datetime], Verdict], *
                 .join(Chat, col(Chat.id) == FollowUp.chat_id)
                 .join(Account, col(Account.id) == Chat.account_id)
                 .where(col(FollowUp.id) == fid, col(FollowUp.state) == "pending")
-                .with_for_update(skip_locked=True, of=FollowUp)  # PostgreSQL: skip one being claimed
+                # PostgreSQL: skip one being claimed, or whose chat a reply's send-time check or
+                # an ingest holds right now (the check and this claim never interleave).
+                .with_for_update(skip_locked=True, of=[FollowUp, Chat])
             ).one_or_none()
             if row is None:  # another process took it (or is taking it)
                 continue
