@@ -32,12 +32,13 @@ FEED = [MessageInfo("c1", f"b{i}", "buyer", f"вопрос {i}", T0) for i in ra
 
 
 class Pause:
-    """The first poll stops after its first page until ``gate`` is set."""
+    """The first poll stops after its ``after``-th page until ``gate`` is set."""
 
-    def __init__(self) -> None:
+    def __init__(self, after: int = 1) -> None:
         self.paused = asyncio.Event()
         self.gate = asyncio.Event()
         self.armed = True
+        self.after = after
 
 
 PAUSE = Pause()
@@ -54,7 +55,7 @@ class PausingConnector(Connector):
         start = int(cursor or 0)
         for i in range(start, len(FEED), 2):
             yield Page(messages=tuple(FEED[i : i + 2]), cursor=str(i + 2))
-            if pause and i == start:
+            if pause and i == start + 2 * (PAUSE.after - 1):
                 PAUSE.paused.set()
                 await PAUSE.gate.wait()  # paused: meanwhile the lease runs out and B takes over
 
@@ -91,16 +92,19 @@ def _expire_lease(db: Database, account_id: int) -> None:
         )
 
 
+@pytest.mark.parametrize("after", [1, 2])  # A pauses after its first or its second page
 async def test_a_daemon_paused_past_its_lease_cannot_write_over_the_new_holder(
-    db: Database, caplog: pytest.LogCaptureFixture
+    db: Database, caplog: pytest.LogCaptureFixture, after: int
 ) -> None:
+    global PAUSE
+    PAUSE = Pause(after)
     acc = accounts.add_account(db, "shop", "wildberries")
     a, b = _engine(db, "host-a:1:aaaa"), _engine(db, "host-b:2:bbbb")
     try:
         round_a = asyncio.ensure_future(a.poll_account(acc.id, force=True))
         await asyncio.wait_for(PAUSE.paused.wait(), 30)
-        await asyncio.sleep(0.3)  # A's first page is committed (cursor 2)
-        assert ingest.get_cursor(db, acc.id, "chats") == "2"
+        await asyncio.sleep(0.3)  # A's pages so far are committed (cursor 2 or 4)
+        assert ingest.get_cursor(db, acc.id, "chats") == str(2 * after)
         fence_a = accounts.take_lease(db, acc.id, "host-a:1:aaaa", 120)
         _expire_lease(db, acc.id)
 
@@ -111,7 +115,7 @@ async def test_a_daemon_paused_past_its_lease_cannot_write_over_the_new_holder(
         state_b = ingest.stream_state(db, acc.id, "chats")
 
         with caplog.at_level(logging.WARNING, logger="chatdesk.sync"):
-            PAUSE.gate.set()  # A wakes up with its stale pages (cursor 4)
+            PAUSE.gate.set()  # A wakes up with its stale pages (cursor 4 or 6)
             res_a = await asyncio.wait_for(round_a, 30)
         assert ingest.get_cursor(db, acc.id, "chats") == "6"  # never backwards
         assert "round abandoned" in (res_a.note or "")
@@ -163,3 +167,27 @@ def test_store_refuses_stale_cursor_and_state_writes(db: Database) -> None:
     accounts.release_lease(db, acc.id, "b")
     with pytest.raises(LeaseLost):
         ingest.record_attempt(db, acc.id, "chats", ok=True, holder=current)
+
+
+async def test_a_lapsed_holder_abandons_its_round_and_the_next_one_completes(db: Database) -> None:
+    """Nobody took over, but the lease ran out during the pause: the round is still abandoned
+    (its writes are refused), and the next round re-takes the lease and catches up."""
+    acc = accounts.add_account(db, "shop", "wildberries")
+    a = _engine(db, "host-a:1:aaaa")
+    try:
+        round_a = asyncio.ensure_future(a.poll_account(acc.id, force=True))
+        await asyncio.wait_for(PAUSE.paused.wait(), 30)
+        await asyncio.sleep(0.3)
+        _expire_lease(db, acc.id)
+        PAUSE.gate.set()
+        res = await asyncio.wait_for(round_a, 30)
+        assert "round abandoned" in (res.note or "")
+        assert ingest.get_cursor(db, acc.id, "chats") == "2"
+        again = await a.poll_account(acc.id, force=True)
+        assert again.polled and again.ok
+        assert ingest.get_cursor(db, acc.id, "chats") == "6"
+        texts = sorted(m.text for m in views.list_messages(db, views.list_chats(db)[0].id))
+        assert texts == sorted(m.text for m in FEED)
+    finally:
+        PAUSE.gate.set()
+        await a.aclose()
