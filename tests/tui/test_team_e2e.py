@@ -160,3 +160,56 @@ async def test_team_mode_shows_m_and_b_under_the_chat_list(stores: tuple[Databas
         await pilot.press("m")
         await settle(pilot, app, 0.2)
         assert "mine" in str(pane.border_title)
+
+
+async def test_followups_screen_shows_a_held_one_and_sends_it_anyway_only_with_a(
+    stores: tuple[Database, Database],
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from chatdesk.config import Config
+    from chatdesk.screens.dialogs import ConfirmDialog
+    from chatdesk.screens.followups import FollowUpsScreen
+    from chatdesk.store import followups as store_followups
+    from chatdesk.store import outbox
+    from chatdesk.usecases import followups
+
+    anna_db, ivan_db = stores
+    all_day = Config(sending_window=("00:00", "23:59"), timezone="UTC")
+    cid = views.list_chats(anna_db)[0].id
+    team_uc.seen(anna_db, cid)
+    fid = followups.schedule(anna_db, all_day, cid, datetime.now(UTC) + timedelta(days=1), "Как вам товар?")
+    store_followups.send_now(anna_db, fid)
+    outbox.enqueue(ivan_db, cid, "Иван уже ответил")
+    followups.deliver_due(anna_db, all_day)  # the daemon's round: held
+    assert store_followups.get(anna_db, fid).state == "held"
+
+    engine = FakeEngine(anna_db)
+    app = make_app(anna_db, engine=engine)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("p")
+        await settle(pilot, app, 0.2)
+        screen = app.screen
+        assert isinstance(screen, FollowUpsScreen) and [r.state for r in screen.rows] == ["held"]
+        title = str(screen.query_one("#fu-title").render())
+        detail = str(screen.query_one("#fu-detail").render())
+        assert "1 held for review" in title
+        assert "held: Иван replied at" in detail and "— review" in detail
+        await pilot.press("S")
+        await settle(pilot, app)
+        assert isinstance(app.screen, ConfirmDialog)
+        await pilot.press("y")  # not the key: only `a` sends anyway
+        await settle(pilot, app)
+        await pilot.press("enter")
+        await settle(pilot, app)
+        assert store_followups.get(anna_db, fid).state == "held"
+        await pilot.press("S")
+        await settle(pilot, app)
+        await pilot.press("a")
+        await settle(pilot, app, 0.2)
+        assert store_followups.get(anna_db, fid).state == "pending"
+    followups.deliver_due(anna_db, all_day)
+    row = store_followups.get(anna_db, fid)
+    assert row.state == "sending" and row.message_id is not None
+    assert [m.operator for m in views.list_messages(anna_db, cid) if m.id == row.message_id] == ["anna"]
