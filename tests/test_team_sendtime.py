@@ -156,6 +156,8 @@ def test_followup_list_and_send_cli(
     assert listed.exit_code == 0, listed.output
     line = next(x for x in listed.output.splitlines() if x.startswith(str(fid)))
     assert " held " in line and "Иван replied at " in line and "— review · Как вам товар?" in line
+    as_json = runner.invoke(app, ["followup", "list", "--json"])
+    assert '"operator": "anna"' in as_json.output and '"state": "held"' in as_json.output
     refused = runner.invoke(app, ["followup", "send", str(fid)])
     assert isinstance(refused.exception, UsageError) and "--anyway" in str(refused.exception)  # exit 2 from main()
     assert store_followups.get(db, fid).state == "held"

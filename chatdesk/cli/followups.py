@@ -40,6 +40,7 @@ def _followup_json(f: FollowUpRow) -> dict[str, object]:
         "rule": f.rule,
         "template": f.template,
         "message_id": f.message_id,
+        "operator": f.operator,
     }
 
 

@@ -44,6 +44,7 @@ class FollowUpRow:
     template: str | None
     created_at: datetime
     message_id: int | None
+    operator: str | None = None  # team mode: who scheduled it (or last sent it anyway)
 
 
 @dataclass(frozen=True)
@@ -185,6 +186,7 @@ def _rows(s: Session, q: _FollowUpQuery) -> list[FollowUpRow]:
                 template=f.template,
                 created_at=from_db(f.created_at),
                 message_id=f.message_id,
+                operator=f.operator,
             )
         )
     return out
