@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import update
 
 from chatdesk.connectors.base import ChatRef, Connector, Download, KnownChat, Limits, MessageInfo, OutgoingFile, Page
@@ -191,3 +193,62 @@ async def test_a_lapsed_holder_abandons_its_round_and_the_next_one_completes(db:
     finally:
         PAUSE.gate.set()
         await a.aclose()
+
+
+# ----------------------------------------------------------------------------- property
+
+_OPS = st.lists(
+    st.tuples(st.sampled_from(("take", "write", "expire")), st.sampled_from(("a", "b", "c"))),
+    min_size=1,
+    max_size=25,
+)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops=_OPS)
+def test_any_interleaving_of_takeovers_and_writes_never_moves_the_cursor_back(db: Database, ops) -> None:  # type: ignore[no-untyped-def]
+    """Three engines take the lease, write pages from the cursor they read when they took it,
+    and lose the lease to expiry and to each other in any order. A write is accepted exactly
+    when its engine holds the current, unexpired lease; the stored cursor never goes back; and
+    every accepted page's message is stored."""
+    global _ACCOUNTS
+    _ACCOUNTS += 1
+    acc = accounts.add_account(db, f"shop{_ACCOUNTS}", "wildberries")
+    holders: dict[str, LeaseHolder] = {}
+    views_: dict[str, int] = {}  # the cursor each engine read when it took the lease
+    model_owner: str | None = None
+    model_expired = False
+    accepted: list[str] = []
+    last = 0
+    for n, (op, who) in enumerate(ops):
+        if op == "expire":
+            _expire_lease(db, acc.id)
+            model_expired = model_owner is not None
+        elif op == "take":
+            fence = accounts.take_lease(db, acc.id, who, 120)
+            assert (fence is not None) == (model_owner in (None, who) or model_expired)
+            if fence is not None:
+                model_owner, model_expired = who, False
+                holders[who] = LeaseHolder(who, fence)
+                views_[who] = int(ingest.get_cursor(db, acc.id, "chats") or 0)
+        elif who in holders:
+            ext = f"m{n}"
+            page = Page(messages=(MessageInfo("c1", ext, "buyer", f"текст {n}", T0),), cursor=str(views_[who] + 1))
+            try:
+                ingest.apply_page(db, acc.id, "chats", page, holder=holders[who])
+            except LeaseLost:
+                assert not (model_owner == who and not model_expired)
+            else:
+                assert model_owner == who and not model_expired
+                views_[who] += 1
+                accepted.append(ext)
+        cursor = int(ingest.get_cursor(db, acc.id, "chats") or 0)
+        assert cursor >= last, f"cursor went back from {last} to {cursor}"
+        last = cursor
+    stored = {
+        m.external_id for c in views.list_chats(db) if c.account_id == acc.id for m in views.list_messages(db, c.id)
+    }
+    assert set(accepted) <= stored
+
+
+_ACCOUNTS = 0
