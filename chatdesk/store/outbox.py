@@ -126,12 +126,13 @@ def enqueue_parts(
     """Queue the parts of one reply (one marketplace request each) in one transaction, so a
     reply is never half queued; return their message ids in order.
 
+    ``guard(session)`` runs first inside that transaction and may raise to queue nothing: team
+    mode's send-time check, which must see and write in one step so two operators sending at
+    once cannot both pass it.
+
     With ``owner`` the rows are born claimed by that process (the CLI's ``send``): no other
     process can take them between queueing and delivery. The owner then gets the jobs from
     :func:`claim_due` with ``mine=True``.
-
-    ``guard`` runs first in the same transaction (team mode's send-time check, which locks the
-    chat row and raises to refuse): nothing is queued when it raises.
     """
     with db.write() as s:
         if guard is not None:

@@ -229,6 +229,8 @@ def send_now(
     engine = SyncEngine(
         db, secrets=_ReadOnce(secrets, account.name, secret), config=config, client_factory=client_factory
     )
+    # The send-time check again, atomically with the queueing: another operator may have sent
+    # while the key was being read.
     queued = queue_reply(db, chat_id, text, files, force=force, owner=engine.owner, anyway=anyway)
 
     async def deliver() -> None:
