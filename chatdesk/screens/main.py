@@ -21,7 +21,7 @@ from textual.dom import DOMNode
 from textual.widgets import Input
 
 from chatdesk.connectors import LABELS
-from chatdesk.keymap import bindings
+from chatdesk.keymap import bindings, list_hint
 from chatdesk.messages import DataChanged
 from chatdesk.sanitize import safe_text
 from chatdesk.screens.followup_actions import FollowUpActions
@@ -104,7 +104,8 @@ class MainScreen(AssistActions, FollowUpActions, Navigation, Outgoing, Sending, 
             parts.append(f"“{safe_text(flt.text, single_line=True, max_len=20)}”")
         pane = self.query_one("#list-pane")
         pane.border_title = Content(" · ".join(parts))  # typed filter text is never markup
-        pane.border_subtitle = "1-4 U w o /"
+        # The filter keys, as remapped; team mode adds m (mine) and b (unassigned).
+        pane.border_subtitle = list_hint(self.desk.keymap, team=self.desk.db.operator is not None)
         chat = self.conversation.chat
         self.query_one("#chat-pane").border_title = (
             "Conversation"

@@ -18,7 +18,9 @@ from sqlmodel import Field, SQLModel
 SCHEMA_VERSION = 2
 
 MESSAGE_STATES = ("received", "queued", "sending", "sent", "failed", "unknown")
-FOLLOWUP_STATES = ("pending", "sending", "sent", "cancelled", "expired", "failed")
+# "held" (team mode): due, but the buyer or another operator wrote after it was scheduled; it
+# waits for a person to review it and send it anyway (or cancel it).
+FOLLOWUP_STATES = ("pending", "held", "sending", "sent", "cancelled", "expired", "failed")
 
 
 class Meta(SQLModel, table=True):
@@ -237,6 +239,11 @@ class FollowUp(SQLModel, table=True):
     # Order of arrival, not clocks: the newest buyer message row id in the chat when the
     # follow-up was scheduled; any buyer message with a higher id arrived after it.
     buyer_seq: int | None = None
+    # Team mode: who scheduled it, and the newest message row id of the chat when they did (or
+    # when they last chose to send it anyway). A buyer message or another person's reply with a
+    # higher id holds it at delivery ("held") instead of sending it over that reply.
+    operator: str | None = Field(default=None, max_length=64)
+    seen_seq: int | None = None
     overrides: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
     message_id: int | None = Field(default=None, foreign_key="message.id")
     created_at: datetime

@@ -110,9 +110,9 @@ class AssistActions(InboxBase):
         ok, current = self.desk.attempt(lambda: assist_suggest.still_current(self.desk.db, result))
         if not ok:
             return
-        self.app.call_from_thread(self._insert, chat, bool(current), text)
+        self.app.call_from_thread(self._insert, chat, bool(current), text, result.for_message_id)
 
-    def _insert(self, chat: ChatRow, current: bool, text: str) -> None:
+    def _insert(self, chat: ChatRow, current: bool, text: str, basis: int | None = None) -> None:
         composer = self.composer
         if composer.chat is None or composer.chat.id != chat.id:
             self.desk.say("suggestion dropped: another chat is open now", severity="warning")
@@ -121,6 +121,8 @@ class AssistActions(InboxBase):
             self.desk.say("suggestion dropped: the buyer wrote again meanwhile; press ctrl+s again", severity="warning")
             return
         area = composer.input
+        if basis is not None:  # the send-time check guards a reply built from a suggestion
+            composer.basis = basis if composer.basis is None else min(composer.basis, basis)
         area.focus()
         if composer.text.strip():
             area.insert(("\n" if not composer.text.endswith("\n") else "") + text)
