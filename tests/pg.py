@@ -25,6 +25,8 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 USER = "chatdesk"
@@ -67,6 +69,9 @@ class PgServer:
         self.port = _free_port()
         self._counter = itertools.count(1)
         self._template: str | None = None  # a database holding the migrated schema, see new_database
+        self._template_lock = threading.Lock()
+        self._prefetch = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pg-prefetch")
+        self._ready: list[Future[str]] = []  # the next test's database, being copied
         self._run_as: str | None = None
         if os.geteuid() == 0:
             self._run_as = "postgres"
@@ -138,25 +143,39 @@ class PgServer:
     def new_database(self, *, empty: bool = False) -> str:
         """A fresh database's URL: a copy of the migrated template (the schema chatdesk's own
         migrations made, exactly what opening an empty database would make), or with
-        ``empty=True`` a bare one from ``template0``."""
-        name = f"t{os.getpid()}_{next(self._counter)}"
+        ``empty=True`` a bare one from ``template0``.
+
+        The next copy is made on a background thread while the test runs (most tests spend
+        their time waiting on a UI or a timer), so a test rarely waits for ``CREATE DATABASE``."""
         if empty:
+            name = self._next_name()
             self._admin(f"CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8'")
-        else:
-            self._admin(f"CREATE DATABASE {name} TEMPLATE {self._migrated_template()}")
+            return self.admin_url(name)
+        ready = self._ready.pop() if self._ready else None
+        name = ready.result() if ready is not None else self._copy_template()
+        self._ready.append(self._prefetch.submit(self._copy_template))
         return self.admin_url(name)
+
+    def _next_name(self) -> str:
+        return f"t{os.getpid()}_{next(self._counter)}"
+
+    def _copy_template(self) -> str:
+        name = self._next_name()
+        self._admin(f"CREATE DATABASE {name} TEMPLATE {self._migrated_template()}")
+        return name
 
     def _migrated_template(self) -> str:
         """Migrate once: a database that no one connects to afterwards (a template must have no
         sessions while it is copied), made by opening it with today's code."""
-        if self._template is None:
-            from chatdesk.store.db import Database
+        with self._template_lock:
+            if self._template is None:
+                from chatdesk.store.db import Database
 
-            name = f"template_{os.getpid()}"
-            self._admin(f"CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8'")
-            Database(self.admin_url(name)).close()
-            self._template = name
-        return self._template
+                name = f"template_{os.getpid()}"
+                self._admin(f"CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8'")
+                Database(self.admin_url(name)).close()
+                self._template = name
+            return self._template
 
     def drop_database(self, url: str) -> None:
         name = url.rsplit("/", 1)[1]
@@ -164,6 +183,7 @@ class PgServer:
             self._admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
     def stop(self) -> None:
+        self._prefetch.shutdown(wait=True, cancel_futures=True)
         with contextlib.suppress(Exception):
             subprocess.run(
                 self._cmd("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop"),
