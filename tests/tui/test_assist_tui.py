@@ -3,7 +3,7 @@ chat changed meanwhile), the topic tag and filter, the window countdown, the sta
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -37,20 +37,8 @@ def add_history(db: Database, accounts: dict[str, int]) -> None:
 
 
 @pytest.fixture
-def assist_store(store_url: str) -> Iterator[Database]:
-    """The seeded store plus one answered past question, on each engine."""
-    db = Database(store_url)
-    add_history(db, seed(db))
-    yield db
-    db.close()
-
-
-@pytest.fixture
-def snap_store(sqlite_url: str) -> Iterator[Database]:
-    """The same data for the SVG snapshots, on SQLite only: a snapshot is pure rendering of data
-    the engine-parametrized tests above and tests/assist check on both engines (and its file name
-    would carry the engine)."""
-    db = Database(sqlite_url)
+def assist_store(tmp_path: Path) -> Database:
+    db = Database(f"sqlite:///{tmp_path / 'a.db'}")
     add_history(db, seed(db))
     yield db
     db.close()
@@ -173,25 +161,27 @@ def _prepare(*keys: str, before=None):  # type: ignore[no-untyped-def]
     return run_before
 
 
-def test_snapshot_suggestions_80x24(snap_compare, snap_store) -> None:  # type: ignore[no-untyped-def]
+def test_snapshot_suggestions_80x24(snap_compare, assist_store) -> None:  # type: ignore[no-untyped-def]
     async def to_composer(pilot, app) -> None:  # type: ignore[no-untyped-def]
-        await open_composer(pilot, app, snap_store, "oz1")
+        await open_composer(pilot, app, assist_store, "oz1")
 
-    assert snap_compare(make_app(snap_store), terminal_size=(80, 24), run_before=_prepare("ctrl+s", before=to_composer))
+    assert snap_compare(
+        make_app(assist_store), terminal_size=(80, 24), run_before=_prepare("ctrl+s", before=to_composer)
+    )
 
 
 @pytest.mark.slow  # flaky: the text cursor blink lands in the snapshot; in make soak until fixed
-def test_snapshot_suggestion_in_composer_80x24(snap_compare, snap_store) -> None:  # type: ignore[no-untyped-def]
+def test_snapshot_suggestion_in_composer_80x24(snap_compare, assist_store) -> None:  # type: ignore[no-untyped-def]
     async def to_composer(pilot, app) -> None:  # type: ignore[no-untyped-def]
-        await open_composer(pilot, app, snap_store, "oz1")
+        await open_composer(pilot, app, assist_store, "oz1")
 
-    app = make_app(snap_store)
+    app = make_app(assist_store)
     assert snap_compare(app, terminal_size=(80, 24), run_before=_prepare("ctrl+s", "enter", before=to_composer))
 
 
-def test_snapshot_stats_80x24(snap_compare, snap_store) -> None:  # type: ignore[no-untyped-def]
-    assert snap_compare(make_app(snap_store), terminal_size=(80, 24), run_before=_prepare("I"))
+def test_snapshot_stats_80x24(snap_compare, assist_store) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(make_app(assist_store), terminal_size=(80, 24), run_before=_prepare("I"))
 
 
-def test_snapshot_list_with_topics_and_countdown_120x40(snap_compare, snap_store) -> None:  # type: ignore[no-untyped-def]
-    assert snap_compare(make_app(snap_store), terminal_size=(120, 40), run_before=_prepare())
+def test_snapshot_list_with_topics_and_countdown_120x40(snap_compare, assist_store) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(make_app(assist_store), terminal_size=(120, 40), run_before=_prepare())
