@@ -1,8 +1,10 @@
 """``make bench``: generate the stores once, run the figures (issue 7: 1-8, 14: 9-10, 15: 11, 11: 12), print them.
 
-Usage: ``python -m bench [--only 1,2,6] [--fresh] [--cpu-seconds 60]``. The 1M store is cached
-in ``bench/.cache`` by its generator key (``--fresh`` regenerates it); figures never write to
-it (figure 2 polls a copy). Results go to ``bench/results/latest.md`` and ``latest.json``.
+Usage: ``python -m bench [--only 1,2,6] [--fresh] [--quick] [--cpu-seconds 60] [--pace 0.5]``.
+The 1M store is cached in ``bench/.cache`` by its generator key (``--fresh`` regenerates it);
+figures never write to it (figure 2 polls a copy). ``--quick`` is a smoke run: a 1,000-chat /
+50,000-message store and short phases (results in ``latest-quick.*``, never in the README).
+Results go to ``bench/results/latest.md`` and ``latest.json``.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from bench.figures.common import Result, Stores
 from chatdesk.store.db import Database
 
 HERE = Path(__file__).parent
+QUICK = Spec(chats=1_000, messages=50_000, big_chat=2_000, small_chat=10)
 CACHE = HERE / ".cache"
 RESULTS = HERE / "results"
 
@@ -80,13 +83,20 @@ def main() -> None:
     parser.add_argument("--only", default="1,2,3,4,5,6,7,8,9,10,11,12", help="comma-separated figure numbers")
     parser.add_argument("--fresh", action="store_true", help="regenerate the cached 1M store")
     parser.add_argument("--cpu-seconds", type=float, default=tui.CPU_SECONDS)
+    parser.add_argument("--quick", action="store_true", help="smoke run: 1k chats / 50k messages, short phases")
+    parser.add_argument("--pace", type=float, default=team.PACE_S, help="figure 11: seconds between operator actions")
     args = parser.parse_args()
     wanted = {int(x) for x in args.only.split(",") if x}
     started = time.perf_counter()
-    spec = Spec()
-    big, gen_s = big_store(spec, args.fresh)
-    print(f"1M store: {big} ({f'generated in {gen_s:.1f} s' if gen_s is not None else 'cached'})", flush=True)
+    spec = QUICK if args.quick else Spec()
     work = Path(tempfile.mkdtemp(prefix="chatdesk-bench-"))
+    if args.quick:  # never replaces the cached 1M store (nor its PostgreSQL copy)
+        big = work / f"{spec.key}.db"
+        gen_s: float | None = _generate(big, spec)
+    else:
+        big, gen_s = big_store(spec, args.fresh)
+    print(f"{spec.chats:,}-chat / {spec.messages:,}-message store: {big} "
+          f"({f'generated in {gen_s:.1f} s' if gen_s is not None else 'cached'})", flush=True)
     try:
         stores = Stores(work, big, spec)
         small10, hundred, empty = work / "ten.db", work / "hundred.db", work / "empty.db"
@@ -104,7 +114,8 @@ def main() -> None:
             8: lambda: tui.fig8(stores, args.cpu_seconds),
             9: lambda: assist.fig9(stores),
             10: lambda: assist.fig10(stores),
-            11: lambda: team.run(stores),
+            11: lambda: team.run(stores, pace=args.pace,
+                                 duration=team.QUICK_S if args.quick else team.DURATION_S),
             12: lambda: freshness.run(),
         }
         results: list[Result] = []
@@ -128,8 +139,9 @@ def main() -> None:
     print(header + f"Total: {total:.0f} s\n")
     print(text)
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "latest.md").write_text(header + f"Total: {total:.0f} s\n\n" + text + "\n")
-    (RESULTS / "latest.json").write_text(json.dumps(
+    name = "latest-quick" if args.quick else "latest"
+    (RESULTS / f"{name}.md").write_text(header + f"Total: {total:.0f} s\n\n" + text + "\n")
+    (RESULTS / f"{name}.json").write_text(json.dumps(
         {"machine": machine(), "generation_s": gen_s, "total_s": total, "figures": [asdict(r) for r in results]},
         ensure_ascii=False, indent=2, default=str))
 

@@ -6,9 +6,11 @@ Configuration lives in ``config.toml`` in the chatdesk data directory (``CHATDES
 id (see ``chatdesk.keymap`` or press ``?``).
 
 Liveness comes from two sources: the in-process :class:`~chatdesk.sync.SyncEngine`'s events
-(delivered on its thread and carried over with the thread-safe ``post_message``), and a 1.5 s
-watch of SQLite's ``data_version`` in a thread worker, which notices another process (``chatdesk
-sync``, a second window) writing the same store.
+(delivered on its thread and carried over with the thread-safe ``post_message``), and the
+store's change watch (:class:`~chatdesk.store.watch.ChangeWatch`: a daemon thread asleep on
+PostgreSQL's LISTEN socket, or reading SQLite's ``data_version`` every 0.1 s), which notices
+another process (``chatdesk sync``, another operator, a second window) writing the same store.
+Nothing runs on the UI loop until something changed.
 """
 
 from __future__ import annotations
@@ -23,10 +25,12 @@ from textual.app import App
 from textual.signal import Signal
 from textual.worker import Worker, WorkerState
 
-from chatdesk.desk import Desk, error_words, plain_words
-from chatdesk.messages import Notice, SyncEventArrived, UnreadGrew
+from chatdesk.desk import Desk, error_words
+from chatdesk.messages import Notice, StoreChanged, SyncEventArrived, UnreadGrew
 from chatdesk.sanitize import safe_text
 from chatdesk.screens.base import KeymapCommands
+from chatdesk.store.db import CHANGE_POLL_S
+from chatdesk.store.watch import ChangeWatch
 
 if TYPE_CHECKING:
     from chatdesk.config import Config
@@ -34,10 +38,12 @@ if TYPE_CHECKING:
     from chatdesk.store.db import Database
     from chatdesk.sync import SyncEngine
 
-WATCH_INTERVAL = 1.5
-# PostgreSQL: a check only reads notifications already delivered on the LISTEN socket (no
-# query), so a team's TUIs look often and another operator's change shows within ~0.25 s.
-PG_WATCH_INTERVAL = 0.25
+# Seconds between two reads of a change marker that cannot be waited on (SQLite's data_version,
+# PostgreSQL without LISTEN). PostgreSQL with LISTEN does not poll: the watch wakes at the commit.
+# Was 1.5 s (and 0.25 s on PostgreSQL) on a UI-loop timer: SQLite's p95 change propagation to
+# another client was 1.6 s (README, figure 11).
+WATCH_INTERVAL = CHANGE_POLL_S
+PG_WATCH_INTERVAL = CHANGE_POLL_S  # the fallback's pace; kept for callers of the old name
 # The demo's startup hint: long enough to read, short enough not to sit on the composer hint
 # and the status line (UX report 01: it stayed 10 s and more).
 DEMO_HINT_SECONDS = 5
@@ -53,7 +59,7 @@ class ChatdeskApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "chatdesk"
     ENABLE_COMMAND_PALETTE = True
-    WATCH_INTERVAL: ClassVar[float] = WATCH_INTERVAL  # seconds between data_version checks
+    WATCH_INTERVAL: ClassVar[float] = WATCH_INTERVAL  # seconds between data_version reads (SQLite)
 
     def __init__(
         self,
@@ -76,7 +82,7 @@ class ChatdeskApp(App[None]):
         self.desk = desk
         self.demo_hint = demo_hint
         self.store_changed_signal: Signal[frozenset[int] | None] = Signal(self, "store-changed")
-        self._data_version: int | None = None
+        self._change_watch: ChangeWatch | None = None
         self._engine_rang = False  # the engine already announced the messages unread grew by
         self._synced_before: set[int] | None = None  # accounts whose history is already in the store
         self.set_keymap(desk.keymap)
@@ -129,8 +135,8 @@ class ChatdeskApp(App[None]):
             )
         if self.demo_hint:
             self.notify(safe_text(self.demo_hint), markup=False, timeout=DEMO_HINT_SECONDS, title="demo")
-        watch = self.WATCH_INTERVAL if self.db.is_sqlite else min(self.WATCH_INTERVAL, PG_WATCH_INTERVAL)
-        self.set_interval(watch, self._watch_store)
+        self._change_watch = ChangeWatch(self.db, self._changed_elsewhere, poll=self.WATCH_INTERVAL)
+        self._change_watch.start()  # its first read (and PostgreSQL's LISTEN connect) happen off the loop
         # The rule tables compile ~100 ms of regexes on import; the composer needs them on the
         # first chat it shows, so load them now off the UI loop instead of then on it.
         self.run_worker(_import_rules, thread=True, group="warm-up", exit_on_error=False)
@@ -213,7 +219,7 @@ class ChatdeskApp(App[None]):
 
     def on_notice(self, message: Notice) -> None:
         self.notify(
-            safe_text(plain_words(message.text), max_len=600),
+            safe_text(message.text, max_len=600),
             markup=False,
             severity=message.severity,  # type: ignore[arg-type]
             title=safe_text(message.title, single_line=True, max_len=80),
@@ -306,21 +312,23 @@ class ChatdeskApp(App[None]):
         if self.engine is None:
             self.new_buyer_messages(by, [])
 
-    def _watch_store(self) -> None:
-        self.run_worker(self._check_version, thread=True, exclusive=True, group="watch", exit_on_error=False)
+    def _changed_elsewhere(self) -> None:
+        """(change-watch thread) Another connection committed: hand it to the UI loop."""
+        if self.is_running:
+            self.post_message(StoreChanged())
 
-    def _check_version(self) -> None:
-        version = self.db.data_version()
-        if version is None:
-            return
-        if self._data_version is not None and version != self._data_version:
-            self.call_from_thread(self.reload_views)
-        self._data_version = version
+    def on_store_changed(self, _message: StoreChanged) -> None:
+        self.reload_views()
+
+    def on_unmount(self) -> None:
+        if self._change_watch is not None:
+            self._change_watch.stop()
 
 
 def news_where(chat: Any) -> str:
     """Who wrote and where, for a notification: "Анна · WB wb-main" (sanitized)."""
-    from chatdesk.widgets.chat_list import BADGES, chat_title
+    from chatdesk.usecases.titles import chat_title
+    from chatdesk.widgets.chat_list import BADGES
 
     who = safe_text(chat_title(chat), single_line=True, max_len=40)
     account = safe_text(chat.account, single_line=True, max_len=24)

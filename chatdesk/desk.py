@@ -34,13 +34,6 @@ T = TypeVar("T")
 log = logging.getLogger("chatdesk.tui")
 
 
-def plain_words(text: str) -> str:
-    """``text`` as is: lower layers already word their errors for a seller (connectors say
-    "cannot reach YM: connection refused", never an exception class name). Kept so callers
-    have one place to pass error text through. Shape: str -> str."""
-    return text
-
-
 def error_words(exc: BaseException) -> str:
     """What to tell the user about ``exc``: its own words (chatdesk errors are worded at the
     source), or "something went wrong" when it has none."""
@@ -161,7 +154,7 @@ class Desk:
         return self.secrets
 
     def actions_kwargs(self) -> dict[str, Any]:
-        """Extra arguments for ``chatdesk.actions`` calls (the demo's in-process transport)."""
+        """Extra arguments for ``chatdesk.usecases.accounts`` calls (the demo's in-process transport)."""
         return {"client_factory": self.client_factory} if self.client_factory is not None else {}
 
     def is_polling(self, account_id: int) -> bool:

@@ -153,6 +153,7 @@ _OZON_CHAT = Limits(
     max_file_size=10 * MiB,
     max_files=1,
     text_with_files=False,
+    files_per_request=1,  # /v1/chat/send/file takes one file and no text
 )
 
 OZON = Marketplace(
@@ -185,7 +186,8 @@ OZON = Marketplace(
 # [YM-spec] sendMessageToChat: message minLength 1, maxLength 4096. sendFileToChat: one
 # multipart file, "Максимальный размер файла — 5 Мбайт", no type list. Text and file are
 # separate methods.
-_YM_CHAT = Limits(max_text=4096, max_file_size=5 * MiB, text_with_files=False)
+# sendFileToChat takes one file and no text.
+_YM_CHAT = Limits(max_text=4096, max_file_size=5 * MiB, text_with_files=False, files_per_request=1)
 
 YANDEX = Marketplace(
     id="yandex",

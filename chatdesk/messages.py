@@ -106,6 +106,13 @@ class DataChanged(Message):
         return isinstance(message, DataChanged) and message.chat_ids is None and self.chat_ids is None
 
 
+class StoreChanged(Message):
+    """(app) The store's change watch saw another connection commit: reload what is on screen."""
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, StoreChanged)
+
+
 class SyncEventArrived(Message):
     """A ``SyncEvent`` from the engine's thread, carried onto the UI loop."""
 

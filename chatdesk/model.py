@@ -173,6 +173,7 @@ class Limits:
     max_total_size: int | None = None
     max_files: int | None = None
     text_with_files: bool = True  # can text and files go in one request
+    files_per_request: int | None = None  # files one send request carries (None: all of them)
 
 
 @dataclass(frozen=True)

@@ -86,13 +86,22 @@ class PgServer:
         cmd = [str(self.bin_dir / args[0]), *args[1:]]
         return ["runuser", "-u", self._run_as, "--", *cmd] if self._run_as else cmd
 
-    def start(self) -> None:
-        subprocess.run(
-            self._cmd("initdb", "-D", str(self.data), "-U", USER, "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"),
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
+    def start(self, template: Path | None = None) -> None:
+        """initdb a new cluster, or copy ``template`` (a stopped cluster's data folder made by
+        :meth:`save`: the bench keeps a loaded 1M-message store that way), then start it."""
+        if template is None:
+            subprocess.run(
+                self._cmd("initdb", "-D", str(self.data), "-U", USER, "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"),
+                check=True,
+                capture_output=True,
+                timeout=120,
+            )
+        else:  # cp -a keeps the owner (postgres when run as root) and the folder's 0700
+            subprocess.run(["cp", "-a", str(template), str(self.data)], check=True, capture_output=True, timeout=600)
+        self._launch()
+        self._watchdog()
+
+    def _launch(self) -> None:
         opts = (
             f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
@@ -103,7 +112,19 @@ class PgServer:
             capture_output=True,
             timeout=90,
         )
-        self._watchdog()
+
+    def save(self, dest: Path) -> None:
+        """Stop cleanly (a checkpoint: the copy needs no recovery), copy the data folder to
+        ``dest`` (replaced if it exists) and start again on the same port."""
+        subprocess.run(
+            self._cmd("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop"),
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        shutil.rmtree(dest, ignore_errors=True)
+        subprocess.run(["cp", "-a", str(self.data), str(dest)], check=True, capture_output=True, timeout=600)
+        self._launch()
 
     def _watchdog(self) -> None:
         """A test run killed from outside (a CI timeout, SIGKILL) never reaches :meth:`stop`:

@@ -23,7 +23,7 @@ from pathlib import Path
 from bench.figures.common import Result, Stores, median, ms, percentile, ratio
 from chatdesk.store import views
 from chatdesk.store.db import Database
-from chatdesk.widgets.chat_list import chat_title
+from chatdesk.usecases.titles import chat_title
 
 SIZE = (120, 40)
 CPU_SECONDS = 60.0

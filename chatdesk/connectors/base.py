@@ -578,9 +578,7 @@ async def _empty() -> AsyncIterator[bytes]:
 F = TypeVar("F")
 
 
-def request_parts(
-    limits: Limits | None, text: str, files: list[F] | tuple[F, ...], files_per_request: int | None = None
-) -> list[tuple[str, list[F]]]:
+def request_parts(limits: Limits | None, text: str, files: list[F] | tuple[F, ...]) -> list[tuple[str, list[F]]]:
     """Split one outgoing message into the requests the marketplace takes, in sending order:
     ``[(text, files)]``, each element exactly one request. Ozon and YM take text and each file
     apart (``text_with_files=False``, one file per request); WB takes text and all files at once.
@@ -590,7 +588,7 @@ def request_parts(
     files = list(files)
     if not files or limits is None:
         return [(text, files)]
-    per = files_per_request or limits.max_files or len(files)
+    per = limits.files_per_request or limits.max_files or len(files)
     groups = [files[i : i + per] for i in range(0, len(files), per)]
     if limits.text_with_files:
         return [(text, groups[0])] + [("", g) for g in groups[1:]]
@@ -623,8 +621,6 @@ class Connector(abc.ABC):
     known_scope: ClassVar[Mapping[str, str]] = {}
     # The official API hosts (https): credentials go to these, or to the configured base_url.
     official_hosts: ClassVar[tuple[str, ...]] = ()
-    # Files one send request carries (None: all of them). YM and Ozon take one file per call.
-    files_per_request: ClassVar[int | None] = None
 
     def __init__(self, account: AccountConfig, client: httpx.AsyncClient, limiter: RateLimiter | None = None):
         self.account = account

@@ -160,7 +160,6 @@ class OzonConnector(Connector):
     streams = ("chats",)
     can_mark_read = True
     limits: ClassVar[Mapping[str, Limits]] = ROW.limits  # one file per request; text and files apart
-    files_per_request = 1  # /v1/chat/send/file takes one file and no text
     official_hosts = (HOST,)
 
     def __init__(self, account: AccountConfig, client: httpx.AsyncClient, limiter: RateLimiter | None = None):

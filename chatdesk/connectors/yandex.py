@@ -182,7 +182,6 @@ class YandexConnector(Connector):
     label = ROW.label
     streams = ("chats",)
     limits: ClassVar[Mapping[str, Limits]] = ROW.limits
-    files_per_request = 1  # /chats/file/send takes one file and no text
     official_hosts = (HOST,)
 
     def __init__(self, account: AccountConfig, client: httpx.AsyncClient, limiter: RateLimiter | None = None):

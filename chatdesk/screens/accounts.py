@@ -1,7 +1,7 @@
 """Accounts (``a``): list with sync status, add (token straight to the keyring), test, remove.
 
-Every store, keyring and network call runs in a thread worker through ``chatdesk.actions``;
-the token typed into the password field is handed to ``actions.add_account`` and dropped.
+Every store, keyring and network call runs in a thread worker through ``chatdesk.usecases.accounts``;
+the token typed into the password field is handed to ``accounts.add_account`` and dropped.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from textual.widgets import DataTable, Footer, Input, Select, Static
 
 from chatdesk import marketplaces
 from chatdesk.connectors import LABELS, MARKETPLACES, REQUIRED_SETTINGS
-from chatdesk.desk import plain_words
 from chatdesk.keymap import bindings
 from chatdesk.sanitize import safe_text
 from chatdesk.screens.base import DeskScreen
@@ -182,7 +181,7 @@ class AccountsScreen(DeskScreen[None]):
                 detail.append(f"\n  {words}", "red")
             recent = self.desk.recent_errors.get(acc.id)
             if recent:
-                detail.append(f"\n  last error: {safe_text(plain_words(recent), single_line=True, max_len=200)}", "red")
+                detail.append(f"\n  last error: {safe_text(recent, single_line=True, max_len=200)}", "red")
         self.query_one("#accounts-detail", Static).update(detail)
 
     def on_data_table_row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
@@ -216,11 +215,11 @@ class AccountsScreen(DeskScreen[None]):
 
     @work(thread=True, group="accounts-write", exit_on_error=False)
     def _add(self, values: dict[str, Any]) -> None:
-        from chatdesk import actions
+        from chatdesk.usecases import accounts
 
         desk = self.desk
         ok, row = desk.attempt(
-            lambda: actions.add_account(
+            lambda: accounts.add_account(
                 desk.db,
                 desk.require_secrets(),
                 values["marketplace"],
@@ -243,11 +242,11 @@ class AccountsScreen(DeskScreen[None]):
 
     @work(thread=True, group="accounts-test", exit_on_error=False)
     def _test(self, name: str) -> None:
-        from chatdesk import actions
+        from chatdesk.usecases import accounts
 
         desk = self.desk
         ok, result = desk.attempt(
-            lambda: actions.test_account(desk.db, desk.require_secrets(), name, **desk.actions_kwargs())
+            lambda: accounts.test_account(desk.db, desk.require_secrets(), name, **desk.actions_kwargs())
         )
         if ok:
             desk.say(f"{name}: {result}")
@@ -271,10 +270,10 @@ class AccountsScreen(DeskScreen[None]):
 
     @work(thread=True, group="accounts-write", exit_on_error=False)
     def _remove(self, name: str) -> None:
-        from chatdesk import actions
+        from chatdesk.usecases import accounts
 
         desk = self.desk
-        ok, _ = desk.attempt(lambda: actions.remove_account(desk.db, desk.require_secrets(), name))
+        ok, _ = desk.attempt(lambda: accounts.remove_account(desk.db, desk.require_secrets(), name))
         if ok:
             desk.say(f"account {name} removed")
         self.app.call_from_thread(self.reload)

@@ -100,8 +100,8 @@ class FollowUpActions:
 
     @work(thread=True, group="resolve", exit_on_error=False)
     def _resolve(self, chat_id: int) -> None:
-        from chatdesk import followups
         from chatdesk.store import followups as store_followups
+        from chatdesk.usecases import followups
 
         desk = self.desk
         now: datetime = desk.clock()
@@ -123,8 +123,9 @@ class FollowUpActions:
 
     @work(thread=True, group="templates", exit_on_error=False)
     def _load_templates(self, chat: ChatRow) -> None:
-        from chatdesk import followups, templates
+        from chatdesk import templates
         from chatdesk.paths import templates_dir
+        from chatdesk.usecases import followups
 
         desk = self.desk
 

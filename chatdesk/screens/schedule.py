@@ -229,9 +229,9 @@ def open_schedule_dialog(
 
 
 def _prepare(desk: Any, app: Any, chat_id: int, followup: Any, on_done: Callable[[], None] | None) -> None:
-    from chatdesk import followups
     from chatdesk.paths import templates_dir
     from chatdesk.store import views
+    from chatdesk.usecases import followups
 
     def load() -> tuple[ChatRow | None, list[templates.Template], list[str]]:
         folder = templates_dir(desk.home)
@@ -273,8 +273,8 @@ def _submitted(
         return
 
     def save() -> None:
-        from chatdesk import followups
         from chatdesk.store import followups as store_followups
+        from chatdesk.usecases import followups
 
         if followup is not None:
             codes = sorted(

@@ -18,7 +18,8 @@ from chatdesk.sanitize import safe_text
 from chatdesk.screens.base import DeskModal
 from chatdesk.screens.dialogs import DIALOG_CSS
 from chatdesk.store.views import ChatRow, MessageRow
-from chatdesk.widgets.chat_list import BADGES, chat_title
+from chatdesk.usecases.titles import chat_title
+from chatdesk.widgets.chat_list import BADGES
 
 if TYPE_CHECKING:
     from chatdesk.desk import Desk

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +42,10 @@ if TYPE_CHECKING:  # an optional dependency (PostgreSQL only): imported where it
 BUSY_TIMEOUT_MS = 30_000
 CHANGES_CHANNEL = "chatdesk_changes"  # LISTEN/NOTIFY channel of PostgreSQL stores
 MIGRATION_LOCK = 0x63686174  # pg_advisory_xact_lock key: one process migrates at a time ("chat")
+# How often :meth:`Database.wait_for_change` re-reads a version that cannot be waited on (SQLite's
+# ``PRAGMA data_version``, PostgreSQL's WAL-position fallback): half of it is the average delay
+# before a TUI sees another process's commit. One check costs tens of microseconds.
+CHANGE_POLL_S = 0.1
 
 
 def rowcount(result: object) -> int:
@@ -329,6 +335,34 @@ class Database:
             return int(lsn or 0)
         except SQLAlchemyError:
             return None
+
+    def wait_for_change(self, since: int | None, timeout: float, *, poll: float = CHANGE_POLL_S) -> int | None:
+        """Block up to ``timeout`` seconds until :meth:`data_version` differs from ``since``;
+        return the version read last (``since`` itself on a timeout, None when unknown).
+
+        PostgreSQL with a LISTEN connection sleeps on its socket and wakes at the commit that
+        sends the notification (no polling, no CPU while idle). SQLite (and PostgreSQL without
+        LISTEN) re-read the version every ``poll`` seconds: ``PRAGMA data_version`` reads the
+        WAL index in shared memory, so a check is cheap but cannot be slept on. Never raises
+        for a broken connection: the next call reconnects (``data_version``'s own rules)."""
+        deadline = time.monotonic() + max(0.0, timeout)
+        while True:
+            version = self.data_version()
+            left = deadline - time.monotonic()
+            if version is None or version != since or left <= 0:
+                return version
+            listener = self._listen_conn
+            if listener is None:
+                time.sleep(min(poll, left))
+                continue
+            try:  # readable when a notification (or anything else) arrives; data_version drains it
+                select.select([listener.fileno()], [], [], left)
+            except (OSError, ValueError):
+                with self._watch_lock:
+                    if self._listen_conn is listener:
+                        self._drop_listener()
+            except Exception:  # psycopg's "connection is closed" when close() ran meanwhile
+                return None
 
     def _drop_listener(self) -> None:
         conn, self._listen_conn = self._listen_conn, None

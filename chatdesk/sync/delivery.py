@@ -100,7 +100,7 @@ class OutboxDelivery(EngineCore):
             last_buyer_message_id=job.last_buyer_message_id,
         )
         connector = rt.connector
-        parts = request_parts(connector.limits.get(job.chat_kind), job.text, files, connector.files_per_request)
+        parts = request_parts(connector.limits.get(job.chat_kind), job.text, files)
         notes: list[str] = []
         for index, (text, part_files) in enumerate(parts):
             if index < job.parts_done:

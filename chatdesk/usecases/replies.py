@@ -116,11 +116,11 @@ def _record_block(db: Database | None, chat: views.ChatRow, severity: str, found
 
 
 def split_parts(
-    limits: Limits | None, text: str, files: list[dict[str, object]], files_per_request: int | None = None
+    limits: Limits | None, text: str, files: list[dict[str, object]]
 ) -> list[tuple[str, list[dict[str, object]]]]:
     """One outbox message per request the marketplace can take (see
     ``connectors.base.request_parts``): Ozon and YM want text and each file apart."""
-    return request_parts(limits, text, files, files_per_request)
+    return request_parts(limits, text, files)
 
 
 def reply_parts(
@@ -128,7 +128,7 @@ def reply_parts(
 ) -> list[tuple[str, list[dict[str, object]]]]:
     """The requests ``chat``'s marketplace needs for this reply (its connector's limits)."""
     cls = connector_class(chat.marketplace)
-    return split_parts(cls.limits.get(chat.kind), text, files, cls.files_per_request)
+    return split_parts(cls.limits.get(chat.kind), text, files)
 
 
 def queue_reply(

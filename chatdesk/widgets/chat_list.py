@@ -35,7 +35,7 @@ BADGES = {m.id: m.badge for m in MARKETPLACES.values()}  # a view of chatdesk.ma
 
 Fetch = Callable[[ChatFilter, int, int], list[ChatRow]]
 Count = Callable[[ChatFilter], int]
-__all__ = ["BADGES", "ChatList", "chat_title", "is_resolved", "relative_time", "waited"]
+__all__ = ["BADGES", "ChatList", "relative_time"]
 
 
 def relative_time(at: datetime | None, now: datetime) -> str:

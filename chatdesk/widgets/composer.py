@@ -64,7 +64,8 @@ def recipient(chat: ChatRow | None) -> str:
     """Whose chat a reply typed here goes to, as the composer's title shows it."""
     if chat is None:
         return ""
-    from chatdesk.widgets.chat_list import BADGES, chat_title
+    from chatdesk.usecases.titles import chat_title
+    from chatdesk.widgets.chat_list import BADGES
 
     badge = BADGES.get(chat.marketplace, chat.marketplace)
     who = safe_text(chat_title(chat), single_line=True, max_len=40)

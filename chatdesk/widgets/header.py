@@ -8,7 +8,7 @@ from textual.widgets import Static
 from chatdesk.connectors import LABELS
 from chatdesk.sanitize import safe_text
 from chatdesk.store.views import ChatRow
-from chatdesk.widgets.chat_list import chat_title, is_resolved
+from chatdesk.usecases.titles import chat_title, is_resolved
 
 STATUS_WORDS = {
     "NEW": "new",

@@ -8,7 +8,6 @@ from datetime import datetime
 from rich.text import Text
 from textual.widgets import Static
 
-from chatdesk.desk import plain_words
 from chatdesk.sanitize import safe_text
 from chatdesk.store.views import StreamStatus
 from chatdesk.widgets.chat_list import BADGES, relative_time
@@ -32,13 +31,13 @@ def account_state(streams: list[StreamStatus], now: datetime, recent_error: str 
     errors = [s for s in streams if s.last_error and not s.unavailable]
     if errors:
         st = errors[0]
-        words = safe_text(plain_words(st.last_error or ""), single_line=True, max_len=80)
+        words = safe_text(st.last_error or "", single_line=True, max_len=80)
         retry = _until(st.backoff_until or st.next_poll_at, now)
         return (f"error: {words}" + (f" (retry in {retry})" if retry else "")), "error"
     done = [s.last_success_at for s in streams if s.last_success_at]
     if not done:
         if recent_error:
-            return f"failed: {safe_text(plain_words(recent_error), single_line=True, max_len=80)}", "error"
+            return f"failed: {safe_text(recent_error, single_line=True, max_len=80)}", "error"
         return "not synced yet", "idle"
     last = max(done)
     nxt = min((s.next_poll_at for s in streams if s.next_poll_at), default=None)
@@ -54,10 +53,10 @@ def stream_states(streams: list[StreamStatus], now: datetime) -> list[str]:
     for st in streams:
         name = safe_text(st.stream, single_line=True, max_len=20)
         if st.unavailable:
-            words = f"unavailable — {safe_text(plain_words(st.unavailable), single_line=True, max_len=120)}"
+            words = f"unavailable — {safe_text(st.unavailable, single_line=True, max_len=120)}"
         elif st.last_error:
             retry = _until(st.backoff_until or st.next_poll_at, now)
-            words = f"error — {safe_text(plain_words(st.last_error), single_line=True, max_len=120)}"
+            words = f"error — {safe_text(st.last_error, single_line=True, max_len=120)}"
             words += f" (retry in {retry})" if retry else ""
         elif st.last_success_at:
             age = relative_time(st.last_success_at, now)

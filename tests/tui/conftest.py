@@ -91,7 +91,7 @@ def _fast_timers(monkeypatch: pytest.MonkeyPatch) -> None:
     from chatdesk.screens.main import MainScreen
 
     monkeypatch.setattr(MainScreen, "PREVIEW_DEBOUNCE", 0.01)
-    monkeypatch.setattr(ChatdeskApp, "WATCH_INTERVAL", 0.3)
+    monkeypatch.setattr(ChatdeskApp, "WATCH_INTERVAL", 0.05)
 
 
 @pytest.fixture

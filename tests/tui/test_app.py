@@ -307,8 +307,8 @@ async def test_engine_event_rings_and_leaves_notify_command_to_the_hooks(store, 
 
 
 async def test_accounts_screen(store, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
-    from chatdesk import actions
     from chatdesk.secrets import MemorySecrets
+    from chatdesk.usecases import accounts as actions
 
     secrets = MemorySecrets()
     monkeypatch.setattr(actions, "test_account", lambda db, s, name: f"ok: {name} answers")
@@ -410,8 +410,8 @@ async def test_attachment_copy_link(store) -> None:  # type: ignore[no-untyped-d
 
 
 async def test_mark_read_on_marketplace_is_explicit(store, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
-    from chatdesk import actions
     from chatdesk.secrets import MemorySecrets
+    from chatdesk.usecases import accounts as actions
 
     calls: list[int] = []
     monkeypatch.setattr(actions, "mark_read_remote", lambda db, secrets, cid: calls.append(cid))

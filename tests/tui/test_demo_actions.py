@@ -8,12 +8,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from chatdesk import actions
 from chatdesk.demo import setup
 from chatdesk.desk import Desk
 from chatdesk.sandbox import build_sandbox
 from chatdesk.store import views
 from chatdesk.store.accounts import list_accounts
+from chatdesk.usecases import accounts as actions
 
 
 @pytest.fixture

@@ -151,11 +151,11 @@ class Outgoing(InboxBase):
 
     @work(thread=True, group="download", exit_on_error=False)
     def _download(self, chat_id: int, att: Attachment, folder: Path, open_it: bool) -> None:
-        from chatdesk import actions
+        from chatdesk.usecases import accounts
 
         desk = self.desk
         ok, path = desk.attempt(
-            lambda: actions.download_attachment(
+            lambda: accounts.download_attachment(
                 desk.db, desk.require_secrets(), chat_id, att, folder, **desk.actions_kwargs()
             )
         )

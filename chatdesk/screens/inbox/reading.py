@@ -118,12 +118,12 @@ class ReadState(InboxBase):
 
     @work(thread=True, group="remote", exit_on_error=False)
     def _mark_read_remote(self, chat: ChatRow) -> None:
-        from chatdesk import actions
         from chatdesk.store import views
+        from chatdesk.usecases import accounts
 
         desk = self.desk
         ok, _ = desk.attempt(
-            lambda: actions.mark_read_remote(desk.db, desk.require_secrets(), chat.id, **desk.actions_kwargs())
+            lambda: accounts.mark_read_remote(desk.db, desk.require_secrets(), chat.id, **desk.actions_kwargs())
         )
         if ok:
             desk.attempt(lambda: views.set_unread(desk.db, chat.id, 0))

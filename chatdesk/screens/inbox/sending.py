@@ -73,7 +73,7 @@ class Sending(InboxBase):
 
     @work(thread=True, group="attach", exit_on_error=False)
     def _add_attachment(self, chat_id: int, path: str) -> None:
-        from chatdesk.sending import file_specs
+        from chatdesk.usecases.replies import file_specs
 
         ok, specs = self.desk.attempt(lambda: file_specs([Path(path).expanduser()]))
         if ok and specs:
