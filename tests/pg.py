@@ -199,7 +199,12 @@ class PgServer:
             return self._template
 
     def drop_database(self, url: str) -> None:
+        """Drop a test's database on the background thread (queued before the next copy, so
+        they never pile up); a test's teardown does not wait for it."""
         name = url.rsplit("/", 1)[1]
+        self._prefetch.submit(self._drop, name)
+
+    def _drop(self, name: str) -> None:
         with contextlib.suppress(Exception):
             self._admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
