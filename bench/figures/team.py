@@ -27,6 +27,7 @@ copy of it. Without PostgreSQL binaries the PostgreSQL half reports n/a.
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
 import sqlite3
@@ -46,7 +47,7 @@ from chatdesk.store.watch import ChangeWatch
 CLIENTS = 10
 DURATION_S = 20.0  # the busy phase, per engine
 QUICK_S = 5.0  # the busy phase of ``--quick``
-IDLE_S = 10.0  # the idle phase: CPU of a client that only watches
+IDLE_S = 6.0  # the idle phase: CPU of a client that only watches
 PACE_S = 0.5  # between two operator actions (list page, open, search)
 DAEMON_EVERY_S = 0.2
 BUSY_CHATS = 20
@@ -235,6 +236,7 @@ def _run(url: str, *, pace: float, duration: float) -> dict[str, float]:
     go = ctx.Event()
     procs = [ctx.Process(target=_client, args=(url, n, pace, duration, ids, total, go, out)) for n in range(CLIENTS)]
     procs.append(ctx.Process(target=_daemon, args=(url, account, busy, duration, go, daemon_out)))
+    load_before = os.getloadavg()[0]
     for p in procs:
         p.start()
     for _ in range(CLIENTS):  # every client has started, opened the store and its watch
@@ -282,6 +284,8 @@ def _run(url: str, *, pace: float, duration: float) -> dict[str, float]:
         "idle_cpu_max": max(idle),
         "idle_reloads": float(sum(r["idle_reloads"] for r in results)),
         "ops": float(len(lists) + len(opens) + len(searches)),
+        "load_before": load_before,  # 1-minute load average of the machine (other jobs included)
+        "load_after": os.getloadavg()[0],
     }
 
 
@@ -349,7 +353,7 @@ def run(stores: Stores, big: Path | None = None, *, pace: float = PACE_S, durati
         return (
             f"{name}: list {ms(r['list_p95'])}, open {ms(r['open_p95'])}, search {ms(r['search_p95'])}, "
             f"propagation {ms(r['propagation_p95'])} (p50 {ms(r['propagation_p50'])}), "
-            f"idle client CPU {r['idle_cpu_mean'] * 100:.2f} %"
+            f"idle client CPU {r['idle_cpu_mean'] * 100:.2f} %, load {r['load_before']:.1f}/{r['load_after']:.1f}"
         )
 
     ok = None
