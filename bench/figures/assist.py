@@ -2,10 +2,13 @@
 10k-chat / 1M-message store.
 
 9. Offline suggestions ("how did I answer this before") for 50 chats spread over the store,
-   after one warm-up pass: p95 of the wall time of ``chatdesk.assist.suggest.suggest`` (the
-   latest buyer message, the BM25 lookup over the FTS index, ranking, re-addressing, the rule
-   check). The bench texts are random mixes of ~30 phrases, so every lookup matches tens of
-   thousands of messages: a worst case for the ranking.
+   after one warm-up pass (page caches): p95 of the wall time of
+   ``chatdesk.assist.suggest.suggest`` (the latest buyer message and its topic, the document
+   frequencies of its stems, the FTS lookup, BM25, topic gating, re-addressing, the rule check),
+   with the cached document frequencies dropped before each call, so every call reads them (a
+   first lookup, or the CLI); the note gives the same with them reused. The bench texts are
+   random mixes of ~30 phrases, so every stem occurs in tens of thousands of messages: a worst
+   case for the lookup.
 10. ``chatdesk report --since 30d`` (by marketplace) over the 30 days before the store's newest
    message, which hold about half of the store's messages. Measured on a copy whose buyer
    messages were tagged with topics first (the TUI and the daemon tag in the background as
@@ -22,6 +25,7 @@ from sqlalchemy import text
 from bench.figures.common import Result, Stores, median, ms, percentile, timed
 from chatdesk.assist import report, suggest, topics
 from chatdesk.config import Config
+from chatdesk.store import suggest as store_suggest
 from chatdesk.store import topics as store_topics
 from chatdesk.store.db import Database
 
@@ -38,9 +42,15 @@ def fig9(stores: Stores) -> Result:
         step = max(1, len(ids) // CHATS)
         chosen = ids[::step][:CHATS]
         cfg = Config(timezone="UTC")
-        for cid in chosen:
+        for cid in chosen:  # warm the OS page cache and SQLite's, as a running TUI has them
             suggest.suggest(db, cid, config=cfg)
-        times = [timed(lambda cid=cid: suggest.suggest(db, cid, config=cfg)) for cid in chosen]
+
+        def cold(cid: int) -> None:
+            store_suggest.clear_cache()  # no document frequency reused: a first lookup
+            suggest.suggest(db, cid, config=cfg)
+
+        times = [timed(lambda cid=cid: cold(cid)) for cid in chosen]
+        warm = [timed(lambda cid=cid: suggest.suggest(db, cid, config=cfg)) for cid in chosen]
         found = sum(1 for cid in chosen[:10] if suggest.suggest(db, cid, config=cfg).items)
     finally:
         db.close()
@@ -53,8 +63,14 @@ def fig9(stores: Stores) -> Result:
         "—",
         f"p95 < {SUGGEST_TARGET_S * 1000:.0f} ms",
         p95 < SUGGEST_TARGET_S,
-        note=f"{found} of the first 10 chats got suggestions",
-        data={"p95_s": p95, "median_s": median(times)},
+        note=f"{found} of the first 10 chats got suggestions; with document frequencies reused "
+        f"(the TUI's second lookup within 10 min): p95 {ms(percentile(warm, 95))} (median {ms(median(warm))})",
+        data={
+            "p95_s": p95,
+            "median_s": median(times),
+            "warm_p95_s": percentile(warm, 95),
+            "warm_median_s": median(warm),
+        },
     )
 
 

@@ -32,12 +32,13 @@ Definitions (the README repeats them in a seller's words):
 from __future__ import annotations
 
 import csv
+import heapq
 import io
 import math
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from chatdesk.assist import topics as topic_rules
 from chatdesk.config import Config
@@ -49,6 +50,8 @@ GROUPS = ("marketplace", "account", "product", "topic", "day")
 OZON_WINDOW = timedelta(hours=48)  # Ozon seller API: reply within 48 h of the buyer's last message (OZ-26-07)
 """Fallback when the registry has no window for Ozon (it has: :mod:`chatdesk.marketplaces`)."""
 UNTAGGED = "untagged"
+MESSAGES_BEHIND = 200
+"""At most this many messages behind one "on fire" number (newest first)."""
 
 
 @dataclass
@@ -126,9 +129,11 @@ class Report:
     groups: list[GroupStats]
     total: GroupStats
     fire: list[FireRow]
+    problems: list[tuple[str, int]] = field(default_factory=list)
+    """(product id, problem-topic buyer messages in the period), most first."""
 
 
-@dataclass
+@dataclass(slots=True)
 class _Turn:
     chat: analytics.ChatFacts
     start: float
@@ -157,42 +162,83 @@ def window_outcome(turn: _Turn, now: float) -> bool | None:
     return None
 
 
-def _turns(facts: analytics.PeriodFacts) -> list[_Turn]:
-    """Turns starting in the period, in chat order (see the module docstring)."""
-    out: list[_Turn] = []
-    until = facts.until.timestamp()
-    chat: analytics.ChatFacts | None = None
-    current = -1
-    open_turn: _Turn | None = None
-    pre_open = first_done = False
-    for mid, cid, author, at, state, topic in facts.messages:
-        del mid
-        if cid != current:
-            if open_turn is not None:
-                out.append(open_turn)
-            current, open_turn = cid, None
-            chat = facts.chats.get(cid)
-            pre_open = chat is not None and chat.prior_author == "buyer"  # a turn from before is still open
-            first_done = chat is not None and chat.had_buyer_before
-        if chat is None:
+_EPOCH = datetime(1970, 1, 1)
+
+
+def _posix(at: str) -> float:
+    """POSIX seconds of a timeline time (UTC text, :data:`analytics.TIME_FORMAT`), exact to the µs."""
+    return (datetime.fromisoformat(at) - _EPOCH).total_seconds()
+
+
+@dataclass
+class _Scan:
+    """What one pass over the period's timelines yields."""
+
+    turns: list[_Turn] = field(default_factory=list)
+    buyer: dict[tuple[int, str], int] = field(default_factory=dict)
+    """(chat id, topic or local day or "") -> buyer messages in the period."""
+    latest_topic: dict[int, str] = field(default_factory=dict)
+    problems: dict[str, dict[str, int]] = field(default_factory=dict)
+    """product id -> problem topic -> buyer messages in the period."""
+    problem_times: dict[str, list[str]] = field(default_factory=dict)
+    """product id -> times (UTC text) of those messages, for finding the newest ones."""
+
+
+def _scan(facts: analytics.PeriodFacts, by: str, day_of: _Days) -> _Scan:
+    """Turns starting in the period (see the module docstring), buyer messages per chat (and per
+    topic or local day when grouped so), and problem topics per product, in one pass.
+
+    A hot loop (a month of a busy store is ~1M tokens): times stay text (they compare as text)
+    and only turn starts and answers are parsed."""
+    out = _Scan()
+    until = facts.until.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    problems = set(topic_rules.PROBLEM_TOPICS)
+    days: dict[str, str] = {}
+    turns, buyer, latest, problem_times = out.turns, out.buyer, out.latest_topic, out.problem_times
+    for cid, line in facts.timelines:
+        chat = facts.chats.get(cid)
+        if chat is None or not line:
             continue
-        if author == "buyer":
-            if open_turn is None and not pre_open and at < until:
-                open_turn = _Turn(chat, at, topic or UNTAGGED, first=not first_done)
-            first_done = True
-        elif state in analytics.RESPONSE_STATES:
-            if open_turn is not None:
-                open_turn.answered_at = at
-                out.append(open_turn)
-            open_turn, pre_open = None, False
-    if open_turn is not None:
-        out.append(open_turn)
+        # a turn from before the period is still open: the period's buyer messages belong to it
+        waiting = chat.prior_author == "buyer"
+        seen_buyer = chat.had_buyer_before
+        turn: _Turn | None = None
+        product = chat.product_id
+        sub = ""
+        tokens, times = analytics.timeline_tokens(line)
+        for tok, at in zip(tokens, times, strict=True):
+            if tok[0] == "b":
+                if at < until:
+                    topic = tok[28:] or UNTAGGED
+                    if by == "topic":
+                        sub = latest[cid] = topic
+                    elif by == "day":
+                        sub = days.get(at[:16], "")
+                        if not sub:
+                            sub = days[at[:16]] = day_of(_posix(at))
+                    key = (cid, sub)
+                    buyer[key] = buyer.get(key, 0) + 1
+                    if product is not None and topic in problems:
+                        counts = out.problems.setdefault(product, {})
+                        counts[topic] = counts.get(topic, 0) + 1
+                        problem_times.setdefault(product, []).append(at)
+                    if not waiting:
+                        turn = _Turn(chat, _posix(at), topic, first=not seen_buyer)
+                        waiting = True
+                seen_buyer = True
+            else:  # a seller message the marketplace has: it answers the open turn, if any
+                if turn is not None:
+                    turn.answered_at = _posix(at)
+                    turns.append(turn)
+                turn, waiting = None, False
+        if turn is not None:
+            turns.append(turn)
     return out
 
 
 class _Days:
-    """Local calendar day of POSIX times, cached per hour (time zones move by whole/half hours;
-    a 15-minute cache key keeps even +05:45 exact)."""
+    """Local calendar day of POSIX times, cached per 15 minutes (time zones move by whole, half
+    or quarter hours, so a 15-minute cache key keeps even +05:45 exact)."""
 
     def __init__(self, tz: tzinfo) -> None:
         self.tz = tz
@@ -218,7 +264,8 @@ def build(db: Database, config: Config, *, since: datetime, until: datetime, by:
     facts = analytics.period_facts(db, since, until)
     day_of = _Days(config.tz)
     sla = timedelta(minutes=config.sla_late_minutes).total_seconds()
-    t_since, t_until, t_now = since.timestamp(), until.timestamp(), now.timestamp()
+    t_now = now.timestamp()
+    scan = _scan(facts, by, day_of)
     groups: dict[str, GroupStats] = {}
 
     def group(key: str) -> GroupStats:
@@ -226,11 +273,6 @@ def build(db: Database, config: Config, *, since: datetime, until: datetime, by:
         if g is None:
             g = groups[key] = GroupStats(key)
         return g
-
-    latest_topic: dict[int, str] = {}
-    for _mid, cid, author, at, _state, topic in facts.messages:
-        if author == "buyer" and t_since <= at < t_until:
-            latest_topic[cid] = topic or UNTAGGED
 
     def chat_key(chat: analytics.ChatFacts, at: float | None) -> str:
         if by == "marketplace":
@@ -240,18 +282,16 @@ def build(db: Database, config: Config, *, since: datetime, until: datetime, by:
         if by == "product":
             return chat.product_id or "—"
         if by == "topic":
-            return latest_topic.get(chat.id, UNTAGGED)
+            return scan.latest_topic.get(chat.id, UNTAGGED)
         return day_of(at)
 
     chats = facts.chats
-    for _mid, cid, author, at, _state, topic in facts.messages:
-        if author != "buyer" or not (t_since <= at < t_until):
-            continue
-        g = group((topic or UNTAGGED) if by == "topic" else chat_key(chats[cid], at))
-        g.buyer_messages += 1
+    for (cid, sub), n in scan.buyer.items():
+        g = group(sub if by in ("topic", "day") else chat_key(chats[cid], None))
+        g.buyer_messages += n
         g._chats.add(cid)
 
-    for t in _turns(facts):
+    for t in scan.turns:
         g = group(t.topic if by == "topic" else chat_key(t.chat, t.start))
         g.turns += 1
         if t.answered_at is None:
@@ -299,7 +339,9 @@ def build(db: Database, config: Config, *, since: datetime, until: datetime, by:
             setattr(total, name, getattr(total, name) + getattr(g, name))
     total.conversations = len(total._chats)
     ordered = sorted(groups.values(), key=lambda g: g.key if by == "day" else (-g.buyer_messages, g.key))
-    return Report(since, until, by, config.sla_late_minutes, ordered, total, on_fire(db, since, until))
+    fire = _fire(db, since, until, scan.problems, scan.problem_times)
+    problems = sorted(((pid, sum(c.values())) for pid, c in scan.problems.items()), key=lambda r: (-r[1], r[0]))
+    return Report(since, until, by, config.sla_late_minutes, ordered, total, fire, problems)
 
 
 _COUNTERS = (
@@ -323,12 +365,25 @@ def on_fire(db: Database, since: datetime, until: datetime, limit: int = 10) -> 
     """Products whose problem-topic messages (:data:`chatdesk.assist.topics.PROBLEM_TOPICS`)
     in ``[since, until)`` outnumber those of the previous period of the same length; biggest
     rise first, then most problems. Messages of chats without a product are left out."""
+    cur: dict[str, dict[str, int]] = defaultdict(dict)
+    for pid, topic, n in analytics.problem_counts(db, since, until, topic_rules.PROBLEM_TOPICS):
+        cur[pid][topic] = n
+    return _fire(db, since, until, cur, None, limit)
+
+
+def _fire(
+    db: Database,
+    since: datetime,
+    until: datetime,
+    cur: dict[str, dict[str, int]],
+    times: dict[str, list[str]] | None,
+    limit: int = 10,
+) -> list[FireRow]:
+    """:func:`on_fire` with the period's counts already known (product -> topic -> messages) and,
+    if known, the times of those messages (product -> UTC text times)."""
     length = until - since
     problems = topic_rules.PROBLEM_TOPICS
-    cur: dict[str, dict[str, int]] = defaultdict(dict)
     prev: dict[str, dict[str, int]] = defaultdict(dict)
-    for pid, topic, n in analytics.problem_counts(db, since, until, problems):
-        cur[pid][topic] = n
     for pid, topic, n in analytics.problem_counts(db, since - length, since, problems):
         prev[pid][topic] = n
     rising = []
@@ -339,6 +394,11 @@ def on_fire(db: Database, since: datetime, until: datetime, limit: int = 10) -> 
     rising.sort()
     top = [pid for *_rest, pid in rising[:limit]]
     titles = analytics.product_titles(db, top)
+    start = since.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    newest = {
+        pid: heapq.nlargest(MESSAGES_BEHIND, times[pid])[-1] if times and times.get(pid) else start for pid in top
+    }
+    behind = analytics.problem_messages(db, newest, until, problems, MESSAGES_BEHIND)
     rows = []
     for pid in top:
         before = prev.get(pid, {})
@@ -354,7 +414,7 @@ def on_fire(db: Database, since: datetime, until: datetime, limit: int = 10) -> 
                 current=sum(cur[pid].values()),
                 previous=sum(before.values()),
                 by_topic=by_topic,
-                message_ids=tuple(analytics.problem_message_ids(db, pid, since, until, problems)),
+                message_ids=tuple(behind.get(pid, ())),
             )
         )
     return rows

@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Literal
 
 from chatdesk import rules, templates
+from chatdesk.assist import topics
 from chatdesk.config import Config
 from chatdesk.errors import UsageError
 from chatdesk.store import suggest as store_suggest
@@ -57,13 +58,15 @@ class Suggestion:
     template: str | None = None
     findings: tuple[rules.Finding, ...] = ()
     notes: tuple[str, ...] = ()
+    topic: str | None = None
 
 
 @dataclass(frozen=True)
 class Suggestions:
     """The answer for one chat. ``for_message_id`` is the buyer message the suggestions answer:
     if the chat's latest buyer message is another one by the time they are shown, the chat
-    changed meanwhile and they must be dropped. ``elapsed_ms`` is wall time spent."""
+    changed meanwhile and they must be dropped. ``elapsed_ms`` is wall time spent. ``topic`` is
+    the buyer message's topic code (:data:`chatdesk.assist.topics.TOPICS`), None without one."""
 
     chat_id: int
     for_message_id: int | None
@@ -71,6 +74,7 @@ class Suggestions:
     items: tuple[Suggestion, ...] = ()
     elapsed_ms: float = 0.0
     notices: tuple[str, ...] = field(default_factory=tuple)
+    topic: str | None = None
 
 
 def product_label(product_id: str | None, context: dict[str, str] | str | None) -> str | None:
@@ -106,8 +110,7 @@ def readdress(answer: str, past: store_suggest.PastAnswer, values: dict[str, str
     if past.product_id and len(past.product_id) >= 3:
         swaps.append((past.product_id, "product"))
     for old, placeholder in swaps:
-        pattern = re.compile(r"(?<!\w)" + re.escape(old.replace("{", "{{").replace("}", "}}")) + r"(?!\w)")
-        body = pattern.sub("{" + placeholder + "}", body)
+        body = _replace_word(body, old.replace("{", "{{").replace("}", "}}"), "{" + placeholder + "}")
     text = templates.render(templates.Template(name="past", text=body), values)
     notes = []
     known = {v for v in values.values() if v}
@@ -115,6 +118,51 @@ def readdress(answer: str, past: store_suggest.PastAnswer, values: dict[str, str
         if not any(m.group(0) in k for k in known):
             notes.append(f"mentions {m.group(0)}: check that it fits this buyer")
     return text, notes
+
+
+def _is_word_char(c: str) -> bool:
+    return c.isalnum() or c == "_"
+
+
+def _replace_word(body: str, old: str, new: str) -> str:
+    """``body`` with every occurrence of ``old`` that is not part of a longer word (``\\w`` on
+    neither side) replaced by ``new``; like ``re.sub`` with look-arounds, without compiling a
+    pattern per past answer (a lookup re-addresses dozens of them)."""
+    out: list[str] = []
+    i = 0
+    while (j := body.find(old, i)) >= 0:
+        end = j + len(old)
+        if (j > 0 and _is_word_char(body[j - 1])) or (end < len(body) and _is_word_char(body[end])):
+            out.append(body[i : j + 1])
+            i = j + 1
+            continue
+        out.append(body[i:j])
+        out.append(new)
+        i = end
+    out.append(body[i:])
+    return "".join(out)
+
+
+def topic_tier(buyer_topic: str | None, topic: str | None) -> int | None:
+    """How a past question's (or template's) ``topic`` fits the buyer message's: 0 the same
+    topic (or the buyer's has none), 1 the past one has none, 2 another topic, None another
+    *problem* topic (:data:`chatdesk.assist.topics.PROBLEM_TOPICS`): a defect answer to a
+    delivery question misleads, so it is not offered at all; nor is anything but a reply to
+    thanks when the buyer only thanks ("Спасибо, заказала" is not "Можно заказать 100 штук?")."""
+    if buyer_topic in (None, "other") or topic == buyer_topic:
+        return 0
+    if buyer_topic == "thanks":
+        return None
+    if topic in (None, "other"):
+        return 1
+    if buyer_topic in topics.PROBLEM_TOPICS and topic in topics.PROBLEM_TOPICS:
+        return None
+    return 2
+
+
+def topic_words(code: str | None) -> str:
+    """A topic in the seller's words for the "why" line: "доставка"; "" for none/other."""
+    return topics.SHORT.get(code or "", "") if code else ""
 
 
 def _shared(query: list[terms.Term], text: str) -> int:
@@ -140,31 +188,43 @@ def rank_past(
     chat: views.ChatRow,
     values: dict[str, str | None],
     limit: int,
+    topic: str | None = None,
 ) -> list[Suggestion]:
-    """Order past answers: relevant (:data:`RELEVANT` of the best share of words) first, the
-    same product first among them, then more words shared, then BM25; identical answers merge
-    (counted in ``uses``, the newest question kept as the reason)."""
+    """Order past answers: by how the past question's topic fits the buyer's ``topic`` (see
+    :func:`topic_tier`: same topic first, another problem topic dropped), then relevant
+    (:data:`RELEVANT` of the best share of words) first, the same product first among them, then
+    more words shared, then BM25; identical answers merge (counted in ``uses``, the newest
+    question kept as the reason). A past question's topic is its stored tag, else the rules'."""
     covs = [_coverage(query, p.question) for p in past]
     bar = RELEVANT * max(covs, default=0.0)
     scored = []
     for p, cov in zip(past, covs, strict=True):
         if cov == 0:
             continue
+        their = p.topic or topics.classify(p.question).code
+        tier = topic_tier(topic, their)
+        if tier is None:
+            continue
         same = bool(chat.product_id) and p.product_id == chat.product_id
-        scored.append(((cov < bar, not same, -cov, p.score, -p.asked_at.timestamp()), same, p))
+        scored.append(((tier, cov < bar, not same, -cov, p.score, -p.asked_at.timestamp()), same, their, p))
     scored.sort(key=lambda item: item[0])
-    merged: dict[str, list[tuple[bool, store_suggest.PastAnswer, str, list[str]]]] = {}
-    for _key, same, p in scored:
+    merged: dict[str, list[tuple[bool, str, store_suggest.PastAnswer, str, list[str]]]] = {}
+    for _key, same, their, p in scored:
         text, notes = readdress(p.answer, p, values)
-        merged.setdefault(_norm(text), []).append((same, p, text, notes))
+        merged.setdefault(_norm(text), []).append((same, their, p, text, notes))
     out: list[Suggestion] = []
     for group in merged.values():
-        same, p, text, notes = group[0]
+        same, their, p, text, notes = group[0]
         product = product_label(p.product_id, p.context)
         when = p.asked_at.strftime("%d.%m.%Y")
         reason = f"you answered «{_clip(p.question)}» on {when}"
+        details = []
         if product:
-            reason += f" ({'same product' if same else product})"
+            details.append("same product" if same else product)
+        if topic_words(their):
+            details.append(("same topic: " if their == topic else "topic: ") + topic_words(their))
+        if details:
+            reason += f" ({'; '.join(details)})"
         if len(group) > 1:
             reason += f"; this answer was used {len(group)} times"
         out.append(
@@ -179,6 +239,7 @@ def rank_past(
                 uses=len(group),
                 from_chat_id=p.chat_id,
                 notes=tuple(notes),
+                topic=their,
             )
         )
         if len(out) >= limit:
@@ -192,18 +253,27 @@ def _clip(text: str, n: int = 70) -> str:
 
 
 def match_templates(
-    found: Sequence[templates.Template], query: list[terms.Term], values: dict[str, str | None], limit: int
+    found: Sequence[templates.Template],
+    query: list[terms.Term],
+    values: dict[str, str | None],
+    limit: int,
+    topic: str | None = None,
 ) -> list[Suggestion]:
     """Templates sharing words with the buyer's message (name, description and text; stems),
-    most shared first, filled with this chat's values. Templates sharing none are left out."""
+    those whose own topic fits the buyer's ``topic`` best first (see :func:`topic_tier`; a
+    template about another problem is left out), most shared first, filled with this chat's
+    values. Templates sharing none are left out."""
     ranked = []
     for t in found:
-        cov = _coverage(query, f"{t.name} {t.description} {t.text}")
+        about = f"{t.name} {t.description} {t.text}"
+        cov = _coverage(query, about)
         if cov > 0:
-            ranked.append((-cov, t.name, t))
-    ranked.sort(key=lambda item: (item[0], item[1]))
+            tier = topic_tier(topic, topics.classify(f"{t.description} {t.text}").code)
+            if tier is not None:
+                ranked.append((tier, -cov, t.name, t))
+    ranked.sort(key=lambda item: item[:3])
     out = []
-    for neg, _name, t in ranked[:limit]:
+    for _tier, neg, _name, t in ranked[:limit]:
         shared = round(-neg * len(query))
         reason = f"template «{t.name}»" + (f" ({t.description})" if t.description else "")
         reason += f": shares {shared} of {len(query)} words with the buyer's message"
@@ -239,7 +309,7 @@ def suggest(
 ) -> Suggestions:
     """Suggestions for the chat's latest buyer message: up to ``limit`` past answers and
     ``template_limit`` templates, each rule-checked. Raises UsageError for an unknown chat,
-    StoreError on store errors. Offline; typically well under 200 ms on a 1M-message store
+    StoreError on store errors. Offline; about 100 ms (p95 under 200 ms) on a 1M-message store
     (see bench figure "suggestions")."""
     started = time.perf_counter()
     chat = views.get_chat(db, chat_id)
@@ -249,10 +319,11 @@ def suggest(
     if latest is None:
         return Suggestions(chat_id, None, None, notices=("the buyer has not written anything to answer yet",))
     query = terms.similarity_terms(latest.text)
+    topic = latest.topic or topics.classify(latest.text).code
     values = template_values(chat, config)
     past = store_suggest.past_answers(db, query, chat_id)
-    items = rank_past(past, query, chat, values, limit) + match_templates(
-        found_templates, query, values, template_limit
+    items = rank_past(past, query, chat, values, limit, topic) + match_templates(
+        found_templates, query, values, template_limit, topic
     )
     notices: tuple[str, ...] = ()
     if not items:
@@ -264,6 +335,7 @@ def suggest(
         items=tuple(check(chat, s) for s in items),
         elapsed_ms=(time.perf_counter() - started) * 1000,
         notices=notices,
+        topic=topic,
     )
 
 
@@ -280,6 +352,7 @@ def to_json(result: Suggestions) -> dict[str, object]:
         "chat_id": result.chat_id,
         "for_message_id": result.for_message_id,
         "buyer_text": result.buyer_text,
+        "topic": result.topic,
         "elapsed_ms": round(result.elapsed_ms, 1),
         "notices": list(result.notices),
         "suggestions": [
@@ -294,6 +367,7 @@ def to_json(result: Suggestions) -> dict[str, object]:
                 "uses": s.uses,
                 "from_chat_id": s.from_chat_id,
                 "template": s.template,
+                "topic": s.topic,
                 "notes": list(s.notes),
                 "findings": [
                     {"code": f.code, "severity": f.severity, "reason": f.reason, "start": f.start, "end": f.end}

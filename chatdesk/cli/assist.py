@@ -49,10 +49,11 @@ def suggest(
     if as_json:
         print_json(assist_suggest.to_json(result))
         return
+    if result.buyer_text:
+        about = assist_suggest.topic_words(result.topic)
+        typer.echo(safe_text(f"buyer ({about}): {result.buyer_text}" if about else f"buyer: {result.buyer_text}"))
     for notice in result.notices:
         typer.echo(notice)
-    if result.buyer_text:
-        typer.echo(safe_text(f"buyer: {result.buyer_text}"))
     for i, s in enumerate(result.items, 1):
         typer.echo("")
         typer.echo(safe_text(f"{i}. {s.text}"))

@@ -38,6 +38,7 @@ class StatsScreen(DeskScreen[tuple[int, int] | None]):
     StatsScreen PlotextPlot { height: 1fr; min-height: 8; }
     StatsScreen #st-fire-title { height: 1; padding: 0 1; text-style: bold; }
     StatsScreen #st-fire { height: auto; max-height: 6; }
+    StatsScreen #st-fire > .option-list--option-disabled { color: $text-muted; }
     """
     BINDINGS: ClassVar = [
         Binding("escape,q", "close", "Back", id="stats_close"),
@@ -73,19 +74,14 @@ class StatsScreen(DeskScreen[tuple[int, int] | None]):
         desk = self.desk
 
         def build() -> tuple[Any, Any]:
-            from collections import Counter
-
-            from chatdesk.assist.topics import PROBLEM_TOPICS
             from chatdesk.store import analytics
 
             now = desk.clock()
             since = now - timedelta(days=DAYS)
             by_day = report.build(desk.db, desk.config, since=since, until=now, by="day", now=now)
-            per_product: Counter[str] = Counter()
-            for pid, _topic, n in analytics.problem_counts(desk.db, since, now, PROBLEM_TOPICS):
-                per_product[pid] += n
-            titles = analytics.product_titles(desk.db, [p for p, _ in per_product.most_common(8)])
-            return by_day, [(titles.get(p) or f"арт. {p}", n) for p, n in per_product.most_common(8)]
+            top = by_day.problems[:8]  # problem messages per product, from the same pass
+            titles = analytics.product_titles(desk.db, [p for p, _ in top])
+            return by_day, [(titles.get(p) or f"арт. {p}", n) for p, n in top]
 
         ok, built = desk.attempt(build)
         if ok and built is not None:
@@ -96,15 +92,15 @@ class StatsScreen(DeskScreen[tuple[int, int] | None]):
 
         self.by_day, self.by_product = by_day, by_product
         t = by_day.total
-        summary = Text()
+        summary = Text()  # three lines that fit 80 columns whole (no mid-phrase wrap)
         summary.append(f"Last {DAYS} days: ", style="bold")
         summary.append(f"{t.buyer_messages} buyer messages in {t.conversations} chats · ")
-        summary.append(
-            f"first response median {human_duration(t.first_response.median)}, "
-            f"p90 {human_duration(t.first_response.p90)} · "
-        )
-        summary.append(f"within SLA {percent(t.sla_share)} · within window {percent(t.window_share)} · ")
         summary.append(f"waiting now {t.unanswered_now}", style="bold" if t.unanswered_now else "")
+        summary.append(
+            f"\nfirst response: median {human_duration(t.first_response.median)}, "
+            f"p90 {human_duration(t.first_response.p90)} · "
+            f"in SLA {percent(t.sla_share)} · in window {percent(t.window_share)}"
+        )
         summary.append("\nv volume · r response time · p problems per product · Esc back")
         self.query_one("#st-summary", Static).update(summary)
         fire = self.query_one("#st-fire", OptionList)
@@ -115,9 +111,7 @@ class StatsScreen(DeskScreen[tuple[int, int] | None]):
             label.append(f"{f.current} problems (before {f.previous}) · {what}")
             fire.add_option(Option(label, id=str(i)))
         if not by_day.fire:
-            fire.add_option(
-                Option(Text("no product has more problems than the 30 days before", style="dim"), disabled=True)
-            )
+            fire.add_option(Option(Text("no product has more problems than the 30 days before"), disabled=True))
         self._draw()
 
     def action_plot(self, kind: str) -> None:

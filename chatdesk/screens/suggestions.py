@@ -19,7 +19,7 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from chatdesk.assist.suggest import Suggestion, Suggestions
+from chatdesk.assist.suggest import Suggestion, Suggestions, topic_words
 from chatdesk.sanitize import safe_text
 from chatdesk.screens.dialogs import DIALOG_CSS
 
@@ -61,7 +61,10 @@ class SuggestionPicker(ModalScreen[Suggestion | None]):
         with Vertical():
             yield Static(Text("Suggestions: Enter edits one in the composer; nothing is sent"), classes="dialog-title")
             buyer = safe_text(self.result.buyer_text or "", single_line=True, max_len=200)
-            yield Static(Text(f"buyer: {buyer}"), id="sg-buyer", classes="sg-muted")
+            about = topic_words(self.result.topic)
+            yield Static(
+                Text(f"buyer ({about}): {buyer}" if about else f"buyer: {buyer}"), id="sg-buyer", classes="sg-muted"
+            )
             yield OptionList(id="sg-list")
             with VerticalScroll(id="sg-preview"):
                 yield Static(id="sg-text")

@@ -37,51 +37,66 @@ class ChatFacts:
     last_buyer_at: datetime | None
     resolved_at: datetime | None
     prior_author: str | None
-    """Author of the chat's last buyer/seller message before the period (None: none)."""
+    """Author of the chat's last buyer message or delivered seller message before the period
+    (None: none)."""
     had_buyer_before: bool
     """Whether the buyer wrote before the period (then the period holds no first turn)."""
 
 
-MessageFact = tuple[int, int, str, float, str, str | None]
-"""(id, chat id, author, time as POSIX seconds, state, topic): plain tuples, because a 30-day
-report on a busy store walks hundreds of thousands of them."""
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+"""How a timeline writes a time: UTC, microseconds always (SQLAlchemy's SQLite text form), so
+times compare as text and ``datetime.fromisoformat`` reads them back exactly."""
 
+_RELEVANT = "(m.author = 'buyer' OR (m.author = 'seller' AND m.state IN ('sent', 'received')))"
 
-def _posix(value: object) -> float:
-    """POSIX seconds of a stored UTC time (a datetime, or SQLite's ``YYYY-MM-DD HH:MM:SS[.f]``)."""
-    dt = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp()
-
-
-_FACTS_SQL = (
-    "SELECT m.id, m.chat_id, m.author, {at}, m.state, t.topic "
+_TIMELINE_SQLITE = (
+    # One row per chat: the chat's messages are read through ix_message_chat_time (chat, time)
+    # and concatenated inside SQLite, so a month of a busy store (~1M messages) crosses into
+    # Python as ~10k strings instead of a million row tuples (that crossing was most of the
+    # time of the old report). group_concat keeps the scan order here, but SQLite does not
+    # promise it: :func:`timeline_tokens` checks and re-sorts a chat whose times go backwards.
+    "SELECT m.chat_id, group_concat(substr(m.author, 1, 1) || substr(m.created_at || '.000000', 1, 26) || '/' || "
+    "coalesce(replace(t.topic, ',', ''), ''), ',') "
+    "FROM message m LEFT JOIN message_topic t ON t.message_id = m.id "
+    "WHERE m.chat_id IN (SELECT id FROM chat WHERE last_message_at >= :s0) AND m.created_at >= :s0 "
+    f"AND {_RELEVANT} GROUP BY m.chat_id"
+)
+_TIMELINE_PG = (
+    "SELECT m.chat_id, string_agg(left(m.author, 1) || "
+    "to_char(m.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '/' || "
+    "coalesce(replace(t.topic, ',', ''), ''), ',' ORDER BY m.created_at, m.id) "
     "FROM chat c JOIN message m ON m.chat_id = c.id LEFT JOIN message_topic t ON t.message_id = m.id "
-    "WHERE c.last_message_at >= {s0} AND m.created_at >= {s0} AND m.author IN ('buyer', 'seller') "
-    "ORDER BY m.chat_id, m.created_at, m.id"
+    f"WHERE c.last_message_at >= :s0 AND m.created_at >= :s0 AND {_RELEVANT} GROUP BY m.chat_id"
 )
 
 
-def _message_facts(s: Session, s0: datetime) -> list[MessageFact]:
+def _timelines(s: Session, s0: datetime) -> list[tuple[int, str]]:
     conn = s.connection()
     if conn.dialect.name == "sqlite":
-        # Hundreds of thousands of rows: straight from the driver, the time converted by SQLite
-        # (julianday of the stored UTC text), no per-row Python parsing.
         from chatdesk.store.sqlite_fast import sqlite_time
 
-        sql = _FACTS_SQL.format(
-            at="strftime('%s', m.created_at) + coalesce(CAST(substr(m.created_at, 20) AS REAL), 0.0)", s0="?"
-        )
         driver = conn.connection.driver_connection
         assert driver is not None  # a checked-out connection always holds its DBAPI connection
         cursor = driver.cursor()
-        try:
-            t0 = sqlite_time(s0)
-            rows: list[MessageFact] = cursor.execute(sql, (t0, t0)).fetchall()
+        try:  # straight from the driver: ~10k rows, no per-row SQLAlchemy processing needed
+            rows: list[tuple[int, str]] = cursor.execute(_TIMELINE_SQLITE, {"s0": sqlite_time(s0)}).fetchall()
             return rows
         finally:
             cursor.close()
-    stmt = text(_FACTS_SQL.format(at="m.created_at", s0=":s0")).bindparams(bindparam("s0", type_=DateTime()))
-    return [(r[0], r[1], r[2], _posix(r[3]), r[4], r[5]) for r in s.execute(stmt, {"s0": s0})]
+    stmt = text(_TIMELINE_PG).bindparams(bindparam("s0", type_=DateTime(timezone=True)))
+    return [(int(r[0]), str(r[1])) for r in s.execute(stmt, {"s0": s0})]
+
+
+def timeline_tokens(line: str) -> tuple[list[str], list[str]]:
+    """One chat's timeline split into tokens ``<b|s><time>/<topic>`` (the time is always the 26
+    characters ``[1:27]``, the topic ``[28:]``, ``""`` when untagged) and their times, both in
+    time order (same-time messages keep the store's (time, id) order)."""
+    tokens = line.split(",")
+    times = [t[1:27] for t in tokens]
+    if times != sorted(times):
+        order = sorted(range(len(tokens)), key=times.__getitem__)
+        tokens, times = [tokens[i] for i in order], [times[i] for i in order]
+    return tokens, times
 
 
 @dataclass(frozen=True)
@@ -89,9 +104,10 @@ class PeriodFacts:
     since: datetime
     until: datetime
     chats: dict[int, ChatFacts]
-    messages: list[MessageFact]
-    """Buyer and seller messages of those chats from ``since`` to now (responses may come after
-    ``until``), ordered by chat, time, id."""
+    timelines: list[tuple[int, str]]
+    """(chat id, timeline) of the chats active since ``since``: their buyer messages and the seller
+    messages the marketplace has, from ``since`` to now (responses may come after ``until``), as
+    ``,``-joined ``<b|s><time>/<topic>`` tokens; read them with :func:`timeline_tokens`."""
     followups: list[tuple[int, str, datetime]]
     """(chat id, state, when it reached it) for sent/cancelled/expired follow-ups in the period."""
     overrides: list[tuple[int, datetime]]
@@ -118,7 +134,14 @@ def period_facts(db: Database, since: datetime, until: datetime) -> PeriodFacts:
     s0, u0 = to_db(since), to_db(until)
     prior = (
         select(col(Message.author))
-        .where(col(Message.chat_id) == Chat.id, col(Message.created_at) < s0, col(Message.author).in_(PARTIES))
+        .where(
+            col(Message.chat_id) == Chat.id,
+            col(Message.created_at) < s0,
+            or_(
+                col(Message.author) == "buyer",
+                and_(col(Message.author) == "seller", col(Message.state).in_(RESPONSE_STATES)),
+            ),
+        )
         .order_by(col(Message.created_at).desc(), col(Message.id).desc())
         .limit(1)
         .correlate(Chat)
@@ -163,7 +186,7 @@ def period_facts(db: Database, since: datetime, until: datetime) -> PeriodFacts:
             )
             for r in s.execute(active).all()
         }
-        messages = _message_facts(s, since)
+        timelines = _timelines(s, since)
         fu = select(col(FollowUp.chat_id), col(FollowUp.state), col(FollowUp.updated_at)).where(
             col(FollowUp.state).in_(("sent", "cancelled", "expired")),
             col(FollowUp.updated_at) >= s0,
@@ -187,7 +210,7 @@ def period_facts(db: Database, since: datetime, until: datetime) -> PeriodFacts:
     for cid in [f[0] for f in followups] + [o[0] for o in overrides] + [b[0] for b in blocks]:
         if cid not in chats:  # a chat quiet since, but its follow-up or block belongs to the period
             chats.update(_chats_by_id(db, [cid], s0))
-    return PeriodFacts(since, until, chats, messages, followups, overrides, blocks)
+    return PeriodFacts(since, until, chats, timelines, followups, overrides, blocks)
 
 
 def _chats_by_id(db: Database, ids: list[int], s0: datetime | None) -> dict[int, ChatFacts]:
@@ -276,3 +299,32 @@ def record_block(db: Database, chat_id: int, severity: str, codes: list[str], at
 def count_messages(db: Database) -> int:
     with db.read() as s:
         return int(s.execute(select(func.count()).select_from(Message)).scalar() or 0)
+
+
+def problem_messages(
+    db: Database,
+    newest: dict[str, str],
+    until: datetime,
+    topics: tuple[str, ...],
+    limit: int = 200,
+) -> dict[str, list[int]]:
+    """product id -> the problem-topic buyer messages of chats about it from ``newest[product]``
+    (a :data:`TIME_FORMAT` UTC time: the oldest of the newest ``limit``, which the caller's pass
+    over the timelines knows) to ``until``: newest first, at most ``limit`` each."""
+    if not topics:
+        return {}
+    marks = ", ".join(f":t{i}" for i in range(len(topics)))
+    sql = text(
+        "SELECT m.id FROM chat c CROSS JOIN message m JOIN message_topic t ON t.message_id = m.id "
+        "WHERE m.chat_id = c.id AND c.product_id = :p AND c.last_message_at >= :s0 "
+        "AND m.created_at >= :s0 AND m.created_at < :u0 "
+        f"AND m.author = 'buyer' AND t.topic IN ({marks}) ORDER BY m.created_at DESC, m.id DESC LIMIT :n"
+    ).bindparams(bindparam("s0", type_=DateTime()), bindparam("u0", type_=DateTime()))
+    out: dict[str, list[int]] = {}
+    with db.read() as s:
+        for pid, oldest in newest.items():
+            s0 = datetime.strptime(oldest, TIME_FORMAT).replace(tzinfo=UTC)
+            params: dict[str, object] = {"p": pid, "s0": s0, "u0": to_db(until), "n": limit}
+            params.update({f"t{i}": t for i, t in enumerate(topics)})
+            out[pid] = [int(r[0]) for r in s.execute(sql, params)]
+    return out

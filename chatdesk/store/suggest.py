@@ -8,6 +8,9 @@ implement :func:`past_answers` the same way.
 
 from __future__ import annotations
 
+import math
+import time
+import weakref
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -49,6 +52,7 @@ class PastAnswer:
     answer: str
     answered_at: datetime
     score: float
+    topic: str | None = None
 
 
 @dataclass(frozen=True)
@@ -56,19 +60,20 @@ class LatestBuyerMessage:
     id: int
     text: str
     created_at: datetime
+    topic: str | None = None
 
 
 def latest_buyer_message(db: Database, chat_id: int) -> LatestBuyerMessage | None:
-    """The newest buyer message of a chat with some text, or None."""
+    """The newest buyer message of a chat with some text, with its stored topic if tagged, or None."""
     sql = text(
-        "SELECT id, text, created_at FROM message WHERE chat_id = :c AND author = 'buyer' AND text != '' "
-        "ORDER BY created_at DESC, id DESC LIMIT 1"
+        "SELECT m.id, m.text, m.created_at, t.topic FROM message m LEFT JOIN message_topic t ON t.message_id = m.id "
+        "WHERE m.chat_id = :c AND m.author = 'buyer' AND m.text != '' ORDER BY m.created_at DESC, m.id DESC LIMIT 1"
     )
     with db.read() as s:
         row = s.execute(sql, {"c": chat_id}).first()
     if row is None:
         return None
-    return LatestBuyerMessage(int(row[0]), str(row[1]), _dt(row[2]))
+    return LatestBuyerMessage(int(row[0]), str(row[1]), _dt(row[2]), str(row[3]) if row[3] else None)
 
 
 def _dt(value: object) -> datetime:
@@ -82,30 +87,148 @@ def past_answers(
 ) -> list[PastAnswer]:
     """Buyer messages outside ``exclude_chat_id`` like the query, best first, each with the
     seller's first sent or received reply after it in its chat; unanswered questions are left out.
-    SQLite ranks with FTS5's BM25, PostgreSQL with ``ts_rank`` over the same stems.
+    Each carries its stored topic (``message_topic``) when it has been tagged.
 
-    First every term must occur (AND); if that finds fewer than :data:`ENOUGH`, any term may
-    occur (OR). Each stage ranks the newest :data:`CANDIDATES` matches on SQLite (BM25 computed
-    here from the index's document counts), PostgreSQL with ``ts_rank_cd`` over the same terms
-    (see :mod:`chatdesk.store.fts_pg`). Raises StoreError on store errors.
+    SQLite: the document frequency of every term is read from the index's vocabulary (cached,
+    see :func:`document_frequencies`); only the most selective terms go into the MATCH (see
+    :func:`selective_terms`): first all of them must occur (AND), and if that finds fewer than
+    :data:`ENOUGH` answered questions, any of a wider selective set may (OR). The newest
+    :data:`CANDIDATES` index hits of each stage are scored with Okapi BM25 over *all* the query's
+    terms. PostgreSQL ranks with ``ts_rank_cd`` over the same terms (see :mod:`chatdesk.store.fts_pg`).
+    Raises StoreError on store errors.
     """
     if not query_terms:
         return []
-    found = _lookup(db, query_terms, "AND", exclude_chat_id, limit)
-    if len(found) < ENOUGH and len(query_terms) > 1:
-        seen = {p.question_id for p in found}
-        more = _lookup(db, query_terms, "OR", exclude_chat_id, limit)
-        found += [p for p in more if p.question_id not in seen]
+    if not db.is_sqlite:
+        found = _lookup(db, query_terms, query_terms, "AND", exclude_chat_id, limit)
+        if len(found) < ENOUGH and len(query_terms) > 1:
+            seen = {p.question_id for p in found}
+            found += [
+                p
+                for p in _lookup(db, query_terms, query_terms, "OR", exclude_chat_id, limit)
+                if p.question_id not in seen
+            ]
+        return found[:limit]
+    df, total = document_frequencies(db, query_terms)
+    found = []
+    strict = selective_terms(query_terms, df, AND_BUDGET, AND_TERMS)
+    if strict:
+        found = _lookup(db, query_terms, strict, "AND", exclude_chat_id, limit, df, total)
+    if len(found) < ENOUGH:
+        loose = selective_terms(query_terms, df, OR_BUDGET, OR_TERMS)
+        if len(loose) > 1 or loose != strict:
+            seen = {p.question_id for p in found}
+            more = _lookup(db, query_terms, loose, "OR", exclude_chat_id, limit, df, total)
+            found += [p for p in more if p.question_id not in seen]
     return found[:limit]
 
 
-def _lookup(db: Database, query_terms: list[terms.Term], op: str, exclude_chat_id: int, limit: int) -> list[PastAnswer]:
-    match = (terms.to_fts5 if db.is_sqlite else terms.to_tsquery)(query_terms, op=op)
+AND_TERMS, AND_BUDGET = 3, 60_000
+"""The all-words stage matches the rarest terms only: at most this many, and beyond the two
+rarest only while their summed document frequency stays within the budget. FTS5 reads the whole
+posting list of every prefix term in a MATCH, so common stems ("заказ", "товар") would cost
+tens of milliseconds each while narrowing nothing the rare ones do not; BM25 still counts them."""
+
+OR_TERMS, OR_BUDGET = 4, 150_000
+"""The any-word fallback: the rarest terms, at most this many, beyond the first two only while
+their summed document frequency stays within the budget."""
+
+DF_TTL_S = 600.0
+"""How long a term's document frequency is reused (per store, per process): document frequency
+moves by a fraction of a percent between syncs, and BM25 only needs it roughly."""
+
+_stats: weakref.WeakKeyDictionary[Database, dict[str, tuple[float, int]]] = weakref.WeakKeyDictionary()
+"""Per open store: ``"term"``/``"term*"`` -> (monotonic time read, document frequency), and
+``""`` -> (time, number of indexed messages)."""
+
+
+def clear_cache() -> None:
+    """Forget cached document frequencies (tests and the bench's cold figure)."""
+    _stats.clear()
+
+
+def _cache_key(t: terms.Term) -> str:
+    return _fts_key(t) + ("*" if t.prefix else "")
+
+
+def _fts_key(t: terms.Term) -> str:
+    return t.text.replace("й", "и")  # the index's unicode61 tokenizer folds diacritics (й -> и)
+
+
+def document_frequencies(db: Database, query_terms: list[terms.Term]) -> tuple[dict[terms.Term, int], int]:
+    """(term -> number of indexed messages containing it, number of indexed messages), SQLite.
+
+    Read from the FTS5 vocabulary (``fts5vocab``, a prefix term summed over the words it
+    begins); each lookup costs about the term's posting list, so results are reused for
+    :data:`DF_TTL_S` seconds per store. Raises StoreError on store errors."""
+    now = time.monotonic()
+    cache = _stats.setdefault(db, {})
+    if len(cache) > 50_000:  # a long-running TUI: keep memory bounded
+        cache.clear()
+    out: dict[terms.Term, int] = {}
+    missing = []
+    for t in query_terms:
+        hit = cache.get(_cache_key(t))
+        if hit is not None and now - hit[0] < DF_TTL_S:
+            out[t] = hit[1]
+        else:
+            missing.append(t)
+    cached_total = cache.get("")
+    with db.read() as s:
+        if missing:
+            s.execute(
+                text("CREATE VIRTUAL TABLE IF NOT EXISTS temp.message_vocab USING fts5vocab(main, message_fts, 'row')")
+            )
+        for t in missing:
+            key = _fts_key(t)
+            if t.prefix:
+                sql = "SELECT coalesce(sum(doc), 0) FROM temp.message_vocab WHERE term >= :a AND term < :b"
+                n = int(s.execute(text(sql), {"a": key, "b": key + "\U0010ffff"}).scalar() or 0)
+            else:
+                sql = "SELECT coalesce(sum(doc), 0) FROM temp.message_vocab WHERE term = :a"
+                n = int(s.execute(text(sql), {"a": key}).scalar() or 0)
+            out[t] = n
+            cache[_cache_key(t)] = (now, n)
+        if cached_total is not None and now - cached_total[0] < DF_TTL_S:
+            total = cached_total[1]
+        else:
+            total = int(s.execute(text("SELECT coalesce(max(rowid), 0) FROM message_fts")).scalar() or 0) or 1
+            cache[""] = (now, total)
+    return out, total
+
+
+def selective_terms(
+    query_terms: list[terms.Term], df: dict[terms.Term, int], budget: int, most: int
+) -> list[terms.Term]:
+    """The rarest terms that occur at all (document frequency > 0), rarest first: the two rarest
+    always, more (up to ``most``) while the summed document frequency stays within ``budget``."""
+    present = sorted((t for t in query_terms if df.get(t, 0) > 0), key=lambda t: (df[t], t.text))
+    chosen: list[terms.Term] = []
+    spent = 0
+    for t in present[:most]:
+        if len(chosen) >= 2 and spent + df[t] > budget:
+            break
+        chosen.append(t)
+        spent += df[t]
+    return chosen
+
+
+def _lookup(
+    db: Database,
+    query_terms: list[terms.Term],
+    match_terms: list[terms.Term],
+    op: str,
+    exclude_chat_id: int,
+    limit: int,
+    df: dict[terms.Term, int] | None = None,
+    total: int = 1,
+) -> list[PastAnswer]:
+    match = (terms.to_fts5 if db.is_sqlite else terms.to_tsquery)(match_terms, op=op)
     if match is None:
         return []
     # SQLite: the newest CANDIDATES matches (FTS5 walks rowids newest first and stops early);
     # FTS5's own bm25() would read every match's doclist to count documents, ~0.3 s on 1M
-    # messages, so BM25 is computed in Python over the candidates (see _bm25).
+    # messages, so BM25 is computed in Python over the candidates (see bm25).
     hits = (
         "SELECT rowid AS id, 0.0 AS score FROM message_fts WHERE message_fts MATCH :q ORDER BY rowid DESC LIMIT :n"
         if db.is_sqlite
@@ -123,9 +246,10 @@ def _lookup(db: Database, query_terms: list[terms.Term], op: str, exclude_chat_i
             WHERE m.author = 'buyer' AND m.chat_id != :chat
         )
         SELECT q.id, q.text, q.created_at, q.chat_id, acc.marketplace, c.product_id, c.customer, c.order_id,
-               c.context, a.id, a.text, a.created_at, q.score
+               c.context, a.id, a.text, a.created_at, q.score, t.topic
         FROM q JOIN message a ON a.id = q.answer_id JOIN chat c ON c.id = q.chat_id
         JOIN account acc ON acc.id = c.account_id
+        LEFT JOIN message_topic t ON t.message_id = q.id
         ORDER BY q.score, q.id DESC LIMIT :limit
         """
     )
@@ -138,7 +262,13 @@ def _lookup(db: Database, query_terms: list[terms.Term], op: str, exclude_chat_i
     }
     with db.read() as s:
         rows = s.execute(sql, params).all()
-    found = [
+    scores = [float(r[12]) for r in rows]
+    if db.is_sqlite and rows:
+        scores = bm25(query_terms, [str(r[1]) for r in rows], df or {}, total)
+        best = sorted(range(len(rows)), key=lambda i: (scores[i], -int(rows[i][0])))[:limit]
+        rows = [rows[i] for i in best]
+        scores = [scores[i] for i in best]
+    return [
         PastAnswer(
             question_id=int(r[0]),
             question=str(r[1]),
@@ -152,50 +282,38 @@ def _lookup(db: Database, query_terms: list[terms.Term], op: str, exclude_chat_i
             answer_id=int(r[9]),
             answer=str(r[10]),
             answered_at=_dt(r[11]),
-            score=float(r[12]),
+            score=score,
+            topic=str(r[13]) if r[13] else None,
         )
-        for r in rows
+        for r, score in zip(rows, scores, strict=True)
     ]
-    if db.is_sqlite and found:
-        found = _bm25(db, query_terms, found)[:limit]
-    return found
 
 
 K1, B, AVG_WORDS = 1.2, 0.75, 12.0
 """BM25 parameters (the usual k1 and b; buyer questions average about a dozen words)."""
 
 
-def _bm25(db: Database, query_terms: list[terms.Term], found: list[PastAnswer]) -> list[PastAnswer]:
-    """``found`` scored by Okapi BM25 (negative, lower is better, as FTS5's ``bm25()``): the
-    document frequency of each term from the index's vocabulary (``fts5vocab``), term counts
-    and length from each question's words; best first, newest first among equals."""
-    import math
-    from dataclasses import replace
-
-    with db.read() as s:
-        s.execute(
-            text("CREATE VIRTUAL TABLE IF NOT EXISTS temp.message_vocab USING fts5vocab(main, message_fts, 'row')")
-        )
-        total = int(s.execute(text("SELECT coalesce(max(rowid), 0) FROM message_fts")).scalar() or 0) or 1
-        df: dict[terms.Term, int] = {}
-        for t in query_terms:
-            key = t.text.replace("й", "и")  # the index's unicode61 tokenizer folds diacritics
-            if t.prefix:
-                sql = "SELECT coalesce(sum(doc), 0) FROM temp.message_vocab WHERE term >= :a AND term < :b"
-                df[t] = int(s.execute(text(sql), {"a": key, "b": key + "\U0010ffff"}).scalar() or 0)
-            else:
-                sql = "SELECT coalesce(sum(doc), 0) FROM temp.message_vocab WHERE term = :a"
-                df[t] = int(s.execute(text(sql), {"a": key}).scalar() or 0)
+def bm25(query_terms: list[terms.Term], texts: list[str], df: dict[terms.Term, int], total: int) -> list[float]:
+    """Okapi BM25 of each of ``texts`` for ``query_terms``, negated (lower is better, as FTS5's
+    ``bm25()``): document frequencies ``df`` out of ``total`` indexed messages (see
+    :func:`document_frequencies`), term counts and length from each text's words (a prefix term
+    counts every word it begins). Parameters :data:`K1`, :data:`B`, :data:`AVG_WORDS`."""
     idf = {t: math.log(1 + (total - n + 0.5) / (n + 0.5)) for t, n in df.items()}
-    scored = []
-    for p in found:
-        ws = terms.words(p.question)
-        length = len(ws) or 1
-        score = 0.0
-        for t in query_terms:
-            tf = sum(1 for w in ws if (w.startswith(t.text) if t.prefix else w == t.text))
-            if tf:
-                score += idf[t] * tf * (K1 + 1) / (tf + K1 * (1 - B + B * length / AVG_WORDS))
-        scored.append(replace(p, score=-score))
-    scored.sort(key=lambda p: (p.score, -p.question_id))
-    return scored
+    matches: dict[str, tuple[terms.Term, ...]] = {}  # word -> the terms it matches
+
+    def terms_of(w: str) -> tuple[terms.Term, ...]:
+        got = matches.get(w)
+        if got is None:
+            got = matches[w] = tuple(t for t in query_terms if (w.startswith(t.text) if t.prefix else w == t.text))
+        return got
+
+    out: list[float] = []
+    for text_ in texts:
+        ws = terms.words(text_)
+        norm = K1 * (1 - B + B * (len(ws) or 1) / AVG_WORDS)
+        tf: dict[terms.Term, int] = {}
+        for w in ws:
+            for t in terms_of(w):
+                tf[t] = tf.get(t, 0) + 1
+        out.append(-sum(idf.get(t, 0.0) * n * (K1 + 1) / (n + norm) for t, n in tf.items()))
+    return out

@@ -192,6 +192,9 @@ def test_product_on_fire(db: Database) -> None:
     assert fire["P2"].current == 1 and fire["P2"].previous == 0
     assert [f.product_id for f in r.fire] == ["P1", "P2"]
     assert len(fire["P1"].message_ids) == 3
+    assert r.problems == [("P1", 3), ("P2", 1)]  # the stats screen's problems per product
+    # the public on_fire (its own counting query) agrees with the report's single pass
+    assert report.on_fire(db, SINCE, NOW + timedelta(hours=1)) == r.fire
 
 
 @pytest.mark.slow  # flaky under parallel load (extra stdout after the JSON): in make soak until fixed
@@ -234,3 +237,121 @@ def test_cli_refusal_is_recorded_as_a_block(db: Database) -> None:
             text("SELECT severity, codes FROM rule_block WHERE chat_id = :c ORDER BY id"), {"c": chat.id}
         ).all()
     assert [r[0] for r in rows[-2:]] == ["warn", "hard"]
+
+
+# --- edge shapes: each chat alone in its own store, answers worked out by hand -----------------
+
+
+def _one_chat(db: Database, msgs: list[tuple[str, timedelta]], *, marketplace: str = "wildberries") -> int:
+    """One chat of ``(author, offset from T)`` messages (ids in list order); its chat id."""
+    settings = {"client_id": "1"} if marketplace == "ozon" else {}
+    acc = accounts.add_account(db, "a", marketplace, settings=settings)  # type: ignore[arg-type]
+    ingest.apply_page(
+        db,
+        acc.id,
+        "chats",
+        Page(
+            chats=(ChatInfo("c", customer="X", product_id="P9"),),
+            messages=tuple(_m("c", str(i), a, f"сообщение {i}", T + d) for i, (a, d) in enumerate(msgs, 1)),
+        ),
+    )
+    with db.read() as s:
+        return int(s.execute(text("SELECT id FROM chat")).scalar_one())
+
+
+def _total(db: Database, since: datetime = SINCE, until: datetime = NOW + timedelta(hours=1)) -> report.GroupStats:
+    cfg = Config(sla_late_minutes=120, timezone="UTC")
+    return report.build(db, cfg, since=since, until=until, by="marketplace", now=NOW).total
+
+
+def test_buyer_writes_twice_before_one_answer(db: Database) -> None:
+    _one_chat(
+        db,
+        [("buyer", timedelta(0)), ("buyer", timedelta(minutes=20)), ("seller", timedelta(minutes=50))],
+    )
+    t = _total(db)
+    # one turn, timed from the first of the two buyer messages
+    assert (t.buyer_messages, t.turns, t.unanswered_turns) == (2, 1, 0)
+    assert t.first_response.values == [50 * M] and t.next_response.values == []
+    assert (t.sla_met, t.sla_counted) == (1, 1)
+
+
+def test_answer_before_any_buyer_message(db: Database) -> None:
+    # the seller writes first (nothing to answer), then the buyer asks, then the seller answers
+    _one_chat(db, [("seller", timedelta(0)), ("buyer", timedelta(hours=1)), ("seller", timedelta(hours=4))])
+    t = _total(db)
+    assert (t.buyer_messages, t.turns) == (1, 1)
+    assert t.first_response.values == [3 * H]  # the buyer's first message is the chat's first turn
+    assert (t.sla_met, t.sla_counted) == (0, 1)
+
+
+def test_chat_spanning_the_since_boundary(db: Database) -> None:
+    # before SINCE: a turn answered, then a buyer message still open at SINCE, answered inside
+    # the period; then a new turn inside the period
+    _one_chat(
+        db,
+        [
+            ("buyer", -timedelta(hours=10)),
+            ("seller", -timedelta(hours=9)),
+            ("buyer", -timedelta(hours=2)),  # open at SINCE (T - 1 h) ...
+            ("buyer", timedelta(minutes=10)),  # ... so this one belongs to that turn
+            ("seller", timedelta(minutes=40)),  # answers the turn that started before the period
+            ("buyer", timedelta(hours=2)),
+            ("seller", timedelta(hours=2, minutes=15)),
+        ],
+    )
+    t = _total(db)
+    assert t.buyer_messages == 2  # only the period's
+    assert t.turns == 1  # the open turn from before is not the period's
+    assert t.first_response.values == []  # the chat's first turn was long before
+    assert t.next_response.values == [15 * M]
+    # a period starting later than everything but the last turn: still a next response
+    t2 = _total(db, since=T + timedelta(hours=1))
+    assert (t2.turns, t2.next_response.values, t2.buyer_messages) == (1, [15 * M], 1)
+    # a period that starts between the answered first turn and the open one: the open turn is
+    # the period's, the buyer's message at +10 min joins it, and it is a next response
+    t3 = _total(db, since=T - timedelta(hours=5))
+    assert t3.turns == 2 and t3.first_response.values == []
+    assert sorted(t3.next_response.values) == [15 * M, 2 * H + 40 * M]
+
+
+def test_turn_starting_after_until_is_not_counted(db: Database) -> None:
+    _one_chat(db, [("buyer", timedelta(0)), ("seller", timedelta(hours=1)), ("buyer", timedelta(hours=3))])
+    t = _total(db, until=T + timedelta(hours=2))
+    assert (t.buyer_messages, t.turns, t.first_response.values) == (1, 1, [H])
+
+
+def test_undelivered_seller_message_answers_nothing(db: Database) -> None:
+    cid = _one_chat(db, [("buyer", -timedelta(hours=3)), ("buyer", timedelta(hours=1))])
+    # an outgoing message queued before the period and never delivered: the buyer is still waiting
+    mid = outbox.enqueue(db, cid, "ответ, который не ушёл")
+    with db.write() as s:
+        s.execute(text("UPDATE message SET created_at = :at WHERE id = :id"), {"at": T - timedelta(hours=2), "id": mid})
+    t = _total(db)
+    assert t.turns == 0  # the turn opened 3 h before T is still open: not the period's
+    ingest.apply_page(
+        db,
+        accounts.get_account(db, "a").id,
+        "chats",
+        Page(
+            chats=(ChatInfo("c", customer="X"),),
+            messages=(_m("c", "9", "seller", "Готово", T + 2 * timedelta(hours=1)),),
+        ),
+    )
+    assert _total(db).turns == 0
+
+
+def test_same_second_buyer_then_seller_is_ordered_by_id(db: Database) -> None:
+    _one_chat(db, [("buyer", timedelta(0)), ("seller", timedelta(0)), ("buyer", timedelta(minutes=5))])
+    t = _total(db)
+    assert t.first_response.values == [0.0]
+    assert (t.turns, t.unanswered_turns) == (2, 1)
+
+
+def test_timeline_out_of_order_is_sorted() -> None:
+    tokens, times = analytics.timeline_tokens(
+        "b2026-11-20 10:00:00.000000/size,s2026-11-20 09:00:00.000000/,b2026-11-20 09:00:00.000000/"
+    )
+    assert times == ["2026-11-20 09:00:00.000000", "2026-11-20 09:00:00.000000", "2026-11-20 10:00:00.000000"]
+    assert [t[0] for t in tokens] == ["s", "b", "b"]  # same time: the store's order kept
+    assert tokens[-1][28:] == "size"

@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from chatdesk.assist import suggest
@@ -161,3 +162,160 @@ def test_cli_suggest_json_and_text(tmp_path: Path) -> None:
     assert result.exit_code == 0 and "маломерит" in result.output and "Подскажите размер" in result.output
     result = CliRunner().invoke(app, ["--db", url, "suggest", "999"])
     assert isinstance(result.exception, UsageError)
+
+
+def test_a_delivery_question_is_not_answered_with_a_defect_answer(db: Database) -> None:
+    """ux-findings 14: «Товар не пришёл…» matched «Пришёл товар с браком…» on the word пришёл."""
+    ids = build(db)
+    acc = accounts.get_account(db, "wb")
+    tpl = [
+        parse_template("return", "# Возврат брака\nЕсли товар пришёл с браком, оформите возврат в приложении."),
+        parse_template("where", "# Не пришёл заказ\nЕсли в приложении написано «доставлен», а заказа нет, проверим."),
+    ]
+    ingest.apply_page(
+        db,
+        acc.id,
+        "chats",
+        Page(
+            messages=(
+                _m("old-size-other", "60", "buyer", "Пришёл товар с браком — в приложении фото брака приложила", 600),
+                _m("old-size-other", "61", "seller", "Оформите возврат, брак заберём за наш счёт.", 610),
+                _m("old-delivery", "62", "buyer", "Заказ не пришёл, в приложении статус «доставлен»", 620),
+                _m("old-delivery", "63", "seller", "Проверили: заказ лежит в пункте выдачи, заберите до пятницы.", 630),
+                _m("now", "64", "buyer", "Товар не пришёл, хотя в приложении написано «доставлен»", 640),
+            )
+        ),
+    )
+    r = suggest.suggest(db, ids["now"], config=Config(), found_templates=tpl)
+    assert r.topic == "delivery"
+    past = [s for s in r.items if s.source == "past"]
+    assert [s.text for s in past] == ["Проверили: заказ лежит в пункте выдачи, заберите до пятницы."]
+    assert past[0].topic == "delivery" and "same topic: доставка" in past[0].reason
+    assert [s.template for s in r.items if s.source == "template"] == ["where"]
+
+
+def test_same_topic_ranks_above_a_closer_wording_of_another_topic(db: Database) -> None:
+    ids = build(db)
+    acc = accounts.get_account(db, "wb")
+    ingest.apply_page(
+        db,
+        acc.id,
+        "chats",
+        Page(
+            messages=(
+                # more words in common with the buyer, but about price (not a problem topic)
+                _m("old-size-other", "70", "buyer", "Платье синее цена со скидкой какая?", 700),
+                _m("old-size-other", "71", "seller", "Цена со скидкой 1990 ₽.", 710),
+                _m("old-delivery", "72", "buyer", "Синее платье когда доставка?", 720),
+                _m("old-delivery", "73", "seller", "Доставка 2-3 дня.", 730),
+                _m("now", "74", "buyer", "Синее платье со скидкой: когда доставка?", 740),
+            )
+        ),
+    )
+    r = suggest.suggest(db, ids["now"], config=Config())
+    past = [s for s in r.items if s.source == "past"]
+    assert r.topic == "delivery"
+    assert [s.text for s in past][:2] == ["Доставка 2-3 дня.", "Цена со скидкой 1990 ₽."]
+    assert "topic: цена" in past[1].reason
+
+
+def test_a_stored_topic_tag_wins_over_the_rules(db: Database) -> None:
+    from chatdesk.store import topics as store_topics
+
+    ids = build(db)
+    with db.read() as s:
+        from sqlalchemy import text
+
+        qid = s.execute(text("SELECT id FROM message WHERE external_id = '3'")).scalar()
+        now_id = s.execute(text("SELECT id FROM message WHERE external_id = '8'")).scalar()
+    store_topics.set_topic(db, int(qid), "price")  # e.g. refined by the model
+    store_topics.set_topic(db, int(now_id), "size")
+    r = suggest.suggest(db, ids["now"], config=Config())
+    past = [s for s in r.items if s.source == "past"]
+    assert [s.topic for s in past] == ["size", "price"]
+
+
+def test_only_the_most_selective_terms_reach_the_index(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Speed: FTS5 reads the whole posting list of each prefix term in a MATCH, so common
+    stems ("заказ", "товар") must be left to the ranking, not the index lookup. The budgets
+    (summed document frequency, 60k/150k on a real store) are scaled to this small store."""
+    from sqlalchemy import event
+
+    from chatdesk.store import suggest as store_suggest
+
+    if not db.is_sqlite:
+        return
+    ids = build(db)
+    acc = accounts.get_account(db, "wb")
+    common = tuple(
+        _m("old-unanswered", f"c{i}", "buyer", f"Заказ товар номер {i} оформлен", 800 + i) for i in range(40)
+    )
+    ingest.apply_page(
+        db,
+        acc.id,
+        "chats",
+        Page(
+            messages=(
+                *common,
+                _m("old-delivery", "90", "buyer", "Заказ с товаром: курьер опоздал на сутки", 900),
+                _m("old-delivery", "91", "seller", "Извините, курьерская служба задержала.", 910),
+                _m("now", "92", "buyer", "Заказ с товаром, а курьер опоздал", 920),
+            )
+        ),
+    )
+    matches: list[str] = []
+
+    def spy(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        if "MATCH" in statement:
+            matches.append(str(parameters))
+
+    monkeypatch.setattr(store_suggest, "AND_BUDGET", 10, raising=False)
+    monkeypatch.setattr(store_suggest, "OR_BUDGET", 10, raising=False)
+    getattr(store_suggest, "clear_cache", lambda: None)()  # cached document frequencies
+    event.listen(db.engine, "before_cursor_execute", spy)
+    try:
+        r = suggest.suggest(db, ids["now"], config=Config())
+    finally:
+        event.remove(db.engine, "before_cursor_execute", spy)
+    assert matches and not any("заказ" in m or "товар" in m for m in matches), matches
+    assert next(s.text for s in r.items if s.source == "past") == "Извините, курьерская служба задержала."
+
+
+def test_cli_shows_the_buyer_and_topic_before_the_notice(tmp_path: Path) -> None:
+    """ux-findings 14: with no match, the explanation printed above the "buyer:" line."""
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    db = Database(url)
+    ids = build(db)
+    acc = accounts.get_account(db, "wb")
+    ingest.apply_page(
+        db, acc.id, "chats", Page(messages=(_m("now", "80", "buyer", "Курьер так и не привёз посылку", 800),))
+    )
+    db.close()
+    result = CliRunner().invoke(app, ["--db", url, "suggest", str(ids["now"])])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "buyer (доставка): Курьер так и не привёз посылку"
+    assert lines[1].startswith("nothing like this was answered before")
+
+
+def test_thanks_is_not_answered_with_an_answer_to_a_question(db: Database) -> None:
+    """Seen on the demo: «Спасибо, заказала.» got the answer to «Можно заказать 100 штук?»."""
+    ids = build(db)
+    acc = accounts.get_account(db, "wb")
+    ingest.apply_page(
+        db,
+        acc.id,
+        "chats",
+        Page(
+            messages=(
+                _m("old-delivery", "95", "buyer", "Можно заказать 100 штук? Нужно для корпоратива.", 950),
+                _m("old-delivery", "96", "seller", "Да, такое количество есть на складе.", 960),
+                _m("old-size-other", "97", "buyer", "Спасибо, заказала, всё пришло!", 970),
+                _m("old-size-other", "98", "seller", "Спасибо за отзыв!", 980),
+                _m("now", "99", "buyer", "Спасибо, заказала.", 990),
+            )
+        ),
+    )
+    r = suggest.suggest(db, ids["now"], config=Config())
+    assert r.topic == "thanks"
+    assert [s.text for s in r.items if s.source == "past"] == ["Спасибо за отзыв!"]

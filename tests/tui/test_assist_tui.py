@@ -183,5 +183,66 @@ def test_snapshot_stats_80x24(snap_compare, assist_store) -> None:  # type: igno
     assert snap_compare(make_app(assist_store), terminal_size=(80, 24), run_before=_prepare("I"))
 
 
+async def _light(pilot, app) -> None:  # type: ignore[no-untyped-def]
+    app.theme = "textual-light"
+    await settle(pilot, app)
+
+
+def test_snapshot_stats_light_80x24(snap_compare, assist_store) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(make_app(assist_store), terminal_size=(80, 24), run_before=_prepare("I", before=_light))
+
+
+def test_snapshot_stats_light_120x40(snap_compare, assist_store) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(make_app(assist_store), terminal_size=(120, 40), run_before=_prepare("I", before=_light))
+
+
 def test_snapshot_list_with_topics_and_countdown_120x40(snap_compare, assist_store) -> None:  # type: ignore[no-untyped-def]
     assert snap_compare(make_app(assist_store), terminal_size=(120, 40), run_before=_prepare())
+
+
+def _luminance(color) -> float:  # type: ignore[no-untyped-def]
+    def channel(v: int) -> float:
+        c = v / 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = color.get_truecolor()
+    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
+
+
+def _contrast(a, b) -> float:  # type: ignore[no-untyped-def]
+    hi, lo = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+@pytest.mark.parametrize("theme", ["textual-dark", "textual-light"])
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_stats_screen_is_readable_in_each_theme(assist_store, monkeypatch, theme, size) -> None:  # type: ignore[no-untyped-def]
+    """Every visible character of the stats screen (summary, plot, products on fire) has
+    an explicit background of the theme and reads against it (contrast >= 3, WCAG large text),
+    the app's shared footer aside,
+    as the composited screen shows it; the summary and plot are whole (nothing cut)."""
+    from rich.console import Console
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setattr(Console, "color_system", property(lambda _self: "truecolor"))
+    app = make_app(assist_store)
+    async with app.run_test(size=size) as pilot:
+        app.theme = theme
+        await settle(pilot, app, 0.3)
+        await pilot.press("I")
+        await settle(pilot, app, 0.5)
+        screen = app.screen
+        assert isinstance(screen, StatsScreen) and screen.by_day is not None
+        strips = screen._compositor.render_strips()
+        footer_y = screen.query_one("Footer").region.y  # the app's shared footer: not this screen's
+        text = ["".join(seg.text for seg in strip) for strip in strips]
+        assert any("waiting now" in line for line in text) and any("Esc back" in line for line in text)
+        assert any("Buyer messages per day" in line for line in text)
+        for y, strip in enumerate(strips[:footer_y]):
+            for seg in strip:
+                st = seg.style
+                if not any(ch.isalnum() for ch in seg.text) or st is None or "reverse" in str(st):
+                    continue
+                assert st.bgcolor is not None and not st.bgcolor.is_default, (theme, y, seg.text)
+                assert st.color is not None and not st.color.is_default, (theme, y, seg.text)
+                assert _contrast(st.color, st.bgcolor) >= 3.0, (theme, y, seg.text, str(st))
