@@ -20,6 +20,7 @@ from textual.content import Content
 from textual.dom import DOMNode
 from textual.widgets import Input
 
+from chatdesk.assist.topics import SHORT as TOPIC_SHORT
 from chatdesk.connectors import LABELS
 from chatdesk.keymap import bindings
 from chatdesk.messages import DataChanged
@@ -44,6 +45,20 @@ from chatdesk.widgets.status_line import StatusLine
 PAGE = Loading.PAGE
 DRAFT_DEBOUNCE = Loading.DRAFT_DEBOUNCE
 PREVIEW_DEBOUNCE = Loading.PREVIEW_DEBOUNCE
+
+
+def _clear_keys(flt: ChatFilter) -> list[tuple[bool, str]]:
+    """(active?, the key that clears it) per filter, in the list title's order."""
+    return [
+        (bool(flt.marketplace), "1"),
+        (flt.unread, "U"),
+        (flt.waiting, "w"),
+        (bool(flt.status), "o"),
+        (bool(flt.assigned_to), "m"),
+        (flt.unassigned, "b"),
+        (bool(flt.topic), "t→any topic"),
+        (bool(flt.text), "/ Esc"),
+    ]
 
 
 class MainScreen(AssistActions, FollowUpActions, Navigation, Outgoing, Sending, Drafts, ReadState, Loading):
@@ -100,11 +115,21 @@ class MainScreen(AssistActions, FollowUpActions, Navigation, Outgoing, Sending, 
             parts.append("mine")
         if flt.unassigned:
             parts.append("unassigned")
+        if flt.topic:
+            parts.append(f"topic {TOPIC_SHORT.get(flt.topic) or flt.topic}")
         if flt.text:
             parts.append(f"“{safe_text(flt.text, single_line=True, max_len=20)}”")
         pane = self.query_one("#list-pane")
         pane.border_title = Content(" · ".join(parts))  # typed filter text is never markup
-        pane.border_subtitle = "1-4 U w o /"
+        # The frame's foot: first that the open chat is hidden by the filter (the cursor is then
+        # not drawn), then the keys that clear each active filter; the filter keys otherwise.
+        notes = []
+        if self._hidden_id is not None and self._hidden_id == self.target_id:
+            notes.append("open chat not in this view")
+        clear = [key for on, key in _clear_keys(flt) if on]
+        if clear:
+            notes.append("clear: " + " ".join(clear))
+        pane.border_subtitle = " · ".join(notes) if notes else "1-4 U w o /"
         chat = self.conversation.chat
         self.query_one("#chat-pane").border_title = (
             "Conversation"

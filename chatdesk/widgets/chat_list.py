@@ -114,6 +114,9 @@ class ChatList(ScrollView, can_focus=True):
         # changed the filter) or "reload" (data changed; the screen must not retarget on it).
         self._reason = "reload"
         self._now = clock()
+        # The open chat is not under the cursor (a filter hid it, or a jump is being located):
+        # then no row is highlighted, so the cursor never sits on one chat pretending to be another.
+        self.detached = False
 
     # ------------------------------------------------------------------ data
 
@@ -232,21 +235,41 @@ class ChatList(ScrollView, can_focus=True):
         y = index * ROW_HEIGHT - int(self.scroll_offset.y)
         self.refresh_lines(y, ROW_HEIGHT)
 
+    def detach(self) -> None:
+        """Stop highlighting the cursor row: the open chat is elsewhere (or not in this view).
+        The next key that moves the cursor, or ``select_chat``, shows it again."""
+        if not self.detached:
+            self.detached = True
+            self._strips.clear()
+            self.refresh()
+
+    def _show_cursor(self) -> None:
+        if self.detached:
+            self.detached = False
+            self._strips.clear()
+            self.refresh()
+
     def move_to(self, index: int) -> None:
         """Move the cursor for the user (a key, next unread): the screen previews that chat."""
         if self.total:
             index = max(0, min(self.total - 1, index))
             if index != self.cursor:
+                self._show_cursor()
                 self._reason = "user"
                 self.cursor = index
+            elif self.detached:  # a key on the hidden cursor: show it and preview its chat
+                self._show_cursor()
+                self._reason = "user"
+                self._announce()
 
     def select_chat(self, index: int, chat_id: int) -> None:
         """Put the cursor on ``chat_id`` at ``index`` (a search jump already showed it), and keep
         it there across reloads; announced as a reload, so nothing is retargeted by it."""
-        self._follow_id = chat_id
         if 0 <= index < max(self.total, index + 1):
+            self._show_cursor()
             self._reason = "reload"
             self.cursor = index
+        self._follow_id = chat_id  # after the move: its row's page may not be loaded yet
 
     def action_cursor(self, delta: int) -> None:
         self.move_to(self.cursor + delta)
@@ -261,6 +284,9 @@ class ChatList(ScrollView, can_focus=True):
         self.move_to(self.total - 1)
 
     def action_open(self) -> None:
+        if self.detached:  # Enter on a hidden cursor shows it first: nothing opens unseen
+            self.move_to(self.cursor)
+            return
         row = self.current
         if row is not None:
             self.post_message(ChatOpened(row))
@@ -305,7 +331,7 @@ class ChatList(ScrollView, can_focus=True):
         if index >= self.total:
             return Strip.blank(width, base)
         row = self.row(index)
-        selected = index == self.cursor
+        selected = index == self.cursor and not self.detached
         key = (index, part, width, selected, self.has_focus, row is None)
         strip = self._strips.get(key)
         if strip is None:

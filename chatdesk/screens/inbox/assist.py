@@ -139,6 +139,7 @@ class AssistActions(InboxBase):
             if topic is None:
                 return
             self.chat_list.set_filter(_replace(self.chat_list.filter, topic=topic or None))
+            self.follow_open_chat()
             self._update_titles()
             label = TOPICS.get(topic, "") if topic else "any topic"
             self.desk.say(f"topic: {label}")
@@ -154,6 +155,7 @@ class AssistActions(InboxBase):
             if target is not None:
                 chat_id, message_id = target
                 self.show_chat(chat_id, opened=True, focus_message=message_id)
+                self.follow_open_chat(say=True)  # the list cursor follows (or the list says it's hidden)
 
         self.app.push_screen(StatsScreen(self.desk), jump)
 
