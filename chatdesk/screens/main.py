@@ -61,6 +61,16 @@ def _clear_keys(flt: ChatFilter) -> list[tuple[bool, str]]:
     ]
 
 
+def _foot(hidden: bool, keys: list[str], room: int) -> str:
+    """The list frame's foot: that the open chat is hidden, then the keys that clear the active
+    filters, in the longest wording that fits ``room`` cells (80x24 gets a short one)."""
+    notes = ("open chat not in this view", "open chat not in view") if hidden else ("",)
+    clears = ("clear: " + " ".join(keys), "clear: " + " ".join(k.split("→")[0] for k in keys)) if keys else ("",)
+    candidates = [(n, c) for n in notes for c in clears] + [(n, "") for n in notes] + [("", c) for c in clears]
+    texts = [" · ".join(part for part in pair if part) for pair in candidates]
+    return next((t for t in texts if len(t) <= room), texts[-1] if not hidden else notes[-1])
+
+
 class MainScreen(AssistActions, FollowUpActions, Navigation, Outgoing, Sending, Drafts, ReadState, Loading):
     BINDINGS: ClassVar = bindings("main")
     AUTO_FOCUS = "ChatList"
@@ -100,6 +110,9 @@ class MainScreen(AssistActions, FollowUpActions, Navigation, Outgoing, Sending, 
         self.set_interval(5, self.refresh_status)
         self.set_interval(10, self.presence_beat)  # team mode only; a no-op otherwise
 
+    def on_resize(self) -> None:
+        self._update_titles()  # the list frame's foot picks its wording by width
+
     def _update_titles(self) -> None:
         flt = self.chat_list.filter
         parts = [f"Chats {self.chat_list.total}"]
@@ -123,13 +136,10 @@ class MainScreen(AssistActions, FollowUpActions, Navigation, Outgoing, Sending, 
         pane.border_title = Content(" · ".join(parts))  # typed filter text is never markup
         # The frame's foot: first that the open chat is hidden by the filter (the cursor is then
         # not drawn), then the keys that clear each active filter; the filter keys otherwise.
-        notes = []
-        if self._hidden_id is not None and self._hidden_id == self.target_id:
-            notes.append("open chat not in this view")
-        clear = [key for on, key in _clear_keys(flt) if on]
-        if clear:
-            notes.append("clear: " + " ".join(clear))
-        pane.border_subtitle = " · ".join(notes) if notes else "1-4 U w o /"
+        hidden = self._hidden_id is not None and self._hidden_id == self.target_id
+        keys = [key for on, key in _clear_keys(flt) if on]
+        room = max(10, (pane.size.width or 28) - 5)  # the frame's corners and padding
+        pane.border_subtitle = _foot(hidden, keys, room) or "1-4 U w o /"
         chat = self.conversation.chat
         self.query_one("#chat-pane").border_title = (
             "Conversation"

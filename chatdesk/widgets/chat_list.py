@@ -31,6 +31,8 @@ from chatdesk.widgets.cursor import component_style, cursor_style, few_colours, 
 
 PAGE = 100
 ROW_HEIGHT = 2
+WAITED_MARK = "◷"  # before the time the buyer has waited (the SLA colours)
+WINDOW_MARK = "⇥"  # before the time left in the marketplace's reply window (a shaded box)
 BADGES = {m.id: m.badge for m in MARKETPLACES.values()}  # a view of chatdesk.marketplaces
 
 Fetch = Callable[[ChatFilter, int, int], list[ChatRow]]
@@ -70,6 +72,8 @@ class ChatList(ScrollView, can_focus=True):
         "chat-list--late",
         "chat-list--followup",
         "chat-list--topic",
+        "chat-list--window",
+        "chat-list--window-late",
     }
     DEFAULT_CSS = """
     ChatList { background: $surface; overflow-x: hidden; }
@@ -85,6 +89,8 @@ class ChatList(ScrollView, can_focus=True):
     ChatList > .chat-list--late { color: $text-error; text-style: bold; }
     ChatList > .chat-list--followup { color: $text-secondary; }
     ChatList > .chat-list--topic { color: $text-primary; text-style: italic; }
+    ChatList > .chat-list--window { color: $text; background: $warning-muted; }
+    ChatList > .chat-list--window-late { color: $text; background: $error-muted; text-style: bold; }
     """
 
     cursor: reactive[int] = reactive(0, init=False)
@@ -398,14 +404,17 @@ class ChatList(ScrollView, can_focus=True):
             warn, late = self._sla
             minutes = (now - row.last_buyer_at).total_seconds() / 60 if row.last_buyer_at else 0
             level = "late" if minutes >= late else "warn" if minutes >= warn else "ok"
-            lead = Text(f"◷{waited(row.last_buyer_at, now):>3}", self._style(level))
+            lead = Text(f"{WAITED_MARK}{waited(row.last_buyer_at, now):>3}", self._style(level))
             lead.append(" ")
         elif row.closed:
             lead = Text("✓  ", style=self._style("muted"))
         body = Text()
         window = window_left(row, now)  # the marketplace's reply window (issue 14)
         if window is not None:
-            body.append(f"◔{short_left(window)} ", self._style("late" if window < timedelta(hours=6) else "warn"))
+            # A boxed ⇥ (time left to reply), unlike the lead's plain ◷ (time waited) beside it.
+            style = self._style("window-late" if window < timedelta(hours=6) else "window")
+            body.append(f"{WINDOW_MARK}{short_left(window)}", style)
+            body.append(" ")
         tag = topic_tag(row)
         if tag:
             body.append(f"{tag} ", self._style("topic"))

@@ -84,7 +84,7 @@ async def test_a_stats_jump_moves_the_list_cursor_onto_the_opened_chat(tagged_st
         assert screen.conversation.chat.id == oz1 and screen.composer.chat.id == oz1
         assert screen.chat_list.current is not None and screen.chat_list.current.id == oz1
         assert not screen.chat_list.detached  # and it is drawn there
-        assert "open chat not in this view" not in frame(screen)[1]
+        assert "open chat not in" not in frame(screen)[1]
 
 
 async def test_a_stats_jump_to_a_chat_the_filter_hides_says_so(tagged_store) -> None:  # type: ignore[no-untyped-def]
@@ -102,7 +102,7 @@ async def test_a_stats_jump_to_a_chat_the_filter_hides_says_so(tagged_store) -> 
         await settle(pilot, app, 0.4)
         assert screen.conversation.chat.id == oz1
         assert screen.chat_list.detached  # no Wildberries row pretends to be Борис's chat
-        assert frame(screen)[1].startswith("open chat not in this view")
+        assert frame(screen)[1] == "open chat not in view"  # 80 columns: the short wording
         await pilot.press("1")  # all marketplaces: the cursor comes back onto the open chat
         await settle(pilot, app, 0.4)
         assert screen.chat_list.current.id == oz1 and not screen.chat_list.detached
@@ -126,7 +126,7 @@ async def test_a_topic_filter_that_hides_the_open_chat_says_so(tagged_store) -> 
         assert screen.chat_list.detached  # Глеб's row is not highlighted as if it were open
         title, foot = frame(screen)
         assert "topic брак" in title
-        assert foot.startswith("open chat not in this view") and "t→any topic" in foot
+        assert foot == "open chat not in view"  # 80 columns: the short wording that fits
         await pilot.press("escape")  # back to the list
         await settle(pilot, app)
         await pilot.press("enter")  # on a hidden cursor: shows it first, opens nothing unseen
@@ -162,8 +162,92 @@ async def test_the_frame_names_the_keys_that_clear_each_filter(tagged_store) -> 
         await pilot.press("3", "w")
         await settle(pilot, app, 0.3)
         # Глеб's chat (shown since start) stays open; Ozon + waiting does not list it
-        assert frame(screen)[1] == "open chat not in this view · clear: 1 w"
+        foot = frame(screen)[1]
+        assert foot.startswith("open chat not in") and foot.endswith(" · clear: 1 w")
         await pilot.press("j")  # the user moves: the cursor shows, that chat opens
         await settle(pilot, app, 0.3)
         assert frame(screen)[1] == "clear: 1 w"
         assert screen.conversation.chat.id == screen.chat_list.current.id
+
+
+async def test_waited_and_window_marks_differ_in_glyph_and_colour(tagged_store) -> None:  # type: ignore[no-untyped-def]
+    """Finding 3: ``◷22h ◔25h`` side by side looked alike. The waiting time keeps ◷ as plain
+    coloured text; the reply window is ⇥ on a shaded box; the help screen explains both."""
+    from chatdesk.screens.help import NOTES
+
+    app = make_app(tagged_store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app, 0.3)
+        screen = app.screen
+        chat_list = screen.chat_list
+        index = next(i for i in range(chat_list.total) if chat_list.row(i).external_id == "oz1")
+        chat_list.move_to(index + 1)  # the cursor elsewhere: the row in its own colours
+        await settle(pilot, app, 0.2)
+        y = index * 2 + 1 - int(chat_list.scroll_offset.y)
+        segments = list(chat_list.render_line(y))
+        text = "".join(s.text for s in segments)
+        assert "◷ 3h ⇥44h" in text
+        waited = next(s for s in segments if "◷" in s.text)
+        window = next(s for s in segments if "⇥" in s.text)
+        base = chat_list.rich_style.bgcolor
+        assert waited.style.bgcolor == base  # plain text on the list
+        assert window.style.bgcolor is not None and window.style.bgcolor != base  # a box
+        assert window.style.color != waited.style.color or window.style.bgcolor != waited.style.bgcolor
+    help_notes = " ".join(NOTES)
+    assert "◷" in help_notes and "⇥" in help_notes and "reply window" in help_notes
+
+
+def test_the_foot_takes_the_longest_wording_that_fits() -> None:
+    from chatdesk.screens.main import _foot
+
+    assert _foot(True, ["t→any topic"], 60) == "open chat not in this view · clear: t→any topic"
+    assert _foot(True, ["t→any topic"], 34) == "open chat not in view · clear: t"
+    assert _foot(True, ["1", "t→any topic"], 22) == "open chat not in view"
+    assert _foot(False, ["t→any topic"], 22) == "clear: t→any topic"
+    assert _foot(False, [], 22) == ""
+
+
+# ---------------------------------------------------------------------- snapshots
+
+
+def _then(*steps):  # type: ignore[no-untyped-def]
+    """run_before for snap_compare: each step is a key or an ``async (pilot, app)`` callable."""
+
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+        app = pilot.app
+        await settle(pilot, app, 0.3)
+        for step in steps:
+            if isinstance(step, str):
+                await pilot.press(step)
+            else:
+                await step(pilot, app)
+            await settle(pilot, app, 0.3)
+        for widget in app.query("TextArea, Input"):
+            widget.cursor_blink = False
+        app.clear_notifications()
+        await settle(pilot, app)
+
+    return run_before
+
+
+def _dismiss_with(value):  # type: ignore[no-untyped-def]
+    async def step(pilot, app) -> None:  # type: ignore[no-untyped-def]
+        app.screen.dismiss(value(app) if callable(value) else value)
+
+    return step
+
+
+def test_snapshot_topic_filter_hides_the_open_chat_80x24(snap_compare, tagged_store) -> None:  # type: ignore[no-untyped-def]
+    """The list shows "topic брак" and "open chat not in view"; Глеб's row is not highlighted."""
+    app = make_app(tagged_store)
+    steps = _then("j", "enter", "t", _dismiss_with("defect"))
+    assert snap_compare(app, terminal_size=(80, 24), run_before=steps)
+
+
+def test_snapshot_stats_jump_moves_the_cursor_120x40(snap_compare, tagged_store) -> None:  # type: ignore[no-untyped-def]
+    """After a jump from the stats screen the cursor row is Борис's chat, the one open."""
+    db = tagged_store
+    oz1 = chat_id(db, "oz1")
+    target = (oz1, views.list_messages(db, oz1)[-1].id)
+    app = make_app(db)
+    assert snap_compare(app, terminal_size=(120, 40), run_before=_then("I", _dismiss_with(target)))

@@ -132,7 +132,6 @@ class AssistActions(InboxBase):
     # ------------------------------------------------------------------ topic filter (t)
 
     def action_filter_topic(self) -> None:
-        from chatdesk.assist.topics import TOPICS
         from chatdesk.screens.stats import TopicPicker
 
         def chosen(topic: str | None) -> None:
@@ -140,9 +139,7 @@ class AssistActions(InboxBase):
                 return
             self.chat_list.set_filter(_replace(self.chat_list.filter, topic=topic or None))
             self.follow_open_chat()
-            self._update_titles()
-            label = TOPICS.get(topic, "") if topic else "any topic"
-            self.desk.say(f"topic: {label}")
+            self._update_titles()  # the list title names the topic; no toast over the composer
 
         self.app.push_screen(TopicPicker(self.chat_list.filter.topic), chosen)
 
