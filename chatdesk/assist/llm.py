@@ -26,6 +26,7 @@ import os
 import signal
 import subprocess
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -284,10 +285,16 @@ class ModelCall:
 
         # A blocked read cannot be interrupted from here, so the request runs in its own thread
         # (bounded by the timeout) and a cancel returns at once, dropping its answer.
+        # httpx's timeout bounds each read, not the whole answer (a server that trickles bytes or
+        # retries inside a proxy can take many times longer), so the promised total is kept here.
         threading.Thread(target=request, name="chatdesk-model", daemon=True).start()
+        deadline = time.monotonic() + s.timeout
         while not done.wait(0.05):
             if self._cancelled.is_set():
                 raise Cancelled("cancelled")
+            if time.monotonic() >= deadline:
+                self._http.close()
+                raise ModelError(f"the model at {s.host} did not answer within {s.timeout:g} s")
         self._http.close()
         if self._cancelled.is_set():
             raise Cancelled("cancelled")

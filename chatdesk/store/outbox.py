@@ -120,15 +120,22 @@ def enqueue_parts(
     *,
     overrides: list[str] | None = None,
     owner: str | None = None,
+    guard: Callable[[Session], None] | None = None,
 ) -> list[int]:
     """Queue the parts of one reply (one marketplace request each) in one transaction, so a
     reply is never half queued; return their message ids in order.
+
+    ``guard(session)`` runs first inside that transaction and may raise to queue nothing: team
+    mode's send-time check, which must see and write in one step so two operators sending at
+    once cannot both pass it.
 
     With ``owner`` the rows are born claimed by that process (the CLI's ``send``): no other
     process can take them between queueing and delivery. The owner then gets the jobs from
     :func:`claim_due` with ``mine=True``.
     """
     with db.write() as s:
+        if guard is not None:
+            guard(s)
         ids = [enqueue_in(s, chat_id, t, files=f, overrides=overrides, operator=db.operator) for t, f in parts]
         if owner is not None:
             until = utcnow() + timedelta(seconds=CLAIM_TTL)

@@ -161,17 +161,29 @@ def changes_since_seen(db: Database, chat_id: int, operator: str) -> list[Change
     """Buyer messages and other people's replies newer than what ``operator`` last saw (all of
     them when the operator never opened the chat), oldest first. The operator's own messages
     never count."""
-    seen = seen_message_id(db, chat_id, operator) or 0
     with db.read() as s:
-        rows = s.execute(
-            select(
-                col(Message.id), col(Message.author), col(Message.operator), col(Message.text), col(Message.created_at)
-            )
-            .where(
-                col(Message.chat_id) == chat_id, col(Message.id) > seen, col(Message.author).in_(("buyer", "seller"))
-            )
-            .order_by(col(Message.id))
-        ).all()
+        return changes_since_seen_in(s, chat_id, operator)
+
+
+def lock_chat(s: Session, chat_id: int) -> None:
+    """Serialise writers of one chat for the rest of ``s``'s transaction: ``SELECT … FOR
+    UPDATE`` of the chat row on PostgreSQL (READ COMMITTED: statements after it see what the
+    previous holder committed); on SQLite the write transaction is ``BEGIN IMMEDIATE``, which
+    already serialises all writers, so nothing more is needed."""
+    if s.get_bind().dialect.name == "postgresql":
+        s.execute(select(col(Chat.id)).where(col(Chat.id) == chat_id).with_for_update())
+
+
+def changes_since_seen_in(s: Session, chat_id: int, operator: str) -> list[Change]:
+    """:func:`changes_since_seen` inside the caller's transaction (the send-time check runs in
+    the same transaction that queues the reply, after :func:`lock_chat`)."""
+    row = s.get(ChatOperator, (chat_id, operator))
+    seen = (row.seen_message_id if row else None) or 0
+    rows = s.execute(
+        select(col(Message.id), col(Message.author), col(Message.operator), col(Message.text), col(Message.created_at))
+        .where(col(Message.chat_id) == chat_id, col(Message.id) > seen, col(Message.author).in_(("buyer", "seller")))
+        .order_by(col(Message.id))
+    ).all()
     return [Change(r[0], r[1], r[2], r[3], from_db(r[4])) for r in rows if not (r[1] == "seller" and r[2] == operator)]
 
 

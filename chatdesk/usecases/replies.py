@@ -158,9 +158,10 @@ def queue_reply(
         raise UsageError(f"no chat with id {chat_id}")
     files = list(files or [])
     overrides = precheck(chat, text, files, force=force, db=db, now=now)
-    team.check_before_send(db, chat_id, anyway=anyway)
+    team.check_before_send(db, chat_id, anyway=anyway)  # early, before the work of splitting
     parts = reply_parts(chat, text, files)
-    ids = outbox.enqueue_parts(db, chat_id, parts, overrides=overrides or None, owner=owner)
+    guard = team.send_guard(db, chat_id, anyway=anyway)  # again, atomically with the queueing
+    ids = outbox.enqueue_parts(db, chat_id, parts, overrides=overrides or None, owner=owner, guard=guard)
     return QueuedReply(chat_id, chat.account_id, tuple(ids), tuple(overrides))
 
 
@@ -215,7 +216,7 @@ def send_now(
         poller = store_accounts.lease_owner(db, chat.account_id)
         if poller is None:
             raise SecretsError(f"not sent, nothing queued: {exc}") from None
-        queued = queue_reply(db, chat_id, text, files, force=force, anyway=True)
+        queued = queue_reply(db, chat_id, text, files, force=force, anyway=anyway)  # checked again, atomically
         ids = ", ".join(map(str, queued.message_ids))
         return Outcome(
             EXIT_DO_NOT_RETRY,
@@ -224,7 +225,9 @@ def send_now(
     engine = SyncEngine(
         db, secrets=_ReadOnce(secrets, account.name, secret), config=config, client_factory=client_factory
     )
-    queued = queue_reply(db, chat_id, text, files, force=force, owner=engine.owner, anyway=True)
+    # The send-time check again, atomically with the queueing: another operator may have sent
+    # while the key was being read.
+    queued = queue_reply(db, chat_id, text, files, force=force, owner=engine.owner, anyway=anyway)
 
     async def deliver() -> None:
         try:

@@ -11,7 +11,10 @@ suggestions alike (all of them queue through :func:`check_before_send`).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import datetime
+
+from sqlmodel import Session
 
 from chatdesk.errors import UsageError
 from chatdesk.sanitize import safe_text
@@ -75,6 +78,25 @@ def check_before_send(db: Database, chat_id: int, *, anyway: bool = False) -> No
     if changes:
         names = team.display_names(db)
         raise ReviewNeeded(describe(changes, names), changes, names)
+
+
+def send_guard(db: Database, chat_id: int, *, anyway: bool = False) -> Callable[[Session], None] | None:
+    """The send-time check as a guard for the transaction that queues the reply
+    (:func:`chatdesk.store.outbox.enqueue_parts`): it locks the chat, then looks, so of two
+    operators sending at the same moment the second sees the first one's reply and gets
+    :class:`ReviewNeeded`. None in solo use or with ``anyway``."""
+    operator = db.operator
+    if operator is None or anyway:
+        return None
+
+    def guard(s: Session) -> None:
+        team.lock_chat(s, chat_id)
+        changes = team.changes_since_seen_in(s, chat_id, operator)
+        if changes:
+            names = team.display_names(db)
+            raise ReviewNeeded(describe(changes, names), changes, names)
+
+    return guard
 
 
 def seen(db: Database, chat_id: int, message_id: int | None = None) -> None:

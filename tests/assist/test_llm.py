@@ -167,3 +167,41 @@ def test_cli_suggest_with_model_and_its_failure(tmp_path: Path, server: str) -> 
     assert data["notices"] == ["model: the model at 127.0.0.1 failed (HTTP 500)"]
     out = CliRunner().invoke(app, ["--db", url, "suggest", str(ids["now"]), "--json", "--offline"], env=env)
     assert json.loads(out.stdout)["notices"] == []
+
+
+def test_a_trickling_model_is_cut_at_the_total_timeout() -> None:
+    """httpx's read timeout restarts with every chunk; a server that sends a byte every 0.3 s
+    would keep the request alive for ever. The timeout the seller set is for the whole answer."""
+    import http.server
+    import socketserver
+
+    class Trickle(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length") or 0))
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", "100000")
+            self.end_headers()
+            try:
+                for _ in range(60):
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+                    time.sleep(0.3)
+            except OSError:
+                return
+
+        def log_message(self, *args: object) -> None:
+            return
+
+    class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+        daemon_threads = True
+
+    srv = Server(("127.0.0.1", 0), Trickle)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        started = time.monotonic()
+        with pytest.raises(llm.ModelError, match="did not answer within 1 s"):
+            llm.ModelCall(_settings(f"http://127.0.0.1:{srv.server_address[1]}/v1", timeout=1), {}).run()
+        assert time.monotonic() - started < 3
+    finally:
+        srv.shutdown()
