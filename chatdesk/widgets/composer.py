@@ -151,7 +151,7 @@ class Composer(Vertical):
         left = window_left(self.chat, now)
         if left is not None and left > timedelta(0):
             # The countdown to the marketplace's reply window (Ozon: 48 h after the buyer wrote).
-            line.append(f"  ◔ window closes in {span_words(left)}", "bold" if left < timedelta(hours=6) else "")
+            line.append(f"  ⇥ window closes in {span_words(left)}", "bold" if left < timedelta(hours=6) else "")
         if self.files:
             line.append("  📎 " + ", ".join(safe_text(f["name"], single_line=True) for f in self.files))
         hard = [f for f in self.findings if f.severity == "hard"]

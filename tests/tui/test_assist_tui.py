@@ -124,7 +124,7 @@ async def test_topic_tag_filter_and_window_countdown(assist_db) -> None:  # type
         assert isinstance(screen, MainScreen)
         text = screen.chat_list.rendered_text()
         # Ozon's window closes 48 h after the buyer's message of 200 min ago; then the topic tag
-        assert "◷ 3h ◔44h размер Размер подойдёт" in text
+        assert "◷ 3h ⇥44h размер Размер подойдёт" in text
         assert "◷10m брак Вот фото брака" in text  # WB chats have no window
         await pilot.press("t")
         await settle(pilot, app)

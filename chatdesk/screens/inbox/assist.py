@@ -136,16 +136,14 @@ class AssistActions(InboxBase):
     # ------------------------------------------------------------------ topic filter (t)
 
     def action_filter_topic(self) -> None:
-        from chatdesk.assist.topics import TOPICS
         from chatdesk.screens.stats import TopicPicker
 
         def chosen(topic: str | None) -> None:
             if topic is None:
                 return
             self.chat_list.set_filter(_replace(self.chat_list.filter, topic=topic or None))
-            self._update_titles()
-            label = TOPICS.get(topic, "") if topic else "any topic"
-            self.desk.say(f"topic: {label}")
+            self.follow_open_chat()
+            self._update_titles()  # the list title names the topic; no toast over the composer
 
         self.app.push_screen(TopicPicker(self.chat_list.filter.topic), chosen)
 
@@ -158,6 +156,7 @@ class AssistActions(InboxBase):
             if target is not None:
                 chat_id, message_id = target
                 self.show_chat(chat_id, opened=True, focus_message=message_id)
+                self.follow_open_chat(say=True)  # the list cursor follows (or the list says it's hidden)
 
         self.app.push_screen(StatsScreen(self.desk), jump)
 
