@@ -1,7 +1,7 @@
 """team mode: who scheduled a follow-up and what they had seen (held at delivery)
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-11-30
 
 - ``followup.operator``: the operator who scheduled it (NULL in solo use).
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
