@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -150,8 +149,8 @@ def test_no_buyer_message_says_so(db: Database) -> None:
     assert r.items == () and r.for_message_id is None and r.notices
 
 
-def test_cli_suggest_json_and_text(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'c.db'}"
+def test_cli_suggest_json_and_text(store_url: str) -> None:
+    url = store_url
     db = Database(url)
     ids = build(db)
     db.close()
@@ -283,9 +282,9 @@ def test_only_the_most_selective_terms_reach_the_index(db: Database, monkeypatch
     assert next(s.text for s in r.items if s.source == "past") == "Извините, курьерская служба задержала."
 
 
-def test_cli_shows_the_buyer_and_topic_before_the_notice(tmp_path: Path) -> None:
+def test_cli_shows_the_buyer_and_topic_before_the_notice(store_url: str) -> None:
     """ux-findings 14: with no match, the explanation printed above the "buyer:" line."""
-    url = f"sqlite:///{tmp_path / 'c.db'}"
+    url = store_url
     db = Database(url)
     ids = build(db)
     acc = accounts.get_account(db, "wb")
