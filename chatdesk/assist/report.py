@@ -43,7 +43,6 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from chatdesk.assist import topics as topic_rules
 from chatdesk.config import Config
 from chatdesk.store import analytics
-from chatdesk.store import topics as store_topics
 from chatdesk.store.db import Database
 
 GROUPS = ("marketplace", "account", "product", "topic", "day")
@@ -271,7 +270,7 @@ def build(db: Database, config: Config, *, since: datetime, until: datetime, by:
     rules, incremental). Raises ValueError for an unknown grouping, StoreError on store errors."""
     if by not in GROUPS:
         raise ValueError(f"--by must be one of {', '.join(GROUPS)}")
-    store_topics.tag_pending(db, lambda t: topic_rules.classify(t).code, version=topic_rules.VERSION)
+    topic_rules.tag_new(db)  # unsure tags are left for the configured model (hooks.attach refines them)
     facts = analytics.period_facts(db, since, until)
     day_of = _Days(config.tz)
     sla = timedelta(minutes=config.sla_late_minutes).total_seconds()
