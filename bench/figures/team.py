@@ -287,15 +287,15 @@ def _run(url: str, *, pace: float, duration: float) -> dict[str, float]:
                 from_start.append(r["seen"][k] - before)
             else:
                 missed += 1
-    # The watch alone: from the start of the daemon's write to the client's first announcement
-    # after it (the commit's NOTIFY can arrive before apply_page returns).
+    # The watch alone: from the daemon's commit to the client's first announcement after the
+    # write began (0 when the commit's NOTIFY arrived before apply_page returned).
     notice: list[float] = []
     for r in results:
         times = sorted(r["noticed"])
-        for before, _after in sent.values():
+        for before, after in sent.values():
             i = bisect.bisect_left(times, before)
             if i < len(times):
-                notice.append(times[i] - before)
+                notice.append(max(0.0, times[i] - after))
     writes = [after - before for before, after in sent.values()]
     idle = [r["idle_cpu"] for r in results]
     nan = float("nan")
