@@ -178,3 +178,57 @@ def test_the_list_shows_who_else_is_in_a_chat(db: Database, store_url: str, chat
     finally:
         anna.close()
     assert views.list_chats(db)[0].present == ()  # solo use: no presence query at all
+
+
+def _send_together(chat_id: int, senders: dict[str, Database], text: str) -> dict[str, str]:
+    """Start one queue_reply per operator at the same instant; name -> "queued" | "review"."""
+    import threading
+
+    start = threading.Barrier(len(senders))
+    outcome: dict[str, str] = {}
+
+    def send(name: str) -> None:
+        start.wait()
+        try:
+            replies.queue_reply(senders[name], chat_id, f"{text} {name}")
+            outcome[name] = "queued"
+        except team_uc.ReviewNeeded:
+            outcome[name] = "review"
+
+    threads = [threading.Thread(target=send, args=(name,)) for name in senders]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    return outcome
+
+
+def test_two_operators_sending_at_the_same_moment_cannot_both_pass_the_check(
+    db: Database, store_url: str, chat_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fresh-eyes finding: `send` by Анна and Иван started together both went out (look, then
+    write). The check now runs in the transaction that queues, after locking the chat; the
+    window between the early look and the queueing is widened here so both pass the early one."""
+    slow_parts = replies.reply_parts
+
+    def reply_parts(*args, **kwargs):  # type: ignore[no-untyped-def]
+        time.sleep(0.3)  # both operators are now past the early check
+        return slow_parts(*args, **kwargs)
+
+    monkeypatch.setattr(replies, "reply_parts", reply_parts)
+    anna, ivan = _as(store_url, "anna"), _as(store_url, "ivan")
+    acc = views.list_chats(db)[0].account_id
+    try:
+        for round_ in range(3):
+            if round_:
+                again = MessageInfo("c1", f"b{round_ + 1}", "buyer", "Ау?", T0 + timedelta(minutes=round_))
+                ingest.apply_page(db, acc, "chats", Page(messages=(again,)))
+            team_uc.seen(anna, chat_id)
+            team_uc.seen(ivan, chat_id)
+            outcome = _send_together(chat_id, {"anna": anna, "ivan": ivan}, f"ответ {round_}")
+            assert sorted(outcome.values()) == ["queued", "review"], outcome
+        sellers = [m for m in views.list_messages(db, chat_id) if m.author == "seller"]
+        assert len(sellers) == 3  # one reply per buyer message, never two
+    finally:
+        anna.close()
+        ivan.close()

@@ -141,6 +141,7 @@ def queue_reply(
     owner: str | None = None,
     anyway: bool = False,
     now: datetime | None = None,
+    basis: int | None = None,
 ) -> QueuedReply:
     """Check, split and queue a reply; the draft is cleared in the same transaction.
 
@@ -151,16 +152,20 @@ def queue_reply(
     Raises :class:`UsageError` for an unknown chat, a hard-limit breach (always) or a content
     warning without ``force``; nothing is queued then. Limits come from the chat's connector.
     Team mode (``db.operator``): raises :class:`team.ReviewNeeded` when the chat changed since
-    the operator last saw it, unless ``anyway``.
+    the operator last saw it, unless ``anyway``; the check runs in the queueing transaction
+    with the chat row locked, so two operators sending at once never both get through.
+    ``basis``: the reply was built from a suggestion for message ``basis``: a newer buyer
+    message or another person's reply stops it too (:func:`team.check_before_send`).
     """
     chat = views.get_chat(db, chat_id)
     if chat is None:
         raise UsageError(f"no chat with id {chat_id}")
     files = list(files or [])
     overrides = precheck(chat, text, files, force=force, db=db, now=now)
-    team.check_before_send(db, chat_id, anyway=anyway)
+    team.check_before_send(db, chat_id, anyway=anyway, basis=basis)
     parts = reply_parts(chat, text, files)
-    ids = outbox.enqueue_parts(db, chat_id, parts, overrides=overrides or None, owner=owner)
+    guard = team.send_guard(db, chat_id, anyway=anyway, basis=basis)
+    ids = outbox.enqueue_parts(db, chat_id, parts, overrides=overrides or None, owner=owner, guard=guard)
     return QueuedReply(chat_id, chat.account_id, tuple(ids), tuple(overrides))
 
 
@@ -215,7 +220,7 @@ def send_now(
         poller = store_accounts.lease_owner(db, chat.account_id)
         if poller is None:
             raise SecretsError(f"not sent, nothing queued: {exc}") from None
-        queued = queue_reply(db, chat_id, text, files, force=force, anyway=True)
+        queued = queue_reply(db, chat_id, text, files, force=force, anyway=anyway)  # checked again, atomically
         ids = ", ".join(map(str, queued.message_ids))
         return Outcome(
             EXIT_DO_NOT_RETRY,
@@ -224,7 +229,9 @@ def send_now(
     engine = SyncEngine(
         db, secrets=_ReadOnce(secrets, account.name, secret), config=config, client_factory=client_factory
     )
-    queued = queue_reply(db, chat_id, text, files, force=force, owner=engine.owner, anyway=True)
+    # The send-time check again, atomically with the queueing: another operator may have sent
+    # while the key was being read.
+    queued = queue_reply(db, chat_id, text, files, force=force, owner=engine.owner, anyway=anyway)
 
     async def deliver() -> None:
         try:

@@ -11,7 +11,10 @@ suggestions alike (all of them queue through :func:`check_before_send`).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import datetime
+
+from sqlmodel import Session
 
 from chatdesk.errors import UsageError
 from chatdesk.sanitize import safe_text
@@ -66,15 +69,46 @@ def describe(changes: list[team.Change], names: dict[str, str], now: datetime | 
     return " / ".join(parts) + " — review"
 
 
-def check_before_send(db: Database, chat_id: int, *, anyway: bool = False) -> None:
+def check_before_send(db: Database, chat_id: int, *, anyway: bool = False, basis: int | None = None) -> None:
     """Raise :class:`ReviewNeeded` when ``db.operator`` has not seen the chat's newest buyer
-    message or another person's reply. Solo use (no operator) and ``anyway`` skip the check."""
-    if db.operator is None or anyway:
+    message or another person's reply. Solo use (no operator) and ``anyway`` skip the check.
+
+    ``basis``: the reply was built from a suggestion made for message ``basis`` (its id); a
+    buyer message or another person's reply after it stops the send too, in solo use as well
+    (the suggestion answers a question that is no longer the latest).
+
+    This is the early check (before a keyring read or a dialog); the binding one runs again in
+    the queueing transaction (:func:`send_guard`)."""
+    if anyway or (db.operator is None and basis is None):
         return
-    changes = team.changes_since_seen(db, chat_id, db.operator)
+    with db.read() as s:
+        _raise_on_changes(s, chat_id, db.operator, basis)
+
+
+def _raise_on_changes(s: Session, chat_id: int, operator: str | None, basis: int | None) -> None:
+    changes = team.changes_since_seen_in(s, chat_id, operator, basis)
     if changes:
-        names = team.display_names(db)
+        names = team.display_names_in(s)
         raise ReviewNeeded(describe(changes, names), changes, names)
+
+
+def send_guard(
+    db: Database, chat_id: int, *, anyway: bool = False, basis: int | None = None
+) -> Callable[[Session], None] | None:
+    """The send-time check as a step of the queueing transaction (``outbox.enqueue_parts``'s
+    ``guard``): it locks the chat row, then raises :class:`ReviewNeeded` if anything arrived
+    since the operator last looked (or since ``basis``). Run in the transaction that inserts
+    the reply, two operators sending at once are serialized: the second one sees the first
+    one's reply and is stopped. None when there is nothing to check (solo use, ``anyway``)."""
+    if anyway or (db.operator is None and basis is None):
+        return None
+    operator = db.operator
+
+    def guard(s: Session) -> None:
+        team.lock_chat(s, chat_id)
+        _raise_on_changes(s, chat_id, operator, basis)
+
+    return guard
 
 
 def seen(db: Database, chat_id: int, message_id: int | None = None) -> None:
