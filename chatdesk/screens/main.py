@@ -22,7 +22,7 @@ from textual.widgets import Input
 
 from chatdesk.assist.topics import SHORT as TOPIC_SHORT
 from chatdesk.connectors import LABELS
-from chatdesk.keymap import bindings
+from chatdesk.keymap import bindings, list_hint
 from chatdesk.messages import DataChanged
 from chatdesk.sanitize import safe_text
 from chatdesk.screens.followup_actions import FollowUpActions
@@ -139,7 +139,9 @@ class MainScreen(AssistActions, FollowUpActions, Navigation, Outgoing, Sending, 
         hidden = self._hidden_id is not None and self._hidden_id == self.target_id
         keys = [key for on, key in _clear_keys(flt) if on]
         room = max(10, (pane.size.width or 28) - 5)  # the frame's corners and padding
-        pane.border_subtitle = _foot(hidden, keys, room) or "1-4 U w o /"
+        # Otherwise the filter keys, as remapped; team mode adds m (mine) and b (unassigned).
+        hint = list_hint(self.desk.keymap, team=self.desk.db.operator is not None)
+        pane.border_subtitle = _foot(hidden, keys, room) or hint
         chat = self.conversation.chat
         self.query_one("#chat-pane").border_title = (
             "Conversation"

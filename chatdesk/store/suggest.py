@@ -1,9 +1,10 @@
 """SQL behind "how did I answer this before": past buyer questions like this one, with the
-seller's reply that followed each, found through the full-text index (SQLite FTS5, BM25).
+seller's reply that followed each, found through the full-text index (SQLite FTS5, PostgreSQL
+``tsvector``) and ranked with Okapi BM25.
 
-What the query words mean is :mod:`chatdesk.store.terms` (stems as word prefixes, OR); this
-module only runs it. Another engine (PostgreSQL ``ts_rank`` over ``tsvector('russian')``) would
-implement :func:`past_answers` the same way.
+What the query words mean is :mod:`chatdesk.store.terms` (stems as word prefixes); this module
+decides which of them the index is asked about (the rarest ones: an index reads the whole
+posting list of every word it is asked about) and ranks what it returns over all of them.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from chatdesk.store import fts_pg, terms
 from chatdesk.store.db import Database, from_db
 
 CANDIDATES = 400
-"""How many index hits are ranked: on SQLite the newest this-many matches (ranking every match
-of common words over a million messages costs most of a second; the newest answers are how
-the seller answers now). The index holds every author's messages, so this over-fetches to
+"""How many index hits are ranked: the newest this-many matches (ranking every match of common
+words over a million messages costs most of a second; the newest answers are how the seller
+answers now). The index holds every author's messages, so this over-fetches to
 keep enough buyer questions that have an answer."""
 
 DEDUP_WINDOW = 60
@@ -36,7 +37,8 @@ ENOUGH = 3
 class PastAnswer:
     """A buyer question from another chat and the seller's first reply after it.
 
-    ``score`` is FTS5's ``bm25()`` (lower is better, negative); times are aware UTC.
+    ``score`` is Okapi BM25 negated (lower is better, as FTS5's ``bm25()``); ``topic`` the
+    question's stored topic tag, None while untagged; times are aware UTC.
     """
 
     question_id: int
@@ -94,11 +96,14 @@ def past_answers(
     :func:`selective_terms`): first all of them must occur (AND), and if that finds fewer than
     :data:`ENOUGH` answered questions, any of a wider selective set may (OR). The newest
     :data:`CANDIDATES` index hits of each stage are scored with Okapi BM25 over *all* the query's
-    terms. PostgreSQL ranks with ``ts_rank_cd`` over the same terms (see :mod:`chatdesk.store.fts_pg`).
-    Raises StoreError on store errors.
+    terms. PostgreSQL has no cheap document counts: all terms go to the index (AND, then OR), its
+    newest :data:`CANDIDATES` matches are scored with BM25 weighing every term the same (see
+    :func:`chatdesk.store.fts_pg.newest_hits_sql`). Raises StoreError on store errors.
     """
     if not query_terms:
         return []
+    if not db.is_sqlite and (estimated := pg_document_frequencies(db, query_terms)) is not None:
+        return _staged(db, query_terms, exclude_chat_id, limit, *estimated)
     if not db.is_sqlite:
         found = _lookup(db, query_terms, query_terms, "AND", exclude_chat_id, limit)
         if len(found) < ENOUGH and len(query_terms) > 1:
@@ -109,8 +114,18 @@ def past_answers(
                 if p.question_id not in seen
             ]
         return found[:limit]
-    df, total = document_frequencies(db, query_terms)
-    found = []
+    return _staged(db, query_terms, exclude_chat_id, limit, *document_frequencies(db, query_terms))
+
+
+def _staged(
+    db: Database,
+    query_terms: list[terms.Term],
+    exclude_chat_id: int,
+    limit: int,
+    df: dict[terms.Term, int],
+    total: int,
+) -> list[PastAnswer]:
+    found: list[PastAnswer] = []
     strict = selective_terms(query_terms, df, AND_BUDGET, AND_TERMS)
     if strict:
         found = _lookup(db, query_terms, strict, "AND", exclude_chat_id, limit, df, total)
@@ -197,6 +212,22 @@ def document_frequencies(db: Database, query_terms: list[terms.Term]) -> tuple[d
     return out, total
 
 
+def pg_document_frequencies(db: Database, query_terms: list[terms.Term]) -> tuple[dict[terms.Term, int], int] | None:
+    """PostgreSQL's estimate of :func:`document_frequencies`, from the planner's statistics of
+    the search index (:func:`chatdesk.store.fts_pg.lexeme_statistics`): a prefix term sums the
+    listed lexemes it begins; a term with none listed gets half the smallest listed share (it
+    is rarer than all of them). None without statistics (a store never analyzed)."""
+    stats = fts_pg.lexeme_statistics(db)
+    if stats is None:
+        return None
+    shares, floor, total = stats
+    out: dict[terms.Term, int] = {}
+    for t in query_terms:
+        share = sum(v for k, v in shares.items() if (k.startswith(t.text) if t.prefix else k == t.text))
+        out[t] = max(1, round((share or floor / 2) * total))
+    return out, max(total, 1)
+
+
 def selective_terms(
     query_terms: list[terms.Term], df: dict[terms.Term, int], budget: int, most: int
 ) -> list[terms.Term]:
@@ -232,7 +263,7 @@ def _lookup(
     hits = (
         "SELECT rowid AS id, 0.0 AS score FROM message_fts WHERE message_fts MATCH :q ORDER BY rowid DESC LIMIT :n"
         if db.is_sqlite
-        else fts_pg.ranked_hits_sql()
+        else fts_pg.newest_hits_sql()
     )
     sql = text(
         f"""
@@ -257,14 +288,15 @@ def _lookup(
         "q": match,
         "n": CANDIDATES,
         "chat": exclude_chat_id,
-        "limit": CANDIDATES if db.is_sqlite else limit,
-        "min_rowid": 0,  # PostgreSQL's ranked_hits_sql takes it: every match is looked at
+        "limit": CANDIDATES,
     }
     with db.read() as s:
         rows = s.execute(sql, params).all()
     scores = [float(r[12]) for r in rows]
-    if db.is_sqlite and rows:
-        scores = bm25(query_terms, [str(r[1]) for r in rows], df or {}, total)
+    if rows:
+        if df is None:  # PostgreSQL: no cheap document counts; every term weighs the same
+            df, total = dict.fromkeys(query_terms, 1), 2
+        scores = bm25(query_terms, [str(r[1]) for r in rows], df, total)
         best = sorted(range(len(rows)), key=lambda i: (scores[i], -int(rows[i][0])))[:limit]
         rows = [rows[i] for i in best]
         scores = [scores[i] for i in best]

@@ -96,6 +96,9 @@ class Composer(Vertical):
         self.files: list[dict[str, Any]] = []  # attachments of the reply being written
         self.status_text = Text()  # what the status line under the composer shows
         self._loaded: str | None = None  # text set by the program: its Changed is not an edit
+        # The buyer message (row id) a suggestion put into this reply answers: the send-time
+        # check stops the reply if the buyer or someone else wrote after it. None: typed.
+        self.basis: int | None = None
 
     def compose(self) -> ComposeResult:
         yield ComposerInput(id="composer-input", soft_wrap=True, tab_behavior="focus", show_line_numbers=False)
@@ -112,6 +115,7 @@ class Composer(Vertical):
     def set_chat(self, chat: ChatRow | None, draft: str | None) -> None:
         if chat is None or self.chat is None or chat.id != self.chat.id:
             self.files = []
+            self.basis = None
         self.chat = chat
         if draft is not None:
             self.set_text(draft)

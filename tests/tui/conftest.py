@@ -1,11 +1,13 @@
-"""Fixtures for the TUI tests: a small fixed store, a fixed clock, a fake sync engine."""
+"""Fixtures for the TUI tests: a small fixed store (on each engine), a fixed clock, a fake sync engine.
+
+Every test that reads or writes the store runs on SQLite and on PostgreSQL through ``store_url``;
+tests marked ``one_engine`` only render identical data and run on SQLite."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from textual.worker import WorkerCancelled
@@ -93,8 +95,9 @@ def _fast_timers(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Database:
-    db = Database(f"sqlite:///{tmp_path / 'tui.db'}")
+def store(store_url: str) -> Iterator[Database]:
+    """The seeded store, once per engine (SQLite and PostgreSQL, see ``tests/conftest.py``)."""
+    db = Database(store_url)
     seed(db)
     yield db
     db.close()
@@ -155,6 +158,7 @@ def make_app(db: Database, **kwargs: object) -> ChatdeskApp:
     config = kwargs.pop("config", None) or Config(timezone="UTC", mark_read_delay=0.3, bell=False)
     app = ChatdeskApp(db, config=config, **kwargs)  # type: ignore[arg-type]
     app.clock = lambda: NOW
+    app.cursor_blink = False  # a blinking cursor makes snapshots depend on timing
     return app
 
 
