@@ -83,7 +83,7 @@ class Composer(Vertical):
     Composer { height: auto; border-title-color: $text-muted; }
     Composer:focus-within { border-title-color: $text; border-title-style: bold; }
     Composer ComposerInput { height: auto; min-height: 3; max-height: 8; border: none; padding: 0 1; }
-    Composer #composer-status { height: auto; max-height: 2; padding: 0 1; color: $text-muted; }
+    Composer #composer-status { height: auto; max-height: 4; padding: 0 1; color: $text-muted; }
     Composer #composer-status.-hard { color: $text-error; }
     Composer #composer-status.-warn { color: $text-warning; }
     """
