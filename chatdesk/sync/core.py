@@ -66,6 +66,9 @@ class EngineCore:
         self._runtimes: dict[int, Runtime] = {}
         self._listeners: list[Callable[[SyncEvent], None]] = []
         self._held: set[int] = set()
+        # Accounts whose key this process lacks while nobody else polls them (team mode: an
+        # operator's TUI); said once per account, cleared when a sync service takes the lease.
+        self._keyless: set[int] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._scheduler: AsyncIOScheduler | None = None  # created by start(), on the engine loop

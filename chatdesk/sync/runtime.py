@@ -35,7 +35,7 @@ ClientFactory = Callable[[AccountRow], httpx.AsyncClient]
 class SyncEvent:
     """What happened, for listeners (the TUI). Delivered from the engine's thread."""
 
-    kind: str  # synced | error | outbox | followup | lease (this engine began polling the account)
+    kind: str  # synced | error | outbox | followup | lease (this engine began polling the account) | keyless
     account_id: int | None = None
     new_buyer_messages: int = 0
     chat_ids: frozenset[int] = frozenset()

@@ -15,7 +15,7 @@ from chatdesk.connectors.base import (
     Page,
     redact,
 )
-from chatdesk.errors import ChatdeskError
+from chatdesk.errors import ChatdeskError, SecretsError
 from chatdesk.store import accounts as store_accounts
 from chatdesk.store import ingest, outbox
 from chatdesk.store.db import from_db, utcnow
@@ -27,6 +27,11 @@ from chatdesk.sync.runtime import (
     SyncEvent,
     log_unexpected,
 )
+
+
+def keyless_words(account: str) -> str:
+    """What an operator's TUI without the account's key says about it (status line)."""
+    return f"no sync service is polling {account} (keys live on the sync host)"
 
 
 class StreamPolling(OutboxDelivery):
@@ -53,18 +58,28 @@ class StreamPolling(OutboxDelivery):
         fence = await asyncio.to_thread(self._take_lease, account.id, ttl)
         if fence is None:
             self._held.discard(account.id)
+            if account.id in self._keyless:  # a sync service took it: no longer "nobody polls"
+                self._keyless.discard(account.id)
+                self._emit(SyncEvent("keyless", account.id))
             owner = await asyncio.to_thread(store_accounts.lease_owner, self.db, account.id)
             result.polled = False
             result.note = f"polled by another chatdesk process ({owner})"
             return result
         self._held.add(account.id)
-        if not had_lease:  # "sync: here" now, not after the first poll (a first sync takes minutes)
-            self._emit(SyncEvent("lease", account.id))
+        if not had_lease and account.id not in self._keyless:
+            self._emit(SyncEvent("lease", account.id))  # "sync: here" now, not after a first sync's minutes
         try:
             rt = await self._runtime(account)
         except ChatdeskError as exc:
             self._held.discard(account.id)
             await asyncio.to_thread(store_accounts.release_lease, self.db, account.id, self.owner)
+            if self._keys_elsewhere(exc):
+                result.polled = False
+                result.note = keyless_words(account.name)
+                if account.id not in self._keyless:  # said once, in the status line (never a toast)
+                    self._keyless.add(account.id)
+                    self._emit(SyncEvent("keyless", account.id, message=result.note))
+                return result
             msg = str(exc)
             await asyncio.to_thread(
                 ingest.record_attempt, self.db, account.id, "chats", ok=False, error=msg, error_kind="secret"
@@ -107,6 +122,13 @@ class StreamPolling(OutboxDelivery):
             )
         )
         return result
+
+    def _keys_elsewhere(self, exc: ChatdeskError) -> bool:
+        """True when a missing or unreadable key is expected here: an operator's TUI in team
+        mode (``db.operator`` set, not a daemon) whose keys live on the sync host. Such a
+        process never records the key error in the shared store nor tells the operator to add
+        a key (issue 15, "keys stay on one host"); a solo user's TUI and ``chatdesk sync`` do."""
+        return isinstance(exc, SecretsError) and self.watching and not self.daemon and bool(self.db.operator)
 
     def _take_lease(self, account_id: int, ttl: float) -> int | None:
         """Heartbeat this engine, then take the account's lease within a fair share: with N

@@ -191,7 +191,9 @@ class Loading(InboxBase):
         self.post_message(StatusLoaded(streams, unread, polling))
 
     def on_status_loaded(self, message: StatusLoaded) -> None:
-        self.query_one(StatusLine).show(message.streams, message.unread, message.polling, self.desk.recent_errors)
+        self.query_one(StatusLine).show(
+            message.streams, message.unread, message.polling, self.desk.recent_errors, self.desk.sync_notes
+        )
         if self._last_unread is not None and message.unread > self._last_unread:
             self.post_message(UnreadGrew(message.unread - self._last_unread))
         self._last_unread = message.unread
