@@ -70,7 +70,7 @@ class MainScreen(AssistActions, FollowUpActions, Navigation, Outgoing, Sending, 
                 )
             with Vertical(id="chat-pane"):
                 yield ChatHeader(id="chat-header")
-                yield ConversationView(tz=cfg.tz, id="conversation")
+                yield ConversationView(tz=cfg.tz, id="conversation", me=desk.db.operator)
                 yield Composer(id="composer", clock=lambda: desk.clock())  # read through: tests swap it
         yield StatusLine(desk.clock, id="status-line")
         yield FittedFooter(compact=True)
