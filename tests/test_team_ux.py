@@ -4,6 +4,7 @@ one store), each on both engines."""
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from chatdesk.secrets import MemorySecrets
 from chatdesk.store import accounts, views
@@ -65,3 +66,91 @@ def test_status_line_words_for_an_account_nobody_polls() -> None:
     assert account_state([st], now, None, note) == (note, "warn")
     polled = StreamStatus(**{**fields, "poller": "host:1"})  # type: ignore[arg-type]
     assert account_state([polled], now, None, note)[1] == "error"  # a daemon polls it: its state wins
+
+
+def test_who_a_seller_message_is_shown_as() -> None:
+    from datetime import UTC, datetime
+
+    from chatdesk.store.views import MessageRow
+    from chatdesk.widgets.conversation import seller_label
+
+    def msg(operator: str | None, name: str | None = None) -> MessageRow:
+        return MessageRow(
+            1, 1, None, "seller", "ok", datetime(2026, 1, 1, tzinfo=UTC), (), "sent", None, operator, name
+        )
+
+    # Ivan's window: Anna's follow-up carries her name, a portal reply is "seller", his own "You"
+    assert seller_label(msg("anna", "Анна"), "ivan") == "Анна"
+    assert seller_label(msg(None), "ivan") == "seller"
+    assert seller_label(msg("ivan", "Иван"), "ivan") == "You"
+    # Anna's window: her own follow-up is "You"
+    assert seller_label(msg("anna", "Анна"), "anna") == "You"
+    # solo chatdesk (no operator): every reply is the user's own
+    assert seller_label(msg(None), None) == "You"
+    assert seller_label(msg("anna", "\x1b[31mАнна[/b]"), "ivan") == "Анна[/b]"  # sanitized, never markup
+
+
+def _wait(cond, seconds: float = 5.0) -> bool:  # type: ignore[no-untyped-def]
+    import time
+
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return bool(cond())
+
+
+async def test_a_daemon_polls_at_the_tui_pace_while_an_operator_tui_is_open_anywhere(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chatdesk.sync import core as sync_core
+    from chatdesk.sync import policy
+    from tests.test_sync import FakeConnector
+
+    monkeypatch.setattr(sync_core, "connector_class", lambda _m: FakeConnector)
+    acc = accounts.add_account(db, "wb-main", "wildberries")
+    paces: list[bool] = []
+    real = policy.stream_interval
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        paces.append(kwargs["watching"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(policy, "stream_interval", spy)
+    daemon = SyncEngine(
+        db, secrets=MemorySecrets({"wb-main": "tok"}), owner="daemon", client_factory=lambda _a: httpx.AsyncClient()
+    )
+    daemon.daemon = True
+    monkeypatch.setattr(daemon, "TICK", 0.0)  # read the clients table on every pace decision
+    await daemon.poll_account(acc.id, force=True)
+    assert paces and not any(paces)  # nobody watches: the idle pace
+    # Anna's keyless TUI on another host opens: its engine beats a row into the store
+    tui = SyncEngine(db, secrets=MemorySecrets({}), owner="anna-tui", client_factory=lambda _a: httpx.AsyncClient())
+    db.operator = "anna"
+    tui.start()
+    try:
+        assert _wait(lambda: accounts.open_clients(db) == 1)
+        paces.clear()
+        await daemon.poll_account(acc.id, force=True)
+        assert paces and all(paces)  # the daemon uses its "TUI open" pace
+    finally:
+        tui.shutdown()
+    # quitting removes the row at once (not after CLIENT_TTL)
+    assert accounts.open_clients(db) == 0
+    paces.clear()
+    await daemon.poll_account(acc.id, force=True)
+    assert paces and not any(paces)
+    await daemon.aclose()
+
+
+def test_open_clients_expire_when_their_heartbeat_runs_out(db: Database) -> None:
+    import time
+
+    accounts.client_heartbeat(db, "h1:1:a", "anna", 0.5)
+    accounts.client_heartbeat(db, "h2:2:b", "ivan", 60)
+    assert accounts.open_clients(db) == 2
+    time.sleep(1.2)
+    assert accounts.open_clients(db) == 1  # Anna's TUI died without quitting: it expired
+    accounts.client_gone(db, "h2:2:b")
+    assert accounts.open_clients(db) == 0

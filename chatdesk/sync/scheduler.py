@@ -54,6 +54,15 @@ class Scheduling(StreamPolling):
             self.deliver_followups, "interval", seconds=self.followup_interval, id="followups", max_instances=1
         )
         scheduler.add_job(self._refresh_jobs, "interval", seconds=30, id="accounts", max_instances=1)
+        if self.watching:  # a TUI: daemons anywhere poll at their "TUI open" pace while it beats
+            scheduler.add_job(
+                self.client_beat,
+                "interval",
+                seconds=self.CLIENT_BEAT,
+                id="client",
+                max_instances=1,
+                next_run_time=datetime.now().astimezone(),
+            )
         scheduler.start()
 
     async def _refresh_jobs(self) -> None:

@@ -214,8 +214,9 @@ class StreamPolling(OutboxDelivery):
 
     async def _pace(self, rt: Runtime, stream: str, interval: float, *, requests: dict[str, int]) -> float:
         """Seconds until the stream's next poll (:func:`policy.stream_interval`): fast while a
-        TUI is open or a buyer waits, the configured interval otherwise (slower overnight),
-        within a quarter of the marketplace's budget for what this poll cost."""
+        TUI is open (this engine's, or any operator's on the store: :meth:`someone_watches`)
+        or a buyer waits, the configured interval otherwise (slower overnight), within a
+        quarter of the marketplace's budget for what this poll cost."""
         since = utcnow() - policy.WAITING_WINDOW
         try:
             waiting = await asyncio.to_thread(ingest.buyer_waiting, self.db, rt.account.id, since)
@@ -225,7 +226,7 @@ class StreamPolling(OutboxDelivery):
             rt.account.marketplace,
             stream,
             base=interval,
-            watching=self.watching,
+            watching=await self.someone_watches(),
             waiting=waiting,
             hour=datetime.now().hour,
             requests=requests,
