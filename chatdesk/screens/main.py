@@ -83,7 +83,7 @@ class MainScreen(AssistActions, FollowUpActions, Navigation, Outgoing, Sending, 
         self.chat_list.reload()
         self.refresh_status()
         self.set_interval(5, self.refresh_status)
-        self.set_interval(10, self.presence_beat)  # team mode only; a no-op otherwise
+        self.set_interval(self.PRESENCE_CHECK, self.presence_beat)  # team mode only; a no-op otherwise
 
     def _update_titles(self) -> None:
         flt = self.chat_list.filter
@@ -132,3 +132,6 @@ class MainScreen(AssistActions, FollowUpActions, Navigation, Outgoing, Sending, 
         worker = self.flush_draft()
         if worker is not None:
             await worker.wait()
+        leaving = self.leave_presence()  # others stop seeing "viewing"/"typing" now
+        if leaving is not None:
+            await leaving.wait()

@@ -96,6 +96,7 @@ class Composer(Vertical):
         self.files: list[dict[str, Any]] = []  # attachments of the reply being written
         self.status_text = Text()  # what the status line under the composer shows
         self._loaded: str | None = None  # text set by the program: its Changed is not an edit
+        self.edited_at: datetime | None = None  # the operator's last keystroke in this chat (the clock's time)
 
     def compose(self) -> ComposeResult:
         yield ComposerInput(id="composer-input", soft_wrap=True, tab_behavior="focus", show_line_numbers=False)
@@ -112,6 +113,7 @@ class Composer(Vertical):
     def set_chat(self, chat: ChatRow | None, draft: str | None) -> None:
         if chat is None or self.chat is None or chat.id != self.chat.id:
             self.files = []
+            self.edited_at = None
         self.chat = chat
         if draft is not None:
             self.set_text(draft)
@@ -177,4 +179,5 @@ class Composer(Vertical):
             event.stop()
             return
         self._loaded = None
+        self.edited_at = self.clock()  # a real edit: team mode's "typing" lasts ~10 s after it
         self.update_status()
