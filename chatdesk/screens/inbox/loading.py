@@ -140,7 +140,7 @@ class Loading(InboxBase):
             return
         state = self.presence_state()
         now = time.monotonic()
-        sent = getattr(self, "_presence_sent", None)  # (chat id, state, monotonic time)
+        sent = self._presence_sent
         if sent is not None and sent[:2] == (self.target_id, state) and now - sent[2] < self.PRESENCE_BEAT:
             return
         self._presence_sent = (self.target_id, state, now)
@@ -159,7 +159,7 @@ class Loading(InboxBase):
     def leave_presence(self) -> Any:
         """(quit) Clear this window's presence at once, not after the expiry: a thread worker
         to await, or None when there is nothing to clear."""
-        sent = getattr(self, "_presence_sent", None)
+        sent = self._presence_sent
         db = self.desk.db
         if sent is None or db.operator is None:
             return None
