@@ -279,8 +279,10 @@ class HookRunner:
             proc.wait()
             raise RuntimeError(f"killed after {self.settings.timeout:g} s") from None
         if proc.returncode:
-            first = (err or b"").decode("utf-8", "replace").strip().splitlines()[:1]
-            raise RuntimeError(f"exit {proc.returncode}" + (f": {first[0]}" if first else ""))
+            # the last line says why (a Python traceback ends with the error; most tools print one line)
+            last = [line for line in (err or b"").decode("utf-8", "replace").splitlines() if line.strip()][-1:]
+            why = safe_text(last[0], single_line=True, max_len=300) if last else ""
+            raise RuntimeError(f"exit {proc.returncode}" + (f": {why}" if why else ""))
 
 
 def legacy_line(event: Event) -> str:
@@ -320,16 +322,27 @@ class Watcher:
     passing makes SLA and window events), runs the hooks, and tags new buyer messages with
     topics. Never blocks the engine: the listener only sets a flag."""
 
-    def __init__(self, runner: HookRunner | None, *, tag: Callable[[], object] | None = None, every: float = 60.0):
+    def __init__(
+        self,
+        runner: HookRunner | None,
+        *,
+        tag: Callable[[], object] | None = None,
+        every: float = 60.0,
+        name: str = "chatdesk-hooks",
+    ):
         self.runner = runner
         self.tag = tag
         self.every = every
+        self.companions: list[Watcher] = []
+        """Other watchers started and stopped with this one (the topic refiner)."""
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="chatdesk-hooks", daemon=True)
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
 
     def start(self) -> Watcher:
         self._thread.start()
+        for w in self.companions:
+            w.start()
         return self
 
     def poke(self, *_args: object) -> None:
@@ -338,6 +351,8 @@ class Watcher:
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
+        for w in self.companions:
+            w.stop()
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -359,9 +374,11 @@ class Watcher:
 
 def attach(engine, db: Database, config) -> Watcher:  # type: ignore[no-untyped-def]
     """Start a :class:`Watcher` for ``engine`` (a SyncEngine): hooks from ``config`` and topic
-    tagging. Returns it (call ``stop()`` at exit). Raises ValueError for bad ``[hooks]``."""
-    from chatdesk.assist import topics
-    from chatdesk.store import topics as store_topics
+    tagging; with a configured model that refines topics (``[assist]``, see
+    :attr:`chatdesk.assist.llm.AssistSettings.refines_topics`), a second thread shows the
+    unsure tags to it after each tagging round. Returns the watcher (call ``stop()`` at exit).
+    Raises ValueError for bad ``[hooks]`` or ``[assist]``."""
+    from chatdesk.assist import llm, topics
 
     settings = parse_settings(getattr(config, "hooks", {}) or {}, getattr(config, "notify_command", ()))
     runner = (
@@ -369,10 +386,50 @@ def attach(engine, db: Database, config) -> Watcher:  # type: ignore[no-untyped-
         if settings.enabled
         else None
     )
+    assist = llm.parse_settings(getattr(config, "assist", {}) or {})
+    said: list[str | None] = [None]
+    refiner = (
+        Watcher(
+            None,
+            tag=lambda: refine_topics(db, assist, getattr(engine, "secrets", None), said),
+            name="chatdesk-topics",
+        )
+        if assist.refines_topics
+        else None
+    )
 
     def tag() -> None:
-        store_topics.tag_pending(db, lambda t: topics.classify(t).code, version=topics.VERSION, limit=20_000)
+        topics.tag_new(db, limit=20_000)
+        if refiner is not None:
+            refiner.poke()
 
     watcher = Watcher(runner, tag=tag)
+    if refiner is not None:
+        watcher.companions.append(refiner)
     engine.add_listener(watcher.poke)
     return watcher.start()
+
+
+def refine_topics(db: Database, assist, secrets, said: list[str | None] | None = None) -> object:  # type: ignore[no-untyped-def]
+    """One background round of topic refinement by the configured model (bounded: 60 s of
+    batches); the endpoint's key is read from the keyring here, off any UI loop. A failure is
+    logged (once while it stays the same, when ``said`` carries the last one) and those
+    messages are retried on the next round. Returns the :class:`chatdesk.assist.topics.Refined`."""
+    from chatdesk.assist import llm, topics
+
+    key = None
+    if assist.base_url and secrets is not None:
+        try:
+            key = secrets.get(llm.KEY_NAME)
+        except Exception:
+            key = None  # no key stored: a local model needs none
+    since = datetime.now(UTC) - timedelta(days=topics.BACKGROUND_DAYS)
+    done = topics.refine(db, assist, key=key, since=since)
+    last = said[0] if said else None
+    if done.error and done.error != last:
+        log.warning("topics: %s", safe_text(done.error, single_line=True, max_len=300))
+    elif last and not done.error and done.asked:
+        log.info("topics: the model answers again")
+    if said is not None and (done.error or done.asked):
+        said[0] = done.error
+    return done

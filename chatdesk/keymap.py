@@ -182,6 +182,30 @@ def _display(keys: str) -> str:
     )
 
 
+# (``t``, the topic filter, is in the help screen; the list's hint keeps to these.)
+LIST_FILTERS = ("filter_unread", "filter_waiting", "filter_status", "filter_text")
+TEAM_FILTERS = ("filter_mine", "filter_unassigned")  # only with an operator (team mode)
+_MARKETPLACE_FILTERS = ("filter_all", "filter_wb", "filter_ozon", "filter_ym")
+
+
+def list_hint(keymap: dict[str, str], *, team: bool) -> str:
+    """The chat list's one-line reminder of its filter keys, after the user's remapping:
+    ``"1-4 U w o /"``, and in team mode ``m b`` (mine, unassigned) too. The first key of
+    each binding is shown; marketplace keys 1..4 left as they are read ``1-4``."""
+    by_id = {k.id: k for k in KEYS}
+
+    def first(key_id: str) -> str:
+        keys = keymap.get(key_id, by_id[key_id].keys)
+        return _display(keys.split(",")[0].strip())
+
+    markets = [first(k) for k in _MARKETPLACE_FILTERS]
+    words = ["1-4"] if markets == ["1", "2", "3", "4"] else markets
+    words += [first(k) for k in LIST_FILTERS]
+    if team:
+        words += [first(k) for k in TEAM_FILTERS]
+    return " ".join(words)
+
+
 def validate(keymap: dict[str, str]) -> tuple[dict[str, str], list[str]]:
     """Split the user's keymap into known ids and the unknown ids to warn about."""
     known = {k.id for k in KEYS}

@@ -130,3 +130,16 @@ def test_change_watch_survives_a_failing_listener(db: Database, store_url: str, 
         watch.stop()
         watch.join(2)
         other.close()
+
+
+def test_a_closed_store_reads_no_version_and_the_watch_ends(store_url: str, db: Database) -> None:
+    other = Database(store_url, create=False)
+    watch = ChangeWatch(other, lambda: None)
+    watch.start()
+    time.sleep(0.2)
+    watch.stop()
+    other.close()  # the app closes the store right after quitting; the thread may still be waiting
+    assert other.data_version() is None
+    assert other.wait_for_change(1, 0.1) is None
+    watch.join(2)
+    assert not watch.running

@@ -92,10 +92,18 @@ def test_interrupted_send_becomes_unknown_and_is_not_resent(db: Database, acc, m
     (job,) = outbox.claim_due(db, acc.id, "dead-process")
     assert outbox.begin_part(db, job, 0)  # the request was on the wire when the process died
     outbox.enqueue(db, chat.id, "second")  # unrelated queued row stays queued
-    from chatdesk.store import db as dbmod
+    # The dead process stopped renewing: its claim lapses by the database's clock (issue 15:
+    # a skewed local clock no longer decides, so the lapse is made in the store itself).
+    from sqlalchemy import update
 
-    real = dbmod.utcnow
-    monkeypatch.setattr(outbox, "utcnow", lambda: real() + timedelta(hours=1))
+    from chatdesk.store.schema import Outbox
+
+    with db.write() as s:
+        s.execute(
+            update(Outbox)
+            .where(Outbox.claimed_by == "dead-process")  # type: ignore[arg-type]
+            .values(claimed_until=datetime.now(UTC) - timedelta(hours=1))
+        )
     assert outbox.settle_interrupted(db, acc.id) == 1
     assert outbox.message_state(db, mid)[0] == "unknown"
     jobs = outbox.claim_due(db, acc.id, "me")

@@ -10,9 +10,11 @@
    random mixes of ~30 phrases, so every stem occurs in tens of thousands of messages: a worst
    case for the lookup.
 10. ``chatdesk report --since 30d`` (by marketplace) over the 30 days before the store's newest
-   message, which hold about half of the store's messages. Measured on a copy whose buyer
-   messages were tagged with topics first (the TUI and the daemon tag in the background as
-   messages arrive); the one-off tagging rate of a store that was never tagged is reported too.
+   message, which hold 92 % of the store's messages (920,705: 525,915 from buyers). Wall time
+   and the process's CPU time (the database work of SQLite runs in the process). Measured on a
+   copy whose buyer messages were tagged with topics first (the TUI and the daemon tag in the
+   background as messages arrive); the one-off tagging rate of a never-tagged store is reported
+   too.
 """
 
 from __future__ import annotations
@@ -91,17 +93,25 @@ def fig10(stores: Stores) -> Result:
         def build() -> None:
             holder["r"] = report.build(db, cfg, since=since, until=until, by="marketplace", now=until)
 
+        cpu0 = time.process_time()
         took = timed(build)
+        cpu = time.process_time() - cpu0
     finally:
         db.close()
     r = holder["r"]
     return Result(
         10,
         "report over 30 days, 1M-message store",
-        f"{took:.1f} s ({r.total.buyer_messages:,} buyer messages, {r.total.turns:,} turns)",
+        f"{took:.1f} s, {cpu:.1f} s CPU ({r.total.buyer_messages:,} buyer messages, {r.total.turns:,} turns)",
         f"tagging a never-tagged store: {tagged / tag_s:,.0f} msg/s",
         "—",
         f"< {REPORT_TARGET_S:.0f} s",
         took < REPORT_TARGET_S,
-        data={"report_s": took, "buyer_messages": r.total.buyer_messages, "tag_rate": tagged / tag_s},
+        note="wall time; the CPU time of the process shows what a shared machine's load added",
+        data={
+            "report_s": took,
+            "report_cpu_s": cpu,
+            "buyer_messages": r.total.buyer_messages,
+            "tag_rate": tagged / tag_s,
+        },
     )

@@ -7,8 +7,8 @@ Each client is a process (as on an operator's machine) with the TUI's two halves
   50 messages) and a search (figure 6's queries), one action every ``pace`` seconds;
 - **the live update**: the TUI's own :class:`~chatdesk.store.watch.ChangeWatch` (LISTEN/NOTIFY
   on PostgreSQL, ``data_version`` on SQLite) and, on each change, the reload the TUI does in its
-  workers: chat count and first list page (100 rows), the open conversation (51 messages), the
-  status line's sync state and unread total.
+  three worker threads: the first list page (100 rows); the open conversation (51 messages);
+  the chat count and the status line's sync state and unread total.
 
 The daemon ingests one buyer message every 200 ms through ``ingest.apply_page``, each into the
 next of 20 chats (a chat's preview is not replaced before clients had 4 s to see it), and notes
@@ -27,11 +27,13 @@ copy of it. Without PostgreSQL binaries the PostgreSQL half reports n/a.
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -46,7 +48,7 @@ from chatdesk.store.watch import ChangeWatch
 CLIENTS = 10
 DURATION_S = 20.0  # the busy phase, per engine
 QUICK_S = 5.0  # the busy phase of ``--quick``
-IDLE_S = 10.0  # the idle phase: CPU of a client that only watches
+IDLE_S = 6.0  # the idle phase: CPU of a client that only watches
 PACE_S = 0.5  # between two operator actions (list page, open, search)
 DAEMON_EVERY_S = 0.2
 BUSY_CHATS = 20
@@ -107,12 +109,11 @@ def copy_to_postgresql(sqlite_path: Path, url: str) -> float:
     return time.perf_counter() - started
 
 
-def _reload(db: Database, open_id: int, seen: dict[int, float]) -> None:
-    """What an open TUI reads when the store changed (``Loading.on_data_changed``): the first
-    list page, the open conversation, the chat count and the status line. The TUI runs these
-    as parallel workers and paints each as it lands; here they run one after the other, list
-    first, and a message counts as seen when the list page (or the conversation) holding it
-    has been read: ``seen`` gets message number -> wall clock."""
+def _reloads(db: Database, open_chat: Callable[[], int], seen: dict[int, float]) -> list[Callable[[], None]]:
+    """What an open TUI reads when the store changed (``Loading.on_data_changed``), as the
+    TUI's three worker groups: the first list page; the open conversation; the chat count and
+    the status line. A message counts as seen when the list page or the conversation holding
+    it has been read: ``seen`` gets message number -> wall clock."""
 
     def note(texts: list[str]) -> None:
         now = time.time()
@@ -120,12 +121,20 @@ def _reload(db: Database, open_id: int, seen: dict[int, float]) -> None:
             if text.startswith(MARK + " "):
                 seen.setdefault(int(text.split()[1]), now)
 
-    note([r.preview or "" for r in views.list_chats(db, offset=0, limit=LIST_PAGE)])
-    views.get_chat(db, open_id)
-    note([m.text for m in views.list_messages(db, open_id, limit=51)])
-    views.count_chats(db)
-    views.sync_status(db)
-    views.total_unread(db)
+    def list_page() -> None:
+        note([r.preview or "" for r in views.list_chats(db, offset=0, limit=LIST_PAGE)])
+
+    def conversation() -> None:
+        chat_id = open_chat()
+        views.get_chat(db, chat_id)
+        note([m.text for m in views.list_messages(db, chat_id, limit=51)])
+
+    def status() -> None:
+        views.count_chats(db)
+        views.sync_status(db)
+        views.total_unread(db)
+
+    return [list_page, conversation, status]
 
 
 def _client(url: str, n: int, pace: float, duration: float, ids: list[int], total: int, go, out) -> None:  # type: ignore[no-untyped-def]
@@ -134,23 +143,33 @@ def _client(url: str, n: int, pace: float, duration: float, ids: list[int], tota
     rng = random.Random(n)
     open_id = rng.choice(ids)
     seen: dict[int, float] = {}  # message number -> wall clock of the reload that showed it
-    reloads: list[float] = []
-    changed = threading.Event()
+    reloads: list[float] = []  # how long the list page reload took
     done = threading.Event()
+    signals: list[threading.Event] = []
 
-    def reloader() -> None:  # the TUI's reload workers
-        while not done.is_set():
-            if not changed.wait(0.2):
-                continue
+    def worker(job: Callable[[], None], changed: threading.Event, timed: bool) -> None:
+        while True:
+            changed.wait()  # asleep until the watch announces a change (or the end)
+            if done.is_set():
+                return
             changed.clear()
             t = time.perf_counter()
-            _reload(db, open_id, seen)
-            reloads.append(time.perf_counter() - t)
+            job()
+            if timed:
+                reloads.append(time.perf_counter() - t)
 
-    watch = ChangeWatch(db, changed.set)
+    threads = []
+    for i, job in enumerate(_reloads(db, lambda: open_id, seen)):
+        signals.append(threading.Event())
+        threads.append(threading.Thread(target=worker, args=(job, signals[-1], i == 0), daemon=True))
+        threads[-1].start()
+
+    def changed() -> None:  # what the app's StoreChanged message sets off
+        for event in signals:
+            event.set()
+
+    watch = ChangeWatch(db, changed)
     watch.start()
-    worker = threading.Thread(target=reloader, daemon=True)
-    worker.start()
     out.put(("ready", n))
     go.wait()
     until = time.monotonic() + duration
@@ -181,7 +200,10 @@ def _client(url: str, n: int, pace: float, duration: float, ids: list[int], tota
     finally:
         watch.stop()
         done.set()
-        worker.join(5)
+        for event in signals:
+            event.set()
+        for t in threads:
+            t.join(5)
         watch.join(2)
         db.close()
     out.put(
@@ -235,6 +257,7 @@ def _run(url: str, *, pace: float, duration: float) -> dict[str, float]:
     go = ctx.Event()
     procs = [ctx.Process(target=_client, args=(url, n, pace, duration, ids, total, go, out)) for n in range(CLIENTS)]
     procs.append(ctx.Process(target=_daemon, args=(url, account, busy, duration, go, daemon_out)))
+    load_before = os.getloadavg()[0]
     for p in procs:
         p.start()
     for _ in range(CLIENTS):  # every client has started, opened the store and its watch
@@ -282,6 +305,8 @@ def _run(url: str, *, pace: float, duration: float) -> dict[str, float]:
         "idle_cpu_max": max(idle),
         "idle_reloads": float(sum(r["idle_reloads"] for r in results)),
         "ops": float(len(lists) + len(opens) + len(searches)),
+        "load_before": load_before,  # 1-minute load average of the machine (other jobs included)
+        "load_after": os.getloadavg()[0],
     }
 
 
@@ -349,7 +374,7 @@ def run(stores: Stores, big: Path | None = None, *, pace: float = PACE_S, durati
         return (
             f"{name}: list {ms(r['list_p95'])}, open {ms(r['open_p95'])}, search {ms(r['search_p95'])}, "
             f"propagation {ms(r['propagation_p95'])} (p50 {ms(r['propagation_p50'])}), "
-            f"idle client CPU {r['idle_cpu_mean'] * 100:.2f} %"
+            f"idle client CPU {r['idle_cpu_mean'] * 100:.2f} %, load {r['load_before']:.1f}/{r['load_after']:.1f}"
         )
 
     ok = None

@@ -7,6 +7,11 @@ and prints a draft. Configured in ``config.toml``::
     model = "qwen2.5:7b"
     command = ["/home/me/bin/draft"]         # instead of (or before) the endpoint; no shell
     timeout = 20                             # seconds, 1-120
+    refine_topics = true                     # let it re-tag buyer messages the rules are unsure of
+
+``refine_topics`` defaults to on for an endpoint on this machine and off otherwise: a hosted
+endpoint would receive buyer messages in the background, and a draft ``command`` must know the
+``"task": "topics"`` request (see :func:`topics_context`) before it is handed one.
 
 The endpoint's key, if it needs one, is in the keyring only (``chatdesk assist key``) and is
 sent only to that exact host (redirects are not followed). Without ``[assist]`` nothing leaves
@@ -64,6 +69,8 @@ class AssistSettings:
     model: str | None = None
     command: tuple[str, ...] = ()
     timeout: float = 20.0
+    refine_topics: bool | None = None
+    """None: the default (on for an endpoint on this machine, off otherwise)."""
 
     @property
     def enabled(self) -> bool:
@@ -78,6 +85,15 @@ class AssistSettings:
         """Whether drafts send chat text off this machine (an endpoint not on loopback)."""
         return bool(self.base_url) and not _loopback(self.host)
 
+    @property
+    def refines_topics(self) -> bool:
+        """Whether unsure topic tags go to the model (in the background, after sync)."""
+        if not self.enabled:
+            return False
+        if self.refine_topics is not None:
+            return self.refine_topics
+        return bool(self.base_url and self.model) and not self.remote
+
 
 def _loopback(host: str) -> bool:
     if host == "localhost":
@@ -90,7 +106,7 @@ def _loopback(host: str) -> bool:
 
 def parse_settings(raw: Mapping[str, object]) -> AssistSettings:
     """``[assist]`` from config.toml; raises ValueError naming the problem."""
-    known = {"base_url", "model", "command", "timeout"}
+    known = {"base_url", "model", "command", "timeout", "refine_topics"}
     for key in raw:
         if key not in known:
             raise ValueError(f"unknown assist setting {key!r}; use {', '.join(sorted(known))}")
@@ -117,11 +133,15 @@ def parse_settings(raw: Mapping[str, object]) -> AssistSettings:
         raise ValueError('assist.command must be a command as a list of strings, like ["/path/to/script"]')
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 1 <= timeout <= MAX_TIMEOUT:
         raise ValueError(f"assist.timeout must be a number of seconds from 1 to {MAX_TIMEOUT:g}")
+    refine = raw.get("refine_topics")
+    if refine is not None and not isinstance(refine, bool):
+        raise ValueError("assist.refine_topics must be true or false")
     return AssistSettings(
         base_url=base_url,
         model=(model or None) if isinstance(model, str) else None,
         command=tuple(command),
         timeout=float(timeout),
+        refine_topics=refine,
     )
 
 
@@ -167,6 +187,43 @@ def context(
     }
 
 
+TOPIC_PROMPT = (
+    "Ты классифицируешь сообщения покупателей маркетплейса по темам. Тебе дан JSON: "
+    '"topics" (код темы -> описание) и "messages" (id и текст). Для каждого сообщения выбери '
+    'ровно один код из "topics". Ответь только JSON без пояснений: {"topics": {"<id>": "<код>"}}.'
+)
+MAX_TOPIC_TEXT = 500
+"""Characters of one buyer message sent for topic refinement (the start says what it is about)."""
+
+
+def topics_context(taxonomy: Mapping[str, str], messages: Sequence[tuple[int, str]]) -> dict[str, Any]:
+    """The JSON a model or command receives to refine topics: ``task`` = ``"topics"``,
+    ``topics`` (code -> Russian label) and ``messages`` (``id`` as a string, ``text`` cut to
+    :data:`MAX_TOPIC_TEXT` characters, one line). The answer expected:
+    ``{"topics": {"<id>": "<code>"}}``."""
+    return {
+        "task": "topics",
+        "topics": dict(taxonomy),
+        "messages": [
+            {"id": str(i), "text": safe_text(t, single_line=True, max_len=MAX_TOPIC_TEXT)} for i, t in messages
+        ],
+    }
+
+
+def topics_call(
+    settings: AssistSettings,
+    ctx: dict[str, Any],
+    *,
+    key: str | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> ModelCall:
+    """A :class:`ModelCall` for a :func:`topics_context`: the endpoint when one is configured
+    (else the command), with the topic prompt; ``run()`` returns the raw answer text."""
+    if settings.base_url and settings.model:
+        settings = AssistSettings(settings.base_url, settings.model, (), settings.timeout, settings.refine_topics)
+    return ModelCall(settings, ctx, key=key, transport=transport, system_prompt=TOPIC_PROMPT, temperature=0.0)
+
+
 class Cancelled(ModelError):
     pass
 
@@ -182,11 +239,15 @@ class ModelCall:
         *,
         key: str | None = None,
         transport: httpx.BaseTransport | None = None,
+        system_prompt: str = SYSTEM_PROMPT,
+        temperature: float = 0.3,
     ) -> None:
         self.settings = settings
         self.ctx = ctx
         self.key = key
         self.transport = transport
+        self.system_prompt = system_prompt
+        self.temperature = temperature
         self._cancelled = threading.Event()
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
@@ -272,10 +333,10 @@ class ModelCall:
                 outcome["reply"] = client.chat.completions.create(
                     model=s.model,  # type: ignore[arg-type]
                     messages=[
-                        {"role": "system", "content": SYSTEM_PROMPT},
+                        {"role": "system", "content": self.system_prompt},
                         {"role": "user", "content": json.dumps(self.ctx, ensure_ascii=False)},
                     ],
-                    temperature=0.3,
+                    temperature=self.temperature,
                     max_tokens=600,
                 )
             except Exception as exc:

@@ -43,7 +43,6 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from chatdesk.assist import topics as topic_rules
 from chatdesk.config import Config
 from chatdesk.store import analytics
-from chatdesk.store import topics as store_topics
 from chatdesk.store.db import Database
 
 GROUPS = ("marketplace", "account", "product", "topic", "day")
@@ -204,24 +203,28 @@ def _scan(facts: analytics.PeriodFacts, by: str, day_of: _Days) -> _Scan:
         seen_buyer = chat.had_buyer_before
         turn: _Turn | None = None
         product = chat.product_id
+        counts = out.problems.setdefault(product, {}) if product is not None else None
+        times_of = problem_times.setdefault(product, []) if product is not None else None
+        per_sub: dict[str, int] = {}  # topic / local day -> buyer messages (by topic or day)
+        n_buyer = 0
         sub = ""
         tokens, times = analytics.timeline_tokens(line)
         for tok, at in zip(tokens, times, strict=True):
             if tok[0] == "b":
                 if at < until:
+                    n_buyer += 1
                     topic = tok[28:] or UNTAGGED
                     if by == "topic":
                         sub = latest[cid] = topic
+                        per_sub[sub] = per_sub.get(sub, 0) + 1
                     elif by == "day":
                         sub = days.get(at[:16], "")
                         if not sub:
                             sub = days[at[:16]] = day_of(_posix(at))
-                    key = (cid, sub)
-                    buyer[key] = buyer.get(key, 0) + 1
-                    if product is not None and topic in problems:
-                        counts = out.problems.setdefault(product, {})
+                        per_sub[sub] = per_sub.get(sub, 0) + 1
+                    if counts is not None and times_of is not None and topic in problems:
                         counts[topic] = counts.get(topic, 0) + 1
-                        problem_times.setdefault(product, []).append(at)
+                        times_of.append(at)
                     if not waiting:
                         turn = _Turn(chat, _posix(at), topic, first=not seen_buyer)
                         waiting = True
@@ -233,6 +236,13 @@ def _scan(facts: analytics.PeriodFacts, by: str, day_of: _Days) -> _Scan:
                 turn, waiting = None, False
         if turn is not None:
             turns.append(turn)
+        if per_sub:
+            for sub, n in per_sub.items():
+                buyer[(cid, sub)] = n
+        elif n_buyer:
+            buyer[(cid, "")] = n_buyer
+        if product is not None and not out.problems[product]:
+            del out.problems[product], problem_times[product]
     return out
 
 
@@ -260,7 +270,7 @@ def build(db: Database, config: Config, *, since: datetime, until: datetime, by:
     rules, incremental). Raises ValueError for an unknown grouping, StoreError on store errors."""
     if by not in GROUPS:
         raise ValueError(f"--by must be one of {', '.join(GROUPS)}")
-    store_topics.tag_pending(db, lambda t: topic_rules.classify(t).code, version=topic_rules.VERSION)
+    topic_rules.tag_new(db)  # unsure tags are left for the configured model (hooks.attach refines them)
     facts = analytics.period_facts(db, since, until)
     day_of = _Days(config.tz)
     sla = timedelta(minutes=config.sla_late_minutes).total_seconds()

@@ -285,9 +285,10 @@ def match_templates(
     return out
 
 
-def check(chat: views.ChatRow, s: Suggestion) -> Suggestion:
-    """``s`` with the rule check of its text for ``chat`` (the same check as anything typed)."""
-    findings = rules.check_chat(s.text, chat)
+def check(chat: views.ChatRow, s: Suggestion, now: datetime | None = None) -> Suggestion:
+    """``s`` with the rule check of its text for ``chat`` (the same check as anything typed),
+    the reply window judged at ``now`` (default: the wall clock; the TUI passes its clock)."""
+    findings = rules.check_chat(s.text, chat, now=now)
     return Suggestion(**{**s.__dict__, "findings": tuple(findings)})
 
 
@@ -306,9 +307,11 @@ def suggest(
     found_templates: Sequence[templates.Template] = (),
     limit: int = 3,
     template_limit: int = 2,
+    now: datetime | None = None,
 ) -> Suggestions:
     """Suggestions for the chat's latest buyer message: up to ``limit`` past answers and
-    ``template_limit`` templates, each rule-checked. Raises UsageError for an unknown chat,
+    ``template_limit`` templates, each rule-checked (reply window judged at ``now``, default the
+    wall clock). Raises UsageError for an unknown chat,
     StoreError on store errors. Offline; about 100 ms (p95 under 200 ms) on a 1M-message store
     (see bench figure "suggestions")."""
     started = time.perf_counter()
@@ -332,7 +335,7 @@ def suggest(
         chat_id=chat_id,
         for_message_id=latest.id,
         buyer_text=latest.text,
-        items=tuple(check(chat, s) for s in items),
+        items=tuple(check(chat, s, now) for s in items),
         elapsed_ms=(time.perf_counter() - started) * 1000,
         notices=notices,
         topic=topic,
@@ -408,6 +411,7 @@ def model_suggestion(
     result: Suggestions,
     call_factory,  # type: ignore[no-untyped-def]
     found: Sequence[templates.Template] = (),
+    now: datetime | None = None,
 ) -> Suggestion:
     """A draft from the configured model for the same buyer message as ``result``, rule-checked.
     ``call_factory(ctx)`` returns a :class:`chatdesk.assist.llm.ModelCall` (so the caller keeps
@@ -418,7 +422,9 @@ def model_suggestion(
     call = call_factory(model_context(db, chat, result, found))
     text, who = call.run()
     return check(
-        chat, Suggestion(source="model", text=text, reason=f"drafted by {who} from this chat and your past answers")
+        chat,
+        Suggestion(source="model", text=text, reason=f"drafted by {who} from this chat and your past answers"),
+        now,
     )
 
 

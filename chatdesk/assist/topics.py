@@ -6,16 +6,29 @@ highest total wins, ties go to the topic listed first in :data:`TOPICS` (problem
 questions before thanks). A message with no cue is ``other``. Measured on the hand-labelled
 corpus in ``tests/assist/topics_corpus.py`` (precision and recall per topic in the README).
 
-A configured model may refine the tag later (``source = "model"``); the rules are always the
-fallback. Headless, pure functions.
+When the rules are unsure (:attr:`Topic.unsure`: no cue, a winning score under
+:data:`SURE_SCORE`, or a second topic with a decisive cue), a configured model may refine the tag
+later (``source = "model"``, see :func:`refine`); the rules are always the fallback. Headless.
 """
 
 from __future__ import annotations
 
+import json
 import re
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
 
+from chatdesk.assist import llm
 from chatdesk.store import terms
+from chatdesk.store import topics as store_topics
+
+if TYPE_CHECKING:
+    import httpx
+
+    from chatdesk.store.db import Database
 
 VERSION = 1
 """Bumped when the rules change, so stored tags from older rules can be recomputed."""
@@ -303,18 +316,29 @@ _NEGATED_THANKS = re.compile(r"\bспасибо\s+за\s+(?:ответ|быст�
 _WORD = re.compile(r"\w+")
 
 
+SURE_SCORE = 3
+"""A winning cue weight below this (one supporting cue pair, or one weight-2 cue) is a guess."""
+
+
 @dataclass(frozen=True)
 class Topic:
     """``code`` is a key of :data:`TOPICS`; ``score`` the winning cue weight (0 for other);
-    ``cues`` the cue stems that matched, for "why this tag"."""
+    ``cues`` the cue stems that matched, for "why this tag"; ``rivals`` other topics that also
+    scored at least 2 (the message may be about several things)."""
 
     code: str
     score: int
     cues: tuple[str, ...] = ()
+    rivals: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
         return TOPICS[self.code]
+
+    @property
+    def unsure(self) -> bool:
+        """Whether a configured model should look at it: no topic, a low score, or rivals."""
+        return self.code == "other" or self.score < SURE_SCORE or bool(self.rivals)
 
 
 def _index() -> tuple[dict[str, list[tuple[str, str, int]]], re.Pattern[str], dict[str, list[tuple[str, int]]]]:
@@ -377,4 +401,142 @@ def classify(text: str) -> Topic:
     code = max(scores, key=lambda c: (scores[c][0], -order.index(c)))
     if scores[code][0] < 2:
         return Topic("other", 0, tuple(scores[code][1]))
-    return Topic(code, scores[code][0], tuple(scores[code][1]))
+    rivals = tuple(c for c in order if c != code and c in scores and scores[c][0] >= 2)
+    return Topic(code, scores[code][0], tuple(scores[code][1]), rivals)
+
+
+# ---------------------------------------------------------------------- refinement by a model
+
+
+def _fold(value: str) -> str:
+    return value.strip().strip(".\"'` ").casefold().replace("ё", "е")
+
+
+_BY_NAME: dict[str, str] = {
+    **{_fold(label): code for code, label in TOPICS.items()},
+    **{_fold(short): code for code, short in SHORT.items() if short},
+    **{code: code for code in TOPICS},
+}
+
+
+def topic_code(value: object) -> str | None:
+    """A topic code for what a model answered (the code, the Russian label or the short tag,
+    any case); None for anything else (unknown topics are not invented)."""
+    if not isinstance(value, str) or len(value) > 100:
+        return None
+    return _BY_NAME.get(_fold(value))
+
+
+def parse_model_topics(answer: str, asked: Iterable[int]) -> dict[int, str]:
+    """Message id -> topic code from a model's answer, validated against :data:`TOPICS` and the
+    ids that were asked. Accepts ``{"topics": {"<id>": "<code>"}}``, a bare ``{"<id>": "<code>"}``
+    or a list of ``{"id": …, "topic": …}``, optionally wrapped in prose or a code fence. Garbage,
+    unknown topics and ids never asked are dropped; never raises."""
+    wanted = {int(i) for i in asked}
+    data: object = None
+    text = answer or ""
+    spans = [(text.find(start), text.rfind(end)) for start, end in (("{", "}"), ("[", "]"))]
+    for a, b in sorted(spans):  # the outermost bracket first
+        if a != -1 and b > a:
+            try:
+                data = json.loads(text[a : b + 1])
+                break
+            except ValueError:
+                continue
+    if isinstance(data, dict) and isinstance(data.get("topics"), dict | list):
+        data = data["topics"]
+    pairs: list[tuple[object, object]] = []
+    if isinstance(data, dict):
+        pairs = list(data.items())
+    elif isinstance(data, list):
+        pairs = [(d.get("id"), d.get("topic")) for d in data if isinstance(d, dict)]
+    out: dict[int, str] = {}
+    for raw_id, raw_topic in pairs:
+        try:
+            mid = int(str(raw_id).strip())
+        except ValueError:
+            continue
+        code = topic_code(raw_topic)
+        if mid in wanted and code is not None:
+            out[mid] = code
+    return out
+
+
+@dataclass
+class Refined:
+    """What one :func:`refine` run did: messages shown to the model, tags it set (including
+    ones that agree with the rules), and why it stopped early (a plain sentence) if it did."""
+
+    asked: int = 0
+    changed: int = 0
+    error: str | None = None
+
+
+REFINE_BATCH = 20
+"""Buyer messages per model request."""
+BACKGROUND_DAYS = 30
+"""Background rounds refine messages of the last this many days (older: ``--refine``)."""
+
+
+def refine(
+    db: Database,
+    settings: llm.AssistSettings,
+    *,
+    key: str | None = None,
+    transport: httpx.BaseTransport | None = None,
+    batch: int = REFINE_BATCH,
+    budget: float = 60.0,
+    limit: int | None = None,
+    since: datetime | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> Refined:
+    """Show buyer messages whose rules tag is unsure (newest first) to the configured model in
+    batches of ``batch`` and keep each valid answer as a ``model`` tag; a message the model
+    could not tag keeps its rules tag and is not asked again. Stops when nothing is pending,
+    after ``limit`` messages, when ``budget`` seconds have passed (no new batch starts; one
+    request is bounded by ``settings.timeout``), or at the first failed request (those messages
+    stay pending for the next run; the reason is in ``error``). ``since``: only messages written
+    since then (the background rounds look at :data:`BACKGROUND_DAYS`). Blocking: run it off any
+    UI loop. Does nothing without a configured model."""
+    out = Refined()
+    if not settings.enabled:
+        out.error = "no model is configured: add [assist] to config.toml (see the README)"
+        return out
+    started = clock()
+    while limit is None or out.asked < limit:
+        if clock() - started >= budget:
+            break
+        n = batch if limit is None else min(batch, limit - out.asked)
+        pending = store_topics.pending_refinement(db, n, since=since)
+        if not pending:
+            break
+        ctx = llm.topics_context(TOPICS, [(mid, text) for mid, text, _rule in pending])
+        try:
+            answer, _who = llm.topics_call(settings, ctx, key=key, transport=transport).run()
+        except llm.ModelError as exc:
+            out.error = str(exc)
+            break
+        ids = [mid for mid, _text, _rule in pending]
+        out.changed += store_topics.apply_refinement(db, ids, parse_model_topics(answer, ids))
+        out.asked += len(ids)
+    return out
+
+
+def rules_tag(text: str) -> tuple[str, bool]:
+    """``(topic code, unsure)`` by the offline rules: what the store keeps for a new message."""
+    t = classify(text)
+    return t.code, t.unsure
+
+
+def tag_new(db: Database, *, limit: int | None = None) -> int:
+    """Tag buyer messages that have no rules tag of this :data:`VERSION` yet (see
+    :func:`chatdesk.store.topics.tag_pending`), marking unsure ones for the model. Returns how
+    many were tagged."""
+    return store_topics.tag_pending(db, rules_tag, version=VERSION, limit=limit)
+
+
+def recheck(db: Database) -> int:
+    """Mark every stored rules tag the rules are unsure of for the model again (see
+    :func:`chatdesk.store.topics.mark_unsure`): for tags stored before refinement existed.
+    Reads the whole store once; returns how many were marked."""
+    return store_topics.mark_unsure(db, lambda text: classify(text).unsure)

@@ -187,3 +187,68 @@ def model_key(c: Ctx) -> str | None:
         return c.secrets().get(KEY_NAME)
     except SecretsError:
         return None
+
+
+@assist_app.command("topics")
+def assist_topics(
+    ctx: typer.Context,
+    refine: Annotated[
+        bool, typer.Option("--refine", help="Show the tags the rules are unsure of to your model now.")
+    ] = False,
+    limit: Annotated[int, typer.Option(min=1, max=100_000, help="At most this many messages for --refine.")] = 200,
+    recheck: Annotated[
+        bool,
+        typer.Option("--recheck", help="Look again at every stored tag and mark the unsure ones for your model."),
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Topics of buyer messages: how many per topic, chosen by the rules or by your model, and how many wait for it."""
+    from chatdesk.assist import llm, topics
+    from chatdesk.cli.common import print_table
+    from chatdesk.errors import UsageError
+    from chatdesk.store import topics as store_topics
+
+    c = get_ctx(ctx)
+    db = c.db()
+    topics.tag_new(db)
+    rechecked = topics.recheck(db) if recheck else None
+    settings = llm.parse_settings(c.config().assist)
+    refined = None
+    if refine:
+        if not settings.enabled:
+            raise UsageError("no model is configured: add [assist] to config.toml (see the README)")
+        key = model_key(c) if settings.base_url and settings.model else None
+        refined = topics.refine(db, settings, key=key, limit=limit, budget=max(60.0, settings.timeout))
+    counts = store_topics.topic_counts(db)
+    if as_json:
+        print_json(
+            {
+                "topics": [
+                    {"topic": t, "label": topics.TOPICS.get(t, t), "source": src, "messages": n, "pending": p}
+                    for t, src, n, p in counts
+                ],
+                "refined": None
+                if refined is None
+                else {"asked": refined.asked, "changed": refined.changed, "error": refined.error},
+                "rechecked": rechecked,
+            }
+        )
+        if refined is not None and refined.error:
+            raise typer.Exit(1)
+        return
+    print_table(
+        ["TOPIC", "BY", "MESSAGES", "WAITING FOR MODEL"],
+        [[topics.TOPICS.get(t, t), "model" if src == "model" else "rules", n, p or ""] for t, src, n, p in counts],
+    )
+    pending = sum(p for *_x, p in counts)
+    if rechecked is not None:
+        typer.echo(f"looked again at the stored tags: {rechecked} more for your model")
+    if refined is not None:
+        typer.echo(f"model: looked at {refined.asked} messages, tagged {refined.changed}")
+        if refined.error:
+            typer.echo(f"model: {refined.error}", err=True)
+            raise typer.Exit(1)
+    elif pending and settings.enabled and not settings.refines_topics:
+        typer.echo(f"{pending} tags the rules are unsure of; `chatdesk assist topics --refine` asks your model")
+    elif pending and not settings.enabled:
+        typer.echo(f"{pending} tags the rules are unsure of; a model in [assist] could refine them (see the README)")

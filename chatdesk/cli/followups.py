@@ -40,6 +40,7 @@ def _followup_json(f: FollowUpRow) -> dict[str, object]:
         "rule": f.rule,
         "template": f.template,
         "message_id": f.message_id,
+        "operator": f.operator,
     }
 
 
@@ -78,7 +79,8 @@ def followup_list(
     """Scheduled follow-ups (and, with --all, their history)."""
     from chatdesk.store import followups as store_followups
 
-    rows = store_followups.list_followups(get_ctx(ctx).db(), states=None if all_ or as_json else ("pending",))
+    open_states = store_followups.OPEN_STATES  # pending, and held ones waiting for review
+    rows = store_followups.list_followups(get_ctx(ctx).db(), states=None if all_ or as_json else open_states)
     if as_json:
         print_json([_followup_json(f) for f in rows])
         return
@@ -90,8 +92,9 @@ def followup_list(
                 f.chat_id,
                 f.customer or "",
                 local_time(f.due_at),
-                f.state + (f": {f.reason}" if f.reason else ""),
-                f.text,
+                # A held one's reason is what the operator must read: it goes where it is not cut.
+                f.state + (f": {f.reason}" if f.reason and f.state != "held" else ""),
+                f"{f.reason} · {f.text}" if f.state == "held" and f.reason else f.text,
             ]
             for f in rows
         ],
@@ -107,6 +110,30 @@ def followup_cancel(
 
     store_followups.cancel(get_ctx(ctx).db(), followup_id)
     typer.echo(f"follow-up {followup_id} cancelled")
+
+
+@followup_app.command("send")
+def followup_send(
+    ctx: typer.Context,
+    followup_id: Annotated[int, typer.Argument(min=1, max=ID_MAX, help="Its id (followup list).")],
+    anyway: Annotated[
+        bool,
+        typer.Option("--anyway", help="Send a held follow-up although the buyer or another operator wrote since."),
+    ] = False,
+) -> None:
+    """Send a follow-up now (the sync service delivers it at its next round)."""
+    from chatdesk.store import followups as store_followups
+    from chatdesk.usecases import followups
+
+    c = get_ctx(ctx)
+    db = c.db()
+    row = store_followups.get(db, followup_id)
+    if row.state == "held" and not anyway:
+        raise UsageError(f"follow-up {followup_id} is held: {row.reason} (add --anyway to send it anyway)")
+    if row.state not in store_followups.OPEN_STATES:
+        raise UsageError(f"follow-up {followup_id} is already {row.state}")
+    followups.send_anyway(db, followup_id)
+    typer.echo(f"follow-up {followup_id} will be sent at the next sync round")
 
 
 @followup_app.command("edit")

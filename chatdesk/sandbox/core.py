@@ -13,6 +13,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import json
+import logging
 import random
 import threading
 import time
@@ -335,10 +336,34 @@ class Sandbox:
 
             do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _do
 
-        server = ThreadingHTTPServer((host, port), Handler)
+        server = QuietHTTPServer((host, port), Handler)
         server.daemon_threads = True
         threading.Thread(target=server.serve_forever, name="sandbox-http", daemon=True).start()
         return server
+
+
+log = logging.getLogger("chatdesk.sandbox")
+
+CLIENT_GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, TimeoutError)
+"""Errors that only mean the client stopped listening (it timed out or cancelled, e.g. against
+the fake model's slow answer): nothing the sandbox got wrong."""
+
+
+class QuietHTTPServer(ThreadingHTTPServer):
+    """The sandbox's loopback server. :class:`socketserver.BaseServer` prints the traceback of any
+    request that fails to ``sys.stderr``, from the request's thread, whenever that happens -- e.g.
+    30 s after a client gave up on a slow answer, in the middle of whatever the process prints
+    then (a ``--json`` document, another test's captured output). Here a client that went away is
+    a debug log line and any other failure a logged warning; nothing is ever printed."""
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        import sys
+
+        exc = sys.exc_info()[1]
+        if isinstance(exc, CLIENT_GONE):
+            log.debug("sandbox: the client at %s went away before its answer", client_address)
+            return
+        log.warning("sandbox: a request from %s failed", client_address, exc_info=True)
 
 
 def iso(dt: datetime) -> str:

@@ -4,7 +4,13 @@ Deterministic: the draft is built from the JSON context chatdesk sends (the buye
 best past answer, else a polite holding reply), so tests can assert it exactly. The model name
 chooses a fault: ``chatdesk-fake`` answers, ``chatdesk-fake-slow`` waits :data:`SLOW_SECONDS`
 first, ``chatdesk-fake-500`` answers HTTP 500, ``chatdesk-fake-garbage`` answers 200 with a
-body that is not JSON, ``chatdesk-fake-empty`` answers JSON without choices.
+body that is not JSON, ``chatdesk-fake-empty`` answers JSON without choices,
+``chatdesk-fake-babble`` answers a completion whose text is prose, ``chatdesk-fake-unknown`` a
+completion naming topics and message ids that do not exist.
+
+Topic requests (the user message is a :func:`chatdesk.assist.llm.topics_context`, ``"task":
+"topics"``) get ``{"topics": {"<id>": "<code>"}}`` from :func:`topic`: a few phrases the offline
+rules miss, else the rules' own tag, so tests know each answer in advance.
 """
 
 from __future__ import annotations
@@ -16,7 +22,46 @@ from typing import Any
 import httpx
 
 SLOW_SECONDS = 30.0
-MODELS = ("chatdesk-fake", "chatdesk-fake-slow", "chatdesk-fake-500", "chatdesk-fake-garbage", "chatdesk-fake-empty")
+MODELS = (
+    "chatdesk-fake",
+    "chatdesk-fake-slow",
+    "chatdesk-fake-500",
+    "chatdesk-fake-garbage",
+    "chatdesk-fake-empty",
+    "chatdesk-fake-babble",
+    "chatdesk-fake-unknown",
+)
+
+# What the fake "model" knows beyond the rules (folded text contains -> topic), first match wins.
+_KNOWS = (
+    ("не ту модель", "wrong_item"),
+    ("не тот цвет", "wrong_item"),
+    ("посудомо", "product"),
+    ("когда отправ", "delivery"),
+)
+
+
+def topic(text: str) -> str:
+    """The fake model's topic for one buyer message: a phrase of ``_KNOWS`` (first match,
+    case- and ё-folded), else the offline rules' tag."""
+    from chatdesk.assist import topics
+
+    folded = (text or "").casefold().replace("ё", "е")
+    for phrase, code in _KNOWS:
+        if phrase in folded:
+            return code
+    return topics.classify(text).code
+
+
+def topics_answer(context: dict[str, Any], model: str) -> str:
+    """The completion text for a topic request."""
+    items = context.get("messages") if isinstance(context.get("messages"), list) else []
+    asked = [(str(m.get("id")), str(m.get("text") or "")) for m in items if isinstance(m, dict)]
+    if model == "chatdesk-fake-babble":
+        return "Конечно! Эти сообщения в основном про доставку и размеры, обращайтесь."
+    if model == "chatdesk-fake-unknown":
+        return json.dumps({"topics": {**{i: "погода" for i, _t in asked}, "999999999": "size"}}, ensure_ascii=False)
+    return json.dumps({"topics": {i: topic(t) for i, t in asked}}, ensure_ascii=False)
 
 
 def _json(obj: Any, status: int = 200) -> tuple[int, dict[str, str], bytes]:
@@ -67,7 +112,12 @@ def handle(method: str, path: str, headers: dict[str, str], body: bytes) -> tupl
             except ValueError:
                 context = {}
             break
-    text = draft(context)
+    if context.get("task") == "topics":
+        text = topics_answer(context, model)
+    elif model == "chatdesk-fake-babble":
+        text = "Ну, это смотря как посмотреть."
+    else:
+        text = draft(context)
     return _json(
         {
             "id": "chatcmpl-sandbox",

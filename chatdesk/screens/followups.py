@@ -30,6 +30,7 @@ from chatdesk.timeparse import format_relative
 
 STATE_STYLE = {
     "pending": "bold",
+    "held": "bold yellow",
     "sending": "cyan",
     "sent": "green",
     "cancelled": "dim",
@@ -78,7 +79,7 @@ class FollowUpsScreen(DeskScreen[int | None]):
     @work(thread=True, exclusive=True, group="followups", exit_on_error=False)
     def _load(self, history: bool) -> None:
         desk = self.desk
-        states = None if history else ("pending", "sending")
+        states = None if history else (*store_followups.OPEN_STATES, "sending")
         ok, rows = desk.attempt(lambda: store_followups.list_followups(desk.db, states=states))
         if ok and rows is not None:
             self.post_message(FollowUpsLoaded(rows))
@@ -104,8 +105,10 @@ class FollowUpsScreen(DeskScreen[int | None]):
         if self.rows:
             table.move_cursor(row=min(keep, len(self.rows) - 1))
         pending = sum(1 for f in self.rows if f.state == "pending")
+        held = sum(1 for f in self.rows if f.state == "held")
         scope = "all, with history" if self.history else "scheduled"
-        self.query_one("#fu-title", Static).update(Text(f"Follow-ups · {pending} pending · showing {scope}"))
+        title = f"Follow-ups · {pending} pending" + (f" · {held} held for review" if held else "")
+        self.query_one("#fu-title", Static).update(Text(f"{title} · showing {scope}"))
         self._show_detail()
 
     def _current(self) -> FollowUpRow | None:
@@ -156,8 +159,8 @@ class FollowUpsScreen(DeskScreen[int | None]):
 
     def _pending(self) -> FollowUpRow | None:
         f = self._current()
-        if f is None or f.state != "pending":
-            self.notify("choose a pending follow-up", severity="warning", markup=False)
+        if f is None or f.state not in store_followups.OPEN_STATES:
+            self.notify("choose a pending or held follow-up", severity="warning", markup=False)
             return None
         return f
 
@@ -176,6 +179,9 @@ class FollowUpsScreen(DeskScreen[int | None]):
         f = self._pending()
         if f is None:
             return
+        if f.state == "held":
+            self._send_held(f)
+            return
 
         def done(yes: bool | None) -> None:
             if yes:
@@ -185,9 +191,27 @@ class FollowUpsScreen(DeskScreen[int | None]):
         body.append("\n\nIt goes to the buyer at once (within the sending window).", "dim")
         self.app.push_screen(ConfirmDialog(f"Send follow-up {f.id} now?", body, yes="send now", destructive=True), done)
 
+    def _send_held(self, f: FollowUpRow) -> None:
+        """Team mode: someone wrote since it was scheduled; only ``a`` sends it anyway."""
+        from chatdesk.usecases import followups as followup_uc
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                self._store_call(
+                    lambda db: followup_uc.send_anyway(db, f.id), f"follow-up {f.id} goes out anyway", True
+                )
+
+        body = Text(safe_text(f"held: {f.reason or 'the chat changed since it was scheduled'}", single_line=True))
+        body.append("\n\n" + safe_text(f.text))
+        body.append("\n\nOpen the chat (Enter on the list) to review what arrived.", "dim")
+        dialog = ConfirmDialog(f"Send follow-up {f.id} anyway?", body, yes="send anyway", destructive=True, key="a")
+        self.app.push_screen(dialog, done)
+
     def action_edit(self) -> None:
         f = self._pending()
-        if f is None:
+        if f is None or f.state != "pending":
+            if f is not None:
+                self.notify("a held follow-up is sent anyway (S) or cancelled (c)", severity="warning", markup=False)
             return
         open_schedule_dialog(self, f.chat_id, followup=f, on_done=self.reload)
 

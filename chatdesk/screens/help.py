@@ -20,6 +20,9 @@ NOTES = (
     "E writes the reply in $EDITOR, then asks: y send, e edit again, n cancel.",
     "A chat counts as read after it stays open a few seconds (mark_read_delay) or when you reply;"
     " moving the cursor only previews it. M also tells the marketplace.",
+    "Chat list marks: ◷22h = how long the buyer has waited for your reply (green, yellow, red by your SLA);"
+    " ⇥25h in a shaded box = time left in the marketplace's reply window (Ozon: 48 h), red in the last 6 h,"
+    " ⇥0 once closed.",
     "ctrl+p opens the command palette with every action. Remap keys in the [keymap] table of config.toml"
     ' (binding id = "keys").',
 )

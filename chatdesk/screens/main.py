@@ -20,8 +20,9 @@ from textual.content import Content
 from textual.dom import DOMNode
 from textual.widgets import Input
 
+from chatdesk.assist.topics import SHORT as TOPIC_SHORT
 from chatdesk.connectors import LABELS
-from chatdesk.keymap import bindings
+from chatdesk.keymap import bindings, list_hint
 from chatdesk.messages import DataChanged
 from chatdesk.sanitize import safe_text
 from chatdesk.screens.followup_actions import FollowUpActions
@@ -44,6 +45,30 @@ from chatdesk.widgets.status_line import StatusLine
 PAGE = Loading.PAGE
 DRAFT_DEBOUNCE = Loading.DRAFT_DEBOUNCE
 PREVIEW_DEBOUNCE = Loading.PREVIEW_DEBOUNCE
+
+
+def _clear_keys(flt: ChatFilter) -> list[tuple[bool, str]]:
+    """(active?, the key that clears it) per filter, in the list title's order."""
+    return [
+        (bool(flt.marketplace), "1"),
+        (flt.unread, "U"),
+        (flt.waiting, "w"),
+        (bool(flt.status), "o"),
+        (bool(flt.assigned_to), "m"),
+        (flt.unassigned, "b"),
+        (bool(flt.topic), "t→any topic"),
+        (bool(flt.text), "/ Esc"),
+    ]
+
+
+def _foot(hidden: bool, keys: list[str], room: int) -> str:
+    """The list frame's foot: that the open chat is hidden, then the keys that clear the active
+    filters, in the longest wording that fits ``room`` cells (80x24 gets a short one)."""
+    notes = ("open chat not in this view", "open chat not in view") if hidden else ("",)
+    clears = ("clear: " + " ".join(keys), "clear: " + " ".join(k.split("→")[0] for k in keys)) if keys else ("",)
+    candidates = [(n, c) for n in notes for c in clears] + [(n, "") for n in notes] + [("", c) for c in clears]
+    texts = [" · ".join(part for part in pair if part) for pair in candidates]
+    return next((t for t in texts if len(t) <= room), texts[-1] if not hidden else notes[-1])
 
 
 class MainScreen(AssistActions, FollowUpActions, Navigation, Outgoing, Sending, Drafts, ReadState, Loading):
@@ -85,6 +110,9 @@ class MainScreen(AssistActions, FollowUpActions, Navigation, Outgoing, Sending, 
         self.set_interval(5, self.refresh_status)
         self.set_interval(self.PRESENCE_CHECK, self.presence_beat)  # team mode only; a no-op otherwise
 
+    def on_resize(self) -> None:
+        self._update_titles()  # the list frame's foot picks its wording by width
+
     def _update_titles(self) -> None:
         flt = self.chat_list.filter
         parts = [f"Chats {self.chat_list.total}"]
@@ -100,11 +128,20 @@ class MainScreen(AssistActions, FollowUpActions, Navigation, Outgoing, Sending, 
             parts.append("mine")
         if flt.unassigned:
             parts.append("unassigned")
+        if flt.topic:
+            parts.append(f"topic {TOPIC_SHORT.get(flt.topic) or flt.topic}")
         if flt.text:
             parts.append(f"“{safe_text(flt.text, single_line=True, max_len=20)}”")
         pane = self.query_one("#list-pane")
         pane.border_title = Content(" · ".join(parts))  # typed filter text is never markup
-        pane.border_subtitle = "1-4 U w o /"
+        # The frame's foot: first that the open chat is hidden by the filter (the cursor is then
+        # not drawn), then the keys that clear each active filter; the filter keys otherwise.
+        hidden = self._hidden_id is not None and self._hidden_id == self.target_id
+        keys = [key for on, key in _clear_keys(flt) if on]
+        room = max(10, (pane.size.width or 28) - 5)  # the frame's corners and padding
+        # Otherwise the filter keys, as remapped; team mode adds m (mine) and b (unassigned).
+        hint = list_hint(self.desk.keymap, team=self.desk.db.operator is not None)
+        pane.border_subtitle = _foot(hidden, keys, room) or hint
         chat = self.conversation.chat
         self.query_one("#chat-pane").border_title = (
             "Conversation"

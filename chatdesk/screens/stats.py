@@ -128,12 +128,20 @@ class StatsScreen(DeskScreen[tuple[int, int] | None]):
         days = [g.key for g in self.by_day.groups]
         labels = [d[5:] for d in days]  # MM-DD
         if self.kind == "volume":
-            plt.bar(labels, [g.buyer_messages for g in self.by_day.groups])
+            counts = [g.buyer_messages for g in self.by_day.groups]
+            plt.bar(labels, counts)
+            plt.yticks(_whole_ticks(max(counts, default=0)))  # counts: no "2.3 messages" on the axis
             plt.title("Buyer messages per day")
         elif self.kind == "response":
-            minutes = [(g.first_response.median or 0) / 60 for g in self.by_day.groups]
+            # days without a first response have no point (not a 0-minute one)
+            points = [
+                (i, g.first_response.median / 60)
+                for i, g in enumerate(self.by_day.groups)
+                if g.first_response.median is not None
+            ]
             xs = list(range(len(labels)))
-            plt.plot(xs, minutes, marker="braille")  # numbers on x: plotext reads "MM-DD" strings as dates
+            if points:  # numbers on x: plotext reads "MM-DD" strings as dates
+                plt.plot([x for x, _ in points], [m for _, m in points], marker="braille")
             step = max(1, len(labels) // 8)
             plt.xticks(xs[::step], labels[::step])
             plt.title("First response time per day, median (minutes)")
@@ -145,6 +153,7 @@ class StatsScreen(DeskScreen[tuple[int, int] | None]):
                     [n for _, n in rows],
                     orientation="horizontal",
                 )
+                plt.xticks(_whole_ticks(max(n for _, n in rows)))
             plt.title("Problem messages per product (defect, size, delivery, return…)")
         widget.refresh()
 
@@ -171,6 +180,19 @@ class StatsScreen(DeskScreen[tuple[int, int] | None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+def _whole_ticks(top: int, most: int = 6) -> list[int]:
+    """At most ``most`` whole-number axis ticks from 0 to at least ``top``, a step of 1, 2 or 5
+    times a power of ten (counts are whole: no "2.3 messages" on an axis)."""
+    need = max(1, -(-top // (most - 1)))
+    power = 1
+    while True:
+        for m in (1, 2, 5):
+            if m * power >= need:
+                step = m * power
+                return list(range(0, top + step if top % step else top + 1, step))
+        power *= 10
 
 
 class MessagePicker(ModalScreen[tuple[int, int] | None]):

@@ -201,6 +201,7 @@ class Database:
         self._listen_conn: psycopg.Connection[Any] | None = None  # listening on CHANGES_CHANNEL
         self._notified = 0
         self._watch_lock = threading.Lock()
+        self._closed = False  # a change watch thread still running after close() reads None
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         self.is_postgresql = parsed.get_backend_name() == "postgresql"
         self.dialect = parsed.get_backend_name()
@@ -298,6 +299,8 @@ class Database:
         notifications received on a LISTEN connection; without one (a pooler that drops
         LISTEN, a refused connection) the server's WAL position, which moves on every write."""
         with self._watch_lock:
+            if self._closed:
+                return None
             if self.is_sqlite:
                 return self._sqlite_data_version()
             return self._pg_data_version()
@@ -372,6 +375,7 @@ class Database:
 
     def close(self) -> None:
         with self._watch_lock:
+            self._closed = True
             if self._watch_conn is not None:
                 self._watch_conn.close()
                 self._watch_conn = None

@@ -22,7 +22,7 @@ from chatdesk.store.db import Database, from_db, rowcount, to_db, utcnow
 from chatdesk.store.outbox import enqueue_in
 from chatdesk.store.schema import Account, Chat, FollowUp, Message
 
-OPEN_STATES = ("pending",)
+OPEN_STATES = ("pending", "held")  # not settled yet: a person may still cancel it
 if TYPE_CHECKING:  # SQLAlchemy 2.1 spelling; 2.0 cannot subscript Select this way at run time
     # A follow-up with its account name, marketplace, customer and order id.
     _FollowUpQuery = Select[FollowUp, str, str, str | None, str | None]
@@ -44,6 +44,7 @@ class FollowUpRow:
     template: str | None
     created_at: datetime
     message_id: int | None
+    operator: str | None = None  # team mode: who scheduled it (or last sent it anyway)
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,20 @@ class DueCheck:
     # Order of arrival: a buyer message stored after the follow-up was scheduled (row id above
     # the one recorded then). None for follow-ups scheduled before this was recorded.
     buyer_wrote_after: bool | None = None
+    # Team mode: who scheduled it, and what arrived in the chat since (buyer messages and other
+    # people's replies, oldest first); empty in solo use.
+    operator: str | None = None
+    changes: tuple[Arrival, ...] = ()
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """A message that reached the chat after a team-mode follow-up was scheduled."""
+
+    message_id: int
+    author: str  # "buyer" | "seller"
+    operator: str | None  # who wrote a seller message (None: the marketplace portal)
+    created_at: datetime
 
 
 # verdict: ("send", None) | ("cancelled"|"expired"|"failed", reason) | ("later", new due time)
@@ -78,7 +93,12 @@ def add(
     rule: str | None = None,
     overrides: list[str] | None = None,
     cancel_if_buyer_writes: bool = True,
+    operator: str | None = None,
 ) -> int:
+    """Schedule a follow-up; returns its id. ``operator`` (team mode): who scheduled it; the
+    chat's newest message id is recorded with it, and anything arriving after that from the
+    buyer or another person holds it at delivery (see :func:`deliver_due`). Raises
+    UsageError for an unknown chat or the same text already pending in the chat."""
     now = utcnow()
     with db.write() as s:
         if s.get(Chat, chat_id) is None:
@@ -93,6 +113,8 @@ def add(
                 raise UsageError(f"the same follow-up is already scheduled in this chat{when} (follow-up {other.id})")
         row = FollowUp(
             buyer_seq=buyer_seq(s, chat_id),
+            operator=operator,
+            seen_seq=newest_message_id(s, chat_id) if operator is not None else None,
             chat_id=chat_id,
             due_at=to_db(due_at),
             text=text,
@@ -120,6 +142,25 @@ def buyer_seq(s: Session, chat_id: int) -> int:
     return int(value or 0)
 
 
+def newest_message_id(s: Session, chat_id: int) -> int:
+    """The chat's newest message row id (0 when it has none)."""
+    value = s.execute(select(func.max(Message.id)).where(col(Message.chat_id) == chat_id)).scalar()
+    return int(value or 0)
+
+
+def arrivals_since(s: Session, chat_id: int, seq: int, operator: str | None) -> tuple[Arrival, ...]:
+    """Buyer messages and other people's replies in the chat with row id above ``seq``, oldest
+    first; ``operator``'s own messages never count (ids grow in order of arrival: no clocks)."""
+    rows = s.execute(
+        select(col(Message.id), col(Message.author), col(Message.operator), col(Message.created_at))
+        .where(col(Message.chat_id) == chat_id, col(Message.id) > seq, col(Message.author).in_(("buyer", "seller")))
+        .order_by(col(Message.id))
+    ).all()
+    return tuple(
+        Arrival(int(r[0]), r[1], r[2], from_db(r[3])) for r in rows if not (r[1] == "seller" and r[2] == operator)
+    )
+
+
 def buyer_wrote_after(s: Session, chat_id: int, seq: int | None) -> bool | None:
     if seq is None:
         return None
@@ -145,6 +186,7 @@ def _rows(s: Session, q: _FollowUpQuery) -> list[FollowUpRow]:
                 template=f.template,
                 created_at=from_db(f.created_at),
                 message_id=f.message_id,
+                operator=f.operator,
             )
         )
     return out
@@ -181,19 +223,40 @@ def get(db: Database, followup_id: int) -> FollowUpRow:
 
 
 def _change_pending(db: Database, followup_id: int, **values: object) -> None:
+    _change_open(db, followup_id, ("pending",), values)
+
+
+def _change_open(db: Database, followup_id: int, states: tuple[str, ...], values: dict[str, object]) -> None:
     get(db, followup_id)
     with db.write() as s:
         res = s.execute(
             update(FollowUp)
-            .where(col(FollowUp.id) == followup_id, col(FollowUp.state) == "pending")
+            .where(col(FollowUp.id) == followup_id, col(FollowUp.state).in_(states))
             .values(updated_at=utcnow(), **values)
         )
         if not rowcount(res):
-            raise UsageError(f"follow-up {followup_id} is no longer pending")
+            raise UsageError(f"follow-up {followup_id} is no longer {' or '.join(states)}")
 
 
 def cancel(db: Database, followup_id: int, reason: str = "cancelled by the user") -> None:
-    _change_pending(db, followup_id, state="cancelled", reason=reason)
+    """Cancel a pending or held follow-up (kept as history). Raises UsageError otherwise."""
+    _change_open(db, followup_id, OPEN_STATES, {"state": "cancelled", "reason": reason})
+
+
+def send_anyway(db: Database, followup_id: int, operator: str | None = None) -> None:
+    """A person reviewed a held (or pending) follow-up and sends it anyway: it becomes pending,
+    due now, and what the chat holds now counts as seen (only newer arrivals hold it again).
+    ``operator``: who decided (team mode); the follow-up goes out in their name.
+    Raises UsageError for a follow-up that is neither pending nor held."""
+    with db.write() as s:
+        row = s.get(FollowUp, followup_id)
+        if row is None:
+            raise UsageError(f"no follow-up with id {followup_id}")
+        seq = newest_message_id(s, row.chat_id)
+    values: dict[str, object] = {"state": "pending", "reason": None, "due_at": utcnow(), "seen_seq": seq}
+    if operator is not None:
+        values["operator"] = operator
+    _change_open(db, followup_id, OPEN_STATES, values)
 
 
 def edit(
@@ -220,8 +283,10 @@ def send_now(db: Database, followup_id: int) -> None:
 
 
 def deliver_due(db: Database, decide: Callable[[DueCheck, datetime], Verdict], *, limit: int = 50) -> list[int]:
-    """Settle every due pending follow-up: ``decide`` says send, reschedule, cancel, expire or
-    fail. Sending queues the outbox message in the same transaction as the state change.
+    """Settle every due pending follow-up: ``decide`` says send, reschedule, hold (team mode:
+    someone wrote since it was scheduled), cancel, expire or fail. Sending queues the outbox
+    message (in the scheduling operator's name) in the same transaction as the state change,
+    with the follow-up row locked, so the check and the send cannot be separated.
     Returns the account ids that got new outbox rows."""
     now = utcnow()
     with db.read() as s:
@@ -242,7 +307,9 @@ def deliver_due(db: Database, decide: Callable[[DueCheck, datetime], Verdict], *
                 .join(Chat, col(Chat.id) == FollowUp.chat_id)
                 .join(Account, col(Account.id) == Chat.account_id)
                 .where(col(FollowUp.id) == fid, col(FollowUp.state) == "pending")
-                .with_for_update(skip_locked=True, of=FollowUp)  # PostgreSQL: skip one being claimed
+                # PostgreSQL: skip one being claimed, or whose chat a reply's send-time check or
+                # an ingest holds right now (the check and this claim never interleave).
+                .with_for_update(skip_locked=True, of=[FollowUp, Chat])
             ).one_or_none()
             if row is None:  # another process took it (or is taking it)
                 continue
@@ -258,6 +325,10 @@ def deliver_due(db: Database, decide: Callable[[DueCheck, datetime], Verdict], *
                 created_at=from_db(f.created_at),
                 cancel_if_buyer_writes=f.cancel_if_buyer_writes,
                 buyer_wrote_after=buyer_wrote_after(s, chat.id, f.buyer_seq),
+                operator=f.operator,
+                # Judged here, in the claim's transaction (issue 15): at delivery, not only
+                # when it was scheduled.
+                changes=arrivals_since(s, chat.id, f.seen_seq, f.operator) if f.seen_seq is not None else (),
             )
             verdict, detail = decide(check, now)
             claim = update(FollowUp).where(col(FollowUp.id) == fid, col(FollowUp.state) == "pending")
@@ -272,7 +343,9 @@ def deliver_due(db: Database, decide: Callable[[DueCheck, datetime], Verdict], *
             res = s.execute(claim.values(state="sending", updated_at=now))
             if not rowcount(res):
                 continue
-            mid = enqueue_in(s, chat.id, f.text, overrides=json.loads(f.overrides or "[]"), followup_id=fid)
+            mid = enqueue_in(
+                s, chat.id, f.text, overrides=json.loads(f.overrides or "[]"), followup_id=fid, operator=f.operator
+            )
             s.execute(update(FollowUp).where(col(FollowUp.id) == fid).values(message_id=mid))
             touched.add(chat.account_id)
     return sorted(touched)

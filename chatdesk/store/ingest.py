@@ -24,6 +24,7 @@ from sqlmodel import Session
 from chatdesk.model import BadItem, ChatInfo, KnownChat, MessageInfo, Page
 from chatdesk.store import sqlite_fast
 from chatdesk.store.db import Database, to_db, utcnow
+from chatdesk.store.fencing import LeaseHolder, require_lease
 from chatdesk.store.schema import BadItem as BadItemRow
 from chatdesk.store.schema import Chat, FollowUp, Message, Outbox, SyncState
 
@@ -243,20 +244,30 @@ def _attachments_json(msg: MessageInfo) -> str:
     return json.dumps([asdict(a) for a in msg.attachments], ensure_ascii=False)
 
 
-def apply_page(db: Database, account_id: int, stream: str, page: Page) -> IngestResult:
-    """Commit one page and then its cursor, atomically."""
-    return apply_pages(db, account_id, stream, [page])
+def apply_page(
+    db: Database, account_id: int, stream: str, page: Page, *, holder: LeaseHolder | None = None
+) -> IngestResult:
+    """Commit one page and then its cursor, atomically (``holder``: see :func:`apply_pages`)."""
+    return apply_pages(db, account_id, stream, [page], holder=holder)
 
 
-def apply_pages(db: Database, account_id: int, stream: str, pages: list[Page]) -> IngestResult:
+def apply_pages(
+    db: Database, account_id: int, stream: str, pages: list[Page], *, holder: LeaseHolder | None = None
+) -> IngestResult:
     """Commit consecutive pages in one transaction, each page's cursor after its data.
 
     A commit per page dominated sync ingest; grouping keeps the guarantee (the stored cursor
     never runs ahead of stored data) because the pages commit or roll back together.
+
+    ``holder``: the poll round's lease (owner and fencing counter). The transaction writes
+    nothing — no message, no chat, no cursor — unless that lease is still held, and raises
+    :class:`~chatdesk.store.fencing.LeaseLost` otherwise (issue 15: a daemon that lost its
+    lease while paused must not move the cursor backwards or overwrite the new holder's work).
     """
     result = IngestResult()
     cleaned = [_clean_page(p) for p in pages]
     with db.write() as session:
+        require_lease(session, account_id, holder)
         try:
             with session.begin_nested():
                 _apply(session, account_id, stream, merge_pages(cleaned), result)
@@ -815,9 +826,14 @@ def record_attempt(
     backoff_until: datetime | None = None,
     unavailable: str | None = None,
     next_poll_at: datetime | None = None,
+    holder: LeaseHolder | None = None,
 ) -> None:
+    """Record the outcome of one poll of a stream (success clears the error and back-off).
+    ``holder``: refused with :class:`~chatdesk.store.fencing.LeaseLost` unless the poll
+    round's lease is still held (see :func:`apply_pages`)."""
     now = utcnow()
     with db.write() as s:
+        require_lease(s, account_id, holder)
         state = _state(s, account_id, stream)
         state.last_attempt_at = now
         state.next_poll_at = to_db(next_poll_at)

@@ -22,13 +22,14 @@ import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import Update, delete, func, select, update
+from sqlalchemy import Update, case, delete, func, select, update
 from sqlmodel import Session, col
 
 from chatdesk.errors import UsageError
-from chatdesk.store.db import Database, from_db, rowcount, to_db, utcnow
+from chatdesk.store.clock import db_later, db_now
+from chatdesk.store.db import Database, rowcount, to_db, utcnow
 from chatdesk.store.schema import Chat, Draft, FollowUp, Message, Outbox
 
 CLAIM_TTL = 60.0  # seconds a claim lives without renewal; owners renew every CLAIM_TTL / 4
@@ -138,7 +139,7 @@ def enqueue_parts(
             guard(s)
         ids = [enqueue_in(s, chat_id, t, files=f, overrides=overrides, operator=db.operator) for t, f in parts]
         if owner is not None:
-            until = utcnow() + timedelta(seconds=CLAIM_TTL)
+            until = db_later(s, CLAIM_TTL)
             s.execute(
                 update(Outbox)
                 .where(col(Outbox.message_id).in_(ids))
@@ -230,23 +231,25 @@ def settle_interrupted(
     """Take over rows whose owner is gone: its lease lapsed (it stopped renewing) or its
     process is dead on this host. A row with a part in flight becomes ``unknown`` (it may have
     arrived: never re-sent automatically); one without goes back to ``queued`` (nothing of it
-    was on the wire) and keeps its ``parts_done``. Returns the rows taken over."""
-    now = utcnow()
+    was on the wire) and keeps its ``parts_done``. Returns the rows taken over.
+
+    "Lapsed" is judged by the database's clock (:mod:`chatdesk.store.clock`), the same clock
+    the claim was written with, so hosts whose clocks disagree never re-claim a live row."""
     with db.write() as s:
+        lapsed_sql = col(Outbox.claimed_until).is_(None) | (col(Outbox.claimed_until) < db_now(s))
         q = select(
             col(Outbox.id),
             col(Outbox.message_id),
             col(Outbox.followup_id),
             col(Outbox.claimed_by),
-            col(Outbox.claimed_until),
+            case((lapsed_sql, 1), else_=0),
         ).where(
             col(Outbox.claimed_by).is_not(None),
         )
         if account_id is not None:
             q = q.where(col(Outbox.account_id) == account_id)
         taken = 0
-        for oid, mid, fid, owner, until in s.execute(q).all():
-            lapsed = until is None or from_db(until) < now
+        for oid, mid, fid, owner, lapsed in s.execute(q).all():
             if not lapsed and not gone(owner):
                 continue
             fence = update(Outbox).where(col(Outbox.id) == oid, col(Outbox.claimed_by) == owner)
@@ -287,7 +290,7 @@ def claim_due(
 
     This is the one claim path: a PostgreSQL branch (``FOR UPDATE SKIP LOCKED``) belongs here.
     Each claim bumps ``claim_token`` (the fencing token) and starts a ``CLAIM_TTL`` lease that
-    the owner must :func:`renew`."""
+    the owner must :func:`renew`; its expiry is the database's clock + ``CLAIM_TTL``."""
     now = utcnow()
     jobs: list[OutboxJob] = []
     with db.write() as s:
@@ -319,7 +322,7 @@ def claim_due(
                 .values(
                     claimed_by=owner,
                     claim_token=token,
-                    claimed_until=now + timedelta(seconds=CLAIM_TTL),
+                    claimed_until=db_later(s, CLAIM_TTL),
                     attempts=ob.attempts + 1,
                     in_flight=None,
                 )
@@ -368,7 +371,7 @@ def owns(db: Database, job: OutboxJob) -> bool:
 def renew(db: Database, job: OutboxJob, ttl: float = CLAIM_TTL) -> bool:
     """The owner's heartbeat: extend the claim; False if the row is no longer ours."""
     with db.write() as s:
-        res = s.execute(_fenced(job).values(claimed_until=utcnow() + timedelta(seconds=ttl)))
+        res = s.execute(_fenced(job).values(claimed_until=db_later(s, ttl)))
         return bool(rowcount(res))
 
 
@@ -376,7 +379,7 @@ def begin_part(db: Database, job: OutboxJob, part: int) -> bool:
     """Record that request ``part`` is about to go out (so a crash from now on is ``unknown``,
     not silently re-sent); False if the row is no longer ours: then it must not be sent."""
     with db.write() as s:
-        res = s.execute(_fenced(job).values(in_flight=part, claimed_until=utcnow() + timedelta(seconds=CLAIM_TTL)))
+        res = s.execute(_fenced(job).values(in_flight=part, claimed_until=db_later(s, CLAIM_TTL)))
         return bool(rowcount(res))
 
 

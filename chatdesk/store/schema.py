@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, MetaData, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, Index, Integer, MetaData, Text, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 # Written to meta.schema_version. chatdesk before Alembic refuses a store above 1, so any
@@ -18,7 +18,9 @@ from sqlmodel import Field, SQLModel
 SCHEMA_VERSION = 2
 
 MESSAGE_STATES = ("received", "queued", "sending", "sent", "failed", "unknown")
-FOLLOWUP_STATES = ("pending", "sending", "sent", "cancelled", "expired", "failed")
+# "held" (team mode): due, but the buyer or another operator wrote after it was scheduled; it
+# waits for a person to review it and send it anyway (or cancel it).
+FOLLOWUP_STATES = ("pending", "held", "sending", "sent", "cancelled", "expired", "failed")
 
 
 class Meta(SQLModel, table=True):
@@ -247,6 +249,11 @@ class FollowUp(SQLModel, table=True):
     # Order of arrival, not clocks: the newest buyer message row id in the chat when the
     # follow-up was scheduled; any buyer message with a higher id arrived after it.
     buyer_seq: int | None = None
+    # Team mode: who scheduled it, and the newest message row id of the chat when they did (or
+    # when they last chose to send it anyway). A buyer message or another person's reply with a
+    # higher id holds it at delivery ("held") instead of sending it over that reply.
+    operator: str | None = Field(default=None, max_length=64)
+    seen_seq: int | None = None
     overrides: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
     message_id: int | None = Field(default=None, foreign_key="message.id")
     created_at: datetime
@@ -257,11 +264,16 @@ class MessageTopic(SQLModel, table=True):
     """The topic of a buyer message (issue 14): one row per classified message, deleted with it.
 
     ``source`` is ``rules`` (the offline classifier, ``version`` = its rules' version) or
-    ``model`` (refined by the configured model; never recomputed by the rules).
+    ``model`` (refined by the configured model; never recomputed by the rules). ``to_refine``:
+    the rules were unsure and the configured model has not been asked yet (cleared once it was,
+    whatever it answered).
     """
 
     __tablename__ = "message_topic"
-    __table_args__ = (Index("ix_message_topic_topic", "topic"),)
+    __table_args__ = (
+        Index("ix_message_topic_topic", "topic"),
+        Index("ix_message_topic_to_refine", "to_refine", "message_id"),
+    )
 
     message_id: int = Field(
         sa_column=Column(Integer, ForeignKey("message.id", ondelete="CASCADE"), primary_key=True, autoincrement=False)
@@ -269,6 +281,9 @@ class MessageTopic(SQLModel, table=True):
     topic: str = Field(max_length=32)
     source: str = Field(default="rules", max_length=16)
     version: int = 1
+    to_refine: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, default=False, server_default=false())
+    )
 
 
 class HookEvent(SQLModel, table=True):

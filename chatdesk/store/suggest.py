@@ -94,11 +94,14 @@ def past_answers(
     :func:`selective_terms`): first all of them must occur (AND), and if that finds fewer than
     :data:`ENOUGH` answered questions, any of a wider selective set may (OR). The newest
     :data:`CANDIDATES` index hits of each stage are scored with Okapi BM25 over *all* the query's
-    terms. PostgreSQL ranks with ``ts_rank_cd`` over the same terms (see :mod:`chatdesk.store.fts_pg`).
-    Raises StoreError on store errors.
+    terms. PostgreSQL has no cheap document counts: all terms go to the index (AND, then OR), its
+    newest :data:`CANDIDATES` matches are scored with BM25 weighing every term the same (see
+    :func:`chatdesk.store.fts_pg.newest_hits_sql`). Raises StoreError on store errors.
     """
     if not query_terms:
         return []
+    if not db.is_sqlite and (estimated := pg_document_frequencies(db, query_terms)) is not None:
+        return _staged(db, query_terms, exclude_chat_id, limit, *estimated)
     if not db.is_sqlite:
         found = _lookup(db, query_terms, query_terms, "AND", exclude_chat_id, limit)
         if len(found) < ENOUGH and len(query_terms) > 1:
@@ -109,8 +112,18 @@ def past_answers(
                 if p.question_id not in seen
             ]
         return found[:limit]
-    df, total = document_frequencies(db, query_terms)
-    found = []
+    return _staged(db, query_terms, exclude_chat_id, limit, *document_frequencies(db, query_terms))
+
+
+def _staged(
+    db: Database,
+    query_terms: list[terms.Term],
+    exclude_chat_id: int,
+    limit: int,
+    df: dict[terms.Term, int],
+    total: int,
+) -> list[PastAnswer]:
+    found: list[PastAnswer] = []
     strict = selective_terms(query_terms, df, AND_BUDGET, AND_TERMS)
     if strict:
         found = _lookup(db, query_terms, strict, "AND", exclude_chat_id, limit, df, total)
@@ -197,6 +210,22 @@ def document_frequencies(db: Database, query_terms: list[terms.Term]) -> tuple[d
     return out, total
 
 
+def pg_document_frequencies(db: Database, query_terms: list[terms.Term]) -> tuple[dict[terms.Term, int], int] | None:
+    """PostgreSQL's estimate of :func:`document_frequencies`, from the planner's statistics of
+    the search index (:func:`chatdesk.store.fts_pg.lexeme_statistics`): a prefix term sums the
+    listed lexemes it begins; a term with none listed gets half the smallest listed share (it
+    is rarer than all of them). None without statistics (a store never analyzed)."""
+    stats = fts_pg.lexeme_statistics(db)
+    if stats is None:
+        return None
+    shares, floor, total = stats
+    out: dict[terms.Term, int] = {}
+    for t in query_terms:
+        share = sum(v for k, v in shares.items() if (k.startswith(t.text) if t.prefix else k == t.text))
+        out[t] = max(1, round((share or floor / 2) * total))
+    return out, max(total, 1)
+
+
 def selective_terms(
     query_terms: list[terms.Term], df: dict[terms.Term, int], budget: int, most: int
 ) -> list[terms.Term]:
@@ -232,7 +261,7 @@ def _lookup(
     hits = (
         "SELECT rowid AS id, 0.0 AS score FROM message_fts WHERE message_fts MATCH :q ORDER BY rowid DESC LIMIT :n"
         if db.is_sqlite
-        else fts_pg.ranked_hits_sql()
+        else fts_pg.newest_hits_sql()
     )
     sql = text(
         f"""
@@ -257,14 +286,15 @@ def _lookup(
         "q": match,
         "n": CANDIDATES,
         "chat": exclude_chat_id,
-        "limit": CANDIDATES if db.is_sqlite else limit,
-        "min_rowid": 0,  # PostgreSQL's ranked_hits_sql takes it: every match is looked at
+        "limit": CANDIDATES,
     }
     with db.read() as s:
         rows = s.execute(sql, params).all()
     scores = [float(r[12]) for r in rows]
-    if db.is_sqlite and rows:
-        scores = bm25(query_terms, [str(r[1]) for r in rows], df or {}, total)
+    if rows:
+        if df is None:  # PostgreSQL: no cheap document counts; every term weighs the same
+            df, total = dict.fromkeys(query_terms, 1), 2
+        scores = bm25(query_terms, [str(r[1]) for r in rows], df, total)
         best = sorted(range(len(rows)), key=lambda i: (scores[i], -int(rows[i][0])))[:limit]
         rows = [rows[i] for i in best]
         scores = [scores[i] for i in best]

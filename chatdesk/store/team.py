@@ -74,6 +74,11 @@ def display_names(db: Database) -> dict[str, str]:
     return {o.name: o.display_name for o in list_operators(db)}
 
 
+def display_names_in(s: Session) -> dict[str, str]:
+    """:func:`display_names` inside a caller's transaction."""
+    return {str(n): str(d) for n, d in s.execute(select(col(Operator.name), col(Operator.display_name))).all()}
+
+
 # ----------------------------------------------------------------------------- seen / presence
 
 
@@ -166,19 +171,27 @@ def changes_since_seen(db: Database, chat_id: int, operator: str) -> list[Change
 
 
 def lock_chat(s: Session, chat_id: int) -> None:
-    """Serialise writers of one chat for the rest of ``s``'s transaction: ``SELECT … FOR
-    UPDATE`` of the chat row on PostgreSQL (READ COMMITTED: statements after it see what the
-    previous holder committed); on SQLite the write transaction is ``BEGIN IMMEDIATE``, which
-    already serialises all writers, so nothing more is needed."""
-    if s.get_bind().dialect.name == "postgresql":
-        s.execute(select(col(Chat.id)).where(col(Chat.id) == chat_id).with_for_update())
+    """Inside a write transaction: lock the chat's row until commit (PostgreSQL ``FOR UPDATE``;
+    SQLite's write transaction excludes other writers already). Send-time checks and the
+    queueing they guard run under it, and so do ingest's updates of the chat's aggregates, so a
+    check can never pass on a state another operator's send is changing at the same moment."""
+    s.execute(select(col(Chat.id)).where(col(Chat.id) == chat_id).with_for_update())
 
 
-def changes_since_seen_in(s: Session, chat_id: int, operator: str) -> list[Change]:
-    """:func:`changes_since_seen` inside the caller's transaction (the send-time check runs in
-    the same transaction that queues the reply, after :func:`lock_chat`)."""
-    row = s.get(ChatOperator, (chat_id, operator))
-    seen = (row.seen_message_id if row else None) or 0
+def changes_since_seen_in(s: Session, chat_id: int, operator: str | None, basis: int | None = None) -> list[Change]:
+    """:func:`changes_since_seen` inside a caller's transaction. ``basis``: the newest message
+    id a reply was built on (a suggestion answers the buyer message it was made for): changes
+    after the smaller of it and what the operator saw count. ``operator`` None (solo use): only
+    changes after ``basis`` (none without one)."""
+    if operator is None:
+        if basis is None:
+            return []
+        seen = basis
+    else:
+        row = s.get(ChatOperator, (chat_id, operator))
+        seen = (row.seen_message_id if row else None) or 0
+        if basis is not None:
+            seen = min(seen, basis)
     rows = s.execute(
         select(col(Message.id), col(Message.author), col(Message.operator), col(Message.text), col(Message.created_at))
         .where(col(Message.chat_id) == chat_id, col(Message.id) > seen, col(Message.author).in_(("buyer", "seller")))

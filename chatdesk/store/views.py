@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, literal, or_, select
 from sqlalchemy.sql.selectable import ScalarSelect
 from sqlmodel import col
 
@@ -59,6 +59,7 @@ class ChatRow:
     last_buyer_message_id: str | None = None
     has_draft: bool = False  # an unsent reply is saved for this chat
     topic: str | None = None  # of the newest buyer message (issue 14); None: not tagged yet
+    topic_source: str | None = None  # "rules" (offline) or "model" (refined by the configured model)
     assigned_to: str | None = None
     present: tuple[tuple[str, str], ...] = ()  # team mode: (who, "viewing"|"typing") of other operators
 
@@ -93,13 +94,14 @@ def _chat_query(flt: ChatFilter) -> Select[*tuple[Any, ...]]:
         .scalar_subquery()
     )
     has_draft = select(func.count()).where(col(Draft.chat_id) == Chat.id).correlate(Chat).scalar_subquery()
-    topic = _topic_subquery()
-    q = select(Chat, col(Account.name), col(Account.marketplace), has_followup, has_draft, topic).join(
+    # one lookup gives both: "rules:size" / "model:size" (split in _chat_row)
+    tagged = _topic_subquery(col(MessageTopic.source) + literal(":") + col(MessageTopic.topic))
+    q = select(Chat, col(Account.name), col(Account.marketplace), has_followup, has_draft, tagged).join(
         Account,
         col(Account.id) == Chat.account_id,
     )
     if flt.topic:
-        q = q.where(topic == flt.topic)
+        q = q.where(_topic_subquery() == flt.topic)
     if flt.marketplace:
         q = q.where(col(Account.marketplace) == flt.marketplace)
     if flt.account:
@@ -132,9 +134,10 @@ def _chat_query(flt: ChatFilter) -> Select[*tuple[Any, ...]]:
     return q
 
 
-def _topic_subquery() -> ScalarSelect[str]:
-    """The topic of the chat's newest buyer message (None until it is tagged): one backward
-    index seek to that message and one primary-key lookup, never a scan of the chat."""
+def _topic_subquery(what: Any = None) -> ScalarSelect[str]:
+    """The topic (or ``what``, another column of ``message_topic``) of the chat's newest buyer
+    message (None until it is tagged): one backward index seek to that message and one
+    primary-key lookup, never a scan of the chat."""
     newest_buyer = (
         select(col(Message.id))
         .where(col(Message.chat_id) == Chat.id, col(Message.author) == "buyer")
@@ -144,7 +147,7 @@ def _topic_subquery() -> ScalarSelect[str]:
         .scalar_subquery()
     )
     topic: ScalarSelect[str] = (
-        select(col(MessageTopic.topic))
+        select(col(MessageTopic.topic) if what is None else what)
         .where(col(MessageTopic.message_id) == newest_buyer)
         .correlate(Chat)
         .scalar_subquery()
@@ -153,9 +156,16 @@ def _topic_subquery() -> ScalarSelect[str]:
 
 
 def _chat_row(
-    chat: Chat, account: str, marketplace: str, followups: int, drafts: int = 0, topic: str | None = None
+    chat: Chat,
+    account: str,
+    marketplace: str,
+    followups: int,
+    drafts: int = 0,
+    tagged: str | None = None,
 ) -> ChatRow:
+    """``tagged`` is ``source:topic`` of the newest buyer message, or None."""
     assert chat.id is not None
+    topic_source, _, topic = (tagged or "").partition(":")
     return ChatRow(
         id=chat.id,
         account_id=chat.account_id,
@@ -179,7 +189,8 @@ def _chat_row(
         reply_token=chat.reply_token,
         resolved_at=from_db(chat.resolved_at),
         last_buyer_message_id=chat.last_buyer_message_id,
-        topic=topic,
+        topic=topic or None,
+        topic_source=topic_source if topic else None,
         assigned_to=chat.assigned_to,
     )
 

@@ -4,6 +4,7 @@ back off per stream."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -19,12 +20,14 @@ from chatdesk.errors import ChatdeskError, SecretsError
 from chatdesk.store import accounts as store_accounts
 from chatdesk.store import ingest, outbox
 from chatdesk.store.db import from_db, utcnow
+from chatdesk.store.fencing import LeaseHolder, LeaseLost
 from chatdesk.sync import policy
 from chatdesk.sync.delivery import OutboxDelivery
 from chatdesk.sync.runtime import (
     AccountResult,
     Runtime,
     SyncEvent,
+    log,
     log_unexpected,
 )
 
@@ -66,14 +69,15 @@ class StreamPolling(OutboxDelivery):
             result.note = f"polled by another chatdesk process ({owner})"
             return result
         self._held.add(account.id)
+        holder = LeaseHolder(self.owner, fence)  # every write of this round is fenced by it
         if not had_lease and account.id not in self._keyless:
             self._emit(SyncEvent("lease", account.id))  # "sync: here" now, not after a first sync's minutes
         try:
             rt = await self._runtime(account)
         except ChatdeskError as exc:
             self._held.discard(account.id)
-            await asyncio.to_thread(store_accounts.release_lease, self.db, account.id, self.owner)
             if self._keys_elsewhere(exc):
+                await asyncio.to_thread(store_accounts.release_lease, self.db, account.id, self.owner)
                 result.polled = False
                 result.note = keyless_words(account.name)
                 if account.id not in self._keyless:  # said once, in the status line (never a toast)
@@ -81,9 +85,18 @@ class StreamPolling(OutboxDelivery):
                     self._emit(SyncEvent("keyless", account.id, message=result.note))
                 return result
             msg = str(exc)
-            await asyncio.to_thread(
-                ingest.record_attempt, self.db, account.id, "chats", ok=False, error=msg, error_kind="secret"
-            )
+            with contextlib.suppress(LeaseLost):  # recorded while still the holder, then given back
+                await asyncio.to_thread(
+                    ingest.record_attempt,
+                    self.db,
+                    account.id,
+                    "chats",
+                    ok=False,
+                    error=msg,
+                    error_kind="secret",
+                    holder=holder,
+                )
+            await asyncio.to_thread(store_accounts.release_lease, self.db, account.id, self.owner)
             result.errors.append(msg)
             self._emit(SyncEvent("error", account.id, message=f"{account.name}: {msg}"))
             return result
@@ -93,8 +106,13 @@ class StreamPolling(OutboxDelivery):
             await asyncio.to_thread(outbox.settle_interrupted, self.db, account.id)
             changed: set[int] = set()
             previews: list[tuple[int, str]] = []
+            lost: LeaseLost | None = None
             for stream in rt.connector.streams:
-                res = await self._poll_stream(rt, stream, interval, force=force, due_only=due_only)
+                try:
+                    res = await self._poll_stream(rt, stream, interval, force=force, due_only=due_only, holder=holder)
+                except LeaseLost as exc:  # paused past the lease: another engine polls it now
+                    lost = exc
+                    break
                 if isinstance(res, StreamFailure):
                     if res.failure:
                         result.errors.append(f"{stream}: {res.message}")
@@ -107,7 +125,12 @@ class StreamPolling(OutboxDelivery):
                     previews.extend(res.buyer_previews)
             # Fencing: deliver only while still the holder this poll started as (a pause longer
             # than the lease, e.g. a suspended VM, lets another daemon take over meanwhile).
-            if await asyncio.to_thread(store_accounts.holds_lease, self.db, account.id, self.owner, fence):
+            if lost is not None:
+                log.warning("%s: %s; round abandoned", account.name, lost)
+                self._held.discard(account.id)
+                rt.known_cache.clear()
+                result.note = "round abandoned: the lease was lost meanwhile (another chatdesk process polls it now)"
+            elif await asyncio.to_thread(store_accounts.holds_lease, self.db, account.id, self.owner, fence):
                 await self._deliver(rt)
             else:
                 self._held.discard(account.id)
@@ -148,14 +171,23 @@ class StreamPolling(OutboxDelivery):
         return store_accounts.take_lease(self.db, account_id, self.owner, ttl, share=share)
 
     async def _poll_stream(
-        self, rt: Runtime, stream: str, interval: float, *, force: bool, due_only: bool = False
+        self,
+        rt: Runtime,
+        stream: str,
+        interval: float,
+        *,
+        force: bool,
+        due_only: bool = False,
+        holder: LeaseHolder | None = None,
     ) -> ingest.IngestResult | StreamFailure | None:
         """Poll one stream to the end; return what was ingested, how it failed, or None if it
         rests (its back-off has not ended; a forced poll still rests when :mod:`policy` says
         the wait must be honoured, e.g. an announced rate-limit wait or a missing category).
 
         The reaction to every failure is :data:`policy.POLL`'s row for its cause: one
-        ``except`` for all of them, no branch per error class."""
+        ``except`` for all of them, no branch per error class. Every write is fenced by
+        ``holder``; :class:`LeaseLost` (the lease changed hands) ends the round: it is raised,
+        never recorded as the stream's error."""
         account = rt.account
         state = await asyncio.to_thread(ingest.stream_state, self.db, account.id, stream)
         now = utcnow()
@@ -193,9 +225,12 @@ class StreamPolling(OutboxDelivery):
                         total,
                         touched,
                         between=lambda: self._deliver_during_poll(rt),
+                        holder=holder,
                     )
                 finally:
                     await self._refresh_known(rt, stream, touched)
+            except LeaseLost:
+                raise
             except Exception as exc:  # classified below: a connector's cause, the store, or a bug
                 key, error = self._classify(rt, stream, exc)
                 reaction = policy.POLL[key]
@@ -204,12 +239,14 @@ class StreamPolling(OutboxDelivery):
                     await asyncio.sleep(pause)
                     continue
                 wait = policy.backoff_for(reaction, error, state.failures or 0, interval)
-                return await self._fail(rt, stream, error, key, reaction, wait, was=state.unavailable)
+                return await self._fail(rt, stream, error, key, reaction, wait, was=state.unavailable, holder=holder)
             cost = Counter(rt.connector.limiter.spent_by)
             cost.subtract(spent)
             pace = await self._pace(rt, stream, interval, requests={k: n for k, n in cost.items() if n > 0})
             next_at = utcnow() + timedelta(seconds=pace)
-            await asyncio.to_thread(ingest.record_attempt, self.db, account.id, stream, ok=True, next_poll_at=next_at)
+            await asyncio.to_thread(
+                ingest.record_attempt, self.db, account.id, stream, ok=True, next_poll_at=next_at, holder=holder
+            )
             return total
 
     async def _pace(self, rt: Runtime, stream: str, interval: float, *, requests: dict[str, int]) -> float:
@@ -286,6 +323,7 @@ class StreamPolling(OutboxDelivery):
         touched: set[str],
         *,
         between: Callable[[], Awaitable[None]] | None = None,
+        holder: LeaseHolder | None = None,
     ) -> None:
         """Commit pages in groups of about self.COMMIT_BATCH messages, one group writing while the
         next is fetched. Groups commit in order, and whatever was received before an error is
@@ -311,7 +349,7 @@ class StreamPolling(OutboxDelivery):
             if batch:
                 group, batch, size = batch, [], 0
                 writing = asyncio.ensure_future(
-                    asyncio.to_thread(ingest.apply_pages, self.db, account_id, stream, group)
+                    asyncio.to_thread(ingest.apply_pages, self.db, account_id, stream, group, holder=holder)
                 )
 
         try:
@@ -341,6 +379,7 @@ class StreamPolling(OutboxDelivery):
         wait: timedelta,
         *,
         was: str | None,
+        holder: LeaseHolder | None = None,
     ) -> StreamFailure:
         """Record a failed poll as :data:`policy.POLL` says (the row's key is stored as the
         stream's ``error_kind``, so the next run of any process honours the same wait)."""
@@ -358,6 +397,7 @@ class StreamPolling(OutboxDelivery):
             backoff_until=until,
             unavailable=msg if unavailable else None,
             next_poll_at=until,
+            holder=holder,
         )
         return StreamFailure(
             message=msg,

@@ -4,6 +4,9 @@ The store (``store.followups``) guarantees "claimed once, queued atomically"; th
 decides *whether* a due follow-up should still go out, and when:
 
 - the buyer wrote after it was scheduled -> ``cancelled`` (``cancel_followup_if_buyer_writes``);
+- team mode: the buyer or another operator wrote after it was scheduled (and it was not
+  cancelled by the rule above) -> ``held`` with "Иван replied at 14:02 — review"; a person
+  sends it anyway (:func:`send_anyway`) or cancels it;
 - the chat is finished/closed, or the marketplace's reply window has passed -> ``expired``
   with the reason (Ozon: 48 h after the buyer's last message; YM: FINISHED chats);
 - a hard limit is broken (text edited too long) -> ``failed`` with the reason;
@@ -15,17 +18,19 @@ decides *whether* a due follow-up should still go out, and when:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 
 from chatdesk import marketplaces, rules, templates
 from chatdesk.config import Config
 from chatdesk.connectors import LABELS
 from chatdesk.errors import UsageError
 from chatdesk.paths import templates_dir
+from chatdesk.sanitize import safe_text
 from chatdesk.store import followups as store_followups
+from chatdesk.store import team as team_store
 from chatdesk.store import views
 from chatdesk.store.db import Database
-from chatdesk.store.followups import DueCheck, Verdict
+from chatdesk.store.followups import Arrival, DueCheck, Verdict
 from chatdesk.timeparse import next_allowed
 from chatdesk.usecases import team
 
@@ -104,11 +109,32 @@ def schedule(
         rule=rule,
         overrides=overrides,
         cancel_if_buyer_writes=config.cancel_followup_if_buyer_writes,
+        operator=db.operator,
     )
 
 
-def decide(check: DueCheck, now: datetime, config: Config) -> Verdict:
-    """The send-time re-check of one due follow-up."""
+def held_reason(changes: tuple[Arrival, ...], names: dict[str, str], tz: tzinfo) -> str:
+    """One line for a held follow-up: "Иван replied at 14:02 / the buyer wrote again at 14:05
+    — review" (times in the seller's time zone; names sanitized for the terminal)."""
+    parts: list[str] = []
+    repliers: dict[str, datetime] = {}
+    buyer_at: datetime | None = None
+    for c in changes:
+        if c.author == "seller":
+            who = names.get(c.operator or "", c.operator or "someone on the marketplace portal")
+            repliers[who] = c.created_at
+        else:
+            buyer_at = c.created_at
+    for who, at in repliers.items():
+        parts.append(f"{safe_text(who, single_line=True, max_len=64)} replied at {at.astimezone(tz):%H:%M}")
+    if buyer_at is not None:
+        parts.append(f"the buyer wrote again at {buyer_at.astimezone(tz):%H:%M}")
+    return " / ".join(parts) + " — review"
+
+
+def decide(check: DueCheck, now: datetime, config: Config, names: dict[str, str] | None = None) -> Verdict:
+    """The send-time re-check of one due follow-up (run in the claim's transaction).
+    ``names``: operator name -> display name, for a held follow-up's reason."""
     if check.cancel_if_buyer_writes:
         # Order of arrival in the store decides, never the marketplace's clock against ours;
         # only follow-ups scheduled before that was recorded fall back to comparing times.
@@ -117,6 +143,8 @@ def decide(check: DueCheck, now: datetime, config: Config) -> Verdict:
             wrote = bool(check.last_buyer_at and check.last_buyer_at > check.created_at)
         if wrote:
             return "cancelled", "the buyer wrote after it was scheduled"
+    if check.changes:  # team mode: someone wrote since it was scheduled; a person decides
+        return "held", held_reason(check.changes, names or {}, config.tz)
     status = (check.status or "").upper()
     if status in views.CLOSED_STATUSES and check.kind == "chat":
         return "expired", f"the chat is {status.lower()}: the marketplace no longer accepts messages in it"
@@ -134,7 +162,15 @@ def decide(check: DueCheck, now: datetime, config: Config) -> Verdict:
 
 def deliver_due(db: Database, config: Config) -> list[int]:
     """Queue every due follow-up that should still go out; return the accounts touched."""
-    return store_followups.deliver_due(db, lambda check, now: decide(check, now, config))
+    names = team_store.display_names(db)
+    return store_followups.deliver_due(db, lambda check, now: decide(check, now, config, names))
+
+
+def send_anyway(db: Database, followup_id: int) -> None:
+    """A person reviewed a held follow-up (``followup send --anyway``, the follow-ups screen) and
+    sends it anyway: due now, in their name in team mode; only messages arriving after this
+    decision hold it again. Raises UsageError unless it is pending or held."""
+    store_followups.send_anyway(db, followup_id, db.operator)
 
 
 RESOLVE_RULES = (

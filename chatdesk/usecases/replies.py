@@ -141,6 +141,7 @@ def queue_reply(
     owner: str | None = None,
     anyway: bool = False,
     now: datetime | None = None,
+    basis: int | None = None,
 ) -> QueuedReply:
     """Check, split and queue a reply; the draft is cleared in the same transaction.
 
@@ -151,16 +152,19 @@ def queue_reply(
     Raises :class:`UsageError` for an unknown chat, a hard-limit breach (always) or a content
     warning without ``force``; nothing is queued then. Limits come from the chat's connector.
     Team mode (``db.operator``): raises :class:`team.ReviewNeeded` when the chat changed since
-    the operator last saw it, unless ``anyway``.
+    the operator last saw it, unless ``anyway``; the check runs in the queueing transaction
+    with the chat row locked, so two operators sending at once never both get through.
+    ``basis``: the reply was built from a suggestion for message ``basis``: a newer buyer
+    message or another person's reply stops it too (:func:`team.check_before_send`).
     """
     chat = views.get_chat(db, chat_id)
     if chat is None:
         raise UsageError(f"no chat with id {chat_id}")
     files = list(files or [])
     overrides = precheck(chat, text, files, force=force, db=db, now=now)
-    team.check_before_send(db, chat_id, anyway=anyway)  # early, before the work of splitting
+    team.check_before_send(db, chat_id, anyway=anyway, basis=basis)
     parts = reply_parts(chat, text, files)
-    guard = team.send_guard(db, chat_id, anyway=anyway)  # again, atomically with the queueing
+    guard = team.send_guard(db, chat_id, anyway=anyway, basis=basis)
     ids = outbox.enqueue_parts(db, chat_id, parts, overrides=overrides or None, owner=owner, guard=guard)
     return QueuedReply(chat_id, chat.account_id, tuple(ids), tuple(overrides))
 

@@ -69,32 +69,44 @@ def describe(changes: list[team.Change], names: dict[str, str], now: datetime | 
     return " / ".join(parts) + " — review"
 
 
-def check_before_send(db: Database, chat_id: int, *, anyway: bool = False) -> None:
+def check_before_send(db: Database, chat_id: int, *, anyway: bool = False, basis: int | None = None) -> None:
     """Raise :class:`ReviewNeeded` when ``db.operator`` has not seen the chat's newest buyer
-    message or another person's reply. Solo use (no operator) and ``anyway`` skip the check."""
-    if db.operator is None or anyway:
+    message or another person's reply. Solo use (no operator) and ``anyway`` skip the check.
+
+    ``basis``: the reply was built from a suggestion made for message ``basis`` (its id); a
+    buyer message or another person's reply after it stops the send too, in solo use as well
+    (the suggestion answers a question that is no longer the latest).
+
+    This is the early check (before a keyring read or a dialog); the binding one runs again in
+    the queueing transaction (:func:`send_guard`)."""
+    if anyway or (db.operator is None and basis is None):
         return
-    changes = team.changes_since_seen(db, chat_id, db.operator)
+    with db.read() as s:
+        _raise_on_changes(s, chat_id, db.operator, basis)
+
+
+def _raise_on_changes(s: Session, chat_id: int, operator: str | None, basis: int | None) -> None:
+    changes = team.changes_since_seen_in(s, chat_id, operator, basis)
     if changes:
-        names = team.display_names(db)
+        names = team.display_names_in(s)
         raise ReviewNeeded(describe(changes, names), changes, names)
 
 
-def send_guard(db: Database, chat_id: int, *, anyway: bool = False) -> Callable[[Session], None] | None:
-    """The send-time check as a guard for the transaction that queues the reply
-    (:func:`chatdesk.store.outbox.enqueue_parts`): it locks the chat, then looks, so of two
-    operators sending at the same moment the second sees the first one's reply and gets
-    :class:`ReviewNeeded`. None in solo use or with ``anyway``."""
-    operator = db.operator
-    if operator is None or anyway:
+def send_guard(
+    db: Database, chat_id: int, *, anyway: bool = False, basis: int | None = None
+) -> Callable[[Session], None] | None:
+    """The send-time check as a step of the queueing transaction (``outbox.enqueue_parts``'s
+    ``guard``): it locks the chat row, then raises :class:`ReviewNeeded` if anything arrived
+    since the operator last looked (or since ``basis``). Run in the transaction that inserts
+    the reply, two operators sending at once are serialized: the second one sees the first
+    one's reply and is stopped. None when there is nothing to check (solo use, ``anyway``)."""
+    if anyway or (db.operator is None and basis is None):
         return None
+    operator = db.operator
 
     def guard(s: Session) -> None:
         team.lock_chat(s, chat_id)
-        changes = team.changes_since_seen_in(s, chat_id, operator)
-        if changes:
-            names = team.display_names(db)
-            raise ReviewNeeded(describe(changes, names), changes, names)
+        _raise_on_changes(s, chat_id, operator, basis)
 
     return guard
 

@@ -9,10 +9,15 @@ from chatdesk import rules
 from chatdesk.assist.topics import SHORT
 from chatdesk.store.views import ChatRow
 
+MODEL_MARK = "*"
+"""After a topic the configured model chose (the rules were unsure): ``размер*``."""
+
 
 def topic_tag(row: ChatRow) -> str:
-    """``размер``, ``брак`` … for the row's topic; empty for none/other."""
-    return SHORT.get(row.topic or "", "") if row.topic else ""
+    """``размер``, ``брак`` … for the row's topic, ``размер*`` when the configured model chose
+    it; empty for none/other."""
+    tag = SHORT.get(row.topic or "", "") if row.topic else ""
+    return f"{tag}{MODEL_MARK}" if tag and row.topic_source == "model" else tag
 
 
 def window_left(row: ChatRow, now: datetime) -> timedelta | None:

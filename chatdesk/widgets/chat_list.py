@@ -31,6 +31,8 @@ from chatdesk.widgets.cursor import component_style, cursor_style, few_colours, 
 
 PAGE = 100
 ROW_HEIGHT = 2
+WAITED_MARK = "◷"  # before the time the buyer has waited (the SLA colours)
+WINDOW_MARK = "⇥"  # before the time left in the marketplace's reply window (a shaded box)
 BADGES = {m.id: m.badge for m in MARKETPLACES.values()}  # a view of chatdesk.marketplaces
 
 Fetch = Callable[[ChatFilter, int, int], list[ChatRow]]
@@ -70,6 +72,8 @@ class ChatList(ScrollView, can_focus=True):
         "chat-list--late",
         "chat-list--followup",
         "chat-list--topic",
+        "chat-list--window",
+        "chat-list--window-late",
     }
     DEFAULT_CSS = """
     ChatList { background: $surface; overflow-x: hidden; }
@@ -85,6 +89,8 @@ class ChatList(ScrollView, can_focus=True):
     ChatList > .chat-list--late { color: $text-error; text-style: bold; }
     ChatList > .chat-list--followup { color: $text-secondary; }
     ChatList > .chat-list--topic { color: $text-primary; text-style: italic; }
+    ChatList > .chat-list--window { color: $text; background: $warning-muted; }
+    ChatList > .chat-list--window-late { color: $text; background: $error-muted; text-style: bold; }
     """
 
     cursor: reactive[int] = reactive(0, init=False)
@@ -114,6 +120,9 @@ class ChatList(ScrollView, can_focus=True):
         # changed the filter) or "reload" (data changed; the screen must not retarget on it).
         self._reason = "reload"
         self._now = clock()
+        # The open chat is not under the cursor (a filter hid it, or a jump is being located):
+        # then no row is highlighted, so the cursor never sits on one chat pretending to be another.
+        self.detached = False
 
     # ------------------------------------------------------------------ data
 
@@ -232,21 +241,41 @@ class ChatList(ScrollView, can_focus=True):
         y = index * ROW_HEIGHT - int(self.scroll_offset.y)
         self.refresh_lines(y, ROW_HEIGHT)
 
+    def detach(self) -> None:
+        """Stop highlighting the cursor row: the open chat is elsewhere (or not in this view).
+        The next key that moves the cursor, or ``select_chat``, shows it again."""
+        if not self.detached:
+            self.detached = True
+            self._strips.clear()
+            self.refresh()
+
+    def _show_cursor(self) -> None:
+        if self.detached:
+            self.detached = False
+            self._strips.clear()
+            self.refresh()
+
     def move_to(self, index: int) -> None:
         """Move the cursor for the user (a key, next unread): the screen previews that chat."""
         if self.total:
             index = max(0, min(self.total - 1, index))
             if index != self.cursor:
+                self._show_cursor()
                 self._reason = "user"
                 self.cursor = index
+            elif self.detached:  # a key on the hidden cursor: show it and preview its chat
+                self._show_cursor()
+                self._reason = "user"
+                self._announce()
 
     def select_chat(self, index: int, chat_id: int) -> None:
         """Put the cursor on ``chat_id`` at ``index`` (a search jump already showed it), and keep
         it there across reloads; announced as a reload, so nothing is retargeted by it."""
-        self._follow_id = chat_id
         if 0 <= index < max(self.total, index + 1):
+            self._show_cursor()
             self._reason = "reload"
             self.cursor = index
+        self._follow_id = chat_id  # after the move: its row's page may not be loaded yet
 
     def action_cursor(self, delta: int) -> None:
         self.move_to(self.cursor + delta)
@@ -261,6 +290,9 @@ class ChatList(ScrollView, can_focus=True):
         self.move_to(self.total - 1)
 
     def action_open(self) -> None:
+        if self.detached:  # Enter on a hidden cursor shows it first: nothing opens unseen
+            self.move_to(self.cursor)
+            return
         row = self.current
         if row is not None:
             self.post_message(ChatOpened(row))
@@ -305,7 +337,7 @@ class ChatList(ScrollView, can_focus=True):
         if index >= self.total:
             return Strip.blank(width, base)
         row = self.row(index)
-        selected = index == self.cursor
+        selected = index == self.cursor and not self.detached
         key = (index, part, width, selected, self.has_focus, row is None)
         strip = self._strips.get(key)
         if strip is None:
@@ -372,14 +404,17 @@ class ChatList(ScrollView, can_focus=True):
             warn, late = self._sla
             minutes = (now - row.last_buyer_at).total_seconds() / 60 if row.last_buyer_at else 0
             level = "late" if minutes >= late else "warn" if minutes >= warn else "ok"
-            lead = Text(f"◷{waited(row.last_buyer_at, now):>3}", self._style(level))
+            lead = Text(f"{WAITED_MARK}{waited(row.last_buyer_at, now):>3}", self._style(level))
             lead.append(" ")
         elif row.closed:
             lead = Text("✓  ", style=self._style("muted"))
         body = Text()
         window = window_left(row, now)  # the marketplace's reply window (issue 14)
         if window is not None:
-            body.append(f"◔{short_left(window)} ", self._style("late" if window < timedelta(hours=6) else "warn"))
+            # A boxed ⇥ (time left to reply), unlike the lead's plain ◷ (time waited) beside it.
+            style = self._style("window-late" if window < timedelta(hours=6) else "window")
+            body.append(f"{WINDOW_MARK}{short_left(window)}", style)
+            body.append(" ")
         tag = topic_tag(row)
         if tag:
             body.append(f"{tag} ", self._style("topic"))

@@ -97,6 +97,9 @@ class Composer(Vertical):
         self.status_text = Text()  # what the status line under the composer shows
         self._loaded: str | None = None  # text set by the program: its Changed is not an edit
         self.edited_at: datetime | None = None  # the operator's last keystroke in this chat (the clock's time)
+        # The buyer message (row id) a suggestion put into this reply answers: the send-time
+        # check stops the reply if the buyer or someone else wrote after it. None: typed.
+        self.basis: int | None = None
 
     def compose(self) -> ComposeResult:
         yield ComposerInput(id="composer-input", soft_wrap=True, tab_behavior="focus", show_line_numbers=False)
@@ -114,6 +117,7 @@ class Composer(Vertical):
         if chat is None or self.chat is None or chat.id != self.chat.id:
             self.files = []
             self.edited_at = None
+            self.basis = None
         self.chat = chat
         if draft is not None:
             self.set_text(draft)
@@ -149,7 +153,7 @@ class Composer(Vertical):
         left = window_left(self.chat, now)
         if left is not None and left > timedelta(0):
             # The countdown to the marketplace's reply window (Ozon: 48 h after the buyer wrote).
-            line.append(f"  ◔ window closes in {span_words(left)}", "bold" if left < timedelta(hours=6) else "")
+            line.append(f"  ⇥ window closes in {span_words(left)}", "bold" if left < timedelta(hours=6) else "")
         if self.files:
             line.append("  📎 " + ", ".join(safe_text(f["name"], single_line=True) for f in self.files))
         hard = [f for f in self.findings if f.severity == "hard"]

@@ -144,12 +144,12 @@ def test_loopback_http_is_allowed_and_not_remote() -> None:
     assert llm.parse_settings({"base_url": "https://api.example.com/v1", "model": "m"}).remote
 
 
-def test_cli_suggest_with_model_and_its_failure(tmp_path: Path, server: str) -> None:
+def test_cli_suggest_with_model_and_its_failure(store_url: str, tmp_path: Path, server: str) -> None:
     from typer.testing import CliRunner
 
     from chatdesk.cli import app
 
-    url = f"sqlite:///{tmp_path / 'c.db'}"
+    url = store_url
     db = Database(url)
     ids = build(db)
     db.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -90,8 +89,8 @@ def test_the_semantics_render_the_same_for_both_engines() -> None:
     assert terms.to_fts5(terms.search_terms("  ,.!")) is None
 
 
-def test_cli_search_finds_inflections(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'c.db'}"
+def test_cli_search_finds_inflections(store_url: str) -> None:
+    url = store_url
     db = Database(url)
     _fill(db)
     db.close()

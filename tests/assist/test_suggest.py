@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from chatdesk.assist import suggest
@@ -148,8 +149,8 @@ def test_no_buyer_message_says_so(db: Database) -> None:
     assert r.items == () and r.for_message_id is None and r.notices
 
 
-def test_cli_suggest_json_and_text(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'c.db'}"
+def test_cli_suggest_json_and_text(store_url: str) -> None:
+    url = store_url
     db = Database(url)
     ids = build(db)
     db.close()
@@ -281,9 +282,9 @@ def test_only_the_most_selective_terms_reach_the_index(db: Database, monkeypatch
     assert next(s.text for s in r.items if s.source == "past") == "Извините, курьерская служба задержала."
 
 
-def test_cli_shows_the_buyer_and_topic_before_the_notice(tmp_path: Path) -> None:
+def test_cli_shows_the_buyer_and_topic_before_the_notice(store_url: str) -> None:
     """ux-findings 14: with no match, the explanation printed above the "buyer:" line."""
-    url = f"sqlite:///{tmp_path / 'c.db'}"
+    url = store_url
     db = Database(url)
     ids = build(db)
     acc = accounts.get_account(db, "wb")
@@ -319,3 +320,54 @@ def test_thanks_is_not_answered_with_an_answer_to_a_question(db: Database) -> No
     r = suggest.suggest(db, ids["now"], config=Config())
     assert r.topic == "thanks"
     assert [s.text for s in r.items if s.source == "past"] == ["Спасибо за отзыв!"]
+
+
+def test_topic_tier_table() -> None:
+    tier = suggest.topic_tier
+    assert tier("delivery", "delivery") == 0 and tier(None, "defect") == 0 and tier("other", "defect") == 0
+    assert tier("delivery", None) == 1 and tier("delivery", "other") == 1
+    assert tier("delivery", "price") == 2 and tier("product", "defect") == 2
+    assert tier("delivery", "defect") is None and tier("size", "return") is None
+    assert tier("thanks", "price") is None and tier("thanks", "other") is None and tier("thanks", "thanks") == 0
+
+
+def test_selective_terms_rarest_first_within_budget() -> None:
+    from chatdesk.store import suggest as store_suggest
+    from chatdesk.store.terms import Term
+
+    a, b, c, d, gone = (Term(x, True) for x in ("курьер", "опозда", "заказ", "товар", "абв"))
+    df = {a: 10, b: 5, c: 50_000, d: 70_000, gone: 0}
+    pick = store_suggest.selective_terms
+    assert pick([a, b, c, d, gone], df, 60_000, 3) == [b, a, c]
+    assert pick([a, b, c, d, gone], df, 1_000, 4) == [b, a]  # the two rarest always
+    assert pick([c, d], df, 10, 4) == [c, d]
+    assert pick([gone], df, 10, 4) == []  # a word no message has narrows nothing
+
+
+@given(st.text(alphabet="аб_ 1{}-", max_size=30), st.text(alphabet="аб1{", min_size=1, max_size=4))
+def test_replace_word_is_the_lookaround_substitution(body: str, old: str) -> None:
+    import re
+
+    expected = re.sub(r"(?<!\w)" + re.escape(old) + r"(?!\w)", "{x}", body)
+    assert suggest._replace_word(body, old, "{x}") == expected
+
+
+def test_postgresql_uses_the_planners_statistics_when_analyzed(db: Database) -> None:
+    """On PostgreSQL the document counts come from ``pg_stats`` once the index is analyzed; the
+    suggestions are the same as without them."""
+    from chatdesk.store import suggest as store_suggest
+
+    if db.is_sqlite:
+        return
+    ids = build(db)
+    before = [s.text for s in suggest.suggest(db, ids["now"], config=Config()).items]
+    with db.write() as s:
+        from sqlalchemy import text
+
+        s.execute(text("ANALYZE message"))
+    q = [t for t in store_suggest.terms.similarity_terms("Какой размер брать на рост 168?")]
+    estimated = store_suggest.pg_document_frequencies(db, q)
+    assert estimated is not None
+    df, total = estimated
+    assert total >= 1 and all(n >= 1 for n in df.values())
+    assert [s.text for s in suggest.suggest(db, ids["now"], config=Config()).items] == before

@@ -21,8 +21,9 @@ T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 TEXT = "Отправили сегодня"
 
 
-def _world(tmp_path) -> tuple[Database, int, int]:  # type: ignore[no-untyped-def]
-    db = Database(f"sqlite:///{tmp_path / 'x.db'}")
+def _world(store_url: str) -> tuple[Database, int, int]:
+    """One chat with a buyer message, on the engine under test (``store_url``: both)."""
+    db = Database(store_url)
     acc = accounts.add_account(db, "wb", "wildberries")
     ingest.apply_page(db, acc.id, "chats", Page(messages=(MessageInfo("c1", "b1", "buyer", "Где заказ?", T0),)))
     from chatdesk.store import views
@@ -76,9 +77,9 @@ def _apply(db: Database, acc_id: int, mid: int, event: str, job) -> None:  # typ
 
 
 @pytest.mark.parametrize("key", sorted(outbox.TRANSITIONS), ids=lambda k: "-".join(k))
-def test_every_transition_matches_the_table(tmp_path, key: tuple[str, str, str]) -> None:  # type: ignore[no-untyped-def]
+def test_every_transition_matches_the_table(store_url, key: tuple[str, str, str]) -> None:  # type: ignore[no-untyped-def]
     state, event, actor = key
-    db, acc_id, chat_id = _world(tmp_path)
+    db, acc_id, chat_id = _world(store_url)
     mid, owner_job, stale_job = _setup(db, acc_id, chat_id, state)
     assert outbox.message_state(db, mid)[0] == state
     if event == "takeover_in_flight" and state != "sending":
@@ -99,12 +100,12 @@ def test_the_table_covers_every_state_event_and_actor() -> None:
             assert (s, ev, "any") in outbox.TRANSITIONS
 
 
-def test_issue_example_a_stale_owner_cannot_undo_the_new_owners_send(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_issue_example_a_stale_owner_cannot_undo_the_new_owners_send(store_url) -> None:  # type: ignore[no-untyped-def]
     """Process A claims reply 2 and sleeps in its rate limiter past its lease; B takes the row
     (A is judged gone: nothing was on the wire, so it is queued again, not "unknown"), sends it;
     A wakes: it may not send (begin_part refused) and its 429 verdict is refused too. The row
     ends sent and done, delivered once."""
-    db, acc_id, chat_id = _world(tmp_path)
+    db, acc_id, chat_id = _world(store_url)
     mid = outbox.enqueue(db, chat_id, TEXT)
     (a_job,) = outbox.claim_due(db, acc_id, "A")
     assert outbox.settle_interrupted(db, acc_id, gone=lambda owner: owner == "A") == 1
@@ -117,9 +118,9 @@ def test_issue_example_a_stale_owner_cannot_undo_the_new_owners_send(tmp_path) -
     assert outbox.pending_count(db) == 0 and outbox.invariant_violations(db) == []
 
 
-def test_a_live_owner_keeps_its_claim_past_any_wall_clock(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_live_owner_keeps_its_claim_past_any_wall_clock(store_url, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """While the owner renews (heartbeat), no other process judges the row interrupted."""
-    db, acc_id, chat_id = _world(tmp_path)
+    db, acc_id, chat_id = _world(store_url)
     outbox.enqueue(db, chat_id, TEXT)
     (job,) = outbox.claim_due(db, acc_id, "A")
     assert outbox.renew(db, job, ttl=3600)
@@ -142,8 +143,8 @@ def test_dead_process_on_this_host_is_gone_at_once(tmp_path) -> None:  # type: i
     assert not outbox.owner_is_gone(f"otherhost:{proc.pid}:abc")  # other hosts: the lease decides
 
 
-def test_an_echo_settles_failed_and_unknown_rows(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    db, acc_id, chat_id = _world(tmp_path)
+def test_an_echo_settles_failed_and_unknown_rows(store_url) -> None:  # type: ignore[no-untyped-def]
+    db, acc_id, chat_id = _world(store_url)
     mid = outbox.enqueue(db, chat_id, TEXT)
     (job,) = outbox.claim_due(db, acc_id, "A")
     outbox.mark_failed(db, job, "Wildberries refused: file.pdf: upload error")
@@ -157,7 +158,7 @@ def test_an_echo_settles_failed_and_unknown_rows(tmp_path) -> None:  # type: ign
 # ----------------------------------------------------------------------------- the engine
 
 
-def test_a_rate_limit_never_holds_the_other_replies_claimed(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_rate_limit_never_holds_the_other_replies_claimed(store_url, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """Issue example, engine level: reply 1 gets a 190 s rate limit. Process A must not keep
     reply 2 claimed while it waits: reply 2 stays queued and unowned, A claims nothing while its
     limiter is blocked, and process B delivers reply 2 once."""
@@ -197,7 +198,7 @@ def test_a_rate_limit_never_holds_the_other_replies_claimed(tmp_path, monkeypatc
             return "ok"
 
     monkeypatch.setattr(sync_core, "connector_class", lambda _m: Limited)
-    db, acc_id, chat_id = _world(tmp_path)
+    db, acc_id, chat_id = _world(store_url)
     first = outbox.enqueue(db, chat_id, "reply 1")
     second = outbox.enqueue(db, chat_id, "reply 2")
 

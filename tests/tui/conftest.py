@@ -1,11 +1,13 @@
-"""Fixtures for the TUI tests: a small fixed store, a fixed clock, a fake sync engine."""
+"""Fixtures for the TUI tests: a small fixed store (on each engine), a fixed clock, a fake sync engine.
+
+Every test that reads or writes the store runs on SQLite and on PostgreSQL through ``store_url``;
+tests marked ``one_engine`` only render identical data and run on SQLite."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from textual.worker import WorkerCancelled
@@ -93,8 +95,9 @@ def _fast_timers(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Database:
-    db = Database(f"sqlite:///{tmp_path / 'tui.db'}")
+def store(store_url: str) -> Iterator[Database]:
+    """The seeded store, once per engine (SQLite and PostgreSQL, see ``tests/conftest.py``)."""
+    db = Database(store_url)
     seed(db)
     yield db
     db.close()

@@ -463,7 +463,7 @@ async def test_engine_starts_after_the_first_paint(store) -> None:  # type: igno
 CHATS = 1_000
 
 
-async def test_many_chats_and_a_long_chat_open_by_pages(tmp_path: Path) -> None:
+async def test_many_chats_and_a_long_chat_open_by_pages(store_url: str) -> None:
     """Only the visible page of chats and the newest window of messages are read.
     (1,000 here to keep the suite fast; ``bench`` measures 10,000.)"""
     import time
@@ -472,7 +472,7 @@ async def test_many_chats_and_a_long_chat_open_by_pages(tmp_path: Path) -> None:
     from chatdesk.store.accounts import add_account
     from chatdesk.store.db import Database
 
-    db = Database(f"sqlite:///{tmp_path / 'big.db'}")
+    db = Database(store_url)
     acc = add_account(db, "wb", "wildberries").id
     chats = tuple(ChatInfo(f"c{i}", customer=f"buyer {i}") for i in range(CHATS))
     msgs = tuple(MessageInfo(f"c{i}", f"m{i}", "buyer", f"text {i}", NOW) for i in range(CHATS))

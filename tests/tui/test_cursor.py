@@ -12,6 +12,9 @@ from rich.segment import Segment
 from chatdesk.screens.main import MainScreen
 from tests.tui.conftest import chat, make_app, settle
 
+# One engine: colours and segment styles of identical rows (fixture data).
+pytestmark = pytest.mark.one_engine("colours and segment styles of identical rows (fixture data)")
+
 
 @pytest.fixture
 def truecolor(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,7 +4,6 @@ notifications, and no escape/C1/OSC byte reaches the terminal output."""
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 from chatdesk.model import Attachment, ChatInfo, MessageInfo, Page
 from chatdesk.screens.main import MainScreen
@@ -15,8 +14,8 @@ from tests.tui.conftest import NOW, make_app, settle
 from tests.tui.hostile_corpus import CORPUS, FORBIDDEN
 
 
-def hostile_store(path: Path) -> Database:
-    db = Database(f"sqlite:///{path}")
+def hostile_store(url: str) -> Database:
+    db = Database(url)
     acc = add_account(db, "wb", "wildberries").id
     for i, (raw, _shown) in enumerate(CORPUS):
         ext = f"h{i}"
@@ -41,8 +40,8 @@ def assert_clean(text: str) -> None:
         assert bad not in text, repr(bad)
 
 
-async def test_hostile_text_renders_literally_without_escapes(tmp_path: Path) -> None:
-    db = hostile_store(tmp_path / "h.db")
+async def test_hostile_text_renders_literally_without_escapes(store_url: str) -> None:
+    db = hostile_store(store_url)
     app = make_app(db)
     async with app.run_test(size=(160, 60)) as pilot:
         await settle(pilot, app)

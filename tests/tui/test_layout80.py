@@ -8,6 +8,9 @@ import pytest
 from chatdesk.app import DEMO_HINT_SECONDS
 from tests.tui.conftest import make_app, settle
 
+# One engine: footer and status words at a width; nothing engine-specific is read.
+pytestmark = pytest.mark.one_engine("footer and status words at a width; nothing engine-specific is read")
+
 
 async def test_demo_hint_toast_goes_within_six_seconds(store, tmp_path) -> None:  # type: ignore[no-untyped-def]
     app = make_app(store, home=tmp_path, demo_hint="Demo: press ? for keys.")

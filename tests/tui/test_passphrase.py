@@ -12,6 +12,9 @@ from chatdesk.screens.dialogs import PassphraseDialog
 from chatdesk.secrets import KeyringSecrets
 from tests.tui.conftest import FakeEngine, make_app, settle
 
+# One engine: the keyring dialog before the engine starts; the store is not involved.
+pytestmark = pytest.mark.one_engine("the keyring dialog before the engine starts; the store is not involved")
+
 
 @pytest.fixture
 def file_keyring(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

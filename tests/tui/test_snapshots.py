@@ -3,7 +3,7 @@ accounts, on fixed data and a fixed clock. Update after review: pytest tests/tui
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 
@@ -12,8 +12,10 @@ from tests.tui.conftest import make_app, seed, settle
 
 
 @pytest.fixture
-def snap_store(tmp_path: Path) -> Database:
-    db = Database(f"sqlite:///{tmp_path / 'snap.db'}")
+def snap_store(sqlite_url: str) -> Iterator[Database]:
+    """One engine (SQLite): snapshots render the fixed data that the engine-parametrized flow
+    tests read and write on both engines; a snapshot's file name would carry the engine."""
+    db = Database(sqlite_url)
     seed(db)
     yield db
     db.close()

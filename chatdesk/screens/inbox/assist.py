@@ -40,7 +40,9 @@ class AssistActions(InboxBase):
 
         def offline() -> tuple[Any, list[Any], Any]:
             found = load_templates(str(desk.home) if desk.home else None)
-            result = assist_suggest.suggest(desk.db, chat.id, config=desk.config, found_templates=found)
+            result = assist_suggest.suggest(
+                desk.db, chat.id, config=desk.config, found_templates=found, now=desk.clock()
+            )
             return result, found, llm.parse_settings(desk.config.assist)
 
         ok, loaded = desk.attempt(offline)
@@ -86,7 +88,7 @@ class AssistActions(InboxBase):
             return self._model_call
 
         try:
-            s = assist_suggest.model_suggestion(desk.db, chat.id, result, factory, found)
+            s = assist_suggest.model_suggestion(desk.db, chat.id, result, factory, found, now=desk.clock())
             error = None
         except llm.Cancelled:
             return
@@ -108,9 +110,9 @@ class AssistActions(InboxBase):
         ok, current = self.desk.attempt(lambda: assist_suggest.still_current(self.desk.db, result))
         if not ok:
             return
-        self.app.call_from_thread(self._insert, chat, bool(current), text)
+        self.app.call_from_thread(self._insert, chat, bool(current), text, result.for_message_id)
 
-    def _insert(self, chat: ChatRow, current: bool, text: str) -> None:
+    def _insert(self, chat: ChatRow, current: bool, text: str, basis: int | None = None) -> None:
         composer = self.composer
         if composer.chat is None or composer.chat.id != chat.id:
             self.desk.say("suggestion dropped: another chat is open now", severity="warning")
@@ -119,6 +121,8 @@ class AssistActions(InboxBase):
             self.desk.say("suggestion dropped: the buyer wrote again meanwhile; press ctrl+s again", severity="warning")
             return
         area = composer.input
+        if basis is not None:  # the send-time check guards a reply built from a suggestion
+            composer.basis = basis if composer.basis is None else min(composer.basis, basis)
         area.focus()
         if composer.text.strip():
             area.insert(("\n" if not composer.text.endswith("\n") else "") + text)
@@ -132,16 +136,14 @@ class AssistActions(InboxBase):
     # ------------------------------------------------------------------ topic filter (t)
 
     def action_filter_topic(self) -> None:
-        from chatdesk.assist.topics import TOPICS
         from chatdesk.screens.stats import TopicPicker
 
         def chosen(topic: str | None) -> None:
             if topic is None:
                 return
             self.chat_list.set_filter(_replace(self.chat_list.filter, topic=topic or None))
-            self._update_titles()
-            label = TOPICS.get(topic, "") if topic else "any topic"
-            self.desk.say(f"topic: {label}")
+            self.follow_open_chat()
+            self._update_titles()  # the list title names the topic; no toast over the composer
 
         self.app.push_screen(TopicPicker(self.chat_list.filter.topic), chosen)
 
@@ -154,6 +156,7 @@ class AssistActions(InboxBase):
             if target is not None:
                 chat_id, message_id = target
                 self.show_chat(chat_id, opened=True, focus_message=message_id)
+                self.follow_open_chat(say=True)  # the list cursor follows (or the list says it's hidden)
 
         self.app.push_screen(StatsScreen(self.desk), jump)
 

@@ -45,8 +45,8 @@ class Loading(InboxBase):
         # never does; a filter change does not while a reply is being written.
         if message.reason == "reload" and self.target_id is not None:
             return
-        if message.reason == "filter" and self.composer_busy():
-            return
+        if message.reason == "filter" and self.target_id is not None:
+            return  # the open chat stays open; follow_open_chat puts the cursor on it (or says it's hidden)
         if self._preview_timer is not None:
             self._preview_timer.stop()
             self._preview_timer = None
@@ -217,6 +217,8 @@ class Loading(InboxBase):
 
     def on_data_changed(self, _message: DataChanged) -> None:
         self.chat_list.reload()
+        if self._hidden_id is not None and self._hidden_id == self.target_id:
+            self.follow_open_chat()  # new data may bring the open chat into this view
         self.refresh_conversation()
         self.refresh_status()
 

@@ -28,12 +28,15 @@ class UnreadFound(Message):
 
 
 class ChatLocated(Message):
-    """Where a chat is in the list's ordering (``None``: not in the current filter)."""
+    """Where a chat is in the list's ordering under ``flt`` (``None``: not in that filter);
+    ``say``: tell the user in a toast when it is not (a jump), besides the list's frame."""
 
-    def __init__(self, chat_id: int, index: int | None) -> None:
+    def __init__(self, chat_id: int, index: int | None, flt: ChatFilter | None = None, say: bool = True) -> None:
         super().__init__()
         self.chat_id = chat_id
         self.index = index
+        self.flt = flt
+        self.say = say
 
 
 class Navigation(InboxBase):
@@ -92,6 +95,7 @@ class Navigation(InboxBase):
         from dataclasses import replace
 
         self.chat_list.set_filter(replace(self.chat_list.filter, **changes))
+        self.follow_open_chat()
         self._update_titles()
 
     def action_marketplace(self, marketplace: str) -> None:
@@ -156,10 +160,19 @@ class Navigation(InboxBase):
     def on_jump_to(self, message: JumpTo) -> None:
         self.show_chat(message.chat_id, focus_message=message.message_id)
         self.conversation.focus()
-        self._locate(self.chat_list.filter, message.chat_id)
+        self.follow_open_chat(say=True)
+
+    def follow_open_chat(self, *, say: bool = False) -> None:
+        """Put the list cursor on the open chat, wherever it was opened from (a jump, a filter
+        change): until it is found the cursor is not drawn; if the filter hides the chat, the
+        list's frame says so (``say``: a toast too). Never changes which chat is open."""
+        if self.target_id is None:
+            return
+        self.chat_list.detach()
+        self._locate(self.chat_list.filter, self.target_id, say)
 
     @work(thread=True, exclusive=True, group="locate", exit_on_error=False)
-    def _locate(self, flt: ChatFilter, chat_id: int) -> None:
+    def _locate(self, flt: ChatFilter, chat_id: int, say: bool = True) -> None:
         """Where ``chat_id`` is in the list's current ordering (pages of 200), for the cursor."""
         from chatdesk.store import views
 
@@ -171,18 +184,25 @@ class Navigation(InboxBase):
                 break
             for i, row in enumerate(rows):
                 if row.id == chat_id:
-                    self.post_message(ChatLocated(chat_id, offset + i))
+                    self.post_message(ChatLocated(chat_id, offset + i, flt, say))
                     return
             offset += len(rows)
-        self.post_message(ChatLocated(chat_id, None))
+        self.post_message(ChatLocated(chat_id, None, flt, say))
 
     def on_chat_located(self, message: ChatLocated) -> None:
         if message.chat_id != self.target_id:
             return  # the user moved on meanwhile
+        if message.flt is not None and message.flt != self.chat_list.filter:
+            return  # the filter changed meanwhile; its own look-up follows
         if message.index is None:
-            self.desk.say("that chat is not in the current filter; press 1 to show all chats")
-            return
-        self.chat_list.select_chat(message.index, message.chat_id)
+            self._hidden_id = message.chat_id
+            self.chat_list.detach()
+            if message.say:
+                self.desk.say("that chat is not in the current filter; press 1 to show all chats")
+        else:
+            self._hidden_id = None
+            self.chat_list.select_chat(message.index, message.chat_id)
+        self._update_titles()
 
     def action_sync(self) -> None:
         self.desk.sync_now(None)

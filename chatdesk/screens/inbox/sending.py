@@ -48,7 +48,7 @@ class Sending(InboxBase):
         chat = self.composer.chat
         if chat is None:
             return
-        self.send_text(chat, self.composer.text, files=self.composer.files)
+        self.send_text(chat, self.composer.text, files=self.composer.files, basis=self.composer.basis)
 
     def action_attach(self) -> None:
         chat = self.composer.chat
@@ -84,8 +84,16 @@ class Sending(InboxBase):
             self.composer.set_files([*self.composer.files, spec])
 
     def send_text(
-        self, chat: ChatRow, text: str, *, confirmed: bool = False, files: list[dict[str, Any]] | None = None
+        self,
+        chat: ChatRow,
+        text: str,
+        *,
+        confirmed: bool = False,
+        files: list[dict[str, Any]] | None = None,
+        basis: int | None = None,
     ) -> None:
+        """Rule-check and queue a reply (through :func:`replies.queue_reply`, off the UI loop).
+        ``basis``: the buyer message a suggestion in the text answers (the send-time check)."""
         text = text.strip("\n")
         files = list(files or [])
         if not text.strip() and not files:
@@ -107,18 +115,24 @@ class Sending(InboxBase):
 
             def done(yes: bool | None) -> None:
                 if yes:
-                    self.send_text(chat, text, confirmed=True, files=files)
+                    self.send_text(chat, text, confirmed=True, files=files, basis=basis)
                 else:
                     self.record_block(chat.id, "warn", [f.code for f in warn])  # for the report
 
             self.app.push_screen(ConfirmDialog("Warnings", body, yes="send anyway", destructive=True), done)
             return
         self._drop_pending_draft(chat.id)
-        self._enqueue(chat, text, sorted({f.code for f in warn}), files)
+        self._enqueue(chat, text, sorted({f.code for f in warn}), files, basis=basis)
 
     @work(thread=True, group="send", exit_on_error=False)
     def _enqueue(
-        self, chat: ChatRow, text: str, overrides: list[str], files: list[dict[str, Any]], anyway: bool = False
+        self,
+        chat: ChatRow,
+        text: str,
+        overrides: list[str],
+        files: list[dict[str, Any]],
+        anyway: bool = False,
+        basis: int | None = None,
     ) -> None:
         from chatdesk.usecases import replies, team
 
@@ -130,7 +144,14 @@ class Sending(InboxBase):
             request, the draft cleared in the same transaction."""
             try:
                 return replies.queue_reply(
-                    desk.db, chat_id, text, files, force=bool(overrides), anyway=anyway, now=desk.clock()
+                    desk.db,
+                    chat_id,
+                    text,
+                    files,
+                    force=bool(overrides),
+                    anyway=anyway,
+                    now=desk.clock(),
+                    basis=basis,
                 )
             except team.ReviewNeeded as exc:  # team mode: the buyer or another operator wrote
                 team.seen(desk.db, chat_id)  # the dialog shows them: reviewed either way
@@ -153,6 +174,9 @@ class Sending(InboxBase):
         """Show what arrived meanwhile; only an explicit key sends anyway (Enter cancels)."""
         from chatdesk.sanitize import safe_text
 
+        if self.composer.chat is not None and self.composer.chat.id == chat.id:
+            self.composer.basis = None  # reviewed: the suggestion's question is no longer news
+
         changes = getattr(exc, "changes", [])
         names = getattr(exc, "names", {})
         body = Text()
@@ -174,6 +198,7 @@ class Sending(InboxBase):
     def on_message_queued(self, message: MessageQueued) -> None:
         if self.composer.chat is not None and self.composer.chat.id == message.chat_id:
             self.composer.files = []
+            self.composer.basis = None
             self.composer.set_text("")
         if self._opened_id == message.chat_id:
             self._cancel_read_timer()
@@ -206,7 +231,7 @@ class Sending(InboxBase):
 
         def done(choice: str | None) -> None:
             if choice == "send":
-                self.send_text(chat, edited, confirmed=True, files=self.composer.files)
+                self.send_text(chat, edited, confirmed=True, files=self.composer.files, basis=self.composer.basis)
             elif choice == "edit":
                 self.run_editor(chat, edited)
 

@@ -1,7 +1,7 @@
 """open clients: TUIs open on the store, so sync daemons poll at the "TUI open" pace
 
-Revision ID: 0008
-Revises: 0006
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-11-30
 
 - ``openclient``: one row per open TUI (its sync engine's owner id, the operator it acts for)
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
-down_revision = "0006"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
