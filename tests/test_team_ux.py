@@ -154,3 +154,28 @@ def test_open_clients_expire_when_their_heartbeat_runs_out(db: Database) -> None
     assert accounts.open_clients(db) == 1  # Anna's TUI died without quitting: it expired
     accounts.client_gone(db, "h2:2:b")
     assert accounts.open_clients(db) == 0
+
+
+def test_the_daemon_log_is_private(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import logging
+    import os
+    import stat
+
+    from chatdesk.sync.runtime import log_to_file
+
+    old = os.umask(0o022)  # the usual umask: a plain open() would make it 0644
+    try:
+        path = log_to_file(tmp_path / "home")
+        assert path is not None
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+        path.chmod(0o644)  # a log left readable by an older version is tightened
+        assert log_to_file(tmp_path / "home") == path and stat.S_IMODE(path.stat().st_mode) == 0o600
+    finally:
+        os.umask(old)
+        for name in ("chatdesk", "apscheduler"):
+            logger = logging.getLogger(name)
+            for h in [h for h in logger.handlers if getattr(h, "_chatdesk_file", False)]:
+                logger.removeHandler(h)
+                h.close()
+            logger.propagate = True

@@ -103,10 +103,10 @@ def log_to_file(folder: Path) -> Path | None:
     the terminal: a failing account is one line on the terminal, its details are here, with
     secrets already redacted by whoever logs (:func:`log_unexpected`). Idempotent; returns
     the file, or None when it cannot be opened (then records are dropped, never printed)."""
-    from chatdesk.paths import ensure_private_dir
+    from chatdesk.paths import ensure_private_dir, private_file
 
     try:
-        path = ensure_private_dir(folder) / "chatdesk.log"
+        path = private_file(ensure_private_dir(folder) / "chatdesk.log")  # 0600, never 0644
         handler: logging.Handler = logging.FileHandler(path, encoding="utf-8")
     except (OSError, Exception):
         path, handler = None, logging.NullHandler()
