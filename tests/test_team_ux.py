@@ -179,3 +179,28 @@ def test_the_daemon_log_is_private(tmp_path) -> None:  # type: ignore[no-untyped
                 logger.removeHandler(h)
                 h.close()
             logger.propagate = True
+
+
+def test_cli_names_people_by_display_name(store_url: str, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from chatdesk.cli import app
+    from chatdesk.store import team
+    from tests.tui.conftest import seed
+
+    db = Database(store_url)
+    seed(db)
+    team.add_operator(db, "anna", "Анна")
+    chat_id = views.list_chats(db)[0].id
+    db.close()
+    monkeypatch.setenv("CHATDESK_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("CHATDESK_DB", store_url)
+    monkeypatch.setenv("CHATDESK_OPERATOR", "anna")
+    runner = CliRunner()
+    assert runner.invoke(app, ["note", str(chat_id), "не обещать скидку"]).exit_code == 0
+    listed = runner.invoke(app, ["notes", str(chat_id)])
+    assert listed.exit_code == 0, listed.output
+    assert "note by Анна: не обещать скидку" in listed.output and "anna" not in listed.output
+    assigned = runner.invoke(app, ["assign", str(chat_id)])
+    assert assigned.exit_code == 0, assigned.output
+    assert assigned.output.strip() == f"chat {chat_id} assigned to Анна"

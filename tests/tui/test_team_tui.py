@@ -93,7 +93,7 @@ async def test_header_shows_assignment_and_who_else_is_here(anna_store: Database
         scr.refresh_conversation()
         await settle(pilot, app, 0.2)
         header = str(scr.query_one(ChatHeader).render())
-        assert "assigned to anna" in header and "Иван typing" in header
+        assert "assigned to Анна" in header and "Иван typing" in header  # display names, not logins
         assert "Анна viewing" not in header  # not myself
         scr.chat_list.reload()
         await settle(pilot, app, 0.2)

@@ -262,4 +262,5 @@ def _with_team(db, chat, *, seen: int | None):  # type: ignore[no-untyped-def]
     except ChatdeskError:  # presence is a nicety: the conversation still opens
         return chat
     others = tuple((names.get(o, o), st) for o, st in here if o != me)
-    return dataclasses.replace(chat, present=others)
+    assignee = names.get(chat.assigned_to, chat.assigned_to) if chat.assigned_to else None
+    return dataclasses.replace(chat, present=others, assigned_name=assignee)
