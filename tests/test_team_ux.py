@@ -32,13 +32,13 @@ async def test_keyless_operator_tui_never_records_a_key_error_and_says_it_once(d
     # nothing in the shared store: `account list` shows no ERRORS for anybody
     assert all(not s.last_error for s in views.sync_status(db))
     assert accounts.lease_owner(db, acc.id) is None and not eng.is_polling(acc.id)
-    # one "keyless" event (a status-line note), no error toasts, no "sync: here" every tick
-    assert [e.kind for e in events] == ["lease", "keyless"]
-    assert events[1].message and "chatdesk account add" not in events[1].message
+    # one "keyless" event (a status-line note), no error toasts, never "sync: here"
+    assert [e.kind for e in events] == ["keyless"]
+    assert events[0].message and "chatdesk account add" not in events[0].message
     # a sync service takes the lease: the note is withdrawn once
     accounts.take_lease(db, acc.id, "daemon", 60)
     await eng.poll_account(acc.id, due_only=True)
-    assert [e.kind for e in events] == ["lease", "keyless", "keyless"] and events[2].message is None
+    assert [e.kind for e in events] == ["keyless", "keyless"] and events[1].message is None
     await eng.aclose()
 
 
@@ -204,3 +204,27 @@ def test_cli_names_people_by_display_name(store_url: str, tmp_path, monkeypatch:
     assigned = runner.invoke(app, ["assign", str(chat_id)])
     assert assigned.exit_code == 0, assigned.output
     assert assigned.output.strip() == f"chat {chat_id} assigned to Анна"
+
+
+def test_status_line_says_once_that_no_sync_service_polls_the_keyless_accounts() -> None:
+    from datetime import UTC, datetime
+
+    from chatdesk.store.views import StreamStatus
+    from chatdesk.widgets.status_line import StatusLine
+
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    base = {f: None for f in StreamStatus.__dataclass_fields__}
+
+    def st(i: int, name: str, mp: str) -> StreamStatus:
+        return StreamStatus(**{**base, "account_id": i, "account": name, "marketplace": mp, "stream": "chats"})  # type: ignore[arg-type]
+
+    streams = [st(1, "wb-main", "wildberries")]
+    line = StatusLine(lambda: now)
+    note = {1: "no sync service is polling wb-main (keys live on the sync host)"}
+    line._data = (streams, 2, {1: False}, {}, note)
+    assert line._line(3).plain == "2 unread │ no sync service is polling wb-main (keys live on the sync host)"
+    three = [*streams, st(2, "ozon-main", "ozon"), st(3, "ym-main", "yandex")]
+    line._data = (three, 2, {}, {}, dict.fromkeys((1, 2, 3), "no sync service"))
+    assert line._line(2).plain == "2 unread │ no sync service is polling 3 accounts (keys live on the sync host)"
+    line._data = (three, 2, {}, {}, {2: "no sync service"})  # only ozon-main lacks a poller and a key here
+    assert "no sync service is polling ozon-main" in line._line(3).plain and "WB wb-main" in line._line(3).plain

@@ -68,12 +68,20 @@ class StreamPolling(OutboxDelivery):
             result.polled = False
             result.note = f"polled by another chatdesk process ({owner})"
             return result
-        self._held.add(account.id)
         holder = LeaseHolder(self.owner, fence)  # every write of this round is fenced by it
-        if not had_lease and account.id not in self._keyless:
-            self._emit(SyncEvent("lease", account.id))  # "sync: here" now, not after a first sync's minutes
+        # "sync: here" now, not after a first sync's minutes; an operator's TUI in team mode
+        # says it only once it has the key (most have none: the sync host polls).
+        early = not self._operator_tui()
+        if early:
+            self._held.add(account.id)
+            if not had_lease:
+                self._emit(SyncEvent("lease", account.id))
         try:
             rt = await self._runtime(account)
+            if not early:
+                self._held.add(account.id)
+                if not had_lease:
+                    self._emit(SyncEvent("lease", account.id))
         except ChatdeskError as exc:
             self._held.discard(account.id)
             if self._keys_elsewhere(exc):
@@ -151,7 +159,11 @@ class StreamPolling(OutboxDelivery):
         mode (``db.operator`` set, not a daemon) whose keys live on the sync host. Such a
         process never records the key error in the shared store nor tells the operator to add
         a key (issue 15, "keys stay on one host"); a solo user's TUI and ``chatdesk sync`` do."""
-        return isinstance(exc, SecretsError) and self.watching and not self.daemon and bool(self.db.operator)
+        return isinstance(exc, SecretsError) and self._operator_tui()
+
+    def _operator_tui(self) -> bool:
+        """An operator's TUI in team mode (not a daemon, ``db.operator`` set)."""
+        return self.watching and not self.daemon and bool(self.db.operator)
 
     def _take_lease(self, account_id: int, ttl: float) -> int | None:
         """Heartbeat this engine, then take the account's lease within a fair share: with N

@@ -122,10 +122,14 @@ class StatusLine(Static):
             by_account.setdefault(st.account_id, []).append(st)
         if not by_account:
             line.append(" │ no accounts yet: press a to add one")
+        keyless: list[str] = []  # accounts nobody polls and whose key lives elsewhere (team mode)
         for account_id, group in by_account.items():
             first = group[0]
             words, level = account_state(group, now, errors.get(account_id), notes.get(account_id))
-            style = {"error": "bold red", "warn": "yellow", "ok": "", "idle": "dim"}.get(level, "")
+            if level == "warn":
+                keyless.append(safe_text(first.account, single_line=True, max_len=24))
+                continue  # said once for all of them, below
+            style = {"error": "bold red", "ok": "", "idle": "dim"}.get(level, "")
             line.append(" │ ")
             line.append(f"{BADGES.get(first.marketplace, first.marketplace)} ", "bold")
             if detail == 3:
@@ -136,12 +140,26 @@ class StatusLine(Static):
             if detail >= 1:
                 line.append(safe_text(first.account, single_line=True, max_len=14) + " ")
                 short = words.split(": ", 1)[-1] if level == "error" and detail == 2 else ""
-                short = "no sync service" if level == "warn" and detail == 2 else short
                 short = short if len(short) <= 20 else short[:19] + "…"
-                mark = {"error": f"✗ {short}", "warn": f"! {short}", "ok": f"✓{relative_time(last, now)}", "idle": "…"}
+                mark = {"error": f"✗ {short}", "ok": f"✓{relative_time(last, now)}", "idle": "…"}
             else:
-                mark = {"error": "✗", "warn": "!", "ok": f"✓{relative_time(last, now)}", "idle": "…"}
+                mark = {"error": "✗", "ok": f"✓{relative_time(last, now)}", "idle": "…"}
             line.append(mark[level].rstrip(), style)
+        if keyless:
+            # An operator's TUI whose keys live on the sync host, and no sync service runs: one
+            # plain sentence (never "add a key"), shortened to fit.
+            which = ", ".join(keyless) if detail == 3 or len(keyless) == 1 else f"{len(keyless)} accounts"
+            line.append(" │ ")
+            line.append(
+                f"no sync service is polling {which} (keys live on the sync host)"
+                if detail >= 2
+                else f"no sync service: {which}"
+                if detail == 1
+                else "no sync service",
+                "yellow",
+            )
+            if len(keyless) == len(by_account):
+                return line  # that is the whole sync story: no "sync: off" after it
         here = any(polling.values())
         elsewhere = any(s.poller for s in streams) and not here
         line.append(" │ ")
