@@ -225,6 +225,6 @@ def test_status_line_says_once_that_no_sync_service_polls_the_keyless_accounts()
     assert line._line(3).plain == "2 unread │ no sync service is polling wb-main (keys live on the sync host)"
     three = [*streams, st(2, "ozon-main", "ozon"), st(3, "ym-main", "yandex")]
     line._data = (three, 2, {}, {}, dict.fromkeys((1, 2, 3), "no sync service"))
-    assert line._line(2).plain == "2 unread │ no sync service is polling 3 accounts (keys live on the sync host)"
+    assert line._line(2).plain == "2 unread │ no sync service polls 3 accounts (keys live on the sync host)"
     line._data = (three, 2, {}, {}, {2: "no sync service"})  # only ozon-main lacks a poller and a key here
     assert "no sync service is polling ozon-main" in line._line(3).plain and "WB wb-main" in line._line(3).plain

@@ -152,7 +152,9 @@ class StatusLine(Static):
             line.append(" │ ")
             line.append(
                 f"no sync service is polling {which} (keys live on the sync host)"
-                if detail >= 2
+                if detail == 3
+                else f"no sync service polls {which} (keys live on the sync host)"
+                if detail == 2
                 else f"no sync service: {which}"
                 if detail == 1
                 else "no sync service",
