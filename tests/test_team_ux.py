@@ -228,3 +228,21 @@ def test_status_line_says_once_that_no_sync_service_polls_the_keyless_accounts()
     assert line._line(2).plain == "2 unread │ no sync service polls 3 accounts (keys live on the sync host)"
     line._data = (three, 2, {}, {}, {2: "no sync service"})  # only ozon-main lacks a poller and a key here
     assert "no sync service is polling ozon-main" in line._line(3).plain and "WB wb-main" in line._line(3).plain
+
+
+def test_annas_follow_up_goes_out_in_her_name_and_ivan_sees_anna(db: Database, store_url: str) -> None:
+    from chatdesk.usecases import followups
+    from chatdesk.widgets.conversation import seller_label
+    from tests.test_team_sendtime import ALL_DAY, _as, _from_followup, _schedule_due
+    from tests.test_team_sendtime import chat_id as _chat_fixture
+
+    cid = _chat_fixture.__wrapped__(db)  # type: ignore[attr-defined]
+    anna = _as(store_url, "anna")
+    try:
+        fid = _schedule_due(anna, cid, ALL_DAY)
+    finally:
+        anna.close()
+    followups.deliver_due(db, ALL_DAY)  # the sync daemon: no operator of its own
+    (msg,) = _from_followup(db, cid, fid)
+    assert msg.operator == "anna" and msg.operator_name == "Анна"
+    assert seller_label(msg, "ivan") == "Анна" and seller_label(msg, "anna") == "You"
