@@ -21,22 +21,34 @@ def _keyless_tui(db: Database, owner: str = "anna-tui") -> tuple[SyncEngine, lis
     return eng, events
 
 
-async def test_keyless_operator_tui_never_records_a_key_error_and_says_it_once(db: Database) -> None:
+async def test_keyless_operator_tui_never_records_a_key_error_and_says_it_once(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
     acc = accounts.add_account(db, "wb-main", "wildberries")
+    taken: list[str] = []
+    real_take = accounts.take_lease
+
+    def take(_db: Database, _id: int, owner: str, *args: object, **kwargs: object) -> int | None:
+        taken.append(owner)
+        return real_take(_db, _id, owner, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(accounts, "take_lease", take)
     db.operator = "anna"
     eng, events = _keyless_tui(db)
     for _ in range(3):  # three ticks with no sync daemon anywhere
         res = await eng.poll_account(acc.id, due_only=True)
         assert not res.errors and not res.polled
         assert res.note == "no sync service is polling wb-main (keys live on the sync host)"
-    # nothing in the shared store: `account list` shows no ERRORS for anybody
+    # nothing in the shared store: `account list` shows no ERRORS for anybody, and no lease
+    # was ever taken (a write each tick would wake every open TUI)
+    assert taken == []
     assert all(not s.last_error for s in views.sync_status(db))
     assert accounts.lease_owner(db, acc.id) is None and not eng.is_polling(acc.id)
     # one "keyless" event (a status-line note), no error toasts, never "sync: here"
     assert [e.kind for e in events] == ["keyless"]
     assert events[0].message and "chatdesk account add" not in events[0].message
     # a sync service takes the lease: the note is withdrawn once
-    accounts.take_lease(db, acc.id, "daemon", 60)
+    real_take(db, acc.id, "daemon", 60)
     await eng.poll_account(acc.id, due_only=True)
     assert [e.kind for e in events] == ["keyless", "keyless"] and events[1].message is None
     await eng.aclose()

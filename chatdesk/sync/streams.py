@@ -19,6 +19,7 @@ from chatdesk.connectors.base import (
 from chatdesk.errors import ChatdeskError, SecretsError
 from chatdesk.store import accounts as store_accounts
 from chatdesk.store import ingest, outbox
+from chatdesk.store.accounts import AccountRow
 from chatdesk.store.db import from_db, utcnow
 from chatdesk.store.fencing import LeaseHolder, LeaseLost
 from chatdesk.sync import policy
@@ -52,6 +53,8 @@ class StreamPolling(OutboxDelivery):
         interval = self._interval(account)
         ttl = max(3 * interval, 120.0)
         had_lease = account.id in self._held
+        if self._operator_tui() and not await self._has_key(account, result):
+            return result  # no key here: no lease taken, nothing written to the shared store
         # The lease first, then the key: reading a key from the encrypted file keyring costs
         # seconds (an Argon2 derivation per read), and meanwhile the account would look
         # unpolled ("sync: off") or still held by a killed process ("sync: other"). A process
@@ -153,6 +156,32 @@ class StreamPolling(OutboxDelivery):
             )
         )
         return result
+
+    async def _has_key(self, account: AccountRow, result: AccountResult) -> bool:
+        """(operator's TUI in team mode) Whether this process has the account's key, looked up
+        before any lease so a TUI without keys writes nothing each tick (every write wakes
+        every open TUI). Without it, fills ``result`` (not polled, why) and says so once: a
+        "keyless" event with the words while nobody polls the account, and one without words
+        when a sync service (a lease holder) polls it again."""
+        try:
+            await self._runtime(account)
+            return True
+        except ChatdeskError as exc:
+            if not self._keys_elsewhere(exc):
+                return True  # not a key problem: the usual path reports it
+        owner = await asyncio.to_thread(store_accounts.lease_owner, self.db, account.id)
+        result.polled = False
+        if owner is not None:
+            result.note = f"polled by another chatdesk process ({owner})"
+            if account.id in self._keyless:
+                self._keyless.discard(account.id)
+                self._emit(SyncEvent("keyless", account.id))
+            return False
+        result.note = keyless_words(account.name)
+        if account.id not in self._keyless:  # said once, in the status line (never a toast)
+            self._keyless.add(account.id)
+            self._emit(SyncEvent("keyless", account.id, message=result.note))
+        return False
 
     def _keys_elsewhere(self, exc: ChatdeskError) -> bool:
         """True when a missing or unreadable key is expected here: an operator's TUI in team
