@@ -258,3 +258,21 @@ def test_annas_follow_up_goes_out_in_her_name_and_ivan_sees_anna(db: Database, s
     (msg,) = _from_followup(db, cid, fid)
     assert msg.operator == "anna" and msg.operator_name == "Анна"
     assert seller_label(msg, "ivan") == "Анна" and seller_label(msg, "anna") == "You"
+
+
+def test_a_tui_heartbeat_does_not_wake_the_other_tuis_on_postgresql(db: Database, store_url: str) -> None:
+    import time
+
+    if not db.is_postgresql:
+        pytest.skip("SQLite's data_version moves with any commit")
+    watcher = Database(store_url)
+    try:
+        before = watcher.data_version()
+        accounts.client_heartbeat(db, "h1:1:a", "anna", 30)
+        time.sleep(0.3)
+        assert watcher.data_version() == before  # a heartbeat: nothing on screen changed
+        accounts.add_account(db, "wb-main", "wildberries")
+        time.sleep(0.3)
+        assert watcher.data_version() != before  # a real change still wakes it
+    finally:
+        watcher.close()

@@ -167,7 +167,7 @@ def client_heartbeat(db: Database, owner: str, operator: str | None, ttl: float)
     """Record that a TUI (engine owner id ``owner``, acting for ``operator`` or None) is open
     on this store for the next ``ttl`` seconds (database clock on PostgreSQL); forget clients
     whose heartbeat ran out."""
-    with db.write() as s:
+    with db.write(notify=False) as s:  # nothing on screen changes: do not wake every TUI
         now, plus = _clock(s)
         s.execute(delete(OpenClient).where(col(OpenClient.alive_until) < now))
         res = s.execute(
