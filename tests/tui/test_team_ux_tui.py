@@ -69,3 +69,41 @@ async def test_moving_to_another_chat_leaves_the_first_at_once(anna_store: Datab
         await settle(pilot, app, 0.2)
         here = team.presence(anna_store)
         assert first not in here and here[second] == [("anna", "viewing")]  # type: ignore[index]
+
+
+async def test_a_keyless_operator_tui_says_once_in_the_status_line_that_no_sync_service_polls(
+    anna_store: Database,
+) -> None:
+    import httpx
+
+    from chatdesk.secrets import MemorySecrets
+    from chatdesk.store import views
+    from chatdesk.sync import SyncEngine
+    from chatdesk.widgets.status_line import StatusLine
+
+    engine = SyncEngine(
+        anna_store, secrets=MemorySecrets({}), owner="anna-tui", client_factory=lambda _a: httpx.AsyncClient()
+    )
+    app = make_app(anna_store, engine=engine, secrets=engine.secrets)
+    toasts: list[str] = []
+    try:
+        async with app.run_test(size=(120, 30)) as pilot:
+            real_notify = app.notify
+
+            def notify(message: str, **kwargs: object) -> None:
+                toasts.append(message)
+                real_notify(message, **kwargs)  # type: ignore[arg-type]
+
+            app.notify = notify  # type: ignore[method-assign]
+            line = app.screen.query_one(StatusLine)
+            for _ in range(80):  # the engine starts after the first paint, polls at once
+                await settle(pilot, app, 0.1)
+                if "no sync service" in line.text:
+                    break
+            assert "no sync service is polling" in line.text and "(keys live on the sync host)" in line.text
+            await pilot.pause(6)  # another scheduler tick (every 5 s): still no toast
+            await settle(pilot, app)
+            assert not [t for t in toasts if "keyring" in t or "account add" in t or "no secret" in t]
+            assert all(not s.last_error for s in views.sync_status(anna_store))
+    finally:
+        engine.shutdown()
