@@ -21,8 +21,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from textual import events
 from textual.app import App
 from textual.signal import Signal
+from textual.widgets import Input, TextArea
 from textual.worker import Worker, WorkerState
 
 from chatdesk.desk import Desk, error_words
@@ -81,6 +83,8 @@ class ChatdeskApp(App[None]):
             desk = Desk(db, config, engine=engine, secrets=secrets, home=home)
         self.desk = desk
         self.demo_hint = demo_hint
+        # config ``cursor_blink = false``: text cursors stay still (also what snapshot tests use).
+        self.cursor_blink = desk.config.cursor_blink
         self.store_changed_signal: Signal[frozenset[int] | None] = Signal(self, "store-changed")
         self._change_watch: ChangeWatch | None = None
         self._engine_rang = False  # the engine already announced the messages unread grew by
@@ -216,6 +220,12 @@ class ChatdeskApp(App[None]):
     def say(self, text: str, *, severity: str = "information") -> None:
         """Tell the user something in plain words; safe from any thread."""
         self.desk.say(text, severity=severity)
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """``cursor_blink = false``: the focused text field's cursor stays still."""
+        widget = event.widget
+        if not self.cursor_blink and isinstance(widget, Input | TextArea):
+            widget.cursor_blink = False
 
     def on_notice(self, message: Notice) -> None:
         self.notify(

@@ -50,6 +50,7 @@ class Config:
     sla_late_minutes: int = 120
     mark_read_delay: float = 3.0
     stable_order: bool = False
+    cursor_blink: bool = True  # false: text cursors stay still (slow SSH links, screen readers)
     bell: bool = True
     notify_command: tuple[str, ...] = ()
     seller_name: str = ""

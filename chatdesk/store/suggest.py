@@ -1,9 +1,10 @@
 """SQL behind "how did I answer this before": past buyer questions like this one, with the
-seller's reply that followed each, found through the full-text index (SQLite FTS5, BM25).
+seller's reply that followed each, found through the full-text index (SQLite FTS5, PostgreSQL
+``tsvector``) and ranked with Okapi BM25.
 
-What the query words mean is :mod:`chatdesk.store.terms` (stems as word prefixes, OR); this
-module only runs it. Another engine (PostgreSQL ``ts_rank`` over ``tsvector('russian')``) would
-implement :func:`past_answers` the same way.
+What the query words mean is :mod:`chatdesk.store.terms` (stems as word prefixes); this module
+decides which of them the index is asked about (the rarest ones: an index reads the whole
+posting list of every word it is asked about) and ranks what it returns over all of them.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from chatdesk.store import fts_pg, terms
 from chatdesk.store.db import Database, from_db
 
 CANDIDATES = 400
-"""How many index hits are ranked: on SQLite the newest this-many matches (ranking every match
-of common words over a million messages costs most of a second; the newest answers are how
-the seller answers now). The index holds every author's messages, so this over-fetches to
+"""How many index hits are ranked: the newest this-many matches (ranking every match of common
+words over a million messages costs most of a second; the newest answers are how the seller
+answers now). The index holds every author's messages, so this over-fetches to
 keep enough buyer questions that have an answer."""
 
 DEDUP_WINDOW = 60
@@ -36,7 +37,8 @@ ENOUGH = 3
 class PastAnswer:
     """A buyer question from another chat and the seller's first reply after it.
 
-    ``score`` is FTS5's ``bm25()`` (lower is better, negative); times are aware UTC.
+    ``score`` is Okapi BM25 negated (lower is better, as FTS5's ``bm25()``); ``topic`` the
+    question's stored topic tag, None while untagged; times are aware UTC.
     """
 
     question_id: int

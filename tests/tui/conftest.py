@@ -158,6 +158,7 @@ def make_app(db: Database, **kwargs: object) -> ChatdeskApp:
     config = kwargs.pop("config", None) or Config(timezone="UTC", mark_read_delay=0.3, bell=False)
     app = ChatdeskApp(db, config=config, **kwargs)  # type: ignore[arg-type]
     app.clock = lambda: NOW
+    app.cursor_blink = False  # a blinking cursor makes snapshots depend on timing
     return app
 
 

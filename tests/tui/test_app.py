@@ -542,3 +542,21 @@ async def test_attachment_of_a_forbidden_type_blocks_sending(store, tmp_path: Pa
         await settle(pilot, app)
         scr = main(app)
         assert "blocked" in str(scr.query_one("#composer-status").render())
+
+
+@pytest.mark.parametrize("blink", [True, False])
+async def test_cursor_blink_setting_reaches_the_focused_field(store, blink: bool) -> None:  # type: ignore[no-untyped-def]
+    """config ``cursor_blink = false`` keeps text cursors still (slow SSH links, screen readers)."""
+    from textual.widgets import TextArea
+
+    app = make_app(store, config=Config(timezone="UTC", cursor_blink=blink))
+    app.cursor_blink = blink  # make_app turns blinking off for snapshots; this test sets it itself
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("enter")  # open the chat
+        await settle(pilot, app)
+        app.screen.query_one("#composer-input").focus()
+        await settle(pilot, app)
+        focused = app.focused
+        assert isinstance(focused, TextArea)
+        assert focused.cursor_blink is blink
