@@ -276,3 +276,28 @@ def test_a_tui_heartbeat_does_not_wake_the_other_tuis_on_postgresql(db: Database
         assert watcher.data_version() != before  # a real change still wakes it
     finally:
         watcher.close()
+
+
+async def test_the_daemon_polls_at_once_when_the_first_tui_opens(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chatdesk.sync import core as sync_core
+    from tests import test_sync
+    from tests.test_sync import FakeConnector
+
+    monkeypatch.setattr(sync_core, "connector_class", lambda _m: FakeConnector)
+    acc = accounts.add_account(db, "wb-main", "wildberries")
+    daemon = SyncEngine(
+        db, secrets=MemorySecrets({"wb-main": "tok"}), owner="daemon", client_factory=lambda _a: httpx.AsyncClient()
+    )
+    daemon.daemon = True
+    monkeypatch.setattr(daemon, "TICK", 0.0)
+    await daemon._tick(acc.id)  # nobody watches: polled, next poll at the idle pace (60 s)
+    polls = test_sync.SCRIPT.polls
+    await daemon._tick(acc.id)
+    assert test_sync.SCRIPT.polls == polls  # not due yet
+    accounts.client_heartbeat(db, "anna-host:1:x", "anna", 30)  # Анна opens her TUI elsewhere
+    await daemon._tick(acc.id)
+    assert test_sync.SCRIPT.polls > polls  # polled at once, not up to a minute later
+    polls = test_sync.SCRIPT.polls
+    await daemon._tick(acc.id)
+    assert test_sync.SCRIPT.polls == polls  # once: then the paced schedule holds
+    await daemon.aclose()

@@ -82,6 +82,7 @@ class EngineCore:
         # headless daemon polls fast only while a buyer waits.
         self.watching = False
         self.daemon = False  # run_forever: a headless daemon, one of the workers that split the accounts
+        self._watched_before: dict[int, bool] = {}  # account id -> someone watched at its last tick (daemon)
         self._clients: tuple[float, bool] = (float("-inf"), False)  # (monotonic time read, a TUI is open somewhere)
 
     # ------------------------------------------------------------------ listeners

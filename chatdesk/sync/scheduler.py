@@ -37,7 +37,16 @@ class Scheduling(StreamPolling):
     _kicks: set[asyncio.Future[object]] = set()  # "sync now" polls in flight (kept referenced)
 
     async def _tick(self, account_id: int) -> None:
-        await self.poll_account(account_id, due_only=True)
+        """Poll the account's due streams. A daemon that sees the first TUI open anywhere
+        (:meth:`someone_watches` turned true) polls every stream of the account once, at once,
+        instead of waiting out the idle interval it set before; then the fast pace holds."""
+        due_only = True
+        if self.daemon:
+            watched = await self.someone_watches()
+            before = self._watched_before.get(account_id, watched)
+            self._watched_before[account_id] = watched
+            due_only = not (watched and not before)
+        await self.poll_account(account_id, due_only=due_only)
 
     def _setup(self, loop: asyncio.AbstractEventLoop) -> None:
         from apscheduler.schedulers.asyncio import AsyncIOScheduler
