@@ -51,7 +51,12 @@ TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 """How a timeline writes a time: UTC, microseconds always (SQLAlchemy's SQLite text form), so
 times compare as text and ``datetime.fromisoformat`` reads them back exactly."""
 
-_RELEVANT = "(m.author = 'buyer' OR (m.author = 'seller' AND m.state IN ('sent', 'received')))"
+_RELEVANT = (
+    # A scheduled follow-up (an outbox row with a followup_id) is a nudge, not an answer: it
+    # neither answers a turn nor counts toward first/next response time, SLA or window shares.
+    "(m.author = 'buyer' OR (m.author = 'seller' AND m.state IN ('sent', 'received') AND NOT EXISTS "
+    "(SELECT 1 FROM outbox o WHERE o.message_id = m.id AND o.followup_id IS NOT NULL)))"
+)
 
 _TIMELINE_SQLITE = (
     # One row per chat: the chat's messages are read through ix_message_chat_time (chat, time)
@@ -149,7 +154,11 @@ def period_facts(db: Database, since: datetime, until: datetime) -> PeriodFacts:
             col(Message.created_at) < s0,
             or_(
                 col(Message.author) == "buyer",
-                and_(col(Message.author) == "seller", col(Message.state).in_(RESPONSE_STATES)),
+                and_(
+                    col(Message.author) == "seller",
+                    col(Message.state).in_(RESPONSE_STATES),
+                    ~exists().where(col(Outbox.message_id) == Message.id, col(Outbox.followup_id).is_not(None)),
+                ),
             ),
         )
         .order_by(col(Message.created_at).desc(), col(Message.id).desc())
