@@ -120,3 +120,29 @@ def test_followup_before_the_period_is_not_the_prior_answer(db: Database) -> Non
     cfg = Config(sla_late_minutes=120, timezone="UTC")
     t = report.build(db, cfg, since=T + timedelta(hours=2), until=NOW, by="marketplace", now=NOW).total
     assert t.turns == 0 and t.buyer_messages == 1 and t.unanswered_now == 1
+
+
+def test_cli_followup_add_warns_once_while_the_buyer_waits(db: Database) -> None:
+    from typer.testing import CliRunner
+
+    from chatdesk.cli import app
+
+    acc = accounts.add_account(db, "wb", "wildberries")
+    now = datetime.now(UTC)
+    page = Page(chats=(ChatInfo("w", customer="Анна"),), messages=(MessageInfo("w", "1", "buyer", "Где заказ?", now),))
+    ingest.apply_page(db, acc.id, "chats", page)
+    cid = views.list_chats(db)[0].id
+    result = CliRunner().invoke(app, ["--db", db.url, "followup", "add", str(cid), "Напоминаем о нас", "--in", "1d"])
+    assert result.exit_code == 0, result.output
+    assert "scheduled" in result.stdout
+    warning = "warning: the buyer is waiting for an answer; a follow-up does not answer them"
+    assert result.stderr.count(warning) == 1
+    ingest.apply_page(
+        db,
+        acc.id,
+        "chats",
+        Page(chats=(ChatInfo("w"),), messages=(MessageInfo("w", "2", "seller", "Уже едет", now),)),
+    )
+    result = CliRunner().invoke(app, ["--db", db.url, "followup", "add", str(cid), "Как вам заказ?", "--in", "3d"])
+    assert result.exit_code == 0, result.output
+    assert "waiting" not in result.stderr  # answered: nothing to warn about
