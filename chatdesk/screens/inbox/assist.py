@@ -129,9 +129,7 @@ class AssistActions(InboxBase):
         else:
             area.load_text(text)
             area.move_cursor(area.document.end)
-        composer.update_status()  # the rule check, as for anything typed
-        if composer.findings:
-            self.desk.say("check the highlighted words before sending", severity="warning")
+        composer.update_status()  # the rule check, as for anything typed: its line says what to check
 
     # ------------------------------------------------------------------ topic filter (t)
 
