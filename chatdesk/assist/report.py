@@ -427,7 +427,7 @@ def _fire(
         rows.append(
             FireRow(
                 product_id=pid,
-                label=titles.get(pid) or f"арт. {pid}",
+                label=titles.get(pid) or f"product {pid}",
                 current=sum(cur[pid].values()),
                 previous=sum(before.values()),
                 by_topic=by_topic,

@@ -98,7 +98,7 @@ class StatsScreen(DeskScreen[tuple[int, int] | None]):
             by_day = report.build(desk.db, desk.config, since=since, until=now, by="day", now=now)
             top = by_day.problems[:8]  # problem messages per product, from the same pass
             titles = analytics.product_titles(desk.db, [p for p, _ in top])
-            return by_day, [(titles.get(p) or f"арт. {p}", n) for p, n in top]
+            return by_day, [(titles.get(p) or f"product {p}", n) for p, n in top]
 
         ok, built = desk.attempt(build)
         if ok and built is not None:

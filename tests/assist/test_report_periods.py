@@ -71,3 +71,17 @@ def test_cli_report_since_0d(db: Database) -> None:
     assert result.exit_code == 0, result.output
     result = CliRunner().invoke(app, ["--db", db.url, "report", "--since", "0m"])
     assert result.exit_code != 0 and "not a time in the future" not in result.output
+
+
+def test_product_without_a_title_is_named_as_the_list_names_it(db: Database) -> None:
+    """fuanswer item 2: the English report and stats screen said "арт. N" where the list says
+    "product N"."""
+    acc = accounts.add_account(db, "wb", "wildberries")
+    ingest.apply_page(
+        db,
+        acc.id,
+        "chats",
+        Page(chats=(ChatInfo("d", product_id="P7"),), messages=(_m("d", "1", "buyer", "Пришёл брак", T),)),
+    )
+    r = report.build(db, Config(timezone="UTC"), since=T - timedelta(hours=1), until=NOW, by="product", now=NOW)
+    assert [f.label for f in r.fire] == ["product P7"]
