@@ -15,7 +15,9 @@ refused for good), ``sla_warn`` / ``sla_late`` (a buyer has waited ``sla_warn_mi
 ``window_closing_hours``), ``followup_sent``, ``sync_error`` (an account's poll started failing).
 
 Each command gets the event as environment variables (``CHATDESK_EVENT``, ``CHATDESK_ACCOUNT``,
-``CHATDESK_MARKETPLACE``, ``CHATDESK_CHAT_ID``, ``CHATDESK_CUSTOMER``, ``CHATDESK_TEXT``,
+``CHATDESK_MARKETPLACE``, ``CHATDESK_CHAT_ID``, ``CHATDESK_TITLE`` (what the list shows: the
+customer, else ``order <id>``, else ``product <id>``; Ozon gives no buyer name),
+``CHATDESK_CUSTOMER`` (empty when the marketplace gives no name), ``CHATDESK_TEXT``,
 ``CHATDESK_MESSAGE_ID``, ``CHATDESK_ORDER``, ``CHATDESK_PRODUCT``, ``CHATDESK_AT``,
 ``CHATDESK_DETAIL``; text sanitized to one line) and as one JSON object on stdin. It runs
 without a shell, in its own process group, and is killed after ``timeout``; a failure is
@@ -48,6 +50,7 @@ from datetime import UTC, datetime, timedelta
 from chatdesk.sanitize import safe_text
 from chatdesk.store import events as store_events
 from chatdesk.store.db import Database
+from chatdesk.usecases.titles import title_of
 
 log = logging.getLogger("chatdesk.hooks")
 
@@ -127,6 +130,7 @@ def _payload(e: store_events.ChatEvent, event: str, detail: str | None = None) -
         "account": e.account,
         "marketplace": e.marketplace,
         "chat_id": e.chat_id,
+        "title": title_of(e.customer, e.order_id, e.product_id, f"chat {e.chat_id}")[:200],
         "customer": safe_text(e.customer, single_line=True, max_len=200) if e.customer else None,
         "text": safe_text(e.text, single_line=True, max_len=1000) if e.text else None,
         "message_id": e.message_id,
@@ -291,7 +295,7 @@ def legacy_line(event: Event) -> str:
 
     p = event.payload
     where = " ".join(x for x in (marketplaces.badge(str(p.get("marketplace") or "")), str(p.get("account") or "")) if x)
-    who = str(p.get("customer") or "")
+    who = str(p.get("title") or p.get("customer") or "")
     head = "new message — " + (f"{who} · {where}" if who else where)
     text = str(p.get("text") or "")
     return safe_text(f"{head}: {text}" if text else head, single_line=True, max_len=300)

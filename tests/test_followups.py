@@ -201,3 +201,31 @@ def test_failed_send_marks_followup_failed_with_reason(world) -> None:  # type: 
     assert row.state == "expired" and "finished" in (row.reason or "")
     assert acc  # the account exists; nothing was sent to it
     ingest.apply_page(db, acc, "chats", Page(messages=(MessageInfo("x", "y", "buyer", "z", NOW),)))
+
+
+def test_followup_echoed_by_the_marketplace_does_not_answer_the_buyer(world) -> None:  # type: ignore[no-untyped-def]
+    """fuanswer item 1, end to end: the sandbox echoes the delivered follow-up back in the next
+    poll; the buyer's question stays open (◷, chats --waiting) until a real reply."""
+    db, sandbox, engine = world
+    chat = wb_chat(db)
+    sandbox.sims["wb"].buyer_writes(chat.external_id, "Хочу вернуть заказ")
+    eng = engine("p0")
+    asyncio.run(eng.run_once())
+    asyncio.run(eng.aclose())
+    chat = wb_chat(db)
+    assert chat.waiting
+    # due now; the buyer wrote before it was scheduled, so it goes out
+    followups.schedule(db, ALL_DAY, chat.id, datetime.now(UTC) - timedelta(seconds=1), "Напоминаем: мы на связи")
+    eng = engine("p1")
+
+    async def deliver_then_poll() -> None:
+        await eng.deliver_followups()
+        await eng.run_once()  # the next poll brings the echo
+        await eng.aclose()
+
+    asyncio.run(deliver_then_poll())
+    (echo,) = [m for m in views.list_messages(db, chat.id) if m.text == "Напоминаем: мы на связи"]
+    assert echo.state == "sent" and echo.external_id  # the marketplace has it, reconciled
+    after = wb_chat(db)
+    assert after.waiting and after.unread == chat.unread
+    assert chat.id in {c.id for c in views.list_chats(db, views.ChatFilter(waiting=True))}

@@ -35,10 +35,11 @@ import csv
 import heapq
 import io
 import math
+import re
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, time, timedelta, tzinfo
 
 from chatdesk.assist import topics as topic_rules
 from chatdesk.config import Config
@@ -292,10 +293,16 @@ def build(db: Database, config: Config, *, since: datetime, until: datetime, by:
         if by == "product":
             return chat.product_id or "—"
         if by == "topic":
-            return scan.latest_topic.get(chat.id, UNTAGGED)
+            return scan.latest_topic.get(chat.id) or earlier_topic.get(chat.id, UNTAGGED)
         return day_of(at)
 
     chats = facts.chats
+    # A chat with no buyer message in the period (waiting since before it, or only a follow-up or
+    # a rule block in it) is grouped by its newest buyer message's topic, as the list tags it,
+    # not lumped into "untagged".
+    earlier_topic = (
+        analytics.newest_buyer_topics(db, [c for c in chats if c not in scan.latest_topic]) if by == "topic" else {}
+    )
     for (cid, sub), n in scan.buyer.items():
         g = group(sub if by in ("topic", "day") else chat_key(chats[cid], None))
         g.buyer_messages += n
@@ -420,7 +427,7 @@ def _fire(
         rows.append(
             FireRow(
                 product_id=pid,
-                label=titles.get(pid) or f"арт. {pid}",
+                label=titles.get(pid) or f"product {pid}",
                 current=sum(cur[pid].values()),
                 previous=sum(before.values()),
                 by_topic=by_topic,
@@ -430,11 +437,28 @@ def _fire(
     return rows
 
 
+_TODAY = re.compile(r"^(?:0+\s*(?:d|day|days|д|дн|день|дней)|today|сегодня)$")
+"""``--since`` words that mean "today since local midnight" (a zero look-back of whole days)."""
+
+
+def period_start(text: str, now: datetime, tz: tzinfo) -> datetime:
+    """When a ``--since`` period starts: ``now`` minus :func:`parse_since`, or for ``0d``
+    (also ``today``, ``сегодня``) the seller's local midnight of today, as aware UTC.
+    ValueError with a plain sentence otherwise."""
+    if _TODAY.match(" ".join(text.strip().lower().split())):
+        local = now.astimezone(tz)
+        return datetime.combine(local.date(), time(0), tz).astimezone(UTC)
+    return now - parse_since(text)
+
+
 def parse_since(text: str) -> timedelta:
-    """``7d``, ``24h``, ``2w``, ``30d`` ... as a positive duration up to 3 years; ValueError otherwise."""
+    """``7d``, ``24h``, ``2w``, ``30d`` ... as a positive duration up to 3 years; ValueError otherwise
+    (``0d``, today since midnight, is :func:`period_start`'s)."""
     from chatdesk.timeparse import parse_duration
 
     raw = text.strip().lower()
+    if re.fullmatch(r"0+\s*[^\W\d_]*", raw):  # "0h": a look-back of nothing, not a time in the future
+        raise ValueError(f"--since {text!r} covers nothing: use 1h or more, or 0d for today since midnight")
     longest = timedelta(days=366 * 3)
     value = parse_duration(raw, limit=longest)
     if value <= timedelta(0) or value > longest:

@@ -30,8 +30,9 @@ if TYPE_CHECKING:
 
     from chatdesk.store.db import Database
 
-VERSION = 1
-"""Bumped when the rules change, so stored tags from older rules can be recomputed."""
+VERSION = 2
+"""Bumped when the rules change, so stored tags from older rules can be recomputed (2: a buyer
+"still waiting for the order" and "paid long ago, when will it come" are delivery)."""
 
 # Order matters for ties: the more specific / more urgent topic first.
 TOPICS: dict[str, str] = {
@@ -110,7 +111,11 @@ _CUES: dict[str, dict[str, int]] = {
         "оторвал": 3,
         "запах": 2,
         "воня": 3,
-        "скол": 2,
+        "скол": 2,  # whole word only (_WHOLE_WORDS): "сколько" is not a chip
+        "сколы": 2,
+        "скола": 2,
+        "сколом": 2,
+        "сколот": 2,
         "испорч": 3,
         "разорва": 3,
         "сломал": 3,
@@ -216,6 +221,13 @@ _CUES: dict[str, dict[str, int]] = {
         "заберу": 2,
         "когда ждать": 2,
         "хранен": 2,
+        "жду заказ": 3,
+        "ждем заказ": 3,
+        "жду свой заказ": 3,
+        "жду посылк": 3,
+        "ждем посылк": 3,
+        "жду товар": 3,
+        "ждем товар": 3,
     },
     "availability": {
         "наличи": 3,
@@ -312,8 +324,13 @@ _CUES: dict[str, dict[str, int]] = {
     },
 }
 _NEGATED_THANKS = re.compile(r"\bспасибо\s+за\s+(?:ответ|быстр|помощ)")
+_PAID_BEFORE = re.compile(r"(?<!\w)оплатил[аи]?(?!\w)")
+""""(I) paid": a past fact the buyer gives as context, not a question about payment."""
+_PAYMENT_WORDS = {"оплат", "оплатил"}
 
 _WORD = re.compile(r"\w+")
+_WHOLE_WORDS = {"скол"}
+"""Cues that match a whole word only, like the 1-2 letter ones (their prefix starts other words)."""
 
 
 SURE_SCORE = 3
@@ -383,7 +400,7 @@ def classify(text: str) -> Topic:
     for w in folded.split():
         for n in range(1, min(len(w), _MAX_CUE) + 1):
             for code, cue, weight in _WORD_CUES.get(w[:n], ()):
-                if n > 2 or n == len(w):
+                if n == len(w) or (n > 2 and cue not in _WHOLE_WORDS):
                     hit(code, cue, weight)
     for m in _PHRASE_RE.finditer(folded):
         for code, weight in _PHRASE_CUES[m.group(0)]:
@@ -393,6 +410,16 @@ def classify(text: str) -> Topic:
         others = max(v[0] for k, v in scores.items() if k != "thanks")
         if others >= 2:
             del scores["thanks"]
+    # "Когда придёт товар? Заказ оплатила давно": having paid is why they wait; the question is
+    # delivery. Payment stays the topic when anything else about money is said ("списали дважды").
+    delivery = scores.get("delivery", (0, []))[0]
+    if (
+        delivery >= 2
+        and "price" in scores
+        and set(scores["price"][1]) <= _PAYMENT_WORDS
+        and _PAID_BEFORE.search(folded)
+    ):
+        del scores["price"]
     if "thanks" in scores and _NEGATED_THANKS.search(folded) and len(scores) == 1:
         pass  # "спасибо за ответ" is thanks
     if not scores:

@@ -71,7 +71,9 @@ def suggest(
 )
 def report(
     ctx: typer.Context,
-    since: Annotated[str, typer.Option("--since", help="How far back: 7d, 24h, 2w, 30d.")] = "7d",
+    since: Annotated[
+        str, typer.Option("--since", help="How far back: 7d, 24h, 2w, 30d; 0d is today since midnight.")
+    ] = "7d",
     by: Annotated[str, typer.Option("--by", help="marketplace, account, product, topic or day.")] = "marketplace",
     as_json: Annotated[bool, typer.Option("--json")] = False,
     as_csv: Annotated[bool, typer.Option("--csv")] = False,
@@ -84,15 +86,15 @@ def report(
 
     if as_json and as_csv:
         raise UsageError("choose one of --json and --csv")
+    c = get_ctx(ctx)
+    now = datetime.now(UTC)
     try:
-        length = rep.parse_since(since)
+        start = rep.period_start(since, now, c.config().tz)
         if by not in rep.GROUPS:
             raise ValueError(f"--by must be one of {', '.join(rep.GROUPS)}, not {by!r}")
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    c = get_ctx(ctx)
-    now = datetime.now(UTC)
-    r = rep.build(c.db(), c.config(), since=now - length, until=now, by=by, now=now)
+    r = rep.build(c.db(), c.config(), since=start, until=now, by=by, now=now)
     if as_json:
         print_json(rep.to_json(r))
         return

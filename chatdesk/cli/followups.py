@@ -57,7 +57,8 @@ def followup_add(
         bool, typer.Option("--anyway", help="Team mode: schedule although the chat changed since you looked.")
     ] = False,
 ) -> None:
-    """Schedule a follow-up into a chat."""
+    """Schedule a follow-up into a chat (warns when the buyer is waiting: a follow-up is not an answer)."""
+    from chatdesk.store import views
     from chatdesk.usecases import followups
 
     c = get_ctx(ctx)
@@ -68,6 +69,10 @@ def followup_add(
     body = text_or_template(c, chat_id, text, template)
     fid = followups.schedule(db, c.config(), chat_id, due, body, template=template, force=force, anyway=anyway)
     typer.echo(f"follow-up {fid} scheduled for {local_time(due)}")
+    row = views.get_chat(db, chat_id)
+    warning = followups.waiting_warning(row) if row is not None else None
+    if warning:
+        typer.echo(f"warning: {warning}", err=True)
 
 
 @followup_app.command("list")

@@ -29,6 +29,7 @@ from chatdesk.screens.dialogs import DIALOG_CSS, ConfirmDialog
 from chatdesk.screens.templates import TemplatePicker
 from chatdesk.store.views import ChatRow
 from chatdesk.timeparse import format_relative, next_allowed, parse_delay_or_time
+from chatdesk.usecases.followups import WAITING_WARNING
 from chatdesk.widgets.findings import FindingsView, highlighted
 
 
@@ -51,6 +52,7 @@ class ScheduleDialog(ModalScreen[ScheduleRequest | None]):
     ScheduleDialog TextArea { height: 4; }
     ScheduleDialog #sched-when-info { color: $text-muted; }
     ScheduleDialog #sched-when-info.-bad { color: $text-error; }
+    ScheduleDialog #sched-waiting { color: $text-warning; }
     ScheduleDialog #sched-preview-box { height: auto; max-height: 6; border: round $panel; }
     """
     )
@@ -97,6 +99,8 @@ class ScheduleDialog(ModalScreen[ScheduleRequest | None]):
         label = LABELS.get(self.chat.marketplace, self.chat.marketplace)
         with Vertical():
             yield Static(Text(f"{self._title} · {who} · {label}"), classes="dialog-title")
+            if self.chat.waiting:  # said once, before scheduling: a nudge does not take ◷ away
+                yield Static(Text(f"⚠ {WAITING_WARNING}"), id="sched-waiting")
             # Scrolls at small sizes (80x24); the title and the keys line stay on screen.
             with VerticalScroll(id="sched-body"):
                 yield Static(Text("When (presets 1d 3d 7d 14d, or '2d 4h', 'tomorrow 10:00', 2026-12-01):"))

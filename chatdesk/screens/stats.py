@@ -9,7 +9,7 @@ time, ``p`` problems per product).
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import work
@@ -26,7 +26,24 @@ from chatdesk.sanitize import safe_text
 from chatdesk.screens.base import DeskScreen
 from chatdesk.screens.dialogs import DIALOG_CSS
 
+if TYPE_CHECKING:
+    from chatdesk.assist.report import FireRow
+
 DAYS = 30
+
+
+def counted(n: int, noun: str) -> str:
+    """``n`` with its English noun in the right number: "1 problem", "0 problems", "2 chats"
+    (the screen is English; a regular plural in -s is all its nouns need)."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def fire_label(f: FireRow) -> Text:
+    """One "product on fire" line: "<product>: 3 problems (before 1) · брак 2←0, размер 1←1"."""
+    what = ", ".join(f"{SHORT.get(k, k)} {c}←{p}" for k, (c, p) in f.by_topic.items())
+    label = Text(f"{safe_text(f.label, single_line=True, max_len=40)}: ", style="bold")
+    label.append(f"{counted(f.current, 'problem')} (before {f.previous}) · {what}")
+    return label
 
 
 class StatsScreen(DeskScreen[tuple[int, int] | None]):
@@ -81,7 +98,7 @@ class StatsScreen(DeskScreen[tuple[int, int] | None]):
             by_day = report.build(desk.db, desk.config, since=since, until=now, by="day", now=now)
             top = by_day.problems[:8]  # problem messages per product, from the same pass
             titles = analytics.product_titles(desk.db, [p for p, _ in top])
-            return by_day, [(titles.get(p) or f"арт. {p}", n) for p, n in top]
+            return by_day, [(titles.get(p) or f"product {p}", n) for p, n in top]
 
         ok, built = desk.attempt(build)
         if ok and built is not None:
@@ -94,7 +111,7 @@ class StatsScreen(DeskScreen[tuple[int, int] | None]):
         t = by_day.total
         summary = Text()  # three lines that fit 80 columns whole (no mid-phrase wrap)
         summary.append(f"Last {DAYS} days: ", style="bold")
-        summary.append(f"{t.buyer_messages} buyer messages in {t.conversations} chats · ")
+        summary.append(f"{counted(t.buyer_messages, 'buyer message')} in {counted(t.conversations, 'chat')} · ")
         summary.append(f"waiting now {t.unanswered_now}", style="bold" if t.unanswered_now else "")
         summary.append(
             f"\nfirst response: median {human_duration(t.first_response.median)}, "
@@ -106,10 +123,7 @@ class StatsScreen(DeskScreen[tuple[int, int] | None]):
         fire = self.query_one("#st-fire", OptionList)
         fire.clear_options()
         for i, f in enumerate(by_day.fire):
-            what = ", ".join(f"{SHORT.get(k, k)} {c}←{p}" for k, (c, p) in f.by_topic.items())
-            label = Text(f"{safe_text(f.label, single_line=True, max_len=40)}: ", style="bold")
-            label.append(f"{f.current} problems (before {f.previous}) · {what}")
-            fire.add_option(Option(label, id=str(i)))
+            fire.add_option(Option(fire_label(f), id=str(i)))
         if not by_day.fire:
             fire.add_option(Option(Text("no product has more problems than the 30 days before"), disabled=True))
         self._draw()

@@ -19,7 +19,7 @@ from sqlalchemy import DateTime, and_, bindparam, exists, func, or_, select, tex
 from sqlmodel import Session, col
 
 from chatdesk.store.db import Database, from_db, to_db
-from chatdesk.store.schema import Account, Chat, FollowUp, Message, Outbox, RuleBlock
+from chatdesk.store.schema import Account, Chat, FollowUp, Message, MessageTopic, Outbox, RuleBlock
 
 PARTIES = ("buyer", "seller")
 """Authors that make a conversation; marketplace/system notes neither ask nor answer."""
@@ -51,7 +51,12 @@ TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 """How a timeline writes a time: UTC, microseconds always (SQLAlchemy's SQLite text form), so
 times compare as text and ``datetime.fromisoformat`` reads them back exactly."""
 
-_RELEVANT = "(m.author = 'buyer' OR (m.author = 'seller' AND m.state IN ('sent', 'received')))"
+_RELEVANT = (
+    # A scheduled follow-up (an outbox row with a followup_id) is a nudge, not an answer: it
+    # neither answers a turn nor counts toward first/next response time, SLA or window shares.
+    "(m.author = 'buyer' OR (m.author = 'seller' AND m.state IN ('sent', 'received') AND NOT EXISTS "
+    "(SELECT 1 FROM outbox o WHERE o.message_id = m.id AND o.followup_id IS NOT NULL)))"
+)
 
 _TIMELINE_SQLITE = (
     # One row per chat: the chat's messages are read through ix_message_chat_time (chat, time)
@@ -149,7 +154,11 @@ def period_facts(db: Database, since: datetime, until: datetime) -> PeriodFacts:
             col(Message.created_at) < s0,
             or_(
                 col(Message.author) == "buyer",
-                and_(col(Message.author) == "seller", col(Message.state).in_(RESPONSE_STATES)),
+                and_(
+                    col(Message.author) == "seller",
+                    col(Message.state).in_(RESPONSE_STATES),
+                    ~exists().where(col(Outbox.message_id) == Message.id, col(Outbox.followup_id).is_not(None)),
+                ),
             ),
         )
         .order_by(col(Message.created_at).desc(), col(Message.id).desc())
@@ -320,4 +329,29 @@ def problem_messages(
             params: dict[str, object] = {"p": pid, "s0": s0, "u0": to_db(until), "n": limit}
             params.update({f"t{i}": t for i, t in enumerate(topics)})
             out[pid] = [int(r[0]) for r in s.execute(sql, params)]
+    return out
+
+
+def newest_buyer_topics(db: Database, chat_ids: list[int]) -> dict[int, str]:
+    """Chat id -> topic of the chat's newest buyer message (what the list's tag shows), for the
+    chats of ``chat_ids`` whose newest buyer message is tagged; others are left out. Used to
+    group by topic what a chat did in a period without a buyer message in it (still waiting
+    since before, a follow-up, a rule block). One backward index seek per chat, 500 per query."""
+    newest = (
+        select(col(Message.id))
+        .where(col(Message.chat_id) == Chat.id, col(Message.author) == "buyer")
+        .order_by(col(Message.created_at).desc(), col(Message.id).desc())
+        .limit(1)
+        .correlate(Chat)
+        .scalar_subquery()
+    )
+    topic = (
+        select(col(MessageTopic.topic)).where(col(MessageTopic.message_id) == newest).correlate(Chat).scalar_subquery()
+    )
+    out: dict[int, str] = {}
+    ids = sorted(set(chat_ids))
+    with db.read() as s:
+        for start in range(0, len(ids), 500):
+            rows = s.execute(select(col(Chat.id), topic).where(col(Chat.id).in_(ids[start : start + 500]))).all()
+            out.update({int(r[0]): str(r[1]) for r in rows if r[1]})
     return out

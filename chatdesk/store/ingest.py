@@ -524,11 +524,15 @@ def _insert_messages(session: Session, chat_ids: dict[str, int], msgs: list[Mess
     )
     rows: list[dict[str, object]] = []
     inserted: dict[int, list[MessageInfo]] = {}
+    followup_ids = {p.id for chat_pending in pending.values() for p in chat_pending if p.followup}
+    followup_echoes: set[int] = set()  # id() of the page's messages that echo a scheduled follow-up
     for chat_id, fresh in fresh_by_chat.items():
         chat_pending = pending.get(chat_id, [])
         for m in fresh:
             match = _match_outgoing(chat_pending, m) if m.author == "seller" else None
             if match is not None:
+                if match in followup_ids:
+                    followup_echoes.add(id(m))
                 session.execute(
                     update(Message)
                     .where(Message.id == match)
@@ -566,7 +570,7 @@ def _insert_messages(session: Session, chat_ids: dict[str, int], msgs: list[Mess
                     result.buyer_previews.append((chat_id, m.text))
         result.chat_ids.add(chat_id)
         inserted[chat_id] = fresh
-    _update_aggregates(session, inserted)
+    _update_aggregates(session, inserted, followup_echoes)
     if rows:
         if conn.dialect.name == "sqlite":
             sqlite_fast.insert_messages(conn, rows)
@@ -585,6 +589,8 @@ class _Pending:
     text: str
     files: list[tuple[str, int | None]]
     refused: bool
+    followup: bool = False
+    """It is a scheduled follow-up (its outbox row has a ``followup_id``): not an answer."""
 
 
 def _file_key(name: object, size: object) -> tuple[str, int | None]:
@@ -609,12 +615,13 @@ def _pending_outgoing(session: Session, chat_ids: list[int]) -> dict[int, list[_
     out: dict[int, list[_Pending]] = {}
     if not chat_ids:
         return out
-    mt = Message.__table__
+    mt, ot = Message.__table__, Outbox.__table__
     for start in range(0, len(chat_ids), 500):
         rows = (
             session.connection()
             .execute(
-                select(mt.c.chat_id, mt.c.id, mt.c.text, mt.c.attachments, mt.c.state)
+                select(mt.c.chat_id, mt.c.id, mt.c.text, mt.c.attachments, mt.c.state, ot.c.followup_id)
+                .outerjoin(ot, ot.c.message_id == mt.c.id)
                 .where(
                     mt.c.chat_id.in_(chat_ids[start : start + 500]),
                     mt.c.external_id.is_(None),
@@ -625,8 +632,14 @@ def _pending_outgoing(session: Session, chat_ids: list[int]) -> dict[int, list[_
             )
             .all()
         )
-        for chat_id, mid, text, attachments, state in rows:
-            row = _Pending(mid, _norm(text), _stored_files(attachments), refused=state == "failed")
+        for chat_id, mid, text, attachments, state, followup_id in rows:
+            row = _Pending(
+                mid,
+                _norm(text),
+                _stored_files(attachments),
+                refused=state == "failed",
+                followup=followup_id is not None,
+            )
             out.setdefault(chat_id, []).append(row)
     return out
 
@@ -683,9 +696,15 @@ _AGGREGATES = (
 )
 
 
-def _update_aggregates(session: Session, new_by_chat: dict[int, list[MessageInfo]]) -> None:
+def _update_aggregates(
+    session: Session, new_by_chat: dict[int, list[MessageInfo]], followup_echoes: set[int] | None = None
+) -> None:
     """Fold each chat's new messages (chronological) into its list columns: one read and one
-    executemany for the page."""
+    executemany for the page.
+
+    ``followup_echoes`` holds ``id()`` of the messages that are the marketplace's echo of a
+    scheduled follow-up: a nudge is not an answer, so it moves the chat's last activity and
+    preview but leaves ``last_author`` (the buyer stays waiting) and ``unread`` alone."""
     if not new_by_chat:
         return
     table = Chat.__table__
@@ -709,7 +728,10 @@ def _update_aggregates(session: Session, new_by_chat: dict[int, list[MessageInfo
         for m in new:  # chronological
             at = to_db(m.created_at)
             assert at is not None
-            if m.author == "seller" and (seller_at is None or at >= seller_at):  # type: ignore[operator]
+            followup = followup_echoes is not None and id(m) in followup_echoes
+            if followup:
+                pass  # a scheduled nudge neither answers nor reads the buyer's messages
+            elif m.author == "seller" and (seller_at is None or at >= seller_at):  # type: ignore[operator]
                 seller_at = at
                 if chat["last_buyer_at"] is None or at >= chat["last_buyer_at"]:  # type: ignore[operator]
                     unread = 0
@@ -724,7 +746,8 @@ def _update_aggregates(session: Session, new_by_chat: dict[int, list[MessageInfo
             newest = last_at is None or at >= last_at  # type: ignore[operator]
             if newest:
                 last_at = at
-                chat["last_author"] = m.author
+                if not followup:
+                    chat["last_author"] = m.author
                 chat["preview"] = (m.text or _attachment_label(m))[:PREVIEW_LEN]
             if chat["last_message_id"] is None or _id_key(m.external_id) > _id_key(chat["last_message_id"]):  # type: ignore[arg-type]
                 chat["last_message_id"] = m.external_id

@@ -34,6 +34,16 @@ from chatdesk.store.followups import Arrival, DueCheck, Verdict
 from chatdesk.timeparse import next_allowed
 from chatdesk.usecases import team
 
+WAITING_WARNING = "the buyer is waiting for an answer; a follow-up does not answer them"
+"""Said once when a follow-up is scheduled into a chat whose buyer is waiting: a scheduled nudge
+neither answers the question nor takes the chat out of the waiting queue (fuanswer item 1)."""
+
+
+def waiting_warning(chat: views.ChatRow) -> str | None:
+    """:data:`WAITING_WARNING` if the buyer of ``chat`` is waiting for an answer (the list's ◷),
+    else None."""
+    return WAITING_WARNING if chat.waiting else None
+
 
 def template_values(chat: views.ChatRow, config: Config) -> dict[str, str | None]:
     # WB and Ozon give an article number, not a name: say "товар (арт. N)" rather than a bare number.

@@ -17,13 +17,19 @@ if TYPE_CHECKING:
 def chat_title(chat: ChatRow) -> str:
     """Who the chat is with, in the best words the marketplace gave us: the customer's name, else
     ``order <id>``, else ``product <id>``, else the marketplace's chat id; one sanitized line."""
-    if chat.customer:
-        return safe_text(chat.customer, single_line=True)
-    if chat.order_id:
-        return f"order {safe_text(chat.order_id, single_line=True)}"
-    if chat.product_id:
-        return f"product {safe_text(chat.product_id, single_line=True)}"
-    return safe_text(chat.external_id, single_line=True)
+    return title_of(chat.customer, chat.order_id, chat.product_id, chat.external_id)
+
+
+def title_of(customer: str | None, order_id: str | None, product_id: str | None, fallback: str) -> str:
+    """:func:`chat_title` from the chat's fields (for callers without a ``ChatRow``, such as hooks'
+    ``CHATDESK_TITLE``): Ozon gives no buyer name, so its chats are named by order or product."""
+    if customer and customer.strip():
+        return safe_text(customer, single_line=True)
+    if order_id:
+        return f"order {safe_text(order_id, single_line=True)}"
+    if product_id:
+        return f"product {safe_text(product_id, single_line=True)}"
+    return safe_text(fallback, single_line=True)
 
 
 def is_resolved(chat: ChatRow) -> bool:

@@ -41,7 +41,7 @@ def install(tmp_path: Path, marker: str) -> Path:
     return script
 
 
-def event(name: str) -> hooks.Event:
+def event(name: str, customer: str | None = "Борис", order_id: str | None = None) -> hooks.Event:
     """The event as the runner builds it from the store (the same payload code)."""
     stub = ChatEvent(
         key=f"{name}:42",
@@ -49,8 +49,8 @@ def event(name: str) -> hooks.Event:
         chat_id=42,
         account="ozon-main",
         marketplace="ozon",
-        customer="Борис",
-        order_id=None,
+        customer=customer,
+        order_id=order_id,
         product_id="500",
         at=datetime(2026, 11, 30, 10, 0, tzinfo=UTC),
         message_id=7,
@@ -103,6 +103,34 @@ def test_telegram_example(tmp_path: Path, telegram, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("TG_TOKEN", "bad")
     runner.fire([event("buyer_message")])
     assert len(runner.errors) == 1 and "exit 22" in runner.errors[0]
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="the README's Telegram example uses curl")
+def test_telegram_example_names_an_ozon_chat_without_a_buyer_name(tmp_path: Path, telegram, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """fuanswer item 4: Ozon gives no buyer name; the example printed "ozon ozon-main · : text"."""
+    api, got = telegram
+    script = install(tmp_path, "tg-notify")
+    monkeypatch.setenv("TG_API", api)
+    monkeypatch.setenv("TG_TOKEN", "123:abc")
+    monkeypatch.setenv("TG_CHAT", "-100500")
+    runner = hooks.HookRunner(None, hooks.parse_settings({"buyer_message": [str(script)]}))  # type: ignore[arg-type]
+    runner.fire([event("buyer_message", customer=None, order_id="0123-4567-1")])
+    runner.fire([event("buyer_message", customer=None)])
+    assert list(runner.errors) == []
+    texts = [form["text"][0] for _path, form in got]
+    assert texts[0].startswith("ozon ozon-main · order 0123-4567-1: Где заказ?!")
+    assert texts[1].startswith("ozon ozon-main · product 500: Где заказ?!")
+    assert all("· :" not in t for t in texts)
+
+
+def test_title_env_is_what_the_list_shows() -> None:
+    assert event("buyer_message").env["CHATDESK_TITLE"] == "Борис"
+    env = event("buyer_message", customer=None, order_id="0123-4567-1").env
+    assert env["CHATDESK_TITLE"] == "order 0123-4567-1" and "CHATDESK_CUSTOMER" not in env
+    bare = ChatEvent("k", "sync_error", 9, "oz", "ozon", None, None, None, datetime(2026, 11, 30, tzinfo=UTC))
+    assert hooks.Event("sync_error", hooks._payload(bare, "sync_error")).env["CHATDESK_TITLE"] == "chat 9"
+    legacy = hooks.legacy_line(event("buyer_message", customer=None, order_id="77"))
+    assert legacy.startswith("new message — order 77 · OZ ozon-main: ")
 
 
 class _Smtp(socketserver.StreamRequestHandler):

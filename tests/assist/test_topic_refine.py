@@ -33,7 +33,7 @@ T0 = datetime.now(UTC) - timedelta(days=1)
 MESSAGES = [
     ("c1", "Прислали не ту модель, у меня A52 а пришло на A54", "other", True, "wrong_item"),
     ("c2", "Можно ли мыть в посудомойке?", "other", True, "product"),
-    ("c3", "когда отправите заказ? оплатила неделю назад", "price", True, "delivery"),
+    ("c3", "Оплата прошла, а заказ висит", "price", True, "delivery"),
     ("c4", "Платье маломерит, какой размер брать на 44?", "size", False, "size"),
     ("c5", "ага понятно", "other", True, "other"),
 ]
@@ -84,7 +84,7 @@ def test_the_rules_flag_their_own_mistakes_as_unsure() -> None:
         wrong = [t for t, label in data if topics.classify(t).code != label]
         assert all(topics.classify(t).unsure for t in wrong), wrong
     unsure = [t for t, _label in HELD_OUT if topics.classify(t).unsure]
-    assert len(unsure) == 20 and len(HELD_OUT) == 54  # the README's figure
+    assert len(unsure) == 18 and len(HELD_OUT) == 54  # the README's figure
     t = topics.classify("Заказ пришёл не тот — вместо размера 44 прислали другой.")
     assert (t.code, t.rivals, t.unsure) == ("wrong_item", ("size",), True)
     assert not topics.classify("Платье маломерит, какой размер брать на 44?").unsure

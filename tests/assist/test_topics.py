@@ -36,7 +36,7 @@ def test_held_out_precision_and_recall() -> None:
     macro_p = sum(p for p, _, _ in m.values()) / len(m)
     macro_r = sum(r for _, r, _ in m.values()) / len(m)
     # The README quotes these figures; they must not silently get worse.
-    assert accuracy >= 0.94, accuracy
+    assert accuracy >= 52 / 54, accuracy
     assert macro_p >= 0.93 and macro_r >= 0.93, (macro_p, macro_r)
     for code in topics.PROBLEM_TOPICS:
         p, r, _ = m[code]
@@ -51,3 +51,14 @@ def test_anything_classifies_without_raising(text: str) -> None:
 def test_politeness_does_not_make_a_problem_a_thanks() -> None:
     assert topics.classify("Спасибо, но пришёл брак, шов разошёлся").code == "defect"
     assert topics.classify("Спасибо за ответ!").code == "thanks"
+
+
+def test_waiting_for_the_order_is_delivery_not_payment() -> None:
+    """fuanswer item 5: a user's report. Having paid is context; the question is delivery."""
+    assert topics.classify("Всё ещё жду заказ").code == "delivery"
+    assert topics.classify("Когда придёт товар? Заказ оплатила давно").code == "delivery"
+    assert topics.classify("Как оплатить заказ частями?").code == "price"
+    assert topics.classify("Оплатила заказ, а деньги списали дважды").code == "price"
+    # "сколько" is not a chip ("скол"): no defect rival in a delivery question
+    assert topics.classify("Жду заказ с прошлого месяца, сколько можно").rivals == ()
+    assert topics.classify("На кружке скол").code == "defect"

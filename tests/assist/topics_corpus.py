@@ -53,6 +53,16 @@ DEV: list[tuple[str, str]] = [
     ("Ок", "other"),
     ("Здравствуйте", "other"),
     ("Отправила фото, посмотрите.", "other"),
+    # A user's report (fuanswer): a buyer waiting for the order, and one who paid long ago, ask about
+    # delivery; payment stays the topic when something else about money is said.
+    ("Всё ещё жду заказ", "delivery"),
+    ("Когда придёт товар? Заказ оплатила давно", "delivery"),
+    ("Уже две недели жду посылку, где она?", "delivery"),
+    ("Оплатила неделю назад, когда отправите?", "delivery"),
+    ("Жду заказ с прошлого месяца, сколько можно", "delivery"),
+    ("Я оплатил, когда ждать?", "delivery"),
+    ("Оплатила заказ, а деньги списали дважды", "price"),
+    ("На кружке скол, только открыла коробку", "defect"),
 ]
 
 HELD_OUT: list[tuple[str, str]] = [

@@ -272,3 +272,18 @@ async def test_stats_screen_is_readable_in_each_theme(assist_store, monkeypatch,
                 assert st.bgcolor is not None and not st.bgcolor.is_default, (theme, y, seg.text)
                 assert st.color is not None and not st.color.is_default, (theme, y, seg.text)
                 assert _contrast(st.color, st.bgcolor) >= 3.0, (theme, y, seg.text, str(st))
+
+
+def test_stats_counts_agree_in_number() -> None:
+    """fuanswer item 2: the stats screen said "1 problems"."""
+    from chatdesk.assist.report import FireRow
+    from chatdesk.screens.stats import counted, fire_label
+
+    one = FireRow("P1", "Платье", 1, 0, {"defect": (1, 0)}, (7,))
+    assert fire_label(one).plain.startswith("Платье: 1 problem (before 0) · ")
+    assert "1 problems" not in fire_label(one).plain
+    assert fire_label(FireRow("P2", "Куртка", 3, 1, {"size": (3, 1)}, (1, 2, 3))).plain.startswith(
+        "Куртка: 3 problems (before 1)"
+    )
+    assert [counted(n, "chat") for n in (0, 1, 2, 21)] == ["0 chats", "1 chat", "2 chats", "21 chats"]
+    assert counted(1, "buyer message") == "1 buyer message"

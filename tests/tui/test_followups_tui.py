@@ -247,3 +247,14 @@ async def test_schedule_dialog_fits_80x24_typing_and_ctrl_s_work(store, tmp_path
         await settle(pilot, app, 0.1)
         (row,) = store_followups.list_followups(store)
         assert row.text == "hello" and row.state == "pending"
+
+
+async def test_schedule_dialog_warns_once_that_the_buyer_is_waiting(store, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """fuanswer item 1: a follow-up is not an answer; Анна's question is open (◷)."""
+    app = make_app(store, config=CFG, home=tmp_path)
+    async with app.run_test(size=(110, 34)) as pilot:
+        await open_wb1(pilot, app)
+        dialog = await schedule(pilot, app, "2d", "Анна, как вам заказ?")
+        (line,) = dialog.query("#sched-waiting")
+        assert str(line.render()) == "⚠ the buyer is waiting for an answer; a follow-up does not answer them"
+        assert views.get_chat(store, chat_id(store, "wb1")).waiting
