@@ -94,12 +94,38 @@ def product_label(product_id: str | None, context: dict[str, str] | str | None) 
     return f"арт. {product_id}" if product_id else None
 
 
-def readdress(answer: str, past: store_suggest.PastAnswer, values: dict[str, str | None]) -> tuple[str, list[str]]:
-    """The past answer with the other buyer's name, order and product replaced by this chat's
-    ``values`` (keys as in :data:`chatdesk.templates.PLACEHOLDERS`); punctuation around a value
-    this chat lacks is tidied the way templates tidy it. Returns (text, notes for the seller)."""
-    body = answer.replace("{", "{{").replace("}", "}}")
+FILL_IN = {"order": "{номер заказа}", "product_id": "{артикул}", "product": "{товар}"}
+"""What a re-addressed answer shows where the other buyer's order, product number or product
+name stood and this chat has none: visible, so the seller fills it in (a "check:" note says
+so) instead of reading a sentence with a hole ("по заказу мы открыли")."""
+
+_MISSING = {
+    "order": "this chat has no order number",
+    "product_id": "this chat has no product number",
+    "product": "this chat has no product",
+}
+
+
+def readdress(
+    answer: str,
+    past: store_suggest.PastAnswer,
+    values: dict[str, str | None],
+    product_id: str | None = None,
+) -> tuple[str, list[str]]:
+    """The past answer re-addressed to this chat: the other buyer's name, order number, product
+    number and product name (where they stand as whole words) become this chat's ``values``
+    (keys as in :data:`chatdesk.templates.PLACEHOLDERS`) and ``product_id`` (a product number
+    stays a number: "на артикул 173300412" -> "на артикул 160087432"). A missing name is left
+    out with the punctuation tidied as templates tidy it ("Дмитрий, поставка" -> "Поставка"); a
+    missing order or product becomes a visible :data:`FILL_IN` placeholder with a note, never a
+    gap. Returns (text, notes for the seller: placeholders to fill, long numbers that may
+    belong to the other buyer)."""
     past_product = product_label(past.product_id, past.context)
+    fills: dict[str, str | None] = {
+        "order": values.get("order"),
+        "product_id": product_id,
+        "product": values.get("product"),
+    }
     swaps: list[tuple[str, str]] = []
     if past.customer and len(past.customer.strip()) >= 2:
         swaps.append((past.customer.strip(), "customer"))
@@ -108,12 +134,32 @@ def readdress(answer: str, past: store_suggest.PastAnswer, values: dict[str, str
     if past_product and not past_product.startswith("арт. "):
         swaps.append((past_product, "product"))
     if past.product_id and len(past.product_id) >= 3:
-        swaps.append((past.product_id, "product"))
-    for old, placeholder in swaps:
-        body = _replace_word(body, old.replace("{", "{{").replace("}", "}}"), "{" + placeholder + "}")
-    text = templates.render(templates.Template(name="past", text=body), values)
-    notes = []
-    known = {v for v in values.values() if v}
+        swaps.append((past.product_id, "product_id"))
+    # Longest first, through markers that cannot occur in text, so that one value inside
+    # another (an order number containing the product number) is replaced once, whole.
+    swaps.sort(key=lambda sw: -len(sw[0]))
+    body = answer.replace("\x00", "")
+    for n, (old, _key) in enumerate(swaps):
+        body = _replace_word(body, old, f"\x00{n}\x00")
+    notes: list[str] = []
+    out: list[str] = []
+    for n, piece in enumerate(body.split("\x00")):
+        if n % 2 == 0:
+            out.append(piece.replace("{", "{{").replace("}", "}}"))
+            continue
+        key = swaps[int(piece)][1]
+        if key == "customer":
+            out.append("{customer}")
+            continue
+        value = fills[key]
+        if not value:
+            value = FILL_IN[key]
+            note = f"fill in {value}: {_MISSING[key]}"
+            if note not in notes:
+                notes.append(note)
+        out.append(value.replace("{", "{{").replace("}", "}}"))
+    text = templates.render(templates.Template(name="past", text="".join(out)), values).strip()
+    known = {v for v in (*values.values(), product_id) if v}
     for m in _LONG_NUMBER.finditer(text):
         if not any(m.group(0) in k for k in known):
             notes.append(f"mentions {m.group(0)}: check that it fits this buyer")
@@ -210,7 +256,7 @@ def rank_past(
     scored.sort(key=lambda item: item[0])
     merged: dict[str, list[tuple[bool, str, store_suggest.PastAnswer, str, list[str]]]] = {}
     for _key, same, their, p in scored:
-        text, notes = readdress(p.answer, p, values)
+        text, notes = readdress(p.answer, p, values, chat.product_id)
         merged.setdefault(_norm(text), []).append((same, their, p, text, notes))
     out: list[Suggestion] = []
     for group in merged.values():
