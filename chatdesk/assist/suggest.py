@@ -39,6 +39,28 @@ MIN_SHARED = 2
 
 _LONG_NUMBER = re.compile(r"\d[\d-]{5,}\d")
 
+THANKS_REPLY_MAX_CHARS = 160
+"""A buyer who only thanks gets a reply at most this long (one paragraph) or none: a long
+answer, or a template frame with an empty middle, is not a reply to thanks."""
+
+_THANKS_FOR_A_QUESTION = re.compile(r"(?:за|на)\s+(?:ваш[а-я]*\s+)?вопрос|ответим|уточним", re.IGNORECASE)
+"""Wording that answers a question ("Спасибо за ваш вопрос", "уточним и ответим"), not thanks."""
+
+_BLANK_RUN = re.compile(r"\n{3,}")
+
+
+def tidy(text: str) -> str:
+    """``text`` as a draft: trailing spaces cut from each line, runs of empty lines made one,
+    leading and trailing blank lines and spaces removed ("Спасибо.\\n\\n\\n" -> "Спасибо.")."""
+    lines = "\n".join(line.rstrip() for line in text.splitlines())
+    return _BLANK_RUN.sub("\n\n", lines).strip()
+
+
+def fits_thanks(text: str) -> bool:
+    """True when ``text`` reads as a reply to a buyer's thanks: one short paragraph
+    (:data:`THANKS_REPLY_MAX_CHARS`) that does not answer or promise to answer a question."""
+    return len(text) <= THANKS_REPLY_MAX_CHARS and "\n\n" not in text and not _THANKS_FOR_A_QUESTION.search(text)
+
 
 @dataclass(frozen=True)
 class Suggestion:
@@ -158,7 +180,7 @@ def readdress(
             if note not in notes:
                 notes.append(note)
         out.append(value.replace("{", "{{").replace("}", "}}"))
-    text = templates.render(templates.Template(name="past", text="".join(out)), values).strip()
+    text = tidy(templates.render(templates.Template(name="past", text="".join(out)), values))
     known = {v for v in (*values.values(), product_id) if v}
     for m in _LONG_NUMBER.finditer(text):
         if not any(m.group(0) in k for k in known):
@@ -326,7 +348,9 @@ def match_templates(
         missing = templates.missing(t, values)
         notes = tuple(f"this chat has no {{{m}}}: the text leaves it out" for m in missing)
         out.append(
-            Suggestion(source="template", text=templates.render(t, values), reason=reason, template=t.name, notes=notes)
+            Suggestion(
+                source="template", text=tidy(templates.render(t, values)), reason=reason, template=t.name, notes=notes
+            )
         )
     return out
 
@@ -375,7 +399,12 @@ def suggest(
         found_templates, query, values, template_limit, topic
     )
     notices: tuple[str, ...] = ()
-    if not items:
+    if topic == "thanks":
+        kept = [s for s in items if fits_thanks(s.text)]
+        if items and not kept:
+            notices = ("the buyer only says thanks: a reply is optional, and no past reply to thanks is short",)
+        items = kept
+    if not items and not notices:
         notices = ("nothing like this was answered before, and no template shares its words",)
     return Suggestions(
         chat_id=chat_id,
@@ -469,7 +498,7 @@ def model_suggestion(
     text, who = call.run()
     return check(
         chat,
-        Suggestion(source="model", text=text, reason=f"drafted by {who} from this chat and your past answers"),
+        Suggestion(source="model", text=tidy(text), reason=f"drafted by {who} from this chat and your past answers"),
         now,
     )
 

@@ -514,3 +514,55 @@ def test_readdressed_answer_keeps_none_of_the_source_chats_values_and_leaves_no_
     if "{p}" in "".join(phrases) and not mine["pid"]:
         assert "fill in {артикул}: this chat has no product number" in notes
     assert text == text.strip()
+
+
+# ---------------------------------------------------------------- thanks and trimming (suggestfix 2)
+
+
+def _thanks_store(db: Database, answers: list[str]) -> int:
+    """Chats where buyers thanked and the seller replied with ``answers``; then a chat whose
+    buyer only wrote "Спасибо за ответ!". Returns that chat's id."""
+    acc = accounts.add_account(db, "wb", "wildberries")
+    chats = [ChatInfo(f"old{i}", customer="Дмитрий") for i in range(len(answers))] + [ChatInfo("now")]
+    messages = []
+    for i, answer in enumerate(answers):
+        messages += [
+            _m(f"old{i}", f"q{i}", "buyer", "Спасибо за ответ, всё понятно!", 10 * i),
+            _m(f"old{i}", f"a{i}", "seller", answer, 10 * i + 5),
+        ]
+    messages.append(_m("now", "n", "buyer", "Спасибо за ответ!", 500))
+    ingest.apply_page(db, acc.id, "chats", Page(chats=tuple(chats), messages=tuple(messages)))
+    with db.read() as s:
+        from sqlalchemy import text as sql
+
+        return int(s.execute(sql("SELECT id FROM chat WHERE external_id = 'now'")).scalar_one())
+
+
+def test_a_thanks_gets_a_short_thanks_reply_trimmed_not_a_reply_to_a_question(db: Database) -> None:
+    """Seen on the demo: "Спасибо за ответ!" got "Спасибо за ваш вопрос." and two empty lines."""
+    chat = _thanks_store(
+        db,
+        [
+            "Здравствуйте, Дмитрий! Спасибо за ваш вопрос.\n\n\n",
+            "Дмитрий, спасибо и вам! Хорошего дня.  \n\n",
+        ],
+    )
+    r = suggest.suggest(db, chat, config=Config())
+    assert r.topic == "thanks"
+    assert [s.text for s in r.items] == ["Спасибо и вам! Хорошего дня."]
+
+
+def test_a_thanks_with_no_short_reply_to_offer_gets_none_and_says_why(db: Database) -> None:
+    chat = _thanks_store(db, ["Здравствуйте, Дмитрий! Спасибо за ваш вопрос.\n\n\n"])
+    r = suggest.suggest(db, chat, config=Config())
+    assert r.items == ()
+    assert r.notices == ("the buyer only says thanks: a reply is optional, and no past reply to thanks is short",)
+
+
+def test_suggestions_are_trimmed() -> None:
+    assert suggest.tidy("  Да, до 6 часов.  \n\n\n\nПишите!\n\n") == "Да, до 6 часов.\n\nПишите!"
+    t = parse_template("answer", "Здравствуйте, {customer}! Спасибо за ваш вопрос.\n\n\n")
+    from chatdesk.store import terms
+
+    (s,) = suggest.match_templates([t], terms.similarity_terms("Спасибо, а вопрос?"), {"customer": None}, 1)
+    assert s.text == "Здравствуйте! Спасибо за ваш вопрос."
