@@ -357,3 +357,23 @@ def test_timeline_out_of_order_is_sorted() -> None:
     assert times == ["2026-11-20 09:00:00.000000", "2026-11-20 09:00:00.000000", "2026-11-20 10:00:00.000000"]
     assert [t[0] for t in tokens] == ["s", "b", "b"]  # same time: the store's order kept
     assert tokens[-1][28:] == "size"
+
+
+def test_days_follow_the_configured_time_zone(db: Database) -> None:
+    # Kathmandu is UTC+05:45: 18:14 UTC is 23:59 there, 18:16 UTC is already the next day
+    day0 = datetime(2026, 11, 19, 18, 14, tzinfo=UTC)
+    _one_chat(
+        db,
+        [
+            ("buyer", day0 - T),
+            ("seller", day0 - T + timedelta(minutes=1)),
+            ("buyer", day0 - T + timedelta(minutes=2)),
+            ("seller", day0 - T + timedelta(minutes=40)),
+        ],
+    )
+    cfg = Config(sla_late_minutes=120, timezone="Asia/Kathmandu")
+    r = report.build(db, cfg, since=day0 - timedelta(hours=1), until=day0 + timedelta(hours=1), by="day", now=NOW)
+    days = {g.key: g for g in r.groups}
+    assert set(days) == {"2026-11-19", "2026-11-20"}
+    assert (days["2026-11-19"].buyer_messages, days["2026-11-19"].first_response.values) == (1, [60.0])
+    assert (days["2026-11-20"].buyer_messages, days["2026-11-20"].next_response.values) == (1, [38 * M])
