@@ -490,12 +490,18 @@ def model_suggestion(
 ) -> Suggestion:
     """A draft from the configured model for the same buyer message as ``result``, rule-checked.
     ``call_factory(ctx)`` returns a :class:`chatdesk.assist.llm.ModelCall` (so the caller keeps
-    it to cancel). Raises ModelError with a plain sentence, UsageError for an unknown chat."""
+    it to cancel). Raises ModelError with a plain sentence (also for a draft that does not
+    read as a reply to thanks when the buyer only thanks, see :func:`fits_thanks`),
+    UsageError for an unknown chat."""
     chat = views.get_chat(db, chat_id)
     if chat is None:
         raise UsageError(f"no chat {chat_id}")
     call = call_factory(model_context(db, chat, result, found))
     text, who = call.run()
+    if result.topic == "thanks" and not fits_thanks(tidy(text)):
+        from chatdesk.assist.llm import ModelError
+
+        raise ModelError("its draft answers a question, but the buyer only says thanks")
     return check(
         chat,
         Suggestion(source="model", text=tidy(text), reason=f"drafted by {who} from this chat and your past answers"),
