@@ -267,6 +267,11 @@ class ChatdeskApp(App[None]):
                 self.desk.recent_errors[event.account_id] = event.message
         if event.kind == "synced" and event.account_id is not None:
             self.desk.recent_errors.pop(event.account_id, None)
+        if event.kind == "keyless" and event.account_id is not None:
+            if event.message:  # no key here and nobody polls it: one line in the status line, no toast
+                self.desk.sync_notes[event.account_id] = event.message
+            else:
+                self.desk.sync_notes.pop(event.account_id, None)
         if event.kind == "synced" and event.new_buyer_messages:
             first_sync = self._synced_before is not None and event.account_id not in self._synced_before
             if first_sync:

@@ -55,6 +55,8 @@ class Desk:
     keymap: dict[str, str] = field(default_factory=dict)
     # account id -> the engine's last error words for it, until it syncs again (UI thread only)
     recent_errors: dict[int, str] = field(default_factory=dict)
+    # account id -> why this process leaves it alone while nobody polls it (team mode, no key here)
+    sync_notes: dict[int, str] = field(default_factory=dict)
     unknown_keys: list[str] = field(default_factory=list)
     _say: Callable[[str, str], None] | None = field(default=None, repr=False)
     _changed: Callable[[frozenset[int] | None], None] | None = field(default=None, repr=False)

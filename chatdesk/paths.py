@@ -36,6 +36,16 @@ def ensure_private_dir(path: Path) -> Path:
     return path
 
 
+def private_file(path: Path) -> Path:
+    """Create ``path`` if missing with mode 0600 (only its owner reads it: a log may name
+    buyers and accounts) and tighten an existing one; returns ``path``. Raises OSError."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.close(fd)
+    if os.name == "posix":
+        os.chmod(path, 0o600)
+    return path
+
+
 def db_url(home: str | os.PathLike[str] | None = None, db: str | None = None) -> str:
     """The SQLAlchemy URL of the store: an explicit URL, a path, or the default in the data dir."""
     value = db or os.environ.get("CHATDESK_DB")

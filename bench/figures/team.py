@@ -27,6 +27,7 @@ copy of it. Without PostgreSQL binaries the PostgreSQL half reports n/a.
 
 from __future__ import annotations
 
+import bisect
 import os
 import random
 import shutil
@@ -164,7 +165,10 @@ def _client(url: str, n: int, pace: float, duration: float, ids: list[int], tota
         threads.append(threading.Thread(target=worker, args=(job, signals[-1], i == 0), daemon=True))
         threads[-1].start()
 
+    noticed: list[float] = []  # wall clock of each announcement of the watch
+
     def changed() -> None:  # what the app's StoreChanged message sets off
+        noticed.append(time.time())
         for event in signals:
             event.set()
 
@@ -213,6 +217,7 @@ def _client(url: str, n: int, pace: float, duration: float, ids: list[int], tota
             "searches": searches,
             "seen": seen,
             "reloads": reloads,
+            "noticed": noticed,
             "idle_cpu": idle_cpu,
             "idle_reloads": idle_reloads,
         }
@@ -282,6 +287,15 @@ def _run(url: str, *, pace: float, duration: float) -> dict[str, float]:
                 from_start.append(r["seen"][k] - before)
             else:
                 missed += 1
+    # The watch alone: from the daemon's commit to the client's first announcement after the
+    # write began (0 when the commit's NOTIFY arrived before apply_page returned).
+    notice: list[float] = []
+    for r in results:
+        times = sorted(r["noticed"])
+        for before, after in sent.values():
+            i = bisect.bisect_left(times, before)
+            if i < len(times):
+                notice.append(max(0.0, times[i] - after))
     writes = [after - before for before, after in sent.values()]
     idle = [r["idle_cpu"] for r in results]
     nan = float("nan")
@@ -298,6 +312,8 @@ def _run(url: str, *, pace: float, duration: float) -> dict[str, float]:
         "propagation_max": max(from_commit) if from_commit else nan,
         "propagation_from_ingest_p95": percentile(from_start, 95) if from_start else nan,
         "propagation_n": float(len(from_commit)),
+        "notice_p50": percentile(notice, 50) if notice else nan,
+        "notice_p95": percentile(notice, 95) if notice else nan,
         "missed": float(missed),
         "daemon_write_p95": percentile(writes, 95) if writes else nan,
         "messages": float(len(sent)),
@@ -373,7 +389,7 @@ def run(stores: Stores, big: Path | None = None, *, pace: float = PACE_S, durati
     def line(name: str, r: dict[str, float]) -> str:
         return (
             f"{name}: list {ms(r['list_p95'])}, open {ms(r['open_p95'])}, search {ms(r['search_p95'])}, "
-            f"propagation {ms(r['propagation_p95'])} (p50 {ms(r['propagation_p50'])}), "
+            f"propagation {ms(r['propagation_p95'])} (p50 {ms(r['propagation_p50'])}; watch {ms(r['notice_p95'])}), "
             f"idle client CPU {r['idle_cpu_mean'] * 100:.2f} %, load {r['load_before']:.1f}/{r['load_after']:.1f}"
         )
 

@@ -86,9 +86,9 @@ def _log_crash(exc: BaseException) -> None:
     import traceback
 
     try:
-        from chatdesk.paths import data_dir, ensure_private_dir
+        from chatdesk.paths import data_dir, ensure_private_dir, private_file
 
-        path = ensure_private_dir(data_dir()) / "chatdesk.log"
+        path = private_file(ensure_private_dir(data_dir()) / "chatdesk.log")
         logging.basicConfig(filename=path, level=logging.ERROR)
         frames = "".join(traceback.format_tb(exc.__traceback__))
         logging.getLogger("chatdesk").error("unexpected %s (text withheld)\n%s", type(exc).__name__, frames)

@@ -85,7 +85,8 @@ def assign(
     chat_id = chat_id_arg(db, chat)
     who: str | None = None if none else (operator or _me(db))
     team.assign(db, chat_id, who)
-    typer.echo(f"chat {chat_id} unassigned" if who is None else f"chat {chat_id} assigned to {who}")
+    shown = team.display_names(db).get(who, who) if who is not None else None  # "Анна", not the login
+    typer.echo(f"chat {chat_id} unassigned" if shown is None else f"chat {chat_id} assigned to {shown}")
 
 
 @app.command()
@@ -112,8 +113,10 @@ def notes(ctx: typer.Context, chat: str, as_json: Annotated[bool, typer.Option("
         )
         return
     out = console()
+    names = team.display_names(db)  # people by their display name ("Анна"), as everywhere else
     for n in rows:
-        out.print(safe_text(f"{local_time(n.created_at)} note by {n.operator or '—'}: {n.text}"))
+        who = names.get(n.operator, n.operator) if n.operator else "—"
+        out.print(safe_text(f"{local_time(n.created_at)} note by {who}: {n.text}"))
 
 
 @app.command()

@@ -118,8 +118,10 @@ def parallel_limit_fault(times: int = 1, limit: int = 3) -> Fault:
         status=420,
         times=times,
         headers={"content-type": "application/json"},
-        body={"status": "ERROR", "errors": [{"code": "LIMIT_EXCEEDED",
-                                             "message": f"Hit rate limit of {limit} parallel requests"}]},
+        body={
+            "status": "ERROR",
+            "errors": [{"code": "LIMIT_EXCEEDED", "message": f"Hit rate limit of {limit} parallel requests"}],
+        },
     )
 
 
@@ -134,6 +136,9 @@ class YandexSim(MarketplaceSim):
         self.replays = 0  # duplicate data actually served (tests check faults took effect)
         self._next_message = FIRST_MESSAGE_ID
         self.same_second = False  # the next buyer message keeps the chat's updatedAt (quirk)
+        # The race itself (quirk same_second with a chat): (chat id, first text, second text).
+        self._race: tuple[int, str, str] | None = None
+        self._race_second: str | None = None  # armed after the listing: the text still to land
 
     # ------------------------------------------------------------------------- state
 
@@ -148,9 +153,7 @@ class YandexSim(MarketplaceSim):
             at = chat.updated_at + timedelta(seconds=1)
         return at
 
-    def _add(
-        self, chat: _Chat, sender: str, text: str | None, at: datetime, files: tuple[_File, ...] = ()
-    ) -> _Message:
+    def _add(self, chat: _Chat, sender: str, text: str | None, at: datetime, files: tuple[_File, ...] = ()) -> _Message:
         self._next_message += self.rng.randint(1, 3)
         message = _Message(self._next_message, sender, text, at, list(files))
         chat.messages.append(message)
@@ -221,11 +224,18 @@ class YandexSim(MarketplaceSim):
 
     def quirk(self, name: str, params: dict[str, Any]) -> list[Fault]:
         """``same_second`` (the next buyer message lands in the same second as the chat's last
-        one: updatedAt does not move), ``customer_name`` (``chat``, ``name``: e.g. with a lone
+        one: updatedAt does not move; with ``chat`` the whole race is played out whatever the
+        host's speed: the next chat listing sees a new buyer message ``first`` written that
+        second, and right after the chat's history is read, ``text`` lands in the same second),
+        ``customer_name`` (``chat``, ``name``: e.g. with a lone
         surrogate), ``parallel_420`` (``times`` bare 420 "parallel requests" answers),
         ``retry_hint`` (``value``: the next 420's X-RateLimit-Resource-Until)."""
         if name == "same_second":
-            self.same_second = True
+            if params.get("chat") is not None:
+                first, second = str(params.get("first") or "первое"), str(params.get("text") or "в ту же секунду")
+                self._race = (int(params["chat"]), first, second)
+            else:
+                self.same_second = True
             return []
         if name == "customer_name":
             self.chats[int(params["chat"])].customer = str(params["customer"])
@@ -396,6 +406,12 @@ class YandexSim(MarketplaceSim):
         body = self._json_body(req)
         if isinstance(body, SimResponse):
             return body
+        if self._race is not None and self._race[0] in self.chats:
+            chat_id, first, second = self._race
+            self._race, self._race_second = None, second
+            race_chat = self.chats[chat_id]
+            self._add(race_chat, "CUSTOMER", first, self._stamp(race_chat))
+            race_chat.status = "WAITING_FOR_PARTNER"
         chats = sorted(self.chats.values(), key=lambda c: (c.updated_at, c.id), reverse=True)
         for name, attr in (("statuses", "status"), ("contextTypes", "context_type")):
             wanted = body.get(name)
@@ -454,6 +470,10 @@ class YandexSim(MarketplaceSim):
         }
         if next_token:
             result["paging"] = {"nextPageToken": next_token}
+        elif self._race_second is not None:
+            # The history is read; a buyer message lands in the very second of the last one.
+            self._add(chat, "CUSTOMER", self._race_second, chat.updated_at)
+            self._race_second = None
         return SimResponse.json({"status": "OK", "result": result})
 
     def _get_message(self, req: SimRequest) -> SimResponse:

@@ -149,7 +149,9 @@ class AccountsScreen(DeskScreen[None]):
         self.accounts = message.accounts
         for acc in message.accounts:
             streams = [s for s in message.streams if s.account_id == acc.id]
-            words, level = account_state(streams, now, self.desk.recent_errors.get(acc.id))
+            words, level = account_state(
+                streams, now, self.desk.recent_errors.get(acc.id), self.desk.sync_notes.get(acc.id)
+            )
             last = max((s.last_success_at for s in streams if s.last_success_at), default=None)
             table.add_row(
                 Text(safe_text(acc.name, single_line=True)),
@@ -176,9 +178,11 @@ class AccountsScreen(DeskScreen[None]):
             streams = [s for s in self.streams if s.account_id == acc.id]
             for line in stream_states(streams, self.desk.clock()):
                 detail.append(f"\n  {line}")
-            words, level = account_state(streams, self.desk.clock(), self.desk.recent_errors.get(acc.id))
-            if level == "error":
-                detail.append(f"\n  {words}", "red")
+            words, level = account_state(
+                streams, self.desk.clock(), self.desk.recent_errors.get(acc.id), self.desk.sync_notes.get(acc.id)
+            )
+            if level in ("error", "warn"):
+                detail.append(f"\n  {words}", "red" if level == "error" else "yellow")
             recent = self.desk.recent_errors.get(acc.id)
             if recent:
                 detail.append(f"\n  last error: {safe_text(recent, single_line=True, max_len=200)}", "red")

@@ -95,7 +95,7 @@ class MainScreen(AssistActions, FollowUpActions, Navigation, Outgoing, Sending, 
                 )
             with Vertical(id="chat-pane"):
                 yield ChatHeader(id="chat-header")
-                yield ConversationView(tz=cfg.tz, id="conversation")
+                yield ConversationView(tz=cfg.tz, id="conversation", me=desk.db.operator)
                 yield Composer(id="composer", clock=lambda: desk.clock())  # read through: tests swap it
         yield StatusLine(desk.clock, id="status-line")
         yield FittedFooter(compact=True)
@@ -108,7 +108,7 @@ class MainScreen(AssistActions, FollowUpActions, Navigation, Outgoing, Sending, 
         self.chat_list.reload()
         self.refresh_status()
         self.set_interval(5, self.refresh_status)
-        self.set_interval(10, self.presence_beat)  # team mode only; a no-op otherwise
+        self.set_interval(self.PRESENCE_CHECK, self.presence_beat)  # team mode only; a no-op otherwise
 
     def on_resize(self) -> None:
         self._update_titles()  # the list frame's foot picks its wording by width
@@ -169,3 +169,6 @@ class MainScreen(AssistActions, FollowUpActions, Navigation, Outgoing, Sending, 
         worker = self.flush_draft()
         if worker is not None:
             await worker.wait()
+        leaving = self.leave_presence()  # others stop seeing "viewing"/"typing" now
+        if leaving is not None:
+            await leaving.wait()

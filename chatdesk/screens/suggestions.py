@@ -15,6 +15,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
+from textual.css.scalar import Scalar
 from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
@@ -56,6 +57,7 @@ class SuggestionPicker(ModalScreen[Suggestion | None]):
         self.items: list[Suggestion] = list(result.items)
         self.model_pending = model_pending
         self.notices: list[str] = list(result.notices)
+        self._fits = 0  # re-measures of the layout since the last change (bounded)
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -118,6 +120,45 @@ class SuggestionPicker(ModalScreen[Suggestion | None]):
 
         lines += rules.describe(s.findings, s.text)
         why.update(Text("\n".join(safe_text(line, single_line=True, max_len=300) for line in lines)))
+        self._fits = 0
+        self.call_after_refresh(self._fit)
+
+    def on_resize(self) -> None:
+        self._fits = 0
+        self.call_after_refresh(self._fit)
+
+    def _fit(self) -> None:
+        """Share the dialog's height so the chosen suggestion, its check and its warnings show in
+        full (at 80x24 too): the preview gets the lines it needs, the list what is left (at least
+        2 rows; it scrolls with its cursor). Heights in cells; the dialog is at most 90% high
+        (all of it below 30 rows)."""
+        if not self.is_attached:
+            return
+        box = self.query_one(Vertical)
+        options = self.query_one(OptionList)
+        preview = self.query_one("#sg-preview", VerticalScroll)
+        short = self.size.height < 30  # 80x24: all the height but a row, no blank spacer rows
+        box.styles.max_height = self.size.height - 1 if short else "90%"
+        for spacer in box.query(".dialog-title, .dialog-keys"):
+            spacer.styles.margin = (0, 0, 0, 0) if short else None  # type: ignore[assignment]
+        inner = (self.size.height - 2 if short else int(self.size.height * 0.9)) - box.styles.gutter.height
+        fixed = sum(
+            w.outer_size.height + w.styles.margin.height
+            for w in box.children
+            if w is not options and w is not preview and w.display
+        )
+        room = max(6, inner - fixed)
+        need_preview = sum(w.outer_size.height for w in preview.children)
+        need_list = options.option_count + options.styles.gutter.height
+        list_height = max(2 + options.styles.gutter.height, min(need_list, 8, room - need_preview))
+        # An exact height: "auto" measures without the scrollbar's columns and comes out a row short.
+        preview_height = max(2, min(need_preview, room - list_height))
+        options.styles.max_height = list_height
+        if preview.styles.height != Scalar.from_number(preview_height) and self._fits < 4:
+            self._fits += 1  # measure again once laid out (the wrapped lines change with it)
+            preview.styles.max_height = preview_height
+            preview.styles.height = preview_height
+            self.call_after_refresh(self._fit)
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         self._show(event.option_index)

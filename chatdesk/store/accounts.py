@@ -26,6 +26,7 @@ from chatdesk.store.schema import (
     Lease,
     Message,
     Note,
+    OpenClient,
     Outbox,
     SyncState,
     SyncWorker,
@@ -160,6 +161,34 @@ def heartbeat_worker(db: Database, owner: str, ttl: float) -> int:
 def forget_worker(db: Database, owner: str) -> None:
     with db.write() as s:
         s.execute(delete(SyncWorker).where(col(SyncWorker.owner) == owner))
+
+
+def client_heartbeat(db: Database, owner: str, operator: str | None, ttl: float) -> None:
+    """Record that a TUI (engine owner id ``owner``, acting for ``operator`` or None) is open
+    on this store for the next ``ttl`` seconds (database clock on PostgreSQL); forget clients
+    whose heartbeat ran out."""
+    with db.write(notify=False) as s:  # nothing on screen changes: do not wake every TUI
+        now, plus = _clock(s)
+        s.execute(delete(OpenClient).where(col(OpenClient.alive_until) < now))
+        res = s.execute(
+            update(OpenClient).where(col(OpenClient.owner) == owner).values(alive_until=plus(ttl), operator=operator)
+        )
+        if not rowcount(res):
+            s.execute(_insert(s, table_of(OpenClient)).values(owner=owner, operator=operator, alive_until=plus(ttl)))
+
+
+def client_gone(db: Database, owner: str) -> None:
+    """The TUI ``owner`` closed: daemons stop polling fast for it at once (not at expiry)."""
+    with db.write() as s:
+        s.execute(delete(OpenClient).where(col(OpenClient.owner) == owner))
+
+
+def open_clients(db: Database) -> int:
+    """How many TUIs anywhere have an unexpired heartbeat on this store."""
+    with db.read() as s:
+        now, _plus = _clock(s)
+        n = s.execute(select(func.count()).select_from(OpenClient).where(col(OpenClient.alive_until) >= now)).scalar()
+    return int(n or 0)
 
 
 def take_lease(db: Database, account_id: int, owner: str, ttl: float, *, share: int | None = None) -> int | None:

@@ -280,14 +280,16 @@ class Database:
             raise _explain(exc, self.where) from None
 
     @contextlib.contextmanager
-    def write(self) -> Iterator[Session]:
-        """One write transaction (``BEGIN IMMEDIATE`` on SQLite), committed on exit."""
+    def write(self, *, notify: bool = True) -> Iterator[Session]:
+        """One write transaction (``BEGIN IMMEDIATE`` on SQLite), committed on exit.
+        ``notify=False``: a bookkeeping write nothing on screen shows (a heartbeat) does not
+        wake PostgreSQL listeners (SQLite's ``data_version`` moves with any commit)."""
         try:
             with self.engine.connect() as conn:
                 conn = conn.execution_options(write=True)
                 with Session(bind=conn, expire_on_commit=False) as session:
                     yield session
-                    if self.is_postgresql:  # delivered to listeners at commit, dropped on rollback
+                    if notify and self.is_postgresql:  # delivered to listeners at commit, dropped on rollback
                         session.execute(text("SELECT pg_notify(:c, '')"), {"c": CHANGES_CHANNEL})
                     session.commit()
         except (DatabaseError, OperationalError, sqlite3.DatabaseError) as exc:  # raw: sqlite_fast

@@ -179,6 +179,16 @@ class SyncWorker(SQLModel, table=True):
     started_at: datetime
 
 
+class OpenClient(SQLModel, table=True):
+    """An open TUI on this store (any operator, any host), by its engine's owner id, alive
+    until ``alive_until`` (the database's clock on PostgreSQL). While one is, sync daemons
+    poll at their "TUI open" pace (``policy.stream_interval``'s ``watching``)."""
+
+    owner: str = Field(primary_key=True, max_length=128)
+    operator: str | None = Field(default=None, max_length=64)
+    alive_until: datetime
+
+
 class Draft(SQLModel, table=True):
     """An unsent reply being written: one per chat and operator ("" when there is no operator)."""
 

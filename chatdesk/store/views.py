@@ -62,6 +62,7 @@ class ChatRow:
     topic_source: str | None = None  # "rules" (offline) or "model" (refined by the configured model)
     assigned_to: str | None = None
     present: tuple[tuple[str, str], ...] = ()  # team mode: (who, "viewing"|"typing") of other operators
+    assigned_name: str | None = None  # team mode: the assignee's display name ("Анна"), when known
 
     @property
     def closed(self) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
@@ -44,6 +45,10 @@ class EngineCore:
     # A poll that runs longer than this (a first sync, a huge chat list) delivers the account's
     # due outbox rows between its pages, so replies never wait behind it (seconds).
     DELIVER_DURING_POLL: ClassVar[float] = 10.0
+    # An open TUI tells every sync daemon on the store through a heartbeat row (store
+    # ``openclient``): beat this often, alive this long after the last beat (seconds).
+    CLIENT_BEAT: ClassVar[float] = 10.0
+    CLIENT_TTL: ClassVar[float] = 30.0
 
     def __init__(
         self,
@@ -66,6 +71,9 @@ class EngineCore:
         self._runtimes: dict[int, Runtime] = {}
         self._listeners: list[Callable[[SyncEvent], None]] = []
         self._held: set[int] = set()
+        # Accounts whose key this process lacks while nobody else polls them (team mode: an
+        # operator's TUI); said once per account, cleared when a sync service takes the lease.
+        self._keyless: set[int] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._scheduler: AsyncIOScheduler | None = None  # created by start(), on the engine loop
@@ -74,6 +82,8 @@ class EngineCore:
         # headless daemon polls fast only while a buyer waits.
         self.watching = False
         self.daemon = False  # run_forever: a headless daemon, one of the workers that split the accounts
+        self._watched_before: dict[int, bool] = {}  # account id -> someone watched at its last tick (daemon)
+        self._clients: tuple[float, bool] = (float("-inf"), False)  # (monotonic time read, a TUI is open somewhere)
 
     # ------------------------------------------------------------------ listeners
     def add_listener(self, fn: Callable[[SyncEvent], None]) -> None:
@@ -120,6 +130,30 @@ class EngineCore:
         self._held.clear()
         with contextlib.suppress(ChatdeskError):
             await asyncio.to_thread(store_accounts.forget_worker, self.db, self.owner)
+        if self.watching:  # this TUI closes: daemons slow down now, not at the heartbeat's expiry
+            with contextlib.suppress(ChatdeskError):
+                await asyncio.to_thread(store_accounts.client_gone, self.db, self.owner)
+
+    async def client_beat(self) -> None:
+        """(TUI engine) Tell sync daemons anywhere that a TUI is open on this store."""
+        with contextlib.suppress(ChatdeskError):
+            await asyncio.to_thread(
+                store_accounts.client_heartbeat, self.db, self.owner, self.db.operator, self.CLIENT_TTL
+            )
+
+    async def someone_watches(self) -> bool:
+        """True while a TUI is open: this engine's own, or (a daemon) any operator's anywhere on
+        the store, read at most once per :attr:`TICK` seconds."""
+        if self.watching:
+            return True
+        read_at, open_ = self._clients
+        if time.monotonic() - read_at >= self.TICK:
+            try:
+                open_ = await asyncio.to_thread(store_accounts.open_clients, self.db) > 0
+            except ChatdeskError:
+                open_ = False
+            self._clients = (time.monotonic(), open_)
+        return open_
 
     def _interval(self, account: AccountRow) -> float:
         return float(account.poll_interval or self.config.poll_interval)

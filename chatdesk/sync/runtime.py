@@ -35,7 +35,7 @@ ClientFactory = Callable[[AccountRow], httpx.AsyncClient]
 class SyncEvent:
     """What happened, for listeners (the TUI). Delivered from the engine's thread."""
 
-    kind: str  # synced | error | outbox | followup | lease (this engine began polling the account)
+    kind: str  # synced | error | outbox | followup | lease (this engine began polling the account) | keyless
     account_id: int | None = None
     new_buyer_messages: int = 0
     chat_ids: frozenset[int] = frozenset()
@@ -103,10 +103,10 @@ def log_to_file(folder: Path) -> Path | None:
     the terminal: a failing account is one line on the terminal, its details are here, with
     secrets already redacted by whoever logs (:func:`log_unexpected`). Idempotent; returns
     the file, or None when it cannot be opened (then records are dropped, never printed)."""
-    from chatdesk.paths import ensure_private_dir
+    from chatdesk.paths import ensure_private_dir, private_file
 
     try:
-        path = ensure_private_dir(folder) / "chatdesk.log"
+        path = private_file(ensure_private_dir(folder) / "chatdesk.log")  # 0600, never 0644
         handler: logging.Handler = logging.FileHandler(path, encoding="utf-8")
     except (OSError, Exception):
         path, handler = None, logging.NullHandler()

@@ -37,7 +37,16 @@ class Scheduling(StreamPolling):
     _kicks: set[asyncio.Future[object]] = set()  # "sync now" polls in flight (kept referenced)
 
     async def _tick(self, account_id: int) -> None:
-        await self.poll_account(account_id, due_only=True)
+        """Poll the account's due streams. A daemon that sees the first TUI open anywhere
+        (:meth:`someone_watches` turned true) polls every stream of the account once, at once,
+        instead of waiting out the idle interval it set before; then the fast pace holds."""
+        due_only = True
+        if self.daemon:
+            watched = await self.someone_watches()
+            before = self._watched_before.get(account_id, watched)
+            self._watched_before[account_id] = watched
+            due_only = not (watched and not before)
+        await self.poll_account(account_id, due_only=due_only)
 
     def _setup(self, loop: asyncio.AbstractEventLoop) -> None:
         from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -54,6 +63,15 @@ class Scheduling(StreamPolling):
             self.deliver_followups, "interval", seconds=self.followup_interval, id="followups", max_instances=1
         )
         scheduler.add_job(self._refresh_jobs, "interval", seconds=30, id="accounts", max_instances=1)
+        if self.watching:  # a TUI: daemons anywhere poll at their "TUI open" pace while it beats
+            scheduler.add_job(
+                self.client_beat,
+                "interval",
+                seconds=self.CLIENT_BEAT,
+                id="client",
+                max_instances=1,
+                next_run_time=datetime.now().astimezone(),
+            )
         scheduler.start()
 
     async def _refresh_jobs(self) -> None:

@@ -16,9 +16,10 @@ from chatdesk.connectors.base import (
     Page,
     redact,
 )
-from chatdesk.errors import ChatdeskError
+from chatdesk.errors import ChatdeskError, SecretsError
 from chatdesk.store import accounts as store_accounts
 from chatdesk.store import ingest, outbox
+from chatdesk.store.accounts import AccountRow
 from chatdesk.store.db import from_db, utcnow
 from chatdesk.store.fencing import LeaseHolder, LeaseLost
 from chatdesk.sync import policy
@@ -30,6 +31,11 @@ from chatdesk.sync.runtime import (
     log,
     log_unexpected,
 )
+
+
+def keyless_words(account: str) -> str:
+    """What an operator's TUI without the account's key says about it (status line)."""
+    return f"no sync service is polling {account} (keys live on the sync host)"
 
 
 class StreamPolling(OutboxDelivery):
@@ -47,6 +53,8 @@ class StreamPolling(OutboxDelivery):
         interval = self._interval(account)
         ttl = max(3 * interval, 120.0)
         had_lease = account.id in self._held
+        if self._operator_tui() and not await self._has_key(account, result):
+            return result  # no key here: no lease taken, nothing written to the shared store
         # The lease first, then the key: reading a key from the encrypted file keyring costs
         # seconds (an Argon2 derivation per read), and meanwhile the account would look
         # unpolled ("sync: off") or still held by a killed process ("sync: other"). A process
@@ -56,18 +64,37 @@ class StreamPolling(OutboxDelivery):
         fence = await asyncio.to_thread(self._take_lease, account.id, ttl)
         if fence is None:
             self._held.discard(account.id)
+            if account.id in self._keyless:  # a sync service took it: no longer "nobody polls"
+                self._keyless.discard(account.id)
+                self._emit(SyncEvent("keyless", account.id))
             owner = await asyncio.to_thread(store_accounts.lease_owner, self.db, account.id)
             result.polled = False
             result.note = f"polled by another chatdesk process ({owner})"
             return result
-        self._held.add(account.id)
         holder = LeaseHolder(self.owner, fence)  # every write of this round is fenced by it
-        if not had_lease:  # "sync: here" now, not after the first poll (a first sync takes minutes)
-            self._emit(SyncEvent("lease", account.id))
+        # "sync: here" now, not after a first sync's minutes; an operator's TUI in team mode
+        # says it only once it has the key (most have none: the sync host polls).
+        early = not self._operator_tui()
+        if early:
+            self._held.add(account.id)
+            if not had_lease:
+                self._emit(SyncEvent("lease", account.id))
         try:
             rt = await self._runtime(account)
+            if not early:
+                self._held.add(account.id)
+                if not had_lease:
+                    self._emit(SyncEvent("lease", account.id))
         except ChatdeskError as exc:
             self._held.discard(account.id)
+            if self._keys_elsewhere(exc):
+                await asyncio.to_thread(store_accounts.release_lease, self.db, account.id, self.owner)
+                result.polled = False
+                result.note = keyless_words(account.name)
+                if account.id not in self._keyless:  # said once, in the status line (never a toast)
+                    self._keyless.add(account.id)
+                    self._emit(SyncEvent("keyless", account.id, message=result.note))
+                return result
             msg = str(exc)
             with contextlib.suppress(LeaseLost):  # recorded while still the holder, then given back
                 await asyncio.to_thread(
@@ -129,6 +156,43 @@ class StreamPolling(OutboxDelivery):
             )
         )
         return result
+
+    async def _has_key(self, account: AccountRow, result: AccountResult) -> bool:
+        """(operator's TUI in team mode) Whether this process has the account's key, looked up
+        before any lease so a TUI without keys writes nothing each tick (every write wakes
+        every open TUI). Without it, fills ``result`` (not polled, why) and says so once: a
+        "keyless" event with the words while nobody polls the account, and one without words
+        when a sync service (a lease holder) polls it again."""
+        try:
+            await self._runtime(account)
+            return True
+        except ChatdeskError as exc:
+            if not self._keys_elsewhere(exc):
+                return True  # not a key problem: the usual path reports it
+        owner = await asyncio.to_thread(store_accounts.lease_owner, self.db, account.id)
+        result.polled = False
+        if owner is not None:
+            result.note = f"polled by another chatdesk process ({owner})"
+            if account.id in self._keyless:
+                self._keyless.discard(account.id)
+                self._emit(SyncEvent("keyless", account.id))
+            return False
+        result.note = keyless_words(account.name)
+        if account.id not in self._keyless:  # said once, in the status line (never a toast)
+            self._keyless.add(account.id)
+            self._emit(SyncEvent("keyless", account.id, message=result.note))
+        return False
+
+    def _keys_elsewhere(self, exc: ChatdeskError) -> bool:
+        """True when a missing or unreadable key is expected here: an operator's TUI in team
+        mode (``db.operator`` set, not a daemon) whose keys live on the sync host. Such a
+        process never records the key error in the shared store nor tells the operator to add
+        a key (issue 15, "keys stay on one host"); a solo user's TUI and ``chatdesk sync`` do."""
+        return isinstance(exc, SecretsError) and self._operator_tui()
+
+    def _operator_tui(self) -> bool:
+        """An operator's TUI in team mode (not a daemon, ``db.operator`` set)."""
+        return self.watching and not self.daemon and bool(self.db.operator)
 
     def _take_lease(self, account_id: int, ttl: float) -> int | None:
         """Heartbeat this engine, then take the account's lease within a fair share: with N
@@ -228,8 +292,9 @@ class StreamPolling(OutboxDelivery):
 
     async def _pace(self, rt: Runtime, stream: str, interval: float, *, requests: dict[str, int]) -> float:
         """Seconds until the stream's next poll (:func:`policy.stream_interval`): fast while a
-        TUI is open or a buyer waits, the configured interval otherwise (slower overnight),
-        within a quarter of the marketplace's budget for what this poll cost."""
+        TUI is open (this engine's, or any operator's on the store: :meth:`someone_watches`)
+        or a buyer waits, the configured interval otherwise (slower overnight), within a
+        quarter of the marketplace's budget for what this poll cost."""
         since = utcnow() - policy.WAITING_WINDOW
         try:
             waiting = await asyncio.to_thread(ingest.buyer_waiting, self.db, rt.account.id, since)
@@ -239,7 +304,7 @@ class StreamPolling(OutboxDelivery):
             rt.account.marketplace,
             stream,
             base=interval,
-            watching=self.watching,
+            watching=await self.someone_watches(),
             waiting=waiting,
             hour=datetime.now().hour,
             requests=requests,

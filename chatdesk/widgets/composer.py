@@ -83,7 +83,7 @@ class Composer(Vertical):
     Composer { height: auto; border-title-color: $text-muted; }
     Composer:focus-within { border-title-color: $text; border-title-style: bold; }
     Composer ComposerInput { height: auto; min-height: 3; max-height: 8; border: none; padding: 0 1; }
-    Composer #composer-status { height: auto; max-height: 2; padding: 0 1; color: $text-muted; }
+    Composer #composer-status { height: auto; max-height: 4; padding: 0 1; color: $text-muted; }
     Composer #composer-status.-hard { color: $text-error; }
     Composer #composer-status.-warn { color: $text-warning; }
     """
@@ -96,6 +96,7 @@ class Composer(Vertical):
         self.files: list[dict[str, Any]] = []  # attachments of the reply being written
         self.status_text = Text()  # what the status line under the composer shows
         self._loaded: str | None = None  # text set by the program: its Changed is not an edit
+        self.edited_at: datetime | None = None  # the operator's last keystroke in this chat (the clock's time)
         # The buyer message (row id) a suggestion put into this reply answers: the send-time
         # check stops the reply if the buyer or someone else wrote after it. None: typed.
         self.basis: int | None = None
@@ -118,6 +119,7 @@ class Composer(Vertical):
     def set_chat(self, chat: ChatRow | None, draft: str | None) -> None:
         if chat is None or self.chat is None or chat.id != self.chat.id:
             self.files = []
+            self.edited_at = None
             self.basis = None
         self.chat = chat
         if draft is not None:
@@ -208,4 +210,5 @@ class Composer(Vertical):
             event.stop()
             return
         self._loaded = None
+        self.edited_at = self.clock()  # a real edit: team mode's "typing" lasts ~10 s after it
         self.update_status()

@@ -50,6 +50,17 @@ def human_size(size: int | None) -> str:
     return f" {scaled:.0f} GB"
 
 
+def seller_label(msg: MessageRow, me: str | None) -> str:
+    """Who a seller message is shown as: "You" for this window's own replies (solo: every reply
+    without an operator); in team mode another operator's display name ("Анна"), and "seller"
+    for a reply without an operator (the marketplace portal, solo chatdesk). Sanitized."""
+    if msg.operator is None:
+        return "seller" if me else "You"
+    if msg.operator == me:
+        return "You"
+    return safe_text(msg.operator_name or msg.operator, single_line=True, max_len=40) or "seller"
+
+
 class ConversationView(ScrollView, can_focus=True):
     """Messages of one chat; ``selected`` is the message retry/edit/attachment keys act on."""
 
@@ -85,9 +96,11 @@ class ConversationView(ScrollView, can_focus=True):
 
     selected: reactive[int | None] = reactive(None, init=False)
 
-    def __init__(self, *, tz: tzinfo, id: str | None = None) -> None:
+    def __init__(self, *, tz: tzinfo, id: str | None = None, me: str | None = None) -> None:
         super().__init__(id=id)
         self.tz = tz
+        # Team mode: the operator this window acts for; only their own replies say "You".
+        self.me = me
         self.chat: ChatRow | None = None
         self.messages: list[MessageRow] = []
         self.notes: list[NoteRow] = []  # team mode: internal notes, shown among the messages
@@ -266,8 +279,7 @@ class ConversationView(ScrollView, can_focus=True):
             name = safe_text(self.chat.customer, single_line=True, max_len=40) if self.chat else ""
             head.append(name or "Buyer", self._style("buyer"))
         elif msg.author == "seller":
-            who = msg.operator_name or msg.operator  # team mode: who of the team wrote it
-            head.append(safe_text(who, single_line=True, max_len=40) if who else "You", self._style("seller"))
+            head.append(seller_label(msg, self.me), self._style("seller"))
         else:
             head.append("Marketplace", self._style("marketplace"))
         head.append(f"  {msg.created_at.astimezone(self.tz).strftime('%H:%M')}", self._style("muted"))

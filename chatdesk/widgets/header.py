@@ -88,7 +88,8 @@ def header_text(chat: ChatRow) -> Text:
     if is_resolved(chat):
         text.append(" · resolved", "italic")
     if chat.assigned_to:  # team mode
-        text.append(f" · assigned to {safe_text(chat.assigned_to, single_line=True, max_len=40)}", "italic")
+        who = chat.assigned_name or chat.assigned_to  # the display name ("Анна"), not the login
+        text.append(f" · assigned to {safe_text(who, single_line=True, max_len=40)}", "italic")
     for who, state in chat.present:
         text.append(f" · {safe_text(who, single_line=True, max_len=40)} {state}", "bold")
     text.append("\n")

@@ -22,12 +22,18 @@ def _until(at: datetime | None, now: datetime) -> str:
     return f"{seconds}s" if seconds < 120 else f"{seconds // 60}m"
 
 
-def account_state(streams: list[StreamStatus], now: datetime, recent_error: str | None = None) -> tuple[str, str]:
+def account_state(
+    streams: list[StreamStatus], now: datetime, recent_error: str | None = None, note: str | None = None
+) -> tuple[str, str]:
     """(plain words, level) for one account from its streams' states; level: ok|warn|error|idle.
 
     ``recent_error``: what the engine last reported for the account (a failure before any
     stream state was stored, e.g. a locked keyring), shown instead of "not synced yet".
+    ``note``: why this process does not poll it while nobody else does (team mode: "no sync
+    service is polling wb-main (keys live on the sync host)"), shown first, level warn.
     """
+    if note and not any(s.poller for s in streams):
+        return safe_text(note, single_line=True, max_len=100), "warn"
     errors = [s for s in streams if s.last_error and not s.unavailable]
     if errors:
         st = errors[0]
@@ -77,7 +83,7 @@ class StatusLine(Static):
     def __init__(self, clock: Callable[[], datetime], id: str | None = None) -> None:
         super().__init__(id=id, markup=False)
         self._clock = clock
-        self._data: tuple[list[StreamStatus], int, dict[int, bool], dict[int, str]] | None = None
+        self._data: tuple[list[StreamStatus], int, dict[int, bool], dict[int, str], dict[int, str]] | None = None
         self.text = ""
 
     def show(
@@ -86,9 +92,11 @@ class StatusLine(Static):
         unread: int,
         polling: dict[int, bool],
         errors: dict[int, str] | None = None,
+        notes: dict[int, str] | None = None,
     ) -> None:
-        """``errors``: the engine's last error words per account id (see ``Desk.recent_errors``)."""
-        self._data = (streams, unread, polling, dict(errors or {}))
+        """``errors``: the engine's last error words per account id (see ``Desk.recent_errors``);
+        ``notes``: why this process leaves an account alone (see ``Desk.sync_notes``)."""
+        self._data = (streams, unread, polling, dict(errors or {}), dict(notes or {}))
         room = self.size.width - 2
         for detail in (3, 2, 1, 0):
             line = self._line(detail)
@@ -105,7 +113,7 @@ class StatusLine(Static):
         """detail 3: names and full reasons; 2: names and short reasons; 1: names and a mark;
         0: badge and a mark. ``show`` picks the most detailed one that fits."""
         assert self._data is not None
-        streams, unread, polling, errors = self._data
+        streams, unread, polling, errors, notes = self._data
         now = self._clock()
         line = Text()
         line.append(f"{unread} unread", "bold" if unread else "")
@@ -114,9 +122,13 @@ class StatusLine(Static):
             by_account.setdefault(st.account_id, []).append(st)
         if not by_account:
             line.append(" │ no accounts yet: press a to add one")
+        keyless: list[str] = []  # accounts nobody polls and whose key lives elsewhere (team mode)
         for account_id, group in by_account.items():
             first = group[0]
-            words, level = account_state(group, now, errors.get(account_id))
+            words, level = account_state(group, now, errors.get(account_id), notes.get(account_id))
+            if level == "warn":
+                keyless.append(safe_text(first.account, single_line=True, max_len=24))
+                continue  # said once for all of them, below
             style = {"error": "bold red", "ok": "", "idle": "dim"}.get(level, "")
             line.append(" │ ")
             line.append(f"{BADGES.get(first.marketplace, first.marketplace)} ", "bold")
@@ -133,6 +145,23 @@ class StatusLine(Static):
             else:
                 mark = {"error": "✗", "ok": f"✓{relative_time(last, now)}", "idle": "…"}
             line.append(mark[level].rstrip(), style)
+        if keyless:
+            # An operator's TUI whose keys live on the sync host, and no sync service runs: one
+            # plain sentence (never "add a key"), shortened to fit.
+            which = ", ".join(keyless) if detail == 3 or len(keyless) == 1 else f"{len(keyless)} accounts"
+            line.append(" │ ")
+            line.append(
+                f"no sync service is polling {which} (keys live on the sync host)"
+                if detail == 3
+                else f"no sync service polls {which} (keys live on the sync host)"
+                if detail == 2
+                else f"no sync service: {which}"
+                if detail == 1
+                else "no sync service",
+                "yellow",
+            )
+            if len(keyless) == len(by_account):
+                return line  # that is the whole sync story: no "sync: off" after it
         here = any(polling.values())
         elsewhere = any(s.poller for s in streams) and not here
         line.append(" │ ")

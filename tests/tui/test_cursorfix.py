@@ -251,3 +251,73 @@ def test_snapshot_stats_jump_moves_the_cursor_120x40(snap_compare, tagged_store)
     target = (oz1, views.list_messages(db, oz1)[-1].id)
     app = make_app(db)
     assert snap_compare(app, terminal_size=(120, 40), run_before=_then("I", _dismiss_with(target)))
+
+
+# ---------------------------------------------------------------------- finding 4: 80x24 fits
+
+
+def _lines_needed(widget, text) -> int:  # type: ignore[no-untyped-def]
+    from rich.text import Text
+
+    plain = Text(text.plain if hasattr(text, "plain") else str(text))
+    return len(plain.wrap(widget.app.console, widget.content_region.width))
+
+
+async def test_the_closed_window_line_is_not_cut_at_80x24(tagged_store) -> None:  # type: ignore[no-untyped-def]
+    """Ozon's "blocked: the reply window closed …" line was cut at "48 h of" (two lines)."""
+    app = make_app(tagged_store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_with_keys(pilot, app, tagged_store, "oz-old")  # the buyer wrote 50 h ago
+        await pilot.press("r")
+        await settle(pilot, app)
+        status = screen.composer.query_one("#composer-status")
+        text = screen.composer.status_text
+        assert "once the buyer does" in text.plain
+        assert status.content_region.height >= _lines_needed(status, text)
+
+
+async def test_a_toast_does_not_cover_the_composer_line(tagged_store) -> None:  # type: ignore[no-untyped-def]
+    from textual.widgets._toast import Toast
+
+    app = make_app(tagged_store)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        screen = await open_with_keys(pilot, app, tagged_store, "oz-old")
+        await pilot.press("r")
+        app.notify("finding suggestions… and a long second line to wrap the toast")
+        await settle(pilot, app, 0.2)
+        status = screen.composer.query_one("#composer-status")
+        toasts = list(app.screen.query(Toast))
+        assert toasts
+        for toast in toasts:
+            assert not toast.region.overlaps(status.region), (toast.region, status.region)
+            assert not toast.region.overlaps(screen.composer.region)
+
+
+async def test_the_suggestion_picker_shows_every_warning_at_80x24(tagged_store) -> None:  # type: ignore[no-untyped-def]
+    """The picker's warnings were cut behind a scrollbar at 80x24."""
+    from textual.containers import VerticalScroll
+
+    from chatdesk import rules
+    from chatdesk.assist.suggest import Suggestion, Suggestions
+    from chatdesk.screens.suggestions import SuggestionPicker
+
+    text = "Борис, пишите в WhatsApp +7 999 123-45-67 или на почту shop@example.ru, скидка 50% завтра"
+    findings = tuple(rules.check(text, marketplace="ozon"))
+    assert len(findings) >= 2
+    items = tuple(
+        Suggestion("past", f"{text} ({i})", f"you answered «вопрос {i}» on 08.03.2026", findings=findings)
+        for i in range(6)
+    )
+    result = Suggestions(1, 1, "Размер подойдёт на 180 см?", items, notices=("model: no endpoint configured",))
+    app = make_app(tagged_store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app, 0.3)
+        picker = SuggestionPicker(result)
+        app.push_screen(picker)
+        await settle(pilot, app, 0.3)
+        preview = picker.query_one("#sg-preview", VerticalScroll)
+        assert preview.max_scroll_y == 0, "the warnings are cut behind a scrollbar"
+        box = picker.query_one("Vertical")
+        assert box.max_scroll_y == 0 and box.region.height <= 24
+        keys = picker.query_one(".dialog-keys")
+        assert keys.region.bottom <= box.region.bottom  # the keys line is on screen

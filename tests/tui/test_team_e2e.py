@@ -9,7 +9,6 @@ after the suggestion was made.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -100,8 +99,8 @@ async def test_one_types_the_other_sees_it_and_is_stopped_by_the_reply(stores: t
 
 
 @pytest.fixture
-def solo_store(tmp_path: Path) -> Iterator[Database]:
-    db = Database(f"sqlite:///{tmp_path / 's.db'}")
+def solo_store(store_url: str) -> Iterator[Database]:
+    db = Database(store_url)  # both engines
     seed(db)
     yield db
     db.close()

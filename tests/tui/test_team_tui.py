@@ -52,7 +52,9 @@ async def test_ivans_reply_stops_annas_send_until_she_chooses(anna_store: Databa
         mine = [m for m in views.list_messages(anna_store, cid) if m.text == "мой ответ"]
         assert len(mine) == 1 and mine[0].operator == "anna" and mine[0].operator_name == "Анна"
         shown = scr.conversation.rendered_text()
-        assert "Иван" in shown and "Анна" in shown  # every outgoing message says who wrote it
+        # every outgoing message says who wrote it: Иван's by name, her own as "You" (teamux
+        # brief: "You" only for the current operator's own messages)
+        assert "Иван" in shown and "You  " in shown
 
 
 async def test_send_anyway_is_an_explicit_key(anna_store: Database, store_url: str) -> None:
@@ -91,7 +93,7 @@ async def test_header_shows_assignment_and_who_else_is_here(anna_store: Database
         scr.refresh_conversation()
         await settle(pilot, app, 0.2)
         header = str(scr.query_one(ChatHeader).render())
-        assert "assigned to anna" in header and "Иван typing" in header
+        assert "assigned to Анна" in header and "Иван typing" in header  # display names, not logins
         assert "Анна viewing" not in header  # not myself
         scr.chat_list.reload()
         await settle(pilot, app, 0.2)

@@ -5,7 +5,7 @@ the store's change signal), and the topic filter counts it like any other."""
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 
@@ -19,8 +19,8 @@ from tests.tui.conftest import make_app, seed, settle
 
 
 @pytest.fixture
-def tagged_store(tmp_path: Path) -> Database:
-    db = Database(f"sqlite:///{tmp_path / 't.db'}")
+def tagged_store(store_url: str) -> Iterator[Database]:
+    db = Database(store_url)  # both engines
     seed(db)
     topics.tag_new(db)
     yield db

@@ -126,10 +126,8 @@ class AssistActions(InboxBase):
         if basis is not None:  # the send-time check guards a reply built from a suggestion
             composer.basis = basis if composer.basis is None else min(composer.basis, basis)
         area.focus()
-        replaced = composer.replace_text(text)  # rule-checked, as anything typed
-        if composer.findings:
-            self.desk.say("check the highlighted words before sending", severity="warning")
-        if replaced:
+        # rule-checked, as anything typed: the composer's line says what to check (no toast)
+        if composer.replace_text(text):
             self.desk.say("replaced your draft — ctrl+z brings it back")
 
     # ------------------------------------------------------------------ topic filter (t)

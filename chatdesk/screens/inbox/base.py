@@ -31,6 +31,7 @@ class InboxBase(DeskScreen[None]):
         self._read_timer: Timer | None = None
         self._draft_timer: Timer | None = None
         self._preview_timer: Timer | None = None
+        self._presence_sent: tuple[int, str, float] | None = None  # team mode: (chat, state, monotonic) sent
         self._filter_timer: Timer | None = None
         self._draft_lock = threading.Lock()
         self._draft_seq = 0

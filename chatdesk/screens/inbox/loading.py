@@ -3,7 +3,8 @@ thread workers, results applied on the UI loop only for the chat that is still t
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import time
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import work
 from textual.worker import get_current_worker
@@ -109,26 +110,68 @@ class Loading(InboxBase):
             ConversationLoaded(Conversation(chat, messages, has_more, draft, focus_message, notes, names))
         )
 
+    # Team mode presence: "typing" means a keystroke in this chat's composer within this many
+    # seconds (then "viewing" again); a state is re-sent every PRESENCE_BEAT seconds (it
+    # expires after store.team.PRESENCE_TTL) and a change is sent at the next PRESENCE_CHECK.
+    TYPING_SECONDS: ClassVar[float] = 10.0
+    PRESENCE_BEAT: ClassVar[float] = 10.0
+    PRESENCE_CHECK: ClassVar[float] = 2.0
+
+    def presence_state(self) -> str:
+        """ "typing" (the composer of the open chat has the focus, text, and a keystroke within
+        :attr:`TYPING_SECONDS` — a draft restored from an earlier session is not typing) or
+        "viewing"."""
+        composer = self.composer
+        edited = composer.edited_at
+        composing = (
+            composer.chat is not None
+            and composer.chat.id == self.target_id
+            and composer.input.has_focus
+            and bool(composer.text.strip())
+            and edited is not None
+            and (self.desk.clock() - edited).total_seconds() <= self.TYPING_SECONDS
+        )
+        return "typing" if composing else "viewing"
+
     def presence_beat(self) -> None:
-        """Team mode: keep "viewing" (or "typing": the composer for this chat has the focus and
-        text — a draft restored from an earlier session is not typing) alive for the open chat
-        (every 10 s, expiry 30 s)."""
-        if self.desk.db.operator is not None and self.target_id is not None:
-            composing = (
-                self.composer.chat is not None
-                and self.composer.chat.id == self.target_id
-                and self.composer.input.has_focus
-                and bool(self.composer.text.strip())
-            )
-            self._beat(self.target_id, "typing" if composing else "viewing")
+        """Team mode: keep the open chat's presence alive (every :attr:`PRESENCE_BEAT` s, and
+        at once when it changes: another chat, typing stopped); leave the chat shown before."""
+        if self.desk.db.operator is None or self.target_id is None:
+            return
+        state = self.presence_state()
+        now = time.monotonic()
+        sent = self._presence_sent
+        if sent is not None and sent[:2] == (self.target_id, state) and now - sent[2] < self.PRESENCE_BEAT:
+            return
+        self._presence_sent = (self.target_id, state, now)
+        self._beat(self.target_id, state, sent[0] if sent is not None and sent[0] != self.target_id else None)
 
     @work(thread=True, exclusive=True, group="presence", exit_on_error=False)
-    def _beat(self, chat_id: int, state: str) -> None:
+    def _beat(self, chat_id: int, state: str, left: int | None = None) -> None:
         from chatdesk.store import team
 
         db = self.desk.db
         if db.operator is not None:
+            if left is not None:
+                self.desk.attempt(lambda: team.leave(db, left, db.operator or ""))
             self.desk.attempt(lambda: team.heartbeat(db, chat_id, db.operator or "", state))
+
+    def leave_presence(self) -> Any:
+        """(quit) Clear this window's presence at once, not after the expiry: a thread worker
+        to await, or None when there is nothing to clear."""
+        sent = self._presence_sent
+        db = self.desk.db
+        if sent is None or db.operator is None:
+            return None
+        self._presence_sent = None
+        chat_id, operator = sent[0], db.operator
+
+        def leave() -> None:
+            from chatdesk.store import team
+
+            self.desk.attempt(lambda: team.leave(db, chat_id, operator))
+
+        return self.run_worker(leave, thread=True, group="presence-leave", exit_on_error=False)
 
     def on_conversation_loaded(self, message: ConversationLoaded) -> None:
         conv = message.conversation
@@ -193,7 +236,9 @@ class Loading(InboxBase):
         self.post_message(StatusLoaded(streams, unread, polling))
 
     def on_status_loaded(self, message: StatusLoaded) -> None:
-        self.query_one(StatusLine).show(message.streams, message.unread, message.polling, self.desk.recent_errors)
+        self.query_one(StatusLine).show(
+            message.streams, message.unread, message.polling, self.desk.recent_errors, self.desk.sync_notes
+        )
         if self._last_unread is not None and message.unread > self._last_unread:
             self.post_message(UnreadGrew(message.unread - self._last_unread))
         self._last_unread = message.unread
@@ -217,4 +262,5 @@ def _with_team(db, chat, *, seen: int | None):  # type: ignore[no-untyped-def]
     except ChatdeskError:  # presence is a nicety: the conversation still opens
         return chat
     others = tuple((names.get(o, o), st) for o, st in here if o != me)
-    return dataclasses.replace(chat, present=others)
+    assignee = names.get(chat.assigned_to, chat.assigned_to) if chat.assigned_to else None
+    return dataclasses.replace(chat, present=others, assigned_name=assignee)
