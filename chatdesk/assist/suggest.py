@@ -39,6 +39,28 @@ MIN_SHARED = 2
 
 _LONG_NUMBER = re.compile(r"\d[\d-]{5,}\d")
 
+THANKS_REPLY_MAX_CHARS = 160
+"""A buyer who only thanks gets a reply at most this long (one paragraph) or none: a long
+answer, or a template frame with an empty middle, is not a reply to thanks."""
+
+_THANKS_FOR_A_QUESTION = re.compile(r"(?:за|на)\s+(?:ваш[а-я]*\s+)?вопрос|ответим|уточним", re.IGNORECASE)
+"""Wording that answers a question ("Спасибо за ваш вопрос", "уточним и ответим"), not thanks."""
+
+_BLANK_RUN = re.compile(r"\n{3,}")
+
+
+def tidy(text: str) -> str:
+    """``text`` as a draft: trailing spaces cut from each line, runs of empty lines made one,
+    leading and trailing blank lines and spaces removed ("Спасибо.\\n\\n\\n" -> "Спасибо.")."""
+    lines = "\n".join(line.rstrip() for line in text.splitlines())
+    return _BLANK_RUN.sub("\n\n", lines).strip()
+
+
+def fits_thanks(text: str) -> bool:
+    """True when ``text`` reads as a reply to a buyer's thanks: one short paragraph
+    (:data:`THANKS_REPLY_MAX_CHARS`) that does not answer or promise to answer a question."""
+    return len(text) <= THANKS_REPLY_MAX_CHARS and "\n\n" not in text and not _THANKS_FOR_A_QUESTION.search(text)
+
 
 @dataclass(frozen=True)
 class Suggestion:
@@ -94,12 +116,38 @@ def product_label(product_id: str | None, context: dict[str, str] | str | None) 
     return f"арт. {product_id}" if product_id else None
 
 
-def readdress(answer: str, past: store_suggest.PastAnswer, values: dict[str, str | None]) -> tuple[str, list[str]]:
-    """The past answer with the other buyer's name, order and product replaced by this chat's
-    ``values`` (keys as in :data:`chatdesk.templates.PLACEHOLDERS`); punctuation around a value
-    this chat lacks is tidied the way templates tidy it. Returns (text, notes for the seller)."""
-    body = answer.replace("{", "{{").replace("}", "}}")
+FILL_IN = {"order": "{номер заказа}", "product_id": "{артикул}", "product": "{товар}"}
+"""What a re-addressed answer shows where the other buyer's order, product number or product
+name stood and this chat has none: visible, so the seller fills it in (a "check:" note says
+so) instead of reading a sentence with a hole ("по заказу мы открыли")."""
+
+_MISSING = {
+    "order": "this chat has no order number",
+    "product_id": "this chat has no product number",
+    "product": "this chat has no product",
+}
+
+
+def readdress(
+    answer: str,
+    past: store_suggest.PastAnswer,
+    values: dict[str, str | None],
+    product_id: str | None = None,
+) -> tuple[str, list[str]]:
+    """The past answer re-addressed to this chat: the other buyer's name, order number, product
+    number and product name (where they stand as whole words) become this chat's ``values``
+    (keys as in :data:`chatdesk.templates.PLACEHOLDERS`) and ``product_id`` (a product number
+    stays a number: "на артикул 173300412" -> "на артикул 160087432"). A missing name is left
+    out with the punctuation tidied as templates tidy it ("Дмитрий, поставка" -> "Поставка"); a
+    missing order or product becomes a visible :data:`FILL_IN` placeholder with a note, never a
+    gap. Returns (text, notes for the seller: placeholders to fill, long numbers that may
+    belong to the other buyer)."""
     past_product = product_label(past.product_id, past.context)
+    fills: dict[str, str | None] = {
+        "order": values.get("order"),
+        "product_id": product_id,
+        "product": values.get("product"),
+    }
     swaps: list[tuple[str, str]] = []
     if past.customer and len(past.customer.strip()) >= 2:
         swaps.append((past.customer.strip(), "customer"))
@@ -108,12 +156,32 @@ def readdress(answer: str, past: store_suggest.PastAnswer, values: dict[str, str
     if past_product and not past_product.startswith("арт. "):
         swaps.append((past_product, "product"))
     if past.product_id and len(past.product_id) >= 3:
-        swaps.append((past.product_id, "product"))
-    for old, placeholder in swaps:
-        body = _replace_word(body, old.replace("{", "{{").replace("}", "}}"), "{" + placeholder + "}")
-    text = templates.render(templates.Template(name="past", text=body), values)
-    notes = []
-    known = {v for v in values.values() if v}
+        swaps.append((past.product_id, "product_id"))
+    # Longest first, through markers that cannot occur in text, so that one value inside
+    # another (an order number containing the product number) is replaced once, whole.
+    swaps.sort(key=lambda sw: -len(sw[0]))
+    body = answer.replace("\x00", "")
+    for n, (old, _key) in enumerate(swaps):
+        body = _replace_word(body, old, f"\x00{n}\x00")
+    notes: list[str] = []
+    out: list[str] = []
+    for n, piece in enumerate(body.split("\x00")):
+        if n % 2 == 0:
+            out.append(piece.replace("{", "{{").replace("}", "}}"))
+            continue
+        key = swaps[int(piece)][1]
+        if key == "customer":
+            out.append("{customer}")
+            continue
+        value = fills[key]
+        if not value:
+            value = FILL_IN[key]
+            note = f"fill in {value}: {_MISSING[key]}"
+            if note not in notes:
+                notes.append(note)
+        out.append(value.replace("{", "{{").replace("}", "}}"))
+    text = tidy(templates.render(templates.Template(name="past", text="".join(out)), values))
+    known = {v for v in (*values.values(), product_id) if v}
     for m in _LONG_NUMBER.finditer(text):
         if not any(m.group(0) in k for k in known):
             notes.append(f"mentions {m.group(0)}: check that it fits this buyer")
@@ -210,7 +278,7 @@ def rank_past(
     scored.sort(key=lambda item: item[0])
     merged: dict[str, list[tuple[bool, str, store_suggest.PastAnswer, str, list[str]]]] = {}
     for _key, same, their, p in scored:
-        text, notes = readdress(p.answer, p, values)
+        text, notes = readdress(p.answer, p, values, chat.product_id)
         merged.setdefault(_norm(text), []).append((same, their, p, text, notes))
     out: list[Suggestion] = []
     for group in merged.values():
@@ -280,7 +348,9 @@ def match_templates(
         missing = templates.missing(t, values)
         notes = tuple(f"this chat has no {{{m}}}: the text leaves it out" for m in missing)
         out.append(
-            Suggestion(source="template", text=templates.render(t, values), reason=reason, template=t.name, notes=notes)
+            Suggestion(
+                source="template", text=tidy(templates.render(t, values)), reason=reason, template=t.name, notes=notes
+            )
         )
     return out
 
@@ -329,7 +399,12 @@ def suggest(
         found_templates, query, values, template_limit, topic
     )
     notices: tuple[str, ...] = ()
-    if not items:
+    if topic == "thanks":
+        kept = [s for s in items if fits_thanks(s.text)]
+        if items and not kept:
+            notices = ("the buyer only says thanks: a reply is optional, and no past reply to thanks is short",)
+        items = kept
+    if not items and not notices:
         notices = ("nothing like this was answered before, and no template shares its words",)
     return Suggestions(
         chat_id=chat_id,
@@ -415,15 +490,21 @@ def model_suggestion(
 ) -> Suggestion:
     """A draft from the configured model for the same buyer message as ``result``, rule-checked.
     ``call_factory(ctx)`` returns a :class:`chatdesk.assist.llm.ModelCall` (so the caller keeps
-    it to cancel). Raises ModelError with a plain sentence, UsageError for an unknown chat."""
+    it to cancel). Raises ModelError with a plain sentence (also for a draft that does not
+    read as a reply to thanks when the buyer only thanks, see :func:`fits_thanks`),
+    UsageError for an unknown chat."""
     chat = views.get_chat(db, chat_id)
     if chat is None:
         raise UsageError(f"no chat {chat_id}")
     call = call_factory(model_context(db, chat, result, found))
     text, who = call.run()
+    if result.topic == "thanks" and not fits_thanks(tidy(text)):
+        from chatdesk.assist.llm import ModelError
+
+        raise ModelError("its draft answers a question, but the buyer only says thanks")
     return check(
         chat,
-        Suggestion(source="model", text=text, reason=f"drafted by {who} from this chat and your past answers"),
+        Suggestion(source="model", text=tidy(text), reason=f"drafted by {who} from this chat and your past answers"),
         now,
     )
 

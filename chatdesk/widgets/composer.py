@@ -100,6 +100,9 @@ class Composer(Vertical):
         # The buyer message (row id) a suggestion put into this reply answers: the send-time
         # check stops the reply if the buyer or someone else wrote after it. None: typed.
         self.basis: int | None = None
+        # Work under way for this composer ("finding suggestions…"), shown in the status line
+        # instead of a toast that would cover a dialog opened over it. "" when none.
+        self.activity = ""
 
     def compose(self) -> ComposeResult:
         yield ComposerInput(id="composer-input", soft_wrap=True, tab_behavior="focus", show_line_numbers=False)
@@ -135,6 +138,26 @@ class Composer(Vertical):
         self.input.move_cursor(self.input.document.end)
         self.update_status()
 
+    def set_activity(self, text: str) -> None:
+        """Show ``text`` (plain words, "" to clear) in the status line while work runs."""
+        self.activity = text
+        self.update_status()
+
+    def replace_text(self, text: str) -> bool:
+        """Put ``text`` in place of the whole draft as one undoable edit (ctrl+z brings the
+        draft back), cursor at the end. Returns True when a non-blank draft was replaced."""
+        area = self.input
+        had_draft = bool(self.text.strip())
+        if not self.text:
+            area.load_text(text)  # not set_text: this is an edit, saved as the chat's draft
+        else:
+            area.history.checkpoint()  # the replacement is its own undo step, apart from typing
+            area.replace(text, (0, 0), area.document.end)
+            area.history.checkpoint()
+        area.move_cursor(area.document.end)
+        self.update_status()
+        return had_draft
+
     def update_status(self) -> None:
         status = self.query_one("#composer-status", Static)
         status.remove_class("-hard", "-warn")
@@ -156,6 +179,8 @@ class Composer(Vertical):
             line.append(f"  ⇥ window closes in {span_words(left)}", "bold" if left < timedelta(hours=6) else "")
         if self.files:
             line.append("  📎 " + ", ".join(safe_text(f["name"], single_line=True) for f in self.files))
+        if self.activity:
+            line.append("  " + self.activity, "italic")
         hard = [f for f in self.findings if f.severity == "hard"]
         warn = [f for f in self.findings if f.severity == "warn"]
         if hard or warn:
@@ -170,6 +195,8 @@ class Composer(Vertical):
             more = len(hard) - 1 if hard else len(warn) - 1
             if more > 0:
                 line.append(f" (+{more})")
+        elif self.activity:
+            pass  # the key hints return when the work is done
         elif self.chat.kind == "question":
             line.append("  ^j publish the answer · WB lets you edit an answer only once, within 60 days")
         else:

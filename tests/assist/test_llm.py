@@ -205,3 +205,19 @@ def test_a_trickling_model_is_cut_at_the_total_timeout() -> None:
         assert time.monotonic() - started < 3
     finally:
         srv.shutdown()
+
+
+def test_a_model_draft_answering_a_question_is_not_offered_for_a_thanks(db: Database, server: str) -> None:
+    """Seen on the demo: "Спасибо за ответ!" got the model's "Спасибо за вопрос, уточним…"."""
+    from chatdesk.model import Page
+    from chatdesk.store import accounts, ingest
+    from tests.assist.test_suggest import _m
+
+    ids = build(db)
+    acc = accounts.get_account(db, "wb")
+    assert acc is not None
+    ingest.apply_page(db, acc.id, "chats", Page(messages=(_m("now", "th", "buyer", "Спасибо за ответ!", 900),)))
+    result = assist_suggest.suggest(db, ids["now"], config=Config())
+    assert result.topic == "thanks"
+    with pytest.raises(llm.ModelError, match="the buyer only says thanks"):
+        assist_suggest.model_suggestion(db, ids["now"], result, lambda ctx: llm.ModelCall(_settings(server), ctx))

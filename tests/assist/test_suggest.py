@@ -17,6 +17,7 @@ from chatdesk.config import Config
 from chatdesk.errors import UsageError
 from chatdesk.model import ChatInfo, MessageInfo, Page
 from chatdesk.store import accounts, ingest
+from chatdesk.store import suggest as store_suggest
 from chatdesk.store.db import Database
 from chatdesk.templates import parse_template
 
@@ -371,3 +372,197 @@ def test_postgresql_uses_the_planners_statistics_when_analyzed(db: Database) -> 
     df, total = estimated
     assert total >= 1 and all(n >= 1 for n in df.values())
     assert [s.text for s in suggest.suggest(db, ids["now"], config=Config()).items] == before
+
+
+# ---------------------------------------------------------------- re-addressing (suggestfix 1)
+
+
+def _past(**fields: object) -> store_suggest.PastAnswer:
+    base: dict[str, object] = {
+        "question_id": 1,
+        "question": "?",
+        "asked_at": T0,
+        "chat_id": 1,
+        "marketplace": "wb",
+        "product_id": None,
+        "customer": None,
+        "order_id": None,
+        "context": "{}",
+        "answer_id": 2,
+        "answer": "",
+        "answered_at": T0,
+        "score": 0.0,
+    }
+    return store_suggest.PastAnswer(**{**base, **fields})  # type: ignore[arg-type]
+
+
+DEMO_ANSWER = "Дмитрий, поставка XL будет 5 декабря, на артикул 173300412 поставим 20 штук."
+
+
+def test_another_chats_product_number_becomes_this_chats_number_not_a_label_or_a_gap() -> None:
+    """Seen on the demo: "на артикул поставим" (chat 24) and "на артикул товар (арт. 160087432)
+    поставим" (chat 38), with no "check:" note."""
+    past = _past(customer="Дмитрий", product_id="173300412")
+    label = {"customer": "Мария", "order": None, "product": "товар (арт. 160087432)"}
+    assert suggest.readdress(DEMO_ANSWER, past, label, "160087432") == (
+        "Мария, поставка XL будет 5 декабря, на артикул 160087432 поставим 20 штук.",
+        [],
+    )
+    text, notes = suggest.readdress(DEMO_ANSWER, past, {"customer": "Мария", "order": None, "product": None})
+    assert text == "Мария, поставка XL будет 5 декабря, на артикул {артикул} поставим 20 штук."
+    assert notes == ["fill in {артикул}: this chat has no product number"]
+
+
+def test_another_chats_order_number_becomes_a_placeholder_to_fill_when_this_chat_has_none() -> None:
+    past = _past(customer="Михаил", order_id="87902575")
+    answer = "Михаил, по заказу 87902575 мы открыли претензию, ответ будет за 3 дня."
+    text, notes = suggest.readdress(answer, past, {"customer": None, "order": None, "product": None})
+    assert text == "По заказу {номер заказа} мы открыли претензию, ответ будет за 3 дня."
+    assert notes == ["fill in {номер заказа}: this chat has no order number"]
+    text, notes = suggest.readdress(answer, past, {"customer": "Ян", "order": "5550001", "product": None})
+    assert (text, notes) == ("Ян, по заказу 5550001 мы открыли претензию, ответ будет за 3 дня.", [])
+
+
+def test_a_chat_without_a_product_number_is_told_through_suggest(store_url: str) -> None:
+    db = Database(store_url)
+    ids = build(db)
+    acc = accounts.get_account(db, "wb")
+    ingest.apply_page(
+        db,
+        acc.id,
+        "chats",
+        Page(
+            chats=(
+                ChatInfo("src1", customer="Дмитрий", product_id="173300412"),
+                ChatInfo("dst1", customer="Мария"),
+            ),
+            messages=(
+                _m("src1", "30", "buyer", "Когда будет поставка размера XL?", 300),
+                _m("src1", "31", "seller", DEMO_ANSWER, 310),
+                _m("dst1", "32", "buyer", "Будет ли поставка размера XL?", 320),
+            ),
+        ),
+    )
+    with db.read() as s:
+        from sqlalchemy import text as sql
+
+        dst = s.execute(sql("SELECT id FROM chat WHERE external_id = 'dst1'")).scalar_one()
+    assert ids
+    r = suggest.suggest(db, dst, config=Config())
+    (s,) = [s for s in r.items if s.source == "past"]
+    assert s.text == "Мария, поставка XL будет 5 декабря, на артикул {артикул} поставим 20 штук."
+    assert "fill in {артикул}: this chat has no product number" in s.notes
+    db.close()
+    out = CliRunner().invoke(app, ["--db", store_url, "suggest", str(dst), "--offline"])
+    assert out.exit_code == 0, out.output
+    assert "check: fill in {артикул}: this chat has no product number" in out.output
+
+
+_ids = st.text(alphabet="0123456789", min_size=5, max_size=10).filter(lambda s: s[0] != "0")
+_names = st.sampled_from(["Дмитрий", "Мария", "Ahmed", "Ольга-Мария", "Ли"])
+_phrases = st.lists(
+    st.sampled_from(
+        [
+            "{c}, добрый день!",
+            "Спасибо, {c}!",
+            "По заказу {o} мы открыли претензию.",
+            "на артикул {p} поставим 20 штук.",
+            "Заказ №{o} в пути.",
+            "Товар {p} снова в продаже, заказ {o} отправим завтра.",
+            "Поставка будет 5 декабря.",
+        ]
+    ),
+    min_size=1,
+    max_size=5,
+)
+
+
+@given(
+    phrases=_phrases,
+    customer=_names,
+    order=_ids,
+    product=_ids,
+    mine=st.fixed_dictionaries(
+        {
+            "customer": st.none() | st.just("Вера"),
+            "order": st.none() | st.just("4242-77"),
+            "pid": st.none() | st.just("31337"),
+        }
+    ),
+)
+def test_readdressed_answer_keeps_none_of_the_source_chats_values_and_leaves_no_gap(
+    phrases: list[str], customer: str, order: str, product: str, mine: dict[str, str | None]
+) -> None:
+    if order in product or product in order:
+        return
+    answer = " ".join(phrases).format(c=customer, o=order, p=product)
+    past = _past(customer=customer, order_id=order, product_id=product)
+    values = {"customer": mine["customer"], "order": mine["order"], "product": None}
+    text, notes = suggest.readdress(answer, past, values, mine["pid"])
+    assert customer not in text and order not in text and product not in text
+    order_fill = mine["order"] or "{номер заказа}"
+    pid_fill = mine["pid"] or "{артикул}"
+    for phrase in phrases:
+        if "по заказу" in phrase.lower():
+            assert "заказу " + order_fill + " мы" in text
+        if "артикул {p}" in phrase:
+            assert f"на артикул {pid_fill} поставим" in text
+        if "№{o}" in phrase:
+            assert f"№{order_fill} в пути" in text
+    if "{o}" in "".join(phrases) and not mine["order"]:
+        assert "fill in {номер заказа}: this chat has no order number" in notes
+    if "{p}" in "".join(phrases) and not mine["pid"]:
+        assert "fill in {артикул}: this chat has no product number" in notes
+    assert text == text.strip()
+
+
+# ---------------------------------------------------------------- thanks and trimming (suggestfix 2)
+
+
+def _thanks_store(db: Database, answers: list[str]) -> int:
+    """Chats where buyers thanked and the seller replied with ``answers``; then a chat whose
+    buyer only wrote "Спасибо за ответ!". Returns that chat's id."""
+    acc = accounts.add_account(db, "wb", "wildberries")
+    chats = [ChatInfo(f"old{i}", customer="Дмитрий") for i in range(len(answers))] + [ChatInfo("now")]
+    messages = []
+    for i, answer in enumerate(answers):
+        messages += [
+            _m(f"old{i}", f"q{i}", "buyer", "Спасибо за ответ, всё понятно!", 10 * i),
+            _m(f"old{i}", f"a{i}", "seller", answer, 10 * i + 5),
+        ]
+    messages.append(_m("now", "n", "buyer", "Спасибо за ответ!", 500))
+    ingest.apply_page(db, acc.id, "chats", Page(chats=tuple(chats), messages=tuple(messages)))
+    with db.read() as s:
+        from sqlalchemy import text as sql
+
+        return int(s.execute(sql("SELECT id FROM chat WHERE external_id = 'now'")).scalar_one())
+
+
+def test_a_thanks_gets_a_short_thanks_reply_trimmed_not_a_reply_to_a_question(db: Database) -> None:
+    """Seen on the demo: "Спасибо за ответ!" got "Спасибо за ваш вопрос." and two empty lines."""
+    chat = _thanks_store(
+        db,
+        [
+            "Здравствуйте, Дмитрий! Спасибо за ваш вопрос.\n\n\n",
+            "Дмитрий, спасибо и вам! Хорошего дня.  \n\n",
+        ],
+    )
+    r = suggest.suggest(db, chat, config=Config())
+    assert r.topic == "thanks"
+    assert [s.text for s in r.items] == ["Спасибо и вам! Хорошего дня."]
+
+
+def test_a_thanks_with_no_short_reply_to_offer_gets_none_and_says_why(db: Database) -> None:
+    chat = _thanks_store(db, ["Здравствуйте, Дмитрий! Спасибо за ваш вопрос.\n\n\n"])
+    r = suggest.suggest(db, chat, config=Config())
+    assert r.items == ()
+    assert r.notices == ("the buyer only says thanks: a reply is optional, and no past reply to thanks is short",)
+
+
+def test_suggestions_are_trimmed() -> None:
+    assert suggest.tidy("  Да, до 6 часов.  \n\n\n\nПишите!\n\n") == "Да, до 6 часов.\n\nПишите!"
+    t = parse_template("answer", "Здравствуйте, {customer}! Спасибо за ваш вопрос.\n\n\n")
+    from chatdesk.store import terms
+
+    (s,) = suggest.match_templates([t], terms.similarity_terms("Спасибо, а вопрос?"), {"customer": None}, 1)
+    assert s.text == "Здравствуйте! Спасибо за ваш вопрос."

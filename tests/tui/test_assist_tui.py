@@ -287,3 +287,57 @@ def test_stats_counts_agree_in_number() -> None:
     )
     assert [counted(n, "chat") for n in (0, 1, 2, 21)] == ["0 chats", "1 chat", "2 chats", "21 chats"]
     assert counted(1, "buyer message") == "1 buyer message"
+
+
+async def test_a_suggestion_replaces_the_draft_and_ctrl_z_brings_it_back(assist_db) -> None:  # type: ignore[no-untyped-def]
+    """Seen on the demo: taking a suggestion appended it to the draft (text doubled, 165/1000)."""
+    app = make_app(assist_db)
+    said: list[str] = []
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_composer(pilot, app, assist_db, "oz1")
+        app.desk._say = lambda text, severity: said.append(text)  # type: ignore[attr-defined]
+        await pilot.press(*"Добрый день")
+        await settle(pilot, app)
+        assert screen.composer.text == "Добрый день"
+        await pilot.press("ctrl+s")
+        await settle(pilot, app, 0.3)
+        assert isinstance(app.screen, SuggestionPicker)
+        await pilot.press("enter")
+        await settle(pilot, app, 0.3)
+        assert screen.composer.text == "Борис, на 175 см берите L."
+        assert str(screen.composer.status_text).startswith(f"{len('Борис, на 175 см берите L.')}/")
+        assert "replaced your draft — ctrl+z brings it back" in said
+        await pilot.press("ctrl+z")
+        await settle(pilot, app)
+        assert screen.composer.text == "Добрый день"
+        await pilot.press("ctrl+y")
+        await settle(pilot, app)
+        assert screen.composer.text == "Борис, на 175 см берите L."
+
+
+async def test_an_empty_composer_just_gets_the_suggestion(assist_db) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(assist_db)
+    said: list[str] = []
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_composer(pilot, app, assist_db, "oz1")
+        app.desk._say = lambda text, severity: said.append(text)  # type: ignore[attr-defined]
+        await pilot.press("ctrl+s")
+        await settle(pilot, app, 0.3)
+        await pilot.press("enter")
+        await settle(pilot, app, 0.3)
+        assert screen.composer.text == "Борис, на 175 см берите L."
+        assert not any("replaced" in s for s in said)
+
+
+async def test_no_finding_suggestions_toast_stays_over_the_open_picker(assist_db) -> None:  # type: ignore[no-untyped-def]
+    """Seen on the demo at 80x24: the "finding suggestions…" toast covered the picker's key line."""
+    app = make_app(assist_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_composer(pilot, app, assist_db, "oz1")
+        await pilot.press("ctrl+s")
+        await settle(pilot, app, 0.3)
+        assert isinstance(app.screen, SuggestionPicker)
+        toasts = [str(n.message) for n in app._notifications]
+        assert not any("finding suggestions" in t for t in toasts), toasts
+        assert screen.composer.activity == ""
+        assert "finding suggestions" not in str(screen.composer.status_text)

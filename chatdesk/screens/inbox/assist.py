@@ -27,7 +27,7 @@ class AssistActions(InboxBase):
         if chat is None:
             self.desk.say("open a chat first (Enter), then press ctrl+s in the composer")
             return
-        self.desk.say("finding suggestions…")
+        self.composer.set_activity("finding suggestions…")  # not a toast: it would cover the picker
         self._load_suggestions(chat)
 
     @work(thread=True, exclusive=True, group="suggest", exit_on_error=False)
@@ -47,6 +47,7 @@ class AssistActions(InboxBase):
 
         ok, loaded = desk.attempt(offline)
         if not ok or loaded is None:
+            self.app.call_from_thread(lambda: self.composer.set_activity(""))
             return
         result, found, settings = loaded
         model = settings.enabled and result.for_message_id is not None
@@ -66,6 +67,7 @@ class AssistActions(InboxBase):
             if s is not None:
                 self._check_and_insert(chat, result, s.text)
 
+        self.composer.set_activity("")
         self._picker = SuggestionPicker(result, model_pending=who)
         self.app.push_screen(self._picker, chosen)
 
@@ -124,12 +126,9 @@ class AssistActions(InboxBase):
         if basis is not None:  # the send-time check guards a reply built from a suggestion
             composer.basis = basis if composer.basis is None else min(composer.basis, basis)
         area.focus()
-        if composer.text.strip():
-            area.insert(("\n" if not composer.text.endswith("\n") else "") + text)
-        else:
-            area.load_text(text)
-            area.move_cursor(area.document.end)
-        composer.update_status()  # the rule check, as for anything typed: its line says what to check
+        # rule-checked, as anything typed: the composer's line says what to check (no toast)
+        if composer.replace_text(text):
+            self.desk.say("replaced your draft — ctrl+z brings it back")
 
     # ------------------------------------------------------------------ topic filter (t)
 
