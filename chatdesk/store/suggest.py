@@ -88,7 +88,8 @@ def past_answers(
     db: Database, query_terms: list[terms.Term], exclude_chat_id: int, limit: int = DEDUP_WINDOW
 ) -> list[PastAnswer]:
     """Buyer messages outside ``exclude_chat_id`` like the query, best first, each with the
-    seller's first sent or received reply after it in its chat; unanswered questions are left out.
+    seller's first sent or received reply after it in its chat (a scheduled follow-up is a nudge,
+    not an answer, and is skipped); unanswered questions are left out.
     Each carries its stored topic (``message_topic``) when it has been tagged.
 
     SQLite: the document frequency of every term is read from the index's vocabulary (cached,
@@ -272,6 +273,7 @@ def _lookup(
                 (SELECT a.id FROM message a
                   WHERE a.chat_id = m.chat_id AND a.author = 'seller' AND a.state IN ('sent', 'received')
                     AND a.text != '' AND (a.created_at > m.created_at OR (a.created_at = m.created_at AND a.id > m.id))
+                    AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.message_id = a.id AND o.followup_id IS NOT NULL)
                   ORDER BY a.created_at, a.id LIMIT 1) AS answer_id
             FROM hits h JOIN message m ON m.id = h.id
             WHERE m.author = 'buyer' AND m.chat_id != :chat

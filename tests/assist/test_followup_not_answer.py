@@ -146,3 +146,25 @@ def test_cli_followup_add_warns_once_while_the_buyer_waits(db: Database) -> None
     result = CliRunner().invoke(app, ["--db", db.url, "followup", "add", str(cid), "Как вам заказ?", "--in", "3d"])
     assert result.exit_code == 0, result.output
     assert "waiting" not in result.stderr  # answered: nothing to warn about
+
+
+def test_a_followup_is_never_offered_as_a_past_answer(db: Database) -> None:
+    """Fresh-eyes round 2: «Товар не пришёл» was offered "напоминаем о себе" (a follow-up) as
+    "how you answered this before"."""
+    from chatdesk.assist import suggest
+
+    acc, cid = _chat_with_question(db)
+    _send_followup(db, cid, T + timedelta(hours=1))
+    ingest.apply_page(
+        db,
+        acc,
+        "chats",
+        Page(
+            chats=(ChatInfo("new", customer="Б", product_id="P1"),),
+            messages=(MessageInfo("new", "9", "buyer", "Хочу вернуть заказ, как быть?", T + timedelta(hours=2)),),
+        ),
+    )
+    with db.read() as s:
+        new = int(s.execute(text("SELECT id FROM chat WHERE external_id = 'new'")).scalar_one())
+    texts = [item.text for item in suggest.suggest(db, new, config=Config()).items if item.source == "past"]
+    assert not any(NUDGE in t for t in texts), texts
