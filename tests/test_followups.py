@@ -229,3 +229,27 @@ def test_followup_echoed_by_the_marketplace_does_not_answer_the_buyer(world) -> 
     after = wb_chat(db)
     assert after.waiting and after.unread == chat.unread
     assert chat.id in {c.id for c in views.list_chats(db, views.ChatFilter(waiting=True))}
+
+
+def test_send_now_goes_out_outside_the_sending_window(world) -> None:  # type: ignore[no-untyped-def]
+    """Fresh eyes round 2: `followup send ID` at 01:45 said "will be sent at the next sync round",
+    then the sending window (09:00–21:00) moved it to 09:00. A person's "send now" is not
+    subject to the window, which is for what goes out by itself; a new time makes it apply again."""
+    db, _sandbox, _engine = world
+    chat = wb_chat(db)
+    now = datetime.now(UTC)
+    closed = Config(
+        sending_window=((now + timedelta(hours=3)).strftime("%H:%M"), (now + timedelta(hours=4)).strftime("%H:%M")),
+        timezone="UTC",
+    )
+    fid = store_followups.add(db, chat.id, now + timedelta(days=1), "Как вам покупка?")
+    store_followups.send_now(db, fid)
+    followups.deliver_due(db, closed)
+    assert store_followups.get(db, fid).state == "sending"  # queued for the outbox, not moved
+
+    later = store_followups.add(db, chat.id, now + timedelta(days=1), "А так?")
+    store_followups.send_now(db, later)
+    store_followups.edit(db, later, due_at=now - timedelta(seconds=1))  # a new time: the window applies
+    followups.deliver_due(db, closed)
+    row = store_followups.get(db, later)
+    assert row.state == "pending" and row.due_at > now + timedelta(hours=2)

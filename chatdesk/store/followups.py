@@ -67,6 +67,8 @@ class DueCheck:
     # people's replies, oldest first); empty in solo use.
     operator: str | None = None
     changes: tuple[Arrival, ...] = ()
+    # A person asked for it to go now: the sending window does not apply.
+    ignore_window: bool = False
 
 
 @dataclass(frozen=True)
@@ -253,7 +255,13 @@ def send_anyway(db: Database, followup_id: int, operator: str | None = None) -> 
         if row is None:
             raise UsageError(f"no follow-up with id {followup_id}")
         seq = newest_message_id(s, row.chat_id)
-    values: dict[str, object] = {"state": "pending", "reason": None, "due_at": utcnow(), "seen_seq": seq}
+    values: dict[str, object] = {
+        "state": "pending",
+        "reason": None,
+        "due_at": utcnow(),
+        "seen_seq": seq,
+        "ignore_window": True,
+    }
     if operator is not None:
         values["operator"] = operator
     _change_open(db, followup_id, OPEN_STATES, values)
@@ -270,6 +278,7 @@ def edit(
     values: dict[str, object] = {}
     if due_at is not None:
         values["due_at"] = to_db(due_at)
+        values["ignore_window"] = False  # a new time: the sending window applies again
     if text is not None:
         values["text"] = text
     if overrides is not None:
@@ -279,7 +288,9 @@ def edit(
 
 
 def send_now(db: Database, followup_id: int) -> None:
-    _change_pending(db, followup_id, due_at=utcnow())
+    """Due now, whatever the seller's sending window says (a person asked for it). Raises
+    UsageError unless the follow-up is pending."""
+    _change_pending(db, followup_id, due_at=utcnow(), ignore_window=True)
 
 
 def deliver_due(db: Database, decide: Callable[[DueCheck, datetime], Verdict], *, limit: int = 50) -> list[int]:
@@ -329,6 +340,7 @@ def deliver_due(db: Database, decide: Callable[[DueCheck, datetime], Verdict], *
                 # Judged here, in the claim's transaction (issue 15): at delivery, not only
                 # when it was scheduled.
                 changes=arrivals_since(s, chat.id, f.seen_seq, f.operator) if f.seen_seq is not None else (),
+                ignore_window=f.ignore_window,
             )
             verdict, detail = decide(check, now)
             claim = update(FollowUp).where(col(FollowUp.id) == fid, col(FollowUp.state) == "pending")

@@ -256,6 +256,11 @@ class FollowUp(SQLModel, table=True):
     seen_seq: int | None = None
     overrides: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
     message_id: int | None = Field(default=None, foreign_key="message.id")
+    # A person asked for it to go now (send now / send anyway): the seller's sending window,
+    # a preference for what goes out by itself, does not apply to it.
+    ignore_window: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, default=False, server_default=false())
+    )
     created_at: datetime
     updated_at: datetime
 

@@ -163,6 +163,8 @@ def decide(check: DueCheck, now: datetime, config: Config, names: dict[str, str]
         return "expired", next(f.reason for f in hard if f.code == "window_closed")
     if hard:
         return "failed", "; ".join(rules.describe(hard))
+    if check.ignore_window:  # a person asked for it to go now
+        return "send", None
     start, end = config.window
     allowed = next_allowed(now, start=start, end=end, tz=config.tz)
     if allowed > now + timedelta(seconds=59):
