@@ -509,6 +509,10 @@ def model_suggestion(
     )
 
 
-def with_model(result: Suggestions, s: Suggestion) -> Suggestions:
-    """``result`` with the model's draft first."""
-    return Suggestions(**{**result.__dict__, "items": (s, *result.items), "notices": result.notices})
+def with_model(result: Suggestions, s: Suggestion, limit: int | None = None) -> Suggestions:
+    """``result`` with the model's draft first; with ``limit``, at most that many items in all
+    (the draft counts as one, the last offline item gives way)."""
+    items = (s, *result.items)
+    if limit is not None:
+        items = items[: max(1, limit)]
+    return Suggestions(**{**result.__dict__, "items": items, "notices": result.notices})

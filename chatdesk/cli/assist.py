@@ -20,7 +20,7 @@ def suggest(
     ctx: typer.Context,
     chat: str,
     as_json: Annotated[bool, typer.Option("--json")] = False,
-    limit: Annotated[int, typer.Option(min=1, max=20, help="Past answers to offer.")] = 3,
+    limit: Annotated[int, typer.Option(min=1, max=20, help="Suggestions to offer (a model draft is one).")] = 3,
     offline: Annotated[bool, typer.Option("--offline", help="Skip the configured model.")] = False,
 ) -> None:
     """Reply suggestions for a chat's latest buyer message (help text: the decorator's; `[` escaped for rich)."""
@@ -43,7 +43,7 @@ def suggest(
             drafted = assist_suggest.model_suggestion(
                 db, cid, result, lambda ctx_: llm.ModelCall(settings, ctx_, key=key), found
             )
-            result = assist_suggest.with_model(result, drafted)
+            result = assist_suggest.with_model(result, drafted, limit)
         except llm.ModelError as exc:
             result = assist_suggest.Suggestions(**{**result.__dict__, "notices": (*result.notices, f"model: {exc}")})
     if as_json:

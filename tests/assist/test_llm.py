@@ -42,6 +42,10 @@ def test_model_draft_lands_as_a_checked_suggestion_first(db: Database, server: s
     assert s.source == "model" and "chatdesk-fake at 127.0.0.1" in s.reason
     merged = assist_suggest.with_model(result, s)
     assert merged.items[0] is s and merged.for_message_id == result.for_message_id
+    # `suggest --limit 2` with a model: 2 suggestions in all, the draft first (fresh eyes round 2)
+    assert len(result.items) >= 2
+    limited = assist_suggest.with_model(result, s, 2)
+    assert [i.text for i in limited.items] == [s.text, result.items[0].text]
 
 
 def test_context_carries_messages_product_past_answers_templates_and_rules(db: Database) -> None:
