@@ -95,6 +95,15 @@ class StatusLoaded(Message):
         self.polling = polling
 
 
+class ChatFollowLost(Message):
+    """The chat the list cursor was kept on is no longer at the cursor's page after a reload
+    (it moved, or the filter no longer matches it): the screen looks it up again."""
+
+    def __init__(self, chat_id: int) -> None:
+        super().__init__()
+        self.chat_id = chat_id
+
+
 class DataChanged(Message):
     """The store changed (this process or another): reload what is on screen."""
 

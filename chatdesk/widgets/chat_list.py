@@ -22,7 +22,7 @@ from textual.strip import Strip
 
 from chatdesk.keymap import bindings
 from chatdesk.marketplaces import MARKETPLACES
-from chatdesk.messages import ChatCountLoaded, ChatHighlighted, ChatOpened, ChatPageLoaded
+from chatdesk.messages import ChatCountLoaded, ChatFollowLost, ChatHighlighted, ChatOpened, ChatPageLoaded
 from chatdesk.sanitize import safe_text
 from chatdesk.store.views import ChatFilter, ChatRow
 from chatdesk.usecases.titles import chat_title, is_resolved, waited
@@ -194,6 +194,10 @@ class ChatList(ScrollView, can_focus=True):
                 if row.id == self._follow_id and message.page * PAGE + i != self.cursor:
                     self.cursor = message.page * PAGE + i
                     return
+            if not self.detached and all(row.id != self._follow_id for row in message.rows):
+                # It left this page (re-sorted away, or the filter no longer matches it): the
+                # cursor must not silently sit on another chat.
+                self.post_message(ChatFollowLost(self._follow_id))
         self._announce()
 
     def row(self, index: int) -> ChatRow | None:

@@ -321,3 +321,37 @@ async def test_the_suggestion_picker_shows_every_warning_at_80x24(tagged_store) 
         assert box.max_scroll_y == 0 and box.region.height <= 24
         keys = picker.query_one(".dialog-keys")
         assert keys.region.bottom <= box.region.bottom  # the keys line is on screen
+
+
+async def test_new_data_that_takes_the_open_chat_out_of_a_text_filter_says_so(tagged_store) -> None:  # type: ignore[no-untyped-def]
+    """Fresh eyes round 2: with `/поставка в размере` on, the open chat got a new message, left
+    the filter ("Chats 0") and the list said nothing; now the frame says the open chat is not in
+    view and no row pretends to be it."""
+    from datetime import UTC, datetime
+
+    from chatdesk.messages import DataChanged
+    from chatdesk.model import MessageInfo, Page
+    from chatdesk.store.ingest import apply_page
+
+    db = tagged_store
+    app = make_app(db)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_with_keys(pilot, app, db, "wb2")
+        wb2 = chat_id(db, "wb2")
+        preview = views.get_chat(db, wb2).preview  # type: ignore[union-attr]
+        await pilot.press("escape")
+        await settle(pilot, app)
+        await pilot.press("/", *preview.split()[-1], "enter")
+        await settle(pilot, app, 0.3)
+        assert [screen.chat_list.row(i).id for i in range(screen.chat_list.total)] == [wb2]  # type: ignore[union-attr]
+        assert not screen.chat_list.detached
+        account = views.get_chat(db, wb2).account_id  # type: ignore[union-attr]
+        later = datetime(2030, 1, 1, tzinfo=UTC)
+        apply_page(db, account, "chats", Page(messages=(MessageInfo("wb2", "zz-new", "buyer", "Хорошо", later),)))
+        screen.post_message(DataChanged())
+        await settle(pilot, app, 0.3)
+        await settle(pilot, app, 0.3)
+        assert screen.conversation.chat is not None and screen.conversation.chat.id == wb2  # still open
+        assert screen.chat_list.total == 0  # the filter matched the preview, which moved on
+        assert screen.chat_list.detached
+        assert "open chat not in" in frame(screen)[1]

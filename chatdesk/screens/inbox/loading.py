@@ -11,6 +11,7 @@ from textual.worker import get_current_worker
 
 from chatdesk.messages import (
     ChatCountLoaded,
+    ChatFollowLost,
     ChatHighlighted,
     ChatOpened,
     Conversation,
@@ -214,6 +215,10 @@ class Loading(InboxBase):
         if self.conversation.chat is not None and self.conversation.chat.id == message.chat_id:
             self.conversation.prepend(message.messages, message.has_more)
             self._update_titles()
+
+    def on_chat_follow_lost(self, message: ChatFollowLost) -> None:
+        if message.chat_id == self.target_id:
+            self.follow_open_chat()  # the cursor goes to it, or the list says it is hidden
 
     def on_data_changed(self, _message: DataChanged) -> None:
         self.chat_list.reload()
