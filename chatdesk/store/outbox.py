@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Update, case, delete, func, select, update
+from sqlalchemy import Update, case, delete, func, or_, select, update
 from sqlmodel import Session, col
 
 from chatdesk.errors import UsageError
@@ -403,6 +403,20 @@ def _settle(
     values: dict[str, object] = {"claimed_by": None, "claimed_until": None, "in_flight": None}
     values["done"] = final in TERMINAL
     s.execute(update(Outbox).where(col(Outbox.id) == outbox_id).values(**values))
+    if final == "sent" and followup_id is None:
+        # The marketplace has our reply: the buyer is no longer waiting, now rather than when its
+        # echo comes back with a later poll. Not when the buyer has written since it was queued,
+        # and never for a scheduled follow-up (a nudge is not an answer).
+        which = select(col(Message.chat_id), col(Message.created_at)).where(col(Message.id) == message_id)
+        sent = s.execute(which).one()
+        s.execute(
+            update(Chat)
+            .where(
+                col(Chat.id) == sent[0],
+                or_(col(Chat.last_buyer_at).is_(None), col(Chat.last_buyer_at) <= sent[1]),
+            )
+            .values(last_author="seller", unread=0)
+        )
     if followup_id is not None:
         fstate = {"sent": "sent", "failed": "failed"}.get(str(final), "sending")
         s.execute(

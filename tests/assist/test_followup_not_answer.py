@@ -168,3 +168,30 @@ def test_a_followup_is_never_offered_as_a_past_answer(db: Database) -> None:
         new = int(s.execute(text("SELECT id FROM chat WHERE external_id = 'new'")).scalar_one())
     texts = [item.text for item in suggest.suggest(db, new, config=Config()).items if item.source == "past"]
     assert not any(NUDGE in t for t in texts), texts
+
+
+def test_a_delivered_reply_ends_the_wait_before_its_echo_arrives(db: Database) -> None:
+    """Fresh eyes round 3: after `send` printed "sent", the chat stayed in `chats --waiting` (and
+    ◷ stayed in the list) until the next poll brought the marketplace's echo back."""
+    from chatdesk.store import outbox
+
+    acc, cid = _chat_with_question(db)
+    mid = outbox.enqueue(db, cid, "Оформите возврат в личном кабинете")
+    assert _waiting_ids(db) == {cid}  # queued is not answered
+    (job,) = outbox.claim_due(db, acc, "me")
+    assert outbox.mark_sent(db, job)
+    row = next(c for c in views.list_chats(db) if c.id == cid)
+    assert not row.waiting and row.unread == 0 and cid not in _waiting_ids(db)
+    assert mid == job.message_id
+
+
+def test_a_reply_queued_before_the_buyer_wrote_again_leaves_the_buyer_waiting(db: Database) -> None:
+    from chatdesk.store import outbox
+
+    acc, cid = _chat_with_question(db)
+    outbox.enqueue(db, cid, "Оформите возврат")
+    (job,) = outbox.claim_due(db, acc, "me")
+    later = datetime.now(UTC) + timedelta(minutes=5)  # the buyer wrote after the reply was queued
+    ingest.apply_page(db, acc, "chats", Page(messages=(_m("9", "buyer", "А где заявление?", later),)))
+    assert outbox.mark_sent(db, job)
+    assert cid in _waiting_ids(db)
