@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import DateTime, and_, bindparam, exists, func, or_, select, text
 from sqlmodel import Session, col
@@ -144,6 +145,21 @@ def _aware(dt: datetime | None) -> datetime | None:
     return from_db(dt)
 
 
+_CHAT_COLUMNS = (
+    col(Chat.id),
+    col(Account.name),
+    col(Account.marketplace),
+    col(Chat.kind),
+    col(Chat.product_id),
+    col(Chat.context),
+    col(Chat.status),
+    col(Chat.last_author),
+    col(Chat.last_buyer_at),
+    col(Chat.resolved_at),
+)
+"""What a report knows of a chat, in :func:`_facts`' order."""
+
+
 def period_facts(db: Database, since: datetime, until: datetime) -> PeriodFacts:
     """Everything a report over ``[since, until)`` needs. Raises StoreError on store errors."""
     s0, u0 = to_db(since), to_db(until)
@@ -171,40 +187,11 @@ def period_facts(db: Database, since: datetime, until: datetime) -> PeriodFacts:
         .where(col(Message.chat_id) == Chat.id, col(Message.author) == "buyer", col(Message.created_at) < s0)
         .correlate(Chat)
     )
-    active = select(
-        col(Chat.id),
-        col(Account.name),
-        col(Account.marketplace),
-        col(Chat.kind),
-        col(Chat.product_id),
-        col(Chat.context),
-        col(Chat.status),
-        col(Chat.last_author),
-        col(Chat.last_buyer_at),
-        col(Chat.resolved_at),
-        prior,
-        had_buyer,
-    ).join(Account, col(Account.id) == Chat.account_id)
+    active = select(*_CHAT_COLUMNS, prior, had_buyer).join(Account, col(Account.id) == Chat.account_id)
     # Chats active in the period, plus chats waiting now (for "unanswered now").
     active = active.where(or_(col(Chat.last_message_at) >= s0, col(Chat.last_author) == "buyer"))
     with db.read() as s:
-        chats = {
-            int(r[0]): ChatFacts(
-                id=int(r[0]),
-                account=r[1],
-                marketplace=r[2],
-                kind=r[3],
-                product_id=r[4],
-                product_title=_title(r[5]),
-                status=r[6],
-                last_author=r[7],
-                last_buyer_at=_aware(r[8]),
-                resolved_at=_aware(r[9]),
-                prior_author=r[10],
-                had_buyer_before=bool(r[11]),
-            )
-            for r in s.execute(active).all()
-        }
+        chats = {int(r[0]): _facts(r, r[10], bool(r[11])) for r in s.execute(active).all()}
         timelines = _timelines(s, since)
         fu = select(col(FollowUp.chat_id), col(FollowUp.state), col(FollowUp.updated_at)).where(
             col(FollowUp.state).in_(("sent", "cancelled", "expired")),
@@ -226,33 +213,37 @@ def period_facts(db: Database, since: datetime, until: datetime) -> PeriodFacts:
             col(RuleBlock.at) >= s0, col(RuleBlock.at) < u0
         )
         blocks = [(int(r[0]), from_db(r[1]), r[2]) for r in s.execute(bl).all()]
-    for cid in [f[0] for f in followups] + [o[0] for o in overrides] + [b[0] for b in blocks]:
-        if cid not in chats:  # a chat quiet since, but its follow-up or block belongs to the period
-            chats.update(_chats_by_id(db, [cid], s0))
+    # Chats quiet since, whose follow-up, override or block belongs to the period: one look-up.
+    quiet = {c for c, *_ in (*followups, *overrides, *blocks)} - chats.keys()
+    if quiet:
+        chats.update(_chats_by_id(db, sorted(quiet)))
     return PeriodFacts(since, until, chats, timelines, followups, overrides, blocks)
 
 
-def _chats_by_id(db: Database, ids: list[int], s0: datetime | None) -> dict[int, ChatFacts]:
-    q = select(
-        col(Chat.id),
-        col(Account.name),
-        col(Account.marketplace),
-        col(Chat.kind),
-        col(Chat.product_id),
-        col(Chat.context),
-        col(Chat.status),
-        col(Chat.last_author),
-        col(Chat.last_buyer_at),
-        col(Chat.resolved_at),
-    ).join(Account, col(Account.id) == Chat.account_id)
+def _facts(r: Any, prior_author: str | None, had_buyer_before: bool) -> ChatFacts:
+    """A row of :data:`_CHAT_COLUMNS` (then anything else) as :class:`ChatFacts`."""
+    return ChatFacts(
+        id=int(r[0]),
+        account=r[1],
+        marketplace=r[2],
+        kind=r[3],
+        product_id=r[4],
+        product_title=_title(r[5]),
+        status=r[6],
+        last_author=r[7],
+        last_buyer_at=_aware(r[8]),
+        resolved_at=_aware(r[9]),
+        prior_author=prior_author,
+        had_buyer_before=had_buyer_before,
+    )
+
+
+def _chats_by_id(db: Database, ids: list[int]) -> dict[int, ChatFacts]:
+    """Facts of chats outside the period's activity (no prior author; they count as having
+    written before, so the period holds no first turn of theirs)."""
+    q = select(*_CHAT_COLUMNS).join(Account, col(Account.id) == Chat.account_id).where(col(Chat.id).in_(ids))
     with db.read() as s:
-        rows = s.execute(q.where(col(Chat.id).in_(ids))).all()
-    return {
-        int(r[0]): ChatFacts(
-            int(r[0]), r[1], r[2], r[3], r[4], _title(r[5]), r[6], r[7], _aware(r[8]), _aware(r[9]), None, True
-        )
-        for r in rows
-    }
+        return {int(r[0]): _facts(r, None, True) for r in s.execute(q).all()}
 
 
 def problem_counts(
