@@ -4,36 +4,24 @@ assignment, per-operator drafts, internal notes that never reach a connector, pr
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
-from chatdesk.model import ChatInfo, MessageInfo, Page
+from chatdesk.model import MessageInfo, Page
 from chatdesk.store import accounts, ingest, outbox, team, views
 from chatdesk.store.db import Database
 from chatdesk.usecases import replies
 from chatdesk.usecases import team as team_uc
-
-T0 = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
+from tests.team_helpers import T0, as_operator, one_chat_two_operators
 
 
 @pytest.fixture
 def chat_id(db: Database) -> int:
-    acc = accounts.add_account(db, "wb", "wildberries")
-    page = Page(
-        chats=(ChatInfo("c1", customer="Покупатель"),),
-        messages=(MessageInfo("c1", "b1", "buyer", "Где мой заказ?", T0),),
-    )
-    ingest.apply_page(db, acc.id, "chats", page)
-    team.add_operator(db, "anna", "Анна")
-    team.add_operator(db, "ivan", "Иван")
-    return views.list_chats(db)[0].id
+    return one_chat_two_operators(db)
 
 
-def _as(store_url: str, operator: str | None) -> Database:
-    db = Database(store_url)
-    db.operator = operator
-    return db
+_as = as_operator
 
 
 def test_second_operators_send_is_stopped_by_the_first_ones_reply(db: Database, store_url: str, chat_id: int) -> None:

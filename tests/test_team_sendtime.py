@@ -14,35 +14,24 @@ from typer.testing import CliRunner
 
 from chatdesk.config import Config
 from chatdesk.errors import UsageError
-from chatdesk.model import ChatInfo, MessageInfo, Page
-from chatdesk.store import accounts, ingest, outbox, team, views
+from chatdesk.model import MessageInfo, Page
+from chatdesk.store import accounts, ingest, outbox, views
 from chatdesk.store import followups as store_followups
 from chatdesk.store.db import Database
 from chatdesk.usecases import followups, replies
 from chatdesk.usecases import team as team_uc
+from tests.team_helpers import T0, as_operator, one_chat_two_operators
 
-T0 = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
 ALL_DAY = Config(sending_window=("00:00", "23:59"), timezone="Europe/Moscow")
 KEEP = Config(sending_window=("00:00", "23:59"), timezone="Europe/Moscow", cancel_followup_if_buyer_writes=False)
 
 
 @pytest.fixture
 def chat_id(db: Database) -> int:
-    acc = accounts.add_account(db, "wb", "wildberries")
-    page = Page(
-        chats=(ChatInfo("c1", customer="Покупатель"),),
-        messages=(MessageInfo("c1", "b1", "buyer", "Где мой заказ?", T0),),
-    )
-    ingest.apply_page(db, acc.id, "chats", page)
-    team.add_operator(db, "anna", "Анна")
-    team.add_operator(db, "ivan", "Иван")
-    return views.list_chats(db)[0].id
+    return one_chat_two_operators(db)
 
 
-def _as(store_url: str, operator: str | None) -> Database:
-    db = Database(store_url)
-    db.operator = operator
-    return db
+_as = as_operator
 
 
 def _buyer_writes(db: Database, ext: str, text: str) -> None:
