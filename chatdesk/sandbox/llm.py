@@ -81,6 +81,8 @@ def draft(context: dict[str, Any]) -> str:
             break
     else:
         body = "Спасибо за вопрос, уточним информацию и ответим в этом чате в ближайшее время."
+    if body.casefold().startswith(("здравствуйте", "добрый день")):
+        return body  # the past answer greets already: no "Здравствуйте! Здравствуйте!"
     return f"{hello} {body}"
 
 

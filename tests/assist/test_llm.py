@@ -225,3 +225,12 @@ def test_a_model_draft_answering_a_question_is_not_offered_for_a_thanks(db: Data
     assert result.topic == "thanks"
     with pytest.raises(llm.ModelError, match="the buyer only says thanks"):
         assist_suggest.model_suggestion(db, ids["now"], result, lambda ctx: llm.ModelCall(_settings(server), ctx))
+
+
+def test_the_fake_model_does_not_greet_twice() -> None:
+    """Seen in the demo's picker: "Здравствуйте! Здравствуйте! Нет, для A54 …"."""
+    ctx = {"chat": {"customer": "Борис"}, "past_answers": [{"answer": "Здравствуйте! Нет, для A54 есть другая."}]}
+    assert fake.draft(ctx) == "Здравствуйте! Нет, для A54 есть другая."
+    assert fake.draft({"chat": {"customer": "Борис"}, "past_answers": [{"answer": "Берите L."}]}) == (
+        "Здравствуйте, Борис! Берите L."
+    )
