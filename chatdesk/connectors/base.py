@@ -207,28 +207,27 @@ def transport_words(exc: BaseException) -> str:
 
     import httpx
 
+    # httpx's transport errors in a seller's words, most specific first (the first match wins).
+    by_class: tuple[tuple[type[BaseException], str], ...] = (
+        (httpx.ConnectTimeout, "the connection timed out"),
+        (httpx.PoolTimeout, "too many requests at once (no free connection)"),
+        (httpx.ReadTimeout, "no answer in time"),
+        (httpx.WriteTimeout, "the request could not be sent in time"),
+        (httpx.TimeoutException, "timed out"),
+        (httpx.UnsupportedProtocol, "the address is not an http or https address"),
+        (httpx.ProxyError, "the proxy refused the connection"),
+        (httpx.LocalProtocolError, "the request could not be sent (invalid request)"),
+    )
+
     chain: list[BaseException] = []
     seen: BaseException | None = exc
     while seen is not None and len(chain) < 10:
         chain.append(seen)
         seen = seen.__cause__ or seen.__context__
     text = " ".join(str(e) for e in chain).lower()
-    if isinstance(exc, httpx.ConnectTimeout):
-        return "the connection timed out"
-    if isinstance(exc, httpx.PoolTimeout):
-        return "too many requests at once (no free connection)"
-    if isinstance(exc, httpx.ReadTimeout):
-        return "no answer in time"
-    if isinstance(exc, httpx.WriteTimeout):
-        return "the request could not be sent in time"
-    if isinstance(exc, httpx.TimeoutException):
-        return "timed out"
-    if isinstance(exc, httpx.UnsupportedProtocol):
-        return "the address is not an http or https address"
-    if isinstance(exc, httpx.ProxyError):
-        return "the proxy refused the connection"
-    if isinstance(exc, httpx.LocalProtocolError):
-        return "the request could not be sent (invalid request)"
+    words = next((w for kind, w in by_class if isinstance(exc, kind)), None)
+    if words is not None:
+        return words
     if isinstance(exc, httpx.ConnectError):
         if any(isinstance(e, ssl.SSLError) for e in chain) or "ssl" in text or "tls" in text:
             return "TLS handshake failed (is the address https?)"
