@@ -225,3 +225,27 @@ def test_two_operators_sending_at_once_never_both_get_through(db: Database, stor
     finally:
         anna.close()
         ivan.close()
+
+
+def test_cli_send_of_a_pending_followup_is_still_held_by_a_colleagues_reply(
+    db: Database, store_url: str, chat_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Red team: Иван scheduled a follow-up, Анна answered, then `followup send ID` (no --anyway)
+    sent Иван's follow-up over her reply. Without --anyway it is only due now; delivery holds it."""
+    from chatdesk.cli import app
+
+    ivan, anna = _as(store_url, "ivan"), _as(store_url, "anna")
+    try:
+        team_uc.seen(ivan, chat_id)
+        fid = followups.schedule(ivan, ALL_DAY, chat_id, datetime.now(UTC) + timedelta(days=3), "FU от Ивана")
+        outbox.enqueue(anna, chat_id, "Анна ответила")
+    finally:
+        ivan.close()
+        anna.close()
+    monkeypatch.setenv("CHATDESK_DB", store_url)
+    monkeypatch.setenv("CHATDESK_OPERATOR", "ivan")
+    sent = CliRunner().invoke(app, ["followup", "send", str(fid)])
+    assert sent.exit_code == 0, sent.output
+    followups.deliver_due(db, ALL_DAY)
+    row = store_followups.get(db, fid)
+    assert row.state == "held" and "Анна replied" in (row.reason or ""), row

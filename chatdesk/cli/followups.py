@@ -137,7 +137,12 @@ def followup_send(
         raise UsageError(f"follow-up {followup_id} is held: {row.reason} (add --anyway to send it anyway)")
     if row.state not in store_followups.OPEN_STATES:
         raise UsageError(f"follow-up {followup_id} is already {row.state}")
-    followups.send_anyway(db, followup_id)
+    if anyway:
+        followups.send_anyway(db, followup_id)  # what the chat holds now counts as reviewed
+    else:
+        # Due now, but still checked at delivery: a reply or buyer message since it was
+        # scheduled holds it (red team: without --anyway it went out over a colleague's reply).
+        store_followups.send_now(db, followup_id)
     typer.echo(f"follow-up {followup_id} will be sent at the next sync round")
 
 
